@@ -1,0 +1,21 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', '.synq/', 'coverage/', '*.js', '*.mjs'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // domain/ is what auditors replay: pure TypeScript, no I/O, no framework, no clock.
+    files: ['domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['@nestjs/*', 'pg', '@solana/*', '@eventstore/*', 'fs', 'node:*'] }],
+      'no-restricted-properties': ['error', { object: 'Date', property: 'now' }],
+    },
+  },
+);

@@ -1,0 +1,83 @@
+import * as path from 'node:path';
+
+/** The engine's configuration, read once from the environment at start. */
+export interface AppConfig {
+  /** PostgreSQL server to use; undefined means start the embedded one in `dataDir`. */
+  databaseUrl: string | undefined;
+  /** EventStoreDB / KurrentDB connection string; when set it is the event store, PostgreSQL keeps the projections. */
+  eventStoreConnectionString: string | undefined;
+  port: number;
+  /** Absolute path of the folder that holds the embedded database and other local state. */
+  dataDir: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const DEFAULT_PORT = 3000;
+const DEFAULT_DATA_DIR = '.synq';
+
+/** Validates every variable and reports all bad values at once, one reason each. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): AppConfig {
+  const problems: string[] = [];
+  const text = (name: string): string | undefined => {
+    const value = env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  };
+
+  const databaseUrl = text('DATABASE_URL');
+  if (databaseUrl !== undefined) {
+    const reason = postgresUrlProblem(databaseUrl);
+    if (reason) problems.push(`DATABASE_URL: ${reason}`);
+  }
+
+  const eventStoreConnectionString = text('EVENTSTORE_CONNECTION_STRING');
+  if (eventStoreConnectionString !== undefined && !/^(esdb|esdb\+discover|kurrentdb|kurrentdb\+discover|kdb|kdb\+discover):\/\/[^\s]+$/.test(eventStoreConnectionString)) {
+    problems.push('EVENTSTORE_CONNECTION_STRING: must be a connection string such as esdb://host:2113?tls=false');
+  }
+
+  let port = DEFAULT_PORT;
+  const portText = text('PORT');
+  if (portText !== undefined) {
+    if (!/^\d+$/.test(portText) || Number(portText) > 65535) {
+      problems.push(`PORT: must be a whole number from 0 to 65535, got "${portText}"`);
+    } else {
+      port = Number(portText);
+    }
+  }
+
+  const dataDirText = text('SYNQ_DATA_DIR') ?? DEFAULT_DATA_DIR;
+  if (dataDirText.includes('\0')) problems.push('SYNQ_DATA_DIR: must be a path without NUL characters');
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { databaseUrl, eventStoreConnectionString, port, dataDir: path.resolve(cwd, dataDirText) };
+}
+
+function postgresUrlProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'must be a URL such as postgres://user@127.0.0.1:5432/dbname';
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    return `must use the postgres:// or postgresql:// scheme, got "${url.protocol}//"`;
+  }
+  if (url.pathname.length <= 1) return 'must name a database, as in postgres://user@host:5432/dbname';
+  return undefined;
+}
+
+/** Redacts the password of a connection URL so it can be logged or shown. */
+export function redactUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}
