@@ -50,8 +50,16 @@ DECLARE
   v_same integer;
   v_first_revision bigint;
   v_conflict record;
+  v_recorded_at timestamptz;
 BEGIN
+  IF p_expected IS NULL OR (p_expected NOT IN ('any', 'no_stream', 'stream_exists') AND p_expected !~ '^\d+$') THEN
+    RAISE EXCEPTION 'expected revision must be any, no_stream, stream_exists or a revision >= 0, got %', p_expected
+      USING ERRCODE = 'SQ003';
+  END IF;
+
   PERFORM pg_advisory_xact_lock(7358112002);
+  -- Read the clock under the lock, so recorded times never go backwards along global positions.
+  v_recorded_at := clock_timestamp();
 
   SELECT max(stream_revision) INTO v_head FROM events WHERE stream_name = p_stream;
 
@@ -106,7 +114,7 @@ BEGIN
 
   SELECT coalesce(max(global_position), 0) INTO v_position FROM events;
 
-  INSERT INTO events (global_position, event_id, stream_name, stream_category, stream_revision, event_type, data, metadata)
+  INSERT INTO events (global_position, event_id, stream_name, stream_category, stream_revision, event_type, data, metadata, recorded_at)
   SELECT v_position + i.ordinality,
          (i.value->>'id')::uuid,
          p_stream,
@@ -114,7 +122,8 @@ BEGIN
          coalesce(v_head, -1) + i.ordinality,
          i.value->>'type',
          i.value->'data',
-         i.value->'metadata'
+         i.value->'metadata',
+         v_recorded_at
     FROM jsonb_array_elements(p_events) WITH ORDINALITY AS i(value, ordinality);
 
   -- Wakes live subscribers at commit; the payload is only a hint, they read the table.

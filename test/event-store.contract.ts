@@ -103,15 +103,14 @@ export function eventStoreContract(engine: string, open: () => Promise<{ store: 
       });
 
       it('writes none of an append whose last event conflicts', async () => {
-        const other = streamName('purchase');
-        const [taken] = makeEvents(1);
-        await store.append(other, [taken]);
         const stream = streamName('purchase');
+        const [taken] = makeEvents(1);
+        await store.append(stream, [taken]);
         const before = await store.lastPosition();
         const batch = [...makeEvents(2), { ...taken, data: { amount: '999' } }];
 
         await expect(store.append(stream, batch)).rejects.toBeInstanceOf(EventIdConflictError);
-        expect(await count(store.readStream(stream))).toBe(0);
+        expect(await count(store.readStream(stream))).toBe(1);
         expect(await store.lastPosition()).toBe(before);
       });
 
@@ -159,6 +158,7 @@ export function eventStoreContract(engine: string, open: () => Promise<{ store: 
         const [event] = makeEvents(1);
         await expect(store.append(stream, [event, event])).rejects.toMatchObject({ field: 'events[1].id' });
         await expect(store.append('', makeEvents(1))).rejects.toBeInstanceOf(InvalidEventError);
+        await expect(store.append(stream, makeEvents(1), { expectedRevision: -1n })).rejects.toMatchObject({ field: 'expectedRevision' });
         expect(await count(store.readStream(stream))).toBe(0);
       });
     });

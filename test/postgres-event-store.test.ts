@@ -68,11 +68,32 @@ describe('PostgreSQL event store specifics', () => {
     expect(results.map((r) => r.position).sort()).toEqual([before + 2n, before + 3n]);
   });
 
+  it('refuses an event id already used in another stream (ids are unique across the store)', async () => {
+    const [event] = makeEvents(1);
+    await store.append('purchase-a', [event]);
+    await expect(store.append('purchase-b', [...makeEvents(1), event])).rejects.toMatchObject({
+      name: 'EventIdConflictError',
+      eventId: event.id,
+      reason: 'is already recorded in stream purchase-a',
+    });
+    const inB: string[] = [];
+    for await (const recorded of store.readStream('purchase-b')) inB.push(recorded.id);
+    expect(inB).toEqual([]);
+  });
+
   it('keeps positions gap-free when an append fails', async () => {
     const first = await store.append('stake-gap', makeEvents(1), { expectedRevision: 'no_stream' });
     await expect(store.append('stake-gap', makeEvents(1), { expectedRevision: 'no_stream' })).rejects.toThrow('expected revision no_stream');
     const next = await store.append('stake-gap', makeEvents(1));
     expect(next.position).toBe(first.position + 1n);
+  });
+
+  it('records times that never go backwards along global positions', async () => {
+    await Promise.all(Array.from({ length: 8 }, (_, w) => store.append(`synqer-clock${w}`, makeEvents(3))));
+    const times: number[] = [];
+    for await (const event of store.readAll()) times.push(event.recordedAt.getTime());
+    expect(times.length).toBeGreaterThanOrEqual(24);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
   });
 
   it('refuses to update, delete or truncate recorded events', async () => {

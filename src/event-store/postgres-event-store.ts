@@ -43,8 +43,8 @@ export class PostgresEventStore implements EventStore {
   }
 
   async append(stream: string, events: readonly EventToAppend[], options: { expectedRevision?: ExpectedRevision } = {}): Promise<AppendResult> {
-    validateAppend(stream, events);
     const expected = options.expectedRevision ?? 'any';
+    validateAppend(stream, events, expected);
     const payload = JSON.stringify(events.map(({ id, type, data, metadata }) => ({ id, type, data, metadata })));
     try {
       const { rows } = await this.pool.query<{ written: boolean; next_revision: string; last_position: string }>(

@@ -1,0 +1,36 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { CqrsModule } from '@nestjs/cqrs';
+import type { AppConfig } from './config/config';
+import { Database } from './database/database';
+import { EVENT_STORE, type EventStore } from './event-store/event-store';
+import { HealthController } from './health/health.controller';
+
+export const APP_CONFIG = Symbol('AppConfig');
+
+/** Infrastructure shared by every capability module: configuration, the database and the event store. */
+@Module({})
+export class InfrastructureModule {
+  static forRoot(config: AppConfig, database: Database, eventStore: EventStore): DynamicModule {
+    return {
+      module: InfrastructureModule,
+      global: true,
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        { provide: Database, useValue: database },
+        { provide: EVENT_STORE, useValue: eventStore },
+      ],
+      exports: [APP_CONFIG, Database, EVENT_STORE],
+    };
+  }
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, database: Database, eventStore: EventStore): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [InfrastructureModule.forRoot(config, database, eventStore), CqrsModule.forRoot()],
+      controllers: [HealthController],
+    };
+  }
+}

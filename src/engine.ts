@@ -1,0 +1,56 @@
+import 'reflect-metadata';
+import { Logger, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { AddressInfo } from 'node:net';
+import { AppModule } from './app.module';
+import type { AppConfig } from './config/config';
+import { openDatabase, type Database } from './database/database';
+import type { EventStore } from './event-store/event-store';
+import { openEventStore } from './event-store/open-event-store';
+
+export interface RunningEngine {
+  app: INestApplication;
+  database: Database;
+  eventStore: EventStore;
+  /** Base URL the HTTP API listens on. */
+  url: string;
+  /** Closes HTTP, then the event store, then the database (and the embedded server). Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** Starts the engine: database and migrations, event store, then the HTTP API on `config.port` (0 picks a free port). */
+export async function startEngine(config: AppConfig, logger = new Logger('engine'), options: { frameworkLogs?: boolean } = {}): Promise<RunningEngine> {
+  const log = (line: string) => logger.log(line);
+  const database = await openDatabase(config, log);
+  const eventStore = openEventStore(config, database);
+  let app: INestApplication | undefined;
+  try {
+    app = await NestFactory.create(AppModule.forRoot(config, database, eventStore), { logger: options.frameworkLogs === false ? ['error', 'warn'] : ['error', 'warn', 'log'] });
+    await app.listen(config.port, '127.0.0.1');
+  } catch (error) {
+    await app?.close().catch(() => undefined);
+    await eventStore.close().catch(() => undefined);
+    await database.close().catch(() => undefined);
+    throw error;
+  }
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  log(`synq-settlement listening on ${url} (database: ${database.source}, event store: ${eventStore.kind})`);
+
+  let stopping: Promise<void> | undefined;
+  const running = app;
+  return {
+    app: running,
+    database,
+    eventStore,
+    url,
+    stop() {
+      stopping ??= (async () => {
+        await running.close();
+        await eventStore.close();
+        await database.close();
+      })();
+      return stopping;
+    },
+  };
+}

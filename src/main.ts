@@ -1,0 +1,40 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { ConfigError, loadConfig } from './config/config';
+import { startEngine } from './engine';
+
+/** `npm start`: runs the engine until SIGINT or SIGTERM, then shuts down in order. */
+async function main(): Promise<void> {
+  const logger = new Logger('engine');
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      for (const problem of error.problems) process.stderr.write(`configuration error: ${problem}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const engine = await startEngine(config, logger);
+  let signalled = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (signalled) return;
+    signalled = true;
+    logger.log(`${signal} received: shutting down`);
+    engine.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error(`shutdown failed: ${(error as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`synq-settlement failed to start: ${(error as Error).message ?? String(error)}\n`);
+  process.exit(1);
+});

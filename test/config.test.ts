@@ -1,0 +1,56 @@
+import * as path from 'node:path';
+import { ConfigError, loadConfig, redactUrl } from '../src/config/config';
+
+describe('configuration', () => {
+  it('defaults to the embedded database in ./.synq on port 3000', () => {
+    expect(loadConfig({}, '/srv/engine')).toEqual({
+      databaseUrl: undefined,
+      eventStoreConnectionString: undefined,
+      port: 3000,
+      dataDir: path.resolve('/srv/engine', '.synq'),
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig(
+      {
+        DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
+        EVENTSTORE_CONNECTION_STRING: 'esdb://127.0.0.1:2113?tls=false',
+        PORT: '8080',
+        SYNQ_DATA_DIR: '/var/lib/synq',
+      },
+      '/srv',
+    );
+    expect(config).toEqual({
+      databaseUrl: 'postgres://postgres@127.0.0.1:5432/test',
+      eventStoreConnectionString: 'esdb://127.0.0.1:2113?tls=false',
+      port: 8080,
+      dataDir: '/var/lib/synq',
+    });
+  });
+
+  it('reports every bad value at once, naming the variable and the reason', () => {
+    let error: unknown;
+    try {
+      loadConfig({ DATABASE_URL: 'mysql://db/x', EVENTSTORE_CONNECTION_STRING: 'http://es', PORT: '70000' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      'DATABASE_URL: must use the postgres:// or postgresql:// scheme, got "mysql://"',
+      'EVENTSTORE_CONNECTION_STRING: must be a connection string such as esdb://host:2113?tls=false',
+      'PORT: must be a whole number from 0 to 65535, got "70000"',
+    ]);
+  });
+
+  it('refuses a database URL without a database name and a non-numeric port', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://127.0.0.1:5432' })).toThrow('DATABASE_URL: must name a database');
+    expect(() => loadConfig({ DATABASE_URL: 'not a url' })).toThrow('DATABASE_URL: must be a URL');
+    expect(() => loadConfig({ PORT: '80a' })).toThrow('PORT: must be a whole number');
+  });
+
+  it('never shows a password', () => {
+    expect(redactUrl('postgres://postgres:secret@127.0.0.1:5432/synq')).toBe('postgres://postgres:***@127.0.0.1:5432/synq');
+  });
+});

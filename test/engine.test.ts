@@ -1,0 +1,53 @@
+import { Logger } from '@nestjs/common';
+
+Logger.overrideLogger(['error', 'warn']);
+import { startEngine, type RunningEngine } from '../src/engine';
+import { createTestDatabase, type TestDatabase } from './support/database';
+import { makeEvents } from './event-store.contract';
+
+describe('engine on an external PostgreSQL (DATABASE_URL)', () => {
+  let db: TestDatabase;
+  let engine: RunningEngine;
+
+  beforeAll(async () => {
+    db = await createTestDatabase({ migrated: false });
+    engine = await startEngine(
+      { databaseUrl: db.url, eventStoreConnectionString: undefined, port: 0, dataDir: '/nonexistent-not-used' },
+      new Logger('engine-test'),
+      { frameworkLogs: false },
+    );
+  });
+  afterAll(async () => {
+    await engine.stop();
+    await db.drop();
+  });
+
+  it('migrates at start and reports health', async () => {
+    await engine.eventStore.append('synqer-1', makeEvents(2));
+    const response = await fetch(`${engine.url}/health`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      status: 'ok',
+      database: { reachable: true, source: 'external', serverVersion: expect.stringMatching(/^\d+/) },
+      eventStore: { kind: 'postgresql', lastPosition: '2' },
+      migrations: { applied: [{ version: 1, name: 'event_store' }] },
+    });
+  });
+
+  it('answers 503 with the reason when the database is gone', async () => {
+    const second = await startEngine(
+      { databaseUrl: db.url, eventStoreConnectionString: undefined, port: 0, dataDir: '/nonexistent-not-used' },
+      new Logger('engine-test'),
+      { frameworkLogs: false },
+    );
+    await second.database.pool.end();
+    try {
+      const response = await fetch(`${second.url}/health`);
+      expect(response.status).toBe(503);
+      const body = await response.json();
+      expect(body).toMatchObject({ status: 'unavailable', database: { reachable: false, error: expect.any(String) } });
+    } finally {
+      await second.app.close();
+    }
+  });
+});
