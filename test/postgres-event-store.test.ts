@@ -29,7 +29,7 @@ describe('PostgreSQL event store specifics', () => {
     await db.drop();
   });
 
-  it('hands out global positions in commit order: a writer that started first but commits last does not open a gap', async () => {
+  it('never lets a subscriber pass an append still in flight, even when later appends commit first', async () => {
     await store.append('epoch-0', makeEvents(3));
     const before = await store.lastPosition();
     const received: RecordedEvent[] = [];
@@ -41,31 +41,68 @@ describe('PostgreSQL event store specifics', () => {
       }
     })();
 
-    // A slow writer: its transaction appends, then stays open (as if its client stalled before COMMIT).
+    // A slow writer: its transaction appends (taking the next position), then stays open as if its client stalled.
     const slow = await db.pool.connect();
     await slow.query('BEGIN');
     const [slowEvent] = makeEvents(1);
-    await slow.query('SELECT * FROM append_to_stream($1, $2, $3::jsonb)', ['synqer-slow', 'any', JSON.stringify([slowEvent])]);
+    await slow.query('SELECT * FROM append_to_stream($1, $2, $3::json)', ['synqer-slow', 'any', JSON.stringify([slowEvent])]);
 
-    // Fast writers start later; they must queue behind it, not commit around it.
-    let fastDone = false;
-    const fast = Promise.all([store.append('synqer-fast', makeEvents(1)), store.append('synqer-fast2', makeEvents(1))]).then((r) => {
-      fastDone = true;
-      return r;
-    });
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(fastDone).toBe(false);
+    // Writers that start later, on other streams, commit first: they are not held up...
+    const fast = await Promise.all([store.append('synqer-fast', makeEvents(1)), store.append('synqer-fast2', makeEvents(1))]);
+    expect(fast.map((r) => r.position).sort()).toEqual([before + 2n, before + 3n]);
+    // ...but no reader sees past the open append.
+    await new Promise((resolve) => setTimeout(resolve, 500));
     expect(received).toHaveLength(0);
     expect(await store.lastPosition()).toBe(before);
+    const visible: bigint[] = [];
+    for await (const event of store.readAll({ after: before })) visible.push(event.position);
+    expect(visible).toEqual([]);
 
     await slow.query('COMMIT');
     slow.release();
-    const results = await fast;
     await consuming;
 
     expect(received[0].id).toBe(slowEvent.id);
     expect(received.map((e) => e.position)).toEqual([before + 1n, before + 2n, before + 3n]);
-    expect(results.map((r) => r.position).sort()).toEqual([before + 2n, before + 3n]);
+    expect(await store.lastPosition()).toBe(before + 3n);
+  });
+
+  it('holds appends to one stream in revision order while other streams go on', async () => {
+    const slow = await db.pool.connect();
+    await slow.query('BEGIN');
+    await slow.query('SELECT * FROM append_to_stream($1, $2, $3::json)', ['stake-held', 'no_stream', JSON.stringify(makeEvents(1))]);
+    let sameStreamDone = false;
+    const sameStream = store.append('stake-held', makeEvents(1), { expectedRevision: 0n }).then((r) => {
+      sameStreamDone = true;
+      return r;
+    });
+    await store.append('stake-other', makeEvents(1));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(sameStreamDone).toBe(false);
+    await slow.query('COMMIT');
+    slow.release();
+    expect((await sameStream).nextExpectedRevision).toBe(1n);
+    const positions: bigint[] = [];
+    for await (const event of store.readStream('stake-held')) positions.push(event.position);
+    expect(positions[1]).toBeGreaterThan(positions[0]);
+  });
+
+  it('settles concurrent appends of the same events: one writes, the retries write nothing, another stream is refused', async () => {
+    const events = makeEvents(3);
+    const outcomes = await Promise.allSettled([
+      ...Array.from({ length: 6 }, () => store.append('burn-race', events)),
+      store.append('burn-race-elsewhere', events),
+    ]);
+    const written = outcomes.filter((o) => o.status === 'fulfilled' && o.value.written);
+    const repeats = outcomes.filter((o) => o.status === 'fulfilled' && !o.value.written);
+    const refused = outcomes.filter((o) => o.status === 'rejected');
+    expect(written).toHaveLength(1);
+    expect(written.length + repeats.length + refused.length).toBe(7);
+    for (const r of refused) expect((r as PromiseRejectedResult).reason).toMatchObject({ name: 'EventIdConflictError' });
+    const ids: string[] = [];
+    for await (const event of store.readAll()) if (events.some((e) => e.id === event.id)) ids.push(event.stream);
+    expect(ids).toHaveLength(3);
+    expect(new Set(ids).size).toBe(1);
   });
 
   it('refuses an event id already used in another stream (ids are unique across the store)', async () => {
@@ -81,19 +118,11 @@ describe('PostgreSQL event store specifics', () => {
     expect(inB).toEqual([]);
   });
 
-  it('keeps positions gap-free when an append fails', async () => {
+  it('uses no position for an append refused for its expected revision', async () => {
     const first = await store.append('stake-gap', makeEvents(1), { expectedRevision: 'no_stream' });
     await expect(store.append('stake-gap', makeEvents(1), { expectedRevision: 'no_stream' })).rejects.toThrow('expected revision no_stream');
     const next = await store.append('stake-gap', makeEvents(1));
     expect(next.position).toBe(first.position + 1n);
-  });
-
-  it('records times that never go backwards along global positions', async () => {
-    await Promise.all(Array.from({ length: 8 }, (_, w) => store.append(`synqer-clock${w}`, makeEvents(3))));
-    const times: number[] = [];
-    for await (const event of store.readAll()) times.push(event.recordedAt.getTime());
-    expect(times.length).toBeGreaterThanOrEqual(24);
-    expect(times).toEqual([...times].sort((a, b) => a - b));
   });
 
   it('refuses to update, delete or truncate recorded events', async () => {

@@ -33,6 +33,9 @@ export class PostgresEventStore implements EventStore {
   private readonly pageSize: number;
   private listener: Promise<PoolClient> | undefined;
   private appendSignal = 0;
+  private knownWatermark = 0n;
+  private notifying = false;
+  private notifyAgain = false;
   private readonly waiters = new Set<() => void>();
 
   constructor(
@@ -45,16 +48,24 @@ export class PostgresEventStore implements EventStore {
   async append(stream: string, events: readonly EventToAppend[], options: { expectedRevision?: ExpectedRevision } = {}): Promise<AppendResult> {
     const expected = options.expectedRevision ?? 'any';
     validateAppend(stream, events, expected);
-    const payload = JSON.stringify(events.map(({ id, type, data, metadata }) => ({ id, type, data, metadata })));
-    try {
-      const { rows } = await this.pool.query<{ written: boolean; next_revision: string; last_position: string }>(
-        'SELECT written, next_revision, last_position FROM append_to_stream($1, $2, $3::jsonb)',
-        [stream, describeRevision(expected), payload],
-      );
-      const row = rows[0];
-      return { written: row.written, nextExpectedRevision: BigInt(row.next_revision), position: BigInt(row.last_position) };
-    } catch (error) {
-      throw translateAppendError(error, stream, expected);
+    const params = [stream, describeRevision(expected), JSON.stringify(events.map(({ id, type, data, metadata }) => ({ id, type, data, metadata })))];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await this.appendRow('SELECT written, next_revision, last_position FROM append_to_stream($1, $2, $3::json)', params);
+        if (result?.written) this.announceAppend();
+        if (result) return result;
+      } catch (error) {
+        // Another append recorded one of these ids while this one ran: ask what it was.
+        if (!isEventIdRace(error)) throw translateAppendError(error, stream, expected);
+        try {
+          const repeat = await this.appendRow('SELECT written, next_revision, last_position FROM append_repeat($1, $2, $3::json)', params);
+          if (repeat) return repeat;
+        } catch (repeatError) {
+          throw translateAppendError(repeatError, stream, expected);
+        }
+      }
+      // The racing append rolled back: this one may go through now.
+      if (attempt >= 3) throw new Error(`append to ${stream} kept racing with another append of the same event ids`);
     }
   }
 
@@ -80,12 +91,15 @@ export class PostgresEventStore implements EventStore {
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
     let after = options.after ?? 0n;
+    // Read up to the watermark taken now: nothing at or below it can still appear.
+    const upTo = (await this.watermark()).toString();
     const byCategory = options.category !== undefined;
     const sql = byCategory
-      ? `SELECT ${COLUMNS} FROM events WHERE stream_category = $3 AND global_position > $1 ORDER BY global_position LIMIT $2`
-      : `SELECT ${COLUMNS} FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2`;
+      ? `SELECT ${COLUMNS} FROM events WHERE stream_category = $4 AND global_position > $1 AND global_position <= $3 ORDER BY global_position LIMIT $2`
+      : `SELECT ${COLUMNS} FROM events WHERE global_position > $1 AND global_position <= $3 ORDER BY global_position LIMIT $2`;
     const fetch = (from: bigint, limit: number) => {
-      const rows = this.queryRows(sql, byCategory ? [from.toString(), limit, options.category] : [from.toString(), limit]);
+      const values = [from.toString(), limit, upTo];
+      const rows = this.queryRows(sql, byCategory ? [...values, options.category] : values);
       rows.catch(() => undefined); // a prefetched page the reader never asks for must not become an unhandled rejection
       return rows;
     };
@@ -109,8 +123,13 @@ export class PostgresEventStore implements EventStore {
     return new PostgresSubscription(this, options);
   }
 
+  /** The last position a reader can see now (at or below the watermark). */
   async lastPosition(): Promise<bigint> {
-    const { rows } = await this.pool.query<{ position: string }>('SELECT coalesce(max(global_position), 0) AS position FROM events');
+    const watermark = await this.watermark();
+    const { rows } = await this.pool.query<{ position: string }>(
+      'SELECT coalesce(max(global_position), 0) AS position FROM events WHERE global_position <= $1',
+      [watermark.toString()],
+    );
     return BigInt(rows[0].position);
   }
 
@@ -171,6 +190,48 @@ export class PostgresEventStore implements EventStore {
     return this.listener;
   }
 
+  private async appendRow(sql: string, params: unknown[]): Promise<AppendResult | undefined> {
+    const { rows } = await this.pool.query<{ written: boolean; next_revision: string; last_position: string }>(sql, params);
+    const row = rows[0];
+    return row && { written: row.written, nextExpectedRevision: BigInt(row.next_revision), position: BigInt(row.last_position) };
+  }
+
+  /**
+   * The highest position at or below which every append has finished (`events_watermark()` in the migration); reads
+   * never go past it. If an append stays in flight too long, the last watermark seen is still safe and is returned.
+   */
+  async watermark(): Promise<bigint> {
+    const { rows } = await this.pool.query<{ watermark: string | null }>('SELECT events_watermark() AS watermark');
+    const fresh = rows[0].watermark;
+    if (fresh !== null && BigInt(fresh) > this.knownWatermark) this.knownWatermark = BigInt(fresh);
+    return this.knownWatermark;
+  }
+
+  /**
+   * Wakes this process's subscribers at once and others through NOTIFY. The NOTIFY is its own statement, after the
+   * append committed: inside the append it would serialise every commit on the notification queue's lock. At most one
+   * is in flight; appends meanwhile are covered by one more.
+   */
+  private announceAppend(): void {
+    this.appendSignal++;
+    this.wakeAll();
+    if (this.notifying) {
+      this.notifyAgain = true;
+      return;
+    }
+    this.notifying = true;
+    void this.pool
+      .query(`NOTIFY ${NOTIFY_CHANNEL}`)
+      .catch(() => undefined) // subscribers elsewhere still poll
+      .finally(() => {
+        this.notifying = false;
+        if (this.notifyAgain) {
+          this.notifyAgain = false;
+          this.announceAppend();
+        }
+      });
+  }
+
   private async queryRows(sql: string, values: unknown[]): Promise<EventRow[]> {
     const result = await this.pool.query<EventRow>({ text: sql, values, rowMode: 'array' });
     return result.rows;
@@ -221,6 +282,11 @@ function toRecordedEvent(row: EventRow): RecordedEvent {
     metadata: row[6],
     recordedAt: row[7],
   };
+}
+
+function isEventIdRace(error: unknown): boolean {
+  const pgError = error as { code?: string; constraint?: string };
+  return pgError.code === '23505' && pgError.constraint === 'events_event_id_unique';
 }
 
 function translateAppendError(error: unknown, stream: string, expected: ExpectedRevision): unknown {
