@@ -82,6 +82,20 @@ async function measure(append: Appender, batch: number, writers: number, label: 
   return { events: counts.reduce((a, b) => a + b, 0), seconds };
 }
 
+/** Seconds to read the whole log in order, checking that positions rise and nothing is missing. */
+async function timeReadAll(store: PostgresEventStore, total: number): Promise<number> {
+  const started = process.hrtime.bigint();
+  let read = 0;
+  let last = 0n;
+  for await (const event of store.readAll()) {
+    if (event.position <= last) throw new Error(`readAll out of order at ${event.position}`);
+    last = event.position;
+    read++;
+  }
+  if (read !== total) throw new Error(`readAll delivered ${read} of ${total} events`);
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
 async function createDatabase(serverUrl: string, name: string): Promise<string> {
   const admin = new Client({ connectionString: serverUrl });
   await admin.connect();
@@ -154,24 +168,21 @@ async function run(serverUrl: string, serverSource: string): Promise<void> {
     await store.append(`topup-${randomUUID()}`, ourEvents(1000));
     total += 1000;
   }
-  total = Number(await store.lastPosition());
+  total = Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM events')).rows[0].n);
 
-  let started = process.hrtime.bigint();
-  let read = 0;
-  let last = 0n;
-  for await (const event of store.readAll()) {
-    if (event.position <= last) throw new Error(`readAll out of order at ${event.position}`);
-    last = event.position;
-    read++;
-  }
-  const readSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-  if (read !== total) throw new Error(`readAll delivered ${read} of ${total} events`);
+  // First read right after the appends: PostgreSQL also sets hint bits on every new page (and autovacuum may run).
+  const firstReadSeconds = await timeReadAll(store, total);
+  // Then the settled table, as a projection rebuild or an audit replay would find it.
+  await pool.query('VACUUM (ANALYZE) events');
+  const readSeconds = await timeReadAll(store, total);
 
-  started = process.hrtime.bigint();
+  const started = process.hrtime.bigint();
   const subscription = store.subscribeToAll();
   let caughtUp = 0;
+  let lastDelivered = 0n;
   for await (const event of subscription) {
-    if (event.position !== BigInt(caughtUp + 1)) throw new Error(`subscription skipped or repeated at ${event.position}`);
+    if (event.position <= lastDelivered) throw new Error(`subscription repeated or reordered at ${event.position}`);
+    lastDelivered = event.position;
     caughtUp++;
     if (caughtUp === total) break;
   }
@@ -199,7 +210,8 @@ async function run(serverUrl: string, serverSource: string): Promise<void> {
     '',
     '| read | events | events/s |',
     '| --- | ---: | ---: |',
-    `| readAll, whole log in order | ${fmt(total)} | ${fmt(total / readSeconds)} |`,
+    `| readAll, whole log in order, first read after the appends | ${fmt(total)} | ${fmt(total / firstReadSeconds)} |`,
+    `| readAll, whole log in order, after VACUUM (ANALYZE) | ${fmt(total)} | ${fmt(total / readSeconds)} |`,
     `| subscribeToAll catch-up from 0 | ${fmt(total)} | ${fmt(total / catchUpSeconds)} |`,
   ];
   const markdown = lines.join('\n');
