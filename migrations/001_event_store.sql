@@ -140,18 +140,19 @@ BEGIN
   -- One contiguous block of positions per append, so an append's events also sit together on disk and a read in
   -- position order does not hop between the pages of concurrent appends. Every allocation happens under this session
   -- lock, held for two sequence calls (microseconds) and released on every path out.
-  PERFORM pg_advisory_lock(735812, 0);
   BEGIN
+    PERFORM pg_advisory_lock(735812, 0);
     v_first := nextval('events_global_position_seq');
     v_last := v_first + v_count - 1;
     IF v_count > 1 THEN
       PERFORM setval('events_global_position_seq', v_last);
     END IF;
+    PERFORM pg_advisory_unlock(735812, 0);
   EXCEPTION WHEN OTHERS OR query_canceled THEN
+    -- A session lock outlives an aborted (sub)transaction: give it back before passing the error on.
     PERFORM pg_advisory_unlock(735812, 0);
     RAISE;
   END;
-  PERFORM pg_advisory_unlock(735812, 0);
 
   INSERT INTO events (global_position, event_id, stream_name, stream_category, stream_revision, event_type, data, metadata)
   SELECT v_first + e.n - 1,
