@@ -1,9 +1,15 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import type { AppConfig } from './config/config';
 import { Database } from './database/database';
 import { EVENT_STORE, type EventStore } from './event-store/event-store';
+import { ApiKeyGuard } from './auth/api-key.guard';
 import { HealthController } from './health/health.controller';
+import { ProblemFilter } from './http/problem.filter';
+import { MetricsModule } from './metrics/metric-reports';
+import { NetworkModule } from './network/network';
+import { SynqersModule } from './synqers/synqers';
 
 export const APP_CONFIG = Symbol('AppConfig');
 
@@ -29,8 +35,12 @@ export class AppModule {
   static forRoot(config: AppConfig, database: Database, eventStore: EventStore): DynamicModule {
     return {
       module: AppModule,
-      imports: [InfrastructureModule.forRoot(config, database, eventStore), CqrsModule.forRoot()],
+      imports: [InfrastructureModule.forRoot(config, database, eventStore), CqrsModule.forRoot(), SynqersModule, NetworkModule, MetricsModule],
       controllers: [HealthController],
+      providers: [
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
+        { provide: APP_FILTER, useClass: ProblemFilter },
+      ],
     };
   }
 }

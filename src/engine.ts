@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Logger, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/config';
@@ -25,7 +26,12 @@ export async function startEngine(config: AppConfig, logger = new Logger('engine
   const eventStore = openEventStore(config, database);
   let app: INestApplication | undefined;
   try {
-    app = await NestFactory.create(AppModule.forRoot(config, database, eventStore), { logger: options.frameworkLogs === false ? ['error', 'warn'] : ['error', 'warn', 'log'] });
+    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, database, eventStore), {
+      logger: options.frameworkLogs === false ? ['error', 'warn'] : ['error', 'warn', 'log'],
+      bodyParser: false,
+    });
+    // A batch of 5,000 signed reports is about 2.5 MB; anything far larger is refused with 413.
+    (app as NestExpressApplication).useBodyParser('json', { limit: '8mb' });
     await app.listen(config.port, '127.0.0.1');
   } catch (error) {
     await app?.close().catch(() => undefined);

@@ -1,0 +1,124 @@
+import type { EpochInfo } from './network';
+import { reject } from './rejection';
+import type { SynqerState } from './synqer';
+import { Checks, toInstant } from './values';
+
+/**
+ * Metric reports: what a synqer did in one period [start, end) of one epoch, signed with its reporting key (ed25519)
+ * over `canonicalReportBytes`. Stream `metrics-<synqerId>-<epoch>`: periods of one synqer in one epoch never overlap.
+ */
+
+export interface MetricReport {
+  reportId: string;
+  synqerId: string;
+  epoch: number;
+  periodStart: string;
+  periodEnd: string;
+  /** Bytes transferred, a decimal string. */
+  bytes: string;
+  sessions: number;
+  uptimeSeconds: number;
+  /** Quality of service in basis points, 0..10000. */
+  qosBps: number;
+  /** base58 ed25519 signature of canonicalReportBytes by the synqer's reporting key. */
+  signature: string;
+}
+
+export type MetricReportEvent = { type: 'MetricReportAccepted'; data: MetricReport };
+
+export interface MetricReportsState {
+  /** reportId → canonical text of the accepted report. */
+  reports: Map<string, string>;
+  periods: { start: number; end: number; reportId: string }[];
+}
+
+export const metricsStream = (synqerId: string, epoch: number) => `metrics-${synqerId}-${epoch}`;
+export const initialMetricReports = (): MetricReportsState => ({ reports: new Map(), periods: [] });
+
+export function evolveMetricReports(state: MetricReportsState, event: MetricReportEvent): MetricReportsState {
+  const report = event.data;
+  return {
+    reports: new Map(state.reports).set(report.reportId, canonicalReportText(report)),
+    periods: [...state.periods, { start: Date.parse(report.periodStart) / 1000, end: Date.parse(report.periodEnd) / 1000, reportId: report.reportId }],
+  };
+}
+
+/**
+ * The signed bytes: UTF-8 of these lines joined by "\n", no trailing newline. Numbers in plain decimal, times as
+ * "YYYY-MM-DDTHH:MM:SSZ". `scripts/sign-report` produces the same.
+ */
+export function canonicalReportText(report: Omit<MetricReport, 'signature'>): string {
+  return [
+    'synq-metric-report/v1',
+    `reportId:${report.reportId}`,
+    `synqerId:${report.synqerId}`,
+    `epoch:${report.epoch}`,
+    `periodStart:${report.periodStart}`,
+    `periodEnd:${report.periodEnd}`,
+    `bytes:${report.bytes}`,
+    `sessions:${report.sessions}`,
+    `uptimeSeconds:${report.uptimeSeconds}`,
+    `qosBps:${report.qosBps}`,
+  ].join('\n');
+}
+
+export const canonicalReportBytes = (report: Omit<MetricReport, 'signature'>): Uint8Array => new TextEncoder().encode(canonicalReportText(report));
+
+/** Checks the fields of a report as received; returns it normalised. */
+export function parseMetricReport(input: Record<string, unknown>): MetricReport {
+  const checks = new Checks();
+  const start = checks.instant('periodStart', input.periodStart);
+  const end = checks.instant('periodEnd', input.periodEnd);
+  const report: MetricReport = {
+    reportId: checks.id('reportId', input.reportId),
+    synqerId: checks.id('synqerId', input.synqerId),
+    epoch: checks.integer('epoch', input.epoch, 1, 1_000_000_000),
+    periodStart: toInstant(start),
+    periodEnd: toInstant(end),
+    bytes: checks.amount('bytes', input.bytes, { allowZero: true }).toString(),
+    sessions: checks.integer('sessions', input.sessions, 0, 1_000_000_000),
+    uptimeSeconds: checks.integer('uptimeSeconds', input.uptimeSeconds, 0, 1_000_000_000),
+    qosBps: checks.integer('qosBps', input.qosBps, 0, 10_000),
+    signature: typeof input.signature === 'string' ? input.signature : '',
+  };
+  if (typeof input.signature !== 'string' || input.signature.length === 0) checks.add('signature', 'must be a base58 ed25519 signature');
+  if (start !== 0 && end !== 0 && end <= start) checks.add('periodEnd', 'must be after periodStart');
+  if (start !== 0 && end > start && report.uptimeSeconds > end - start) checks.add('uptimeSeconds', `must be at most the period's length (${end - start} s)`);
+  checks.done();
+  return report;
+}
+
+export interface ReportContext {
+  synqer: SynqerState | undefined;
+  epoch: EpochInfo | undefined;
+  /** Verifies an ed25519 signature (base58) of `message` by `publicKey` (base58). */
+  verify: (message: Uint8Array, signature: string, publicKey: string) => boolean;
+}
+
+/**
+ * Accepts a parsed report. The same report id with the same content again is a no-op; each refusal has its own reason.
+ */
+export function acceptReport(state: MetricReportsState, report: MetricReport, context: ReportContext): MetricReportEvent[] {
+  const { synqer, epoch } = context;
+  if (!synqer) reject('not_found', 'synqerId', `no synqer is registered as ${report.synqerId}`);
+  const { signature, ...content } = report;
+  const earlier = state.reports.get(report.reportId);
+  if (earlier !== undefined) {
+    if (earlier === canonicalReportText(content)) return [];
+    reject('conflict', 'reportId', `report ${report.reportId} is already recorded with other content`);
+  }
+  if (synqer.status === 'suspended') reject('conflict', 'synqerId', `synqer ${synqer.synqerId} is suspended`);
+  if (!epoch) reject('conflict', 'epoch', `epoch ${report.epoch} is not open`);
+  if (epoch.status === 'closed') reject('conflict', 'epoch', `epoch ${report.epoch} is closed`);
+  const start = Date.parse(report.periodStart) / 1000;
+  const end = Date.parse(report.periodEnd) / 1000;
+  if (start < epoch.start || end > epoch.end) {
+    reject('invalid', 'periodStart', `the period must lie inside epoch ${epoch.epoch} [${toInstant(epoch.start)}, ${toInstant(epoch.end)})`);
+  }
+  const overlap = state.periods.find((period) => start < period.end && period.start < end);
+  if (overlap) reject('conflict', 'periodStart', `overlaps the period of report ${overlap.reportId}`);
+  if (!context.verify(canonicalReportBytes(content), signature, synqer.reportingKey)) {
+    reject('invalid', 'signature', "is not a valid signature of this report by the synqer's reporting key");
+  }
+  return [{ type: 'MetricReportAccepted', data: report }];
+}

@@ -1,0 +1,110 @@
+import { reject } from './rejection';
+import { Checks, toInstant } from './values';
+
+/**
+ * The network ledger: treasury funding and the epoch calendar, in one stream (`network-ledger`) because opening an
+ * epoch must see both at once: epochs are numbered without gaps, never overlap, and an epoch's reward pool must fit in
+ * the treasury not yet allocated (the circuit breaker's first rule).
+ */
+
+export type NetworkEvent =
+  | { type: 'TreasuryFunded'; data: { amount: string; reference: string } }
+  | { type: 'EpochOpened'; data: { epoch: number; start: string; end: string; rewardPool: string } }
+  | { type: 'EpochClosed'; data: { epoch: number; cutOffPosition: string } };
+
+export interface EpochInfo {
+  epoch: number;
+  /** Unix seconds, [start, end). */
+  start: number;
+  end: number;
+  rewardPool: bigint;
+  status: 'open' | 'closed';
+  /** Global position of the last event that belongs to this epoch's books. */
+  cutOffPosition?: bigint;
+}
+
+export interface NetworkState {
+  funded: bigint;
+  allocated: bigint;
+  fundings: Map<string, bigint>;
+  epochs: Map<number, EpochInfo>;
+  lastEpoch: number;
+}
+
+export const NETWORK_STREAM = 'network-ledger';
+
+export const initialNetwork = (): NetworkState => ({ funded: 0n, allocated: 0n, fundings: new Map(), epochs: new Map(), lastEpoch: 0 });
+
+export function evolveNetwork(state: NetworkState, event: NetworkEvent): NetworkState {
+  switch (event.type) {
+    case 'TreasuryFunded': {
+      const amount = BigInt(event.data.amount);
+      return { ...state, funded: state.funded + amount, fundings: new Map(state.fundings).set(event.data.reference, amount) };
+    }
+    case 'EpochOpened': {
+      const rewardPool = BigInt(event.data.rewardPool);
+      const epoch: EpochInfo = {
+        epoch: event.data.epoch,
+        start: Date.parse(event.data.start) / 1000,
+        end: Date.parse(event.data.end) / 1000,
+        rewardPool,
+        status: 'open',
+      };
+      return { ...state, allocated: state.allocated + rewardPool, epochs: new Map(state.epochs).set(epoch.epoch, epoch), lastEpoch: epoch.epoch };
+    }
+    case 'EpochClosed': {
+      const epoch = state.epochs.get(event.data.epoch);
+      if (!epoch) return state;
+      const closed: EpochInfo = { ...epoch, status: 'closed', cutOffPosition: BigInt(event.data.cutOffPosition) };
+      return { ...state, epochs: new Map(state.epochs).set(closed.epoch, closed) };
+    }
+  }
+}
+
+export const unallocated = (state: NetworkState) => state.funded - state.allocated;
+
+/** Records treasury funding; the same reference again with the same amount is a no-op. */
+export function fundTreasury(state: NetworkState, command: { amount: unknown; reference: unknown }): NetworkEvent[] {
+  const checks = new Checks();
+  const amount = checks.amount('amount', command.amount);
+  const reference = checks.text('reference', command.reference, 200);
+  checks.done();
+  const earlier = state.fundings.get(reference);
+  if (earlier !== undefined) {
+    if (earlier === amount) return [];
+    reject('conflict', 'reference', `funding ${reference} is already recorded with amount ${earlier}`);
+  }
+  return [{ type: 'TreasuryFunded', data: { amount: amount.toString(), reference } }];
+}
+
+/** Opens epoch n = last + 1; opening the same epoch again with the same terms is a no-op. */
+export function openEpoch(state: NetworkState, command: { epoch: unknown; start: unknown; end: unknown; rewardPool: unknown }): NetworkEvent[] {
+  const checks = new Checks();
+  const epoch = checks.integer('epoch', command.epoch, 1, 1_000_000_000);
+  const start = checks.instant('start', command.start);
+  const end = checks.instant('end', command.end);
+  const rewardPool = checks.amount('rewardPool', command.rewardPool);
+  checks.done();
+  if (end <= start) reject('invalid', 'end', 'must be after start');
+
+  const existing = state.epochs.get(epoch);
+  if (existing) {
+    if (existing.start === start && existing.end === end && existing.rewardPool === rewardPool) return [];
+    reject('conflict', 'epoch', `epoch ${epoch} is already opened with other terms`);
+  }
+  if (epoch !== state.lastEpoch + 1) reject('conflict', 'epoch', `the next epoch to open is ${state.lastEpoch + 1}`);
+  const previous = state.epochs.get(epoch - 1);
+  if (previous && start < previous.end) reject('conflict', 'start', `overlaps epoch ${previous.epoch}, which ends at ${toInstant(previous.end)}`);
+  if (rewardPool > unallocated(state)) {
+    reject('conflict', 'rewardPool', `exceeds the unallocated treasury (${unallocated(state)} base units available)`);
+  }
+  return [{ type: 'EpochOpened', data: { epoch, start: toInstant(start), end: toInstant(end), rewardPool: rewardPool.toString() } }];
+}
+
+/** Closes an open epoch at `cutOffPosition`: the global position up to which events count for it. */
+export function closeEpoch(state: NetworkState, command: { epoch: number }, cutOffPosition: bigint): NetworkEvent[] {
+  const epoch = state.epochs.get(command.epoch);
+  if (!epoch) reject('not_found', 'epoch', `epoch ${command.epoch} was never opened`);
+  if (epoch.status === 'closed') reject('conflict', 'epoch', `epoch ${command.epoch} is already closed`);
+  return [{ type: 'EpochClosed', data: { epoch: epoch.epoch, cutOffPosition: cutOffPosition.toString() } }];
+}

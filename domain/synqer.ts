@@ -1,0 +1,119 @@
+import { reject } from './rejection';
+import { Checks } from './values';
+
+/**
+ * A synqer: a node operator that relays sessions and is paid for it. Stream `synqer-<id>`.
+ * A payout wallet change takes effect from the next epoch, so an epoch's payouts never depend on when in it the
+ * change was made.
+ */
+
+export type SynqerEvent =
+  | { type: 'SynqerRegistered'; data: { synqerId: string; payoutWallet: string; reportingKey: string; region: string; labels: Record<string, string> } }
+  | { type: 'PayoutWalletChanged'; data: { synqerId: string; payoutWallet: string; effectiveFromEpoch: number } }
+  | { type: 'SynqerSuspended'; data: { synqerId: string; reason: string } }
+  | { type: 'SynqerReinstated'; data: { synqerId: string; reason: string } };
+
+export interface SynqerState {
+  synqerId: string;
+  reportingKey: string;
+  region: string;
+  labels: Record<string, string>;
+  /** Wallets in the order they were set, each from an epoch on. */
+  wallets: { payoutWallet: string; fromEpoch: number }[];
+  status: 'active' | 'suspended';
+}
+
+export const synqerStream = (synqerId: string) => `synqer-${synqerId}`;
+
+export function evolveSynqer(state: SynqerState | undefined, event: SynqerEvent): SynqerState | undefined {
+  switch (event.type) {
+    case 'SynqerRegistered':
+      return {
+        synqerId: event.data.synqerId,
+        reportingKey: event.data.reportingKey,
+        region: event.data.region,
+        labels: event.data.labels,
+        wallets: [{ payoutWallet: event.data.payoutWallet, fromEpoch: 0 }],
+        status: 'active',
+      };
+    case 'PayoutWalletChanged':
+      return state && { ...state, wallets: [...state.wallets, { payoutWallet: event.data.payoutWallet, fromEpoch: event.data.effectiveFromEpoch }] };
+    case 'SynqerSuspended':
+      return state && { ...state, status: 'suspended' };
+    case 'SynqerReinstated':
+      return state && { ...state, status: 'active' };
+  }
+}
+
+/** The wallet that receives the payouts of `epoch`. */
+export function payoutWalletFor(state: SynqerState, epoch: number): string {
+  let wallet = state.wallets[0].payoutWallet;
+  for (const entry of state.wallets) if (entry.fromEpoch <= epoch) wallet = entry.payoutWallet;
+  return wallet;
+}
+
+export interface RegisterSynqer {
+  synqerId: unknown;
+  payoutWallet: unknown;
+  reportingKey: unknown;
+  region: unknown;
+  labels?: unknown;
+}
+
+/** Registers a synqer; registering the same synqer again with the same details is a no-op. */
+export function register(state: SynqerState | undefined, command: RegisterSynqer): SynqerEvent[] {
+  const checks = new Checks();
+  const data = {
+    synqerId: checks.id('synqerId', command.synqerId),
+    payoutWallet: checks.publicKey('payoutWallet', command.payoutWallet),
+    reportingKey: checks.publicKey('reportingKey', command.reportingKey),
+    region: checks.text('region', command.region, 64),
+    labels: checks.labels('labels', command.labels),
+  };
+  checks.done();
+  if (state) {
+    const same =
+      state.reportingKey === data.reportingKey &&
+      state.region === data.region &&
+      state.wallets[0].payoutWallet === data.payoutWallet &&
+      JSON.stringify(state.labels) === JSON.stringify(data.labels);
+    if (same) return [];
+    reject('conflict', 'synqerId', `synqer ${data.synqerId} is already registered with other details`);
+  }
+  return [{ type: 'SynqerRegistered', data }];
+}
+
+/** `lastOpenedEpoch`: the highest epoch opened so far (0 if none); the new wallet applies from the one after it. */
+export function changePayoutWallet(state: SynqerState | undefined, command: { payoutWallet: unknown }, lastOpenedEpoch: number): SynqerEvent[] {
+  const existing = requireSynqer(state);
+  const checks = new Checks();
+  const payoutWallet = checks.publicKey('payoutWallet', command.payoutWallet);
+  checks.done();
+  const effectiveFromEpoch = lastOpenedEpoch + 1;
+  const pending = existing.wallets[existing.wallets.length - 1];
+  if (pending.payoutWallet === payoutWallet && pending.fromEpoch >= effectiveFromEpoch - 1) return [];
+  return [{ type: 'PayoutWalletChanged', data: { synqerId: existing.synqerId, payoutWallet, effectiveFromEpoch } }];
+}
+
+export function suspend(state: SynqerState | undefined, command: { reason: unknown }): SynqerEvent[] {
+  const existing = requireSynqer(state);
+  const checks = new Checks();
+  const reason = checks.text('reason', command.reason);
+  checks.done();
+  if (existing.status === 'suspended') reject('conflict', 'synqerId', `synqer ${existing.synqerId} is already suspended`);
+  return [{ type: 'SynqerSuspended', data: { synqerId: existing.synqerId, reason } }];
+}
+
+export function reinstate(state: SynqerState | undefined, command: { reason: unknown }): SynqerEvent[] {
+  const existing = requireSynqer(state);
+  const checks = new Checks();
+  const reason = checks.text('reason', command.reason);
+  checks.done();
+  if (existing.status === 'active') reject('conflict', 'synqerId', `synqer ${existing.synqerId} is not suspended`);
+  return [{ type: 'SynqerReinstated', data: { synqerId: existing.synqerId, reason } }];
+}
+
+function requireSynqer(state: SynqerState | undefined): SynqerState {
+  if (!state) reject('not_found', 'synqerId', 'no synqer is registered with this id');
+  return state;
+}

@@ -1,0 +1,124 @@
+import { CommandRejected, type Problem } from './rejection';
+
+/** Collects every problem of a command's input before refusing it, so a caller learns all of them at once. */
+export class Checks {
+  private readonly problems: Problem[] = [];
+
+  add(field: string, reason: string): void {
+    this.problems.push({ field, reason });
+  }
+
+  /** Throws `CommandRejected('invalid')` if any check failed. */
+  done(): void {
+    if (this.problems.length > 0) throw new CommandRejected('invalid', this.problems);
+  }
+
+  id(field: string, value: unknown): string {
+    if (typeof value !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/.test(value)) {
+      this.add(field, 'must be 1 to 64 letters, digits, "_", ".", ":" or "-", starting with a letter or digit');
+      return '';
+    }
+    return value;
+  }
+
+  text(field: string, value: unknown, max = 500): string {
+    if (typeof value !== 'string' || value.trim().length === 0 || value.length > max) {
+      this.add(field, `must be a non-empty string of at most ${max} characters`);
+      return '';
+    }
+    return value;
+  }
+
+  /** A Solana public key: base58 of 32 bytes. */
+  publicKey(field: string, value: unknown): string {
+    if (typeof value !== 'string' || base58Decode(value)?.length !== 32) {
+      this.add(field, 'must be a base58 public key of 32 bytes');
+      return '';
+    }
+    return value;
+  }
+
+  /** A whole number of base units, as a decimal string: money is never a JSON number. */
+  amount(field: string, value: unknown, { allowZero = false } = {}): bigint {
+    if (typeof value !== 'string' || !/^(0|[1-9]\d{0,37})$/.test(value)) {
+      this.add(field, 'must be a whole number of base units written as a decimal string, e.g. "1500000"');
+      return 0n;
+    }
+    const amount = BigInt(value);
+    if (!allowZero && amount === 0n) this.add(field, 'must be greater than 0');
+    return amount;
+  }
+
+  integer(field: string, value: unknown, min: number, max: number): number {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+      this.add(field, `must be a whole number from ${min} to ${max}`);
+      return min;
+    }
+    return value;
+  }
+
+  /** An ISO-8601 UTC instant with whole seconds ("2026-11-24T10:00:00Z"), as unix seconds. */
+  instant(field: string, value: unknown): number {
+    if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(value) || Number.isNaN(Date.parse(value))) {
+      this.add(field, 'must be a UTC time with whole seconds, e.g. "2026-11-24T10:00:00Z"');
+      return 0;
+    }
+    return Date.parse(value) / 1000;
+  }
+
+  labels(field: string, value: unknown): Record<string, string> {
+    if (value === undefined) return {};
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      this.add(field, 'must be an object of string values');
+      return {};
+    }
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length > 32 || entries.some(([k, v]) => typeof v !== 'string' || k.length > 64 || v.length > 256)) {
+      this.add(field, 'must hold at most 32 labels, keys up to 64 and values up to 256 characters');
+      return {};
+    }
+    return Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) as Record<string, string>;
+  }
+}
+
+export function toInstant(unixSeconds: number): string {
+  return new Date(unixSeconds * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+const BASE58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+
+/** Bitcoin-alphabet base58, as Solana writes public keys; undefined when the text is not base58. */
+export function base58Decode(text: string): Uint8Array | undefined {
+  if (text.length === 0 || text.length > 128) return undefined;
+  let value = 0n;
+  for (const char of text) {
+    const digit = BASE58.indexOf(char);
+    if (digit < 0) return undefined;
+    value = value * 58n + BigInt(digit);
+  }
+  const bytes: number[] = [];
+  while (value > 0n) {
+    bytes.unshift(Number(value & 0xffn));
+    value >>= 8n;
+  }
+  for (const char of text) {
+    if (char !== '1') break;
+    bytes.unshift(0);
+  }
+  return Uint8Array.from(bytes);
+}
+
+export function base58Encode(bytes: Uint8Array): string {
+  let value = 0n;
+  for (const byte of bytes) value = (value << 8n) | BigInt(byte);
+  let text = '';
+  while (value > 0n) {
+    text = BASE58[Number(value % 58n)] + text;
+    value /= 58n;
+  }
+  for (const byte of bytes) {
+    if (byte !== 0) break;
+    text = `1${text}`;
+  }
+  return text;
+}

@@ -1,0 +1,41 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { base58Decode, base58Encode } from '../../domain/values';
+
+// DER prefix of an Ed25519 SubjectPublicKeyInfo; the raw 32-byte key follows.
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const keys = new Map<string, KeyObject>();
+const MAX_CACHED_KEYS = 100_000;
+
+/** Verifies a base58 ed25519 signature by a base58 public key; imported keys are cached (importing costs as much as verifying). */
+export function verifyEd25519(message: Uint8Array, signature: string, publicKey: string): boolean {
+  const signatureBytes = base58Decode(signature);
+  if (!signatureBytes || signatureBytes.length !== 64) return false;
+  let key = keys.get(publicKey);
+  if (!key) {
+    const raw = base58Decode(publicKey);
+    if (!raw || raw.length !== 32) return false;
+    key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+    if (keys.size >= MAX_CACHED_KEYS) keys.clear();
+    keys.set(publicKey, key);
+  }
+  return verify(null, message, key, signatureBytes);
+}
+
+// DER prefix of an Ed25519 PKCS#8 private key; the 32-byte seed follows.
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/** A reporting keypair as Solana tools write it: 64 bytes, the seed then the public key. */
+export function generateReportingKeypair(): Uint8Array {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const seed = privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(PKCS8_PREFIX.length);
+  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX.length);
+  return Uint8Array.from([...seed, ...raw]);
+}
+
+export const publicKeyOf = (keypair: Uint8Array): string => base58Encode(keypair.subarray(32, 64));
+
+/** base58 ed25519 signature of `message` by the keypair's seed. */
+export function signEd25519(message: Uint8Array, keypair: Uint8Array): string {
+  const key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, keypair.subarray(0, 32)]), format: 'der', type: 'pkcs8' });
+  return base58Encode(sign(null, message, key));
+}

@@ -1,0 +1,52 @@
+import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { Response } from 'express';
+import { CommandRejected, type Problem } from '../../domain/rejection';
+
+const STATUS_BY_KIND = { invalid: 422, not_found: 404, conflict: 409 } as const;
+const TITLES: Record<number, string> = {
+  400: 'Bad request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not found',
+  409: 'Conflict',
+  413: 'Payload too large',
+  422: 'Unprocessable request',
+  500: 'Internal error',
+};
+
+/** Every error as `application/problem+json` (RFC 9457) with the field and reason of each problem; never a stack. */
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  private readonly logger = new Logger('http');
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    const { status, detail, problems } = describe(error);
+    if (status >= 500) this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    response
+      .status(status)
+      .type('application/problem+json')
+      .json({ type: 'about:blank', title: TITLES[status] ?? 'Error', status, detail, ...(problems.length > 0 ? { problems } : {}) });
+  }
+}
+
+function describe(error: unknown): { status: number; detail: string; problems: Problem[] } {
+  if (error instanceof CommandRejected) return { status: STATUS_BY_KIND[error.kind], detail: error.message, problems: error.problems };
+  if (error instanceof HttpException) {
+    const body = error.getResponse();
+    const message = typeof body === 'string' ? body : ((body as { message?: unknown }).message ?? error.message);
+    const detail = Array.isArray(message) ? message.join('; ') : String(message);
+    // Nest hands body-parser's JSON syntax errors over as a bare 400 carrying JSON.parse's message.
+    if (error.getStatus() === 400 && /JSON/.test(detail)) {
+      return { status: 400, detail: 'the request body is not valid JSON', problems: [{ field: 'body', reason: 'the request body is not valid JSON' }] };
+    }
+    return { status: error.getStatus(), detail, problems: [] };
+  }
+  // body-parser's errors (malformed JSON, too large) carry a 4xx status of their own.
+  const parserError = error as { status?: number; type?: string; message?: string };
+  if (typeof parserError.status === 'number' && parserError.status >= 400 && parserError.status < 500) {
+    const detail = parserError.type === 'entity.parse.failed' ? 'the request body is not valid JSON' : (parserError.message ?? 'bad request');
+    return { status: parserError.status, detail, problems: [{ field: 'body', reason: detail }] };
+  }
+  return { status: 500, detail: 'the engine failed to handle this request; it is logged', problems: [] };
+}

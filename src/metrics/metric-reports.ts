@@ -1,0 +1,138 @@
+import { Body, Controller, HttpCode, Inject, Module, Post, Req } from '@nestjs/common';
+import { CommandBus, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { randomUUID } from 'node:crypto';
+import * as reports from '../../domain/metric-report';
+import type { EpochInfo } from '../../domain/network';
+import { CommandRejected, reject, type Problem } from '../../domain/rejection';
+import type { SynqerState } from '../../domain/synqer';
+import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
+import { deterministicId, fold, type CommandMetadata } from '../commands/decide-and-append';
+import { verifyEd25519 } from '../commands/ed25519';
+import { EVENT_STORE, type EventStore, type EventToAppend } from '../event-store/event-store';
+import { WrongExpectedRevisionError } from '../event-store/errors';
+import { commandMetadata } from '../http/request-metadata';
+import { loadNetwork } from '../network/network';
+import { loadSynqer } from '../synqers/synqers';
+
+export const MAX_REPORTS_PER_BATCH = 5_000;
+const PARALLEL_STREAMS = 8;
+
+export type ReportOutcome =
+  | { index: number; reportId: string | null; status: 'accepted' | 'duplicate' }
+  | { index: number; reportId: string | null; status: 'refused'; problems: Problem[] };
+
+export class SubmitMetricReports {
+  constructor(
+    readonly items: unknown[],
+    readonly metadata: CommandMetadata,
+  ) {}
+}
+
+/**
+ * A batch answers per item. Valid reports are stored even when others are refused; reports of one synqer and epoch
+ * are decided in order against their stream and appended together at its exact revision; a retry of the whole batch
+ * finds its reports already there (duplicate) and writes nothing.
+ */
+@CommandHandler(SubmitMetricReports)
+export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricReports> {
+  constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
+
+  async execute({ items, metadata }: SubmitMetricReports): Promise<ReportOutcome[]> {
+    const outcomes: ReportOutcome[] = new Array(items.length);
+    const groups = new Map<string, { index: number; report: reports.MetricReport }[]>();
+    items.forEach((item, index) => {
+      const reportId = typeof (item as { reportId?: unknown })?.reportId === 'string' ? (item as { reportId: string }).reportId : null;
+      try {
+        if (typeof item !== 'object' || item === null || Array.isArray(item)) reject('invalid', `reports[${index}]`, 'must be an object');
+        const report = reports.parseMetricReport(item as Record<string, unknown>);
+        const stream = reports.metricsStream(report.synqerId, report.epoch);
+        groups.set(stream, [...(groups.get(stream) ?? []), { index, report }]);
+      } catch (error) {
+        outcomes[index] = refusal(index, reportId, error);
+      }
+    });
+
+    const ledger = await loadNetwork(this.store);
+    const synqers = new Map<string, Promise<SynqerState | undefined>>();
+    const synqer = (id: string) => synqers.get(id) ?? synqers.set(id, loadSynqer(this.store, id)).get(id)!;
+    const queue = [...groups.entries()];
+    const worker = async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        const [stream, group] = next;
+        const { synqerId, epoch } = group[0].report;
+        await this.decideGroup(stream, group, await synqer(synqerId), ledger.epochs.get(epoch), metadata, outcomes);
+      }
+    };
+    await Promise.all(Array.from({ length: PARALLEL_STREAMS }, worker));
+    return outcomes;
+  }
+
+  private async decideGroup(
+    stream: string,
+    group: { index: number; report: reports.MetricReport }[],
+    synqer: SynqerState | undefined,
+    epoch: EpochInfo | undefined,
+    metadata: CommandMetadata,
+    outcomes: ReportOutcome[],
+  ): Promise<void> {
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const folded = await fold(this.store, stream, reports.initialMetricReports(), reports.evolveMetricReports);
+      let state = folded.state;
+      const events: EventToAppend[] = [];
+      for (const { index, report } of group) {
+        try {
+          const accepted = reports.acceptReport(state, report, { synqer, epoch, verify: verifyEd25519 });
+          outcomes[index] = { index, reportId: report.reportId, status: accepted.length > 0 ? 'accepted' : 'duplicate' };
+          for (const event of accepted) {
+            state = reports.evolveMetricReports(state, event);
+            events.push({
+              id: deterministicId(`${stream}\n${report.reportId}`),
+              type: event.type,
+              data: { ...event.data },
+              metadata: { actor: metadata.actor, correlationId: metadata.correlationId, causationId: metadata.commandId },
+            });
+          }
+        } catch (error) {
+          outcomes[index] = refusal(index, report.reportId, error);
+        }
+      }
+      if (events.length === 0) return;
+      try {
+        await this.store.append(stream, events, { expectedRevision: folded.revision });
+        return;
+      } catch (error) {
+        // Another batch wrote to this synqer's epoch meanwhile: decide the group again against what it wrote.
+        if (!(error instanceof WrongExpectedRevisionError)) throw error;
+      }
+    }
+    for (const { index, report } of group) {
+      outcomes[index] = { index, reportId: report.reportId, status: 'refused', problems: [{ field: 'reportId', reason: 'the stream kept changing; retry' }] };
+    }
+  }
+}
+
+function refusal(index: number, reportId: string | null, error: unknown): ReportOutcome {
+  if (!(error instanceof CommandRejected)) throw error;
+  return { index, reportId, status: 'refused', problems: error.problems };
+}
+
+@Controller('metric-reports')
+export class MetricReportsController {
+  constructor(private readonly commands: CommandBus) {}
+
+  /** `{ "reports": [...] }`, up to 5,000: answers 200 with one outcome per report, in order. */
+  @Post()
+  @HttpCode(200)
+  @Roles('ingest')
+  async submit(@Body() body: { reports?: unknown }, @Req() request: AuthenticatedRequest) {
+    if (!Array.isArray(body?.reports) || body.reports.length === 0 || body.reports.length > MAX_REPORTS_PER_BATCH) {
+      reject('invalid', 'reports', `must be an array of 1 to ${MAX_REPORTS_PER_BATCH} metric reports`);
+    }
+    const outcomes: ReportOutcome[] = await this.commands.execute(new SubmitMetricReports(body.reports, commandMetadata(request, randomUUID())));
+    const count = (status: string) => outcomes.filter((o) => o.status === status).length;
+    return { accepted: count('accepted'), duplicate: count('duplicate'), refused: count('refused'), results: outcomes };
+  }
+}
+
+@Module({ controllers: [MetricReportsController], providers: [SubmitMetricReportsHandler] })
+export class MetricsModule {}

@@ -1,0 +1,87 @@
+import { Body, Controller, Get, Inject, Module, Param, Post, Put, Req } from '@nestjs/common';
+import { CommandBus, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { randomUUID } from 'node:crypto';
+import * as network from '../../domain/network';
+import * as synqer from '../../domain/synqer';
+import { reject } from '../../domain/rejection';
+import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
+import { decideAndAppend, fold, type CommandMetadata } from '../commands/decide-and-append';
+import { EVENT_STORE, type EventStore } from '../event-store/event-store';
+import { commandMetadata } from '../http/request-metadata';
+
+type SynqerDecision = (state: synqer.SynqerState | undefined, lastOpenedEpoch: number) => synqer.SynqerEvent[];
+
+/** Any change to a synqer: which one, and the pure decision to take on its state. */
+export class ChangeSynqer {
+  constructor(
+    readonly synqerId: string,
+    readonly decide: SynqerDecision,
+    readonly metadata: CommandMetadata,
+  ) {}
+}
+
+@CommandHandler(ChangeSynqer)
+export class ChangeSynqerHandler implements ICommandHandler<ChangeSynqer> {
+  constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
+
+  async execute({ synqerId, decide, metadata }: ChangeSynqer) {
+    const { state: ledger } = await fold(this.store, network.NETWORK_STREAM, network.initialNetwork(), network.evolveNetwork);
+    return decideAndAppend(this.store, synqer.synqerStream(synqerId), undefined, synqer.evolveSynqer, (state) => decide(state, ledger.lastEpoch), metadata);
+  }
+}
+
+export async function loadSynqer(store: EventStore, synqerId: string): Promise<synqer.SynqerState | undefined> {
+  return (await fold(store, synqer.synqerStream(synqerId), undefined as synqer.SynqerState | undefined, synqer.evolveSynqer)).state;
+}
+
+@Controller('synqers')
+export class SynqersController {
+  constructor(
+    private readonly commands: CommandBus,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+  ) {}
+
+  @Post()
+  @Roles('operator')
+  async register(@Body() body: synqer.RegisterSynqer, @Req() request: AuthenticatedRequest) {
+    const synqerId = typeof body?.synqerId === 'string' ? body.synqerId : '';
+    await this.run(request, synqerId, (state) => synqer.register(state, body ?? {}));
+    return this.get(synqerId);
+  }
+
+  @Put(':id/payout-wallet')
+  @Roles('operator')
+  async changePayoutWallet(@Param('id') id: string, @Body() body: { payoutWallet?: unknown }, @Req() request: AuthenticatedRequest) {
+    await this.run(request, id, (state, lastEpoch) => synqer.changePayoutWallet(state, { payoutWallet: body?.payoutWallet }, lastEpoch));
+    return this.get(id);
+  }
+
+  @Post(':id/suspend')
+  @Roles('operator')
+  async suspend(@Param('id') id: string, @Body() body: { reason?: unknown }, @Req() request: AuthenticatedRequest) {
+    await this.run(request, id, (state) => synqer.suspend(state, { reason: body?.reason }));
+    return this.get(id);
+  }
+
+  @Post(':id/reinstate')
+  @Roles('operator')
+  async reinstate(@Param('id') id: string, @Body() body: { reason?: unknown }, @Req() request: AuthenticatedRequest) {
+    await this.run(request, id, (state) => synqer.reinstate(state, { reason: body?.reason }));
+    return this.get(id);
+  }
+
+  @Get(':id')
+  @Roles('operator', 'ingest', 'auditor')
+  async get(@Param('id') id: string) {
+    const state = await loadSynqer(this.store, id);
+    if (!state) reject('not_found', 'synqerId', `no synqer is registered as ${id}`);
+    return { ...state, payoutWallet: state.wallets[state.wallets.length - 1].payoutWallet };
+  }
+
+  private run(request: AuthenticatedRequest, synqerId: string, decide: SynqerDecision) {
+    return this.commands.execute(new ChangeSynqer(synqerId, decide, commandMetadata(request, randomUUID())));
+  }
+}
+
+@Module({ controllers: [SynqersController], providers: [ChangeSynqerHandler] })
+export class SynqersModule {}

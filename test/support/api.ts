@@ -1,0 +1,49 @@
+import { Logger } from '@nestjs/common';
+import { createApiKey } from '../../src/auth/api-keys';
+import { startEngine, type RunningEngine } from '../../src/engine';
+import { createTestDatabase, type TestDatabase } from './database';
+
+Logger.overrideLogger(['error', 'warn']);
+
+export interface TestApi {
+  engine: RunningEngine;
+  keys: { operator: string; ingest: string; auditor: string; developer: string };
+  /** A JSON request; `key` undefined sends none. Bodies are whatever JSON the API answered, checked by each test. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  call(method: string, path: string, key: string | undefined, body?: unknown): Promise<{ status: number; body: any; contentType: string }>;
+  close(): Promise<void>;
+}
+
+/** The real engine on a fresh database, over real HTTP, with one key per role. */
+export async function startTestApi(): Promise<TestApi> {
+  const db: TestDatabase = await createTestDatabase({ migrated: false });
+  const engine = await startEngine(
+    { databaseUrl: db.url, eventStoreConnectionString: undefined, port: 0, dataDir: '/nonexistent-not-used' },
+    new Logger('api-test'),
+    { frameworkLogs: false },
+  );
+  const pool = engine.database.pool;
+  const keys = {
+    operator: (await createApiKey(pool, 'operator')).key,
+    ingest: (await createApiKey(pool, 'ingest')).key,
+    auditor: (await createApiKey(pool, 'auditor')).key,
+    developer: (await createApiKey(pool, 'developer', 'dev1')).key,
+  };
+  return {
+    engine,
+    keys,
+    async call(method, path, key, body) {
+      const response = await fetch(`${engine.url}${path}`, {
+        method,
+        headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await response.text();
+      return { status: response.status, body: text ? JSON.parse(text) : undefined, contentType: response.headers.get('content-type') ?? '' };
+    },
+    async close() {
+      await engine.stop();
+      await db.drop();
+    },
+  };
+}
