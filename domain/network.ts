@@ -1,3 +1,4 @@
+import { parsePolicyParameters, policyFor, type Policy } from './policy';
 import { reject } from './rejection';
 import { Checks, toInstant } from './values';
 
@@ -10,7 +11,8 @@ import { Checks, toInstant } from './values';
 export type NetworkEvent =
   | { type: 'TreasuryFunded'; data: { amount: string; reference: string } }
   | { type: 'EpochOpened'; data: { epoch: number; start: string; end: string; rewardPool: string } }
-  | { type: 'EpochClosed'; data: { epoch: number; cutOffPosition: string } };
+  | { type: 'EpochClosed'; data: { epoch: number; cutOffPosition: string } }
+  | { type: 'PolicyAdopted'; data: Policy };
 
 export interface EpochInfo {
   epoch: number;
@@ -29,11 +31,12 @@ export interface NetworkState {
   fundings: Map<string, bigint>;
   epochs: Map<number, EpochInfo>;
   lastEpoch: number;
+  policies: Policy[];
 }
 
 export const NETWORK_STREAM = 'network-ledger';
 
-export const initialNetwork = (): NetworkState => ({ funded: 0n, allocated: 0n, fundings: new Map(), epochs: new Map(), lastEpoch: 0 });
+export const initialNetwork = (): NetworkState => ({ funded: 0n, allocated: 0n, fundings: new Map(), epochs: new Map(), lastEpoch: 0, policies: [] });
 
 export function evolveNetwork(state: NetworkState, event: NetworkEvent): NetworkState {
   switch (event.type) {
@@ -52,6 +55,8 @@ export function evolveNetwork(state: NetworkState, event: NetworkEvent): Network
       };
       return { ...state, allocated: state.allocated + rewardPool, epochs: new Map(state.epochs).set(epoch.epoch, epoch), lastEpoch: epoch.epoch };
     }
+    case 'PolicyAdopted':
+      return { ...state, policies: [...state.policies, event.data] };
     case 'EpochClosed': {
       const epoch = state.epochs.get(event.data.epoch);
       if (!epoch) return state;
@@ -95,6 +100,10 @@ export function openEpoch(state: NetworkState, command: { epoch: unknown; start:
   if (epoch !== state.lastEpoch + 1) reject('conflict', 'epoch', `the next epoch to open is ${state.lastEpoch + 1}`);
   const previous = state.epochs.get(epoch - 1);
   if (previous && start < previous.end) reject('conflict', 'start', `overlaps epoch ${previous.epoch}, which ends at ${toInstant(previous.end)}`);
+  const policy = policyFor(state.policies, epoch);
+  if (rewardPool > BigInt(policy.maxPoolPerEpoch)) {
+    reject('conflict', 'rewardPool', `exceeds the policy's maximum pool per epoch (${policy.maxPoolPerEpoch} base units, policy version ${policy.version})`);
+  }
   if (rewardPool > unallocated(state)) {
     reject('conflict', 'rewardPool', `exceeds the unallocated treasury (${unallocated(state)} base units available)`);
   }
@@ -107,4 +116,14 @@ export function closeEpoch(state: NetworkState, command: { epoch: number }, cutO
   if (!epoch) reject('not_found', 'epoch', `epoch ${command.epoch} was never opened`);
   if (epoch.status === 'closed') reject('conflict', 'epoch', `epoch ${command.epoch} is already closed`);
   return [{ type: 'EpochClosed', data: { epoch: epoch.epoch, cutOffPosition: cutOffPosition.toString() } }];
+}
+
+/** The policy in force now: for the last epoch opened. */
+export const currentPolicy = (state: NetworkState): Policy => policyFor(state.policies, state.lastEpoch);
+
+/** Adopts a new policy version, effective from the epoch after the last one opened (never the running one). */
+export function adoptPolicy(state: NetworkState, command: Record<string, unknown>): NetworkEvent[] {
+  const parameters = parsePolicyParameters(command);
+  const version = (state.policies[state.policies.length - 1]?.version ?? 0) + 1;
+  return [{ type: 'PolicyAdopted', data: { version, effectiveFromEpoch: state.lastEpoch + 1, ...parameters } }];
 }

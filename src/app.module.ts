@@ -5,7 +5,9 @@ import type { AppConfig } from './config/config';
 import { Database } from './database/database';
 import { EVENT_STORE, type EventStore } from './event-store/event-store';
 import { ApiKeyGuard } from './auth/api-key.guard';
+import { DevelopersModule } from './developers/developers';
 import { HealthController } from './health/health.controller';
+import { StakesModule } from './stakes/stakes';
 import { ProblemFilter } from './http/problem.filter';
 import { MetricsModule } from './metrics/metric-reports';
 import { NetworkModule } from './network/network';
@@ -35,7 +37,7 @@ export class AppModule {
   static forRoot(config: AppConfig, database: Database, eventStore: EventStore): DynamicModule {
     return {
       module: AppModule,
-      imports: [InfrastructureModule.forRoot(config, database, eventStore), CqrsModule.forRoot(), SynqersModule, NetworkModule, MetricsModule],
+      imports: [InfrastructureModule.forRoot(config, database, eventStore), CqrsModule.forRoot(), SynqersModule, NetworkModule, MetricsModule, DevelopersModule, StakesModule],
       controllers: [HealthController],
       providers: [
         { provide: APP_GUARD, useClass: ApiKeyGuard },

@@ -69,6 +69,21 @@ export class NetworkController {
     return { funded: state.funded.toString(), allocated: state.allocated.toString(), unallocated: network.unallocated(state).toString() };
   }
 
+  @Post('policy')
+  @Roles('operator')
+  async adoptPolicy(@Body() body: Record<string, unknown>, @Req() request: AuthenticatedRequest) {
+    await this.run(request, (state) => network.adoptPolicy(state, body ?? {}));
+    return this.policy();
+  }
+
+  /** The version in force now, and any adopted for later epochs. */
+  @Get('policy')
+  @Roles('operator', 'auditor', 'ingest', 'developer')
+  async policy() {
+    const state = await loadNetwork(this.store);
+    return { inForce: network.currentPolicy(state), adopted: state.policies };
+  }
+
   @Post('epochs')
   @Roles('operator')
   async open(@Body() body: { epoch?: unknown; start?: unknown; end?: unknown; rewardPool?: unknown }, @Req() request: AuthenticatedRequest) {

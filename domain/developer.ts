@@ -1,0 +1,113 @@
+import { TOKEN } from './policy';
+import { reject } from './rejection';
+import { Checks } from './values';
+
+/**
+ * An app developer's account: $SYNQ bought, burnt for data credits, credits consumed. Stream `developer-<id>`.
+ * Balances never go negative: an over-spend is refused, never clipped. Every operation is idempotent by its id.
+ */
+
+export type DeveloperEvent =
+  | { type: 'DeveloperRegistered'; data: { developerId: string; wallet: string } }
+  | { type: 'TokensPurchased'; data: { purchaseId: string; amount: string; paymentReference: string } }
+  | { type: 'TokensBurnedForCredits'; data: { burnId: string; amount: string; creditsPerToken: string; credits: string } }
+  | { type: 'CreditsConsumed'; data: { usageId: string; credits: string; sessionReference: string } };
+
+export interface DeveloperState {
+  developerId: string;
+  wallet: string;
+  tokenBalance: bigint;
+  credits: bigint;
+  /** Operation id → its event, to tell a retry from a conflicting reuse of the id. */
+  operations: Map<string, string>;
+}
+
+export const developerStream = (developerId: string) => `developer-${developerId}`;
+
+export function evolveDeveloper(state: DeveloperState | undefined, event: DeveloperEvent): DeveloperState | undefined {
+  if (event.type === 'DeveloperRegistered') {
+    return { developerId: event.data.developerId, wallet: event.data.wallet, tokenBalance: 0n, credits: 0n, operations: new Map() };
+  }
+  if (!state) return state;
+  const operations = new Map(state.operations);
+  switch (event.type) {
+    case 'TokensPurchased':
+      operations.set(`purchase:${event.data.purchaseId}`, JSON.stringify(event.data));
+      return { ...state, operations, tokenBalance: state.tokenBalance + BigInt(event.data.amount) };
+    case 'TokensBurnedForCredits':
+      operations.set(`burn:${event.data.burnId}`, JSON.stringify({ burnId: event.data.burnId, amount: event.data.amount }));
+      return { ...state, operations, tokenBalance: state.tokenBalance - BigInt(event.data.amount), credits: state.credits + BigInt(event.data.credits) };
+    case 'CreditsConsumed':
+      operations.set(`usage:${event.data.usageId}`, JSON.stringify(event.data));
+      return { ...state, operations, credits: state.credits - BigInt(event.data.credits) };
+  }
+}
+
+export function registerDeveloper(state: DeveloperState | undefined, command: { developerId: unknown; wallet: unknown }): DeveloperEvent[] {
+  const checks = new Checks();
+  const developerId = checks.id('developerId', command.developerId);
+  const wallet = checks.publicKey('wallet', command.wallet);
+  checks.done();
+  if (state) {
+    if (state.wallet === wallet) return [];
+    reject('conflict', 'developerId', `developer ${developerId} is already registered with another wallet`);
+  }
+  return [{ type: 'DeveloperRegistered', data: { developerId, wallet } }];
+}
+
+export function recordPurchase(state: DeveloperState | undefined, command: { purchaseId: unknown; amount: unknown; paymentReference: unknown }): DeveloperEvent[] {
+  const account = requireDeveloper(state);
+  const checks = new Checks();
+  const data = {
+    purchaseId: checks.id('purchaseId', command.purchaseId),
+    amount: checks.amount('amount', command.amount).toString(),
+    paymentReference: checks.text('paymentReference', command.paymentReference, 200),
+  };
+  checks.done();
+  if (repeated(account, `purchase:${data.purchaseId}`, JSON.stringify(data), 'purchaseId')) return [];
+  return [{ type: 'TokensPurchased', data }];
+}
+
+/** Burns `amount` base units for credits at `creditsPerToken` (the rate in force); the credits must come out whole. */
+export function burnForCredits(state: DeveloperState | undefined, command: { burnId: unknown; amount: unknown }, creditsPerToken: bigint): DeveloperEvent[] {
+  const account = requireDeveloper(state);
+  const checks = new Checks();
+  const burnId = checks.id('burnId', command.burnId);
+  const amount = checks.amount('amount', command.amount);
+  checks.done();
+  if (repeated(account, `burn:${burnId}`, JSON.stringify({ burnId, amount: amount.toString() }), 'burnId')) return [];
+  if ((amount * creditsPerToken) % TOKEN !== 0n) {
+    reject('invalid', 'amount', `must buy whole credits: at ${creditsPerToken} credits per token, a multiple of ${TOKEN / gcd(TOKEN, creditsPerToken)} base units`);
+  }
+  if (amount > account.tokenBalance) reject('conflict', 'amount', `exceeds the token balance (${account.tokenBalance} base units)`);
+  const credits = (amount * creditsPerToken) / TOKEN;
+  return [{ type: 'TokensBurnedForCredits', data: { burnId, amount: amount.toString(), creditsPerToken: creditsPerToken.toString(), credits: credits.toString() } }];
+}
+
+export function consumeCredits(state: DeveloperState | undefined, command: { usageId: unknown; credits: unknown; sessionReference: unknown }): DeveloperEvent[] {
+  const account = requireDeveloper(state);
+  const checks = new Checks();
+  const data = {
+    usageId: checks.id('usageId', command.usageId),
+    credits: checks.amount('credits', command.credits).toString(),
+    sessionReference: checks.text('sessionReference', command.sessionReference, 200),
+  };
+  checks.done();
+  if (repeated(account, `usage:${data.usageId}`, JSON.stringify(data), 'usageId')) return [];
+  if (BigInt(data.credits) > account.credits) reject('conflict', 'credits', `exceeds the credit balance (${account.credits})`);
+  return [{ type: 'CreditsConsumed', data }];
+}
+
+function repeated(account: DeveloperState, key: string, content: string, field: string): boolean {
+  const earlier = account.operations.get(key);
+  if (earlier === undefined) return false;
+  if (earlier === content) return true;
+  reject('conflict', field, `${key.split(':')[1]} is already recorded with other details`);
+}
+
+function requireDeveloper(state: DeveloperState | undefined): DeveloperState {
+  if (!state) reject('not_found', 'developerId', 'no developer is registered with this id');
+  return state;
+}
+
+const gcd = (a: bigint, b: bigint): bigint => (b === 0n ? a : gcd(b, a % b));

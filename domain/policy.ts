@@ -1,0 +1,69 @@
+import { Checks } from './values';
+
+/**
+ * Reward policy and governance parameters. Versions are adopted on the network ledger and take effect from the epoch
+ * after the last one opened, so every replay of an epoch uses the same parameters.
+ */
+export interface Policy {
+  version: number;
+  effectiveFromEpoch: number;
+  /** Reward weights in basis points, summing to 10,000. */
+  weightBytesBps: number;
+  weightSessionsBps: number;
+  minUptimeBps: number;
+  minQosBps: number;
+  stakeBoostMaxBps: number;
+  /** Stake (base units) at which the boost reaches its maximum. */
+  stakeTarget: string;
+  /** Data credits for one whole token (1,000,000 base units). */
+  creditsPerToken: string;
+  unstakeCooldownEpochs: number;
+  /** Largest reward pool an epoch may have, base units. */
+  maxPoolPerEpoch: string;
+}
+
+/** In force until a version is adopted (version 0). */
+export const GENESIS_POLICY: Policy = {
+  version: 0,
+  effectiveFromEpoch: 0,
+  weightBytesBps: 7_000,
+  weightSessionsBps: 3_000,
+  minUptimeBps: 5_000,
+  minQosBps: 6_000,
+  stakeBoostMaxBps: 2_000,
+  stakeTarget: '10000000000',
+  creditsPerToken: '1000',
+  unstakeCooldownEpochs: 2,
+  maxPoolPerEpoch: '100000000000000',
+};
+
+export const TOKEN = 1_000_000n;
+
+export type PolicyParameters = Omit<Policy, 'version' | 'effectiveFromEpoch'>;
+
+export function parsePolicyParameters(input: Record<string, unknown>): PolicyParameters {
+  const checks = new Checks();
+  const parameters: PolicyParameters = {
+    weightBytesBps: checks.integer('weightBytesBps', input.weightBytesBps, 0, 10_000),
+    weightSessionsBps: checks.integer('weightSessionsBps', input.weightSessionsBps, 0, 10_000),
+    minUptimeBps: checks.integer('minUptimeBps', input.minUptimeBps, 0, 10_000),
+    minQosBps: checks.integer('minQosBps', input.minQosBps, 0, 10_000),
+    stakeBoostMaxBps: checks.integer('stakeBoostMaxBps', input.stakeBoostMaxBps, 0, 10_000),
+    stakeTarget: checks.amount('stakeTarget', input.stakeTarget).toString(),
+    creditsPerToken: checks.amount('creditsPerToken', input.creditsPerToken).toString(),
+    unstakeCooldownEpochs: checks.integer('unstakeCooldownEpochs', input.unstakeCooldownEpochs, 0, 1_000),
+    maxPoolPerEpoch: checks.amount('maxPoolPerEpoch', input.maxPoolPerEpoch).toString(),
+  };
+  if (parameters.weightBytesBps + parameters.weightSessionsBps !== 10_000) {
+    checks.add('weightSessionsBps', 'weightBytesBps and weightSessionsBps must sum to 10000');
+  }
+  checks.done();
+  return parameters;
+}
+
+/** The version in force for `epoch`: the latest adopted one effective from it or earlier. */
+export function policyFor(versions: readonly Policy[], epoch: number): Policy {
+  let inForce = GENESIS_POLICY;
+  for (const version of versions) if (version.effectiveFromEpoch <= epoch) inForce = version;
+  return inForce;
+}

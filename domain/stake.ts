@@ -1,0 +1,125 @@
+import { reject } from './rejection';
+import { Checks } from './values';
+
+/**
+ * A synqer's stake. Stream `stake-<synqerId>`. Active stake can be asked back; it stays locked for the policy's cooldown
+ * (counted in epochs opened), and is withdrawn once. A slash takes active stake first, then stake waiting to be
+ * withdrawn, and is capped at what is held (the cap is recorded).
+ */
+
+export type StakeEvent =
+  | { type: 'StakeDeposited'; data: { synqerId: string; depositId: string; amount: string } }
+  | { type: 'UnstakeRequested'; data: { synqerId: string; requestId: string; amount: string; unlockEpoch: number } }
+  | { type: 'StakeWithdrawn'; data: { synqerId: string; requestId: string; amount: string } }
+  | { type: 'StakeSlashed'; data: { synqerId: string; slashId: string; requested: string; amount: string; fromActive: string; reason: string } };
+
+export interface Unstaking {
+  amount: bigint;
+  unlockEpoch: number;
+  withdrawn: boolean;
+}
+
+export interface StakeState {
+  active: bigint;
+  /** Requests in the order they were made. */
+  unstaking: Map<string, Unstaking>;
+  slashed: bigint;
+  operations: Set<string>;
+}
+
+export const stakeStream = (synqerId: string) => `stake-${synqerId}`;
+export const initialStake = (): StakeState => ({ active: 0n, unstaking: new Map(), slashed: 0n, operations: new Set() });
+
+export function evolveStake(state: StakeState, event: StakeEvent): StakeState {
+  const operations = new Set(state.operations);
+  const unstaking = new Map(state.unstaking);
+  switch (event.type) {
+    case 'StakeDeposited':
+      operations.add(`deposit:${event.data.depositId}`);
+      return { ...state, operations, active: state.active + BigInt(event.data.amount) };
+    case 'UnstakeRequested':
+      unstaking.set(event.data.requestId, { amount: BigInt(event.data.amount), unlockEpoch: event.data.unlockEpoch, withdrawn: false });
+      return { ...state, unstaking, active: state.active - BigInt(event.data.amount) };
+    case 'StakeWithdrawn': {
+      const request = unstaking.get(event.data.requestId)!;
+      unstaking.set(event.data.requestId, { ...request, withdrawn: true });
+      return { ...state, unstaking };
+    }
+    case 'StakeSlashed': {
+      operations.add(`slash:${event.data.slashId}`);
+      const fromActive = BigInt(event.data.fromActive);
+      let fromUnstaking = BigInt(event.data.amount) - fromActive;
+      for (const [id, request] of [...unstaking.entries()].reverse()) {
+        if (fromUnstaking === 0n || request.withdrawn) continue;
+        const take = request.amount < fromUnstaking ? request.amount : fromUnstaking;
+        unstaking.set(id, { ...request, amount: request.amount - take });
+        fromUnstaking -= take;
+      }
+      return { ...state, operations, unstaking, active: state.active - fromActive, slashed: state.slashed + BigInt(event.data.amount) };
+    }
+  }
+}
+
+/** Stake still held: active plus asked back but not yet withdrawn. */
+export const heldStake = (state: StakeState) =>
+  [...state.unstaking.values()].filter((r) => !r.withdrawn).reduce((sum, r) => sum + r.amount, state.active);
+
+export function deposit(state: StakeState, synqerId: string, command: { depositId: unknown; amount: unknown }): StakeEvent[] {
+  const checks = new Checks();
+  const depositId = checks.id('depositId', command.depositId);
+  const amount = checks.amount('amount', command.amount);
+  checks.done();
+  if (state.operations.has(`deposit:${depositId}`)) return [];
+  return [{ type: 'StakeDeposited', data: { synqerId, depositId, amount: amount.toString() } }];
+}
+
+/** `lastOpenedEpoch` and `cooldownEpochs` from the ledger and the policy in force. */
+export function requestUnstake(
+  state: StakeState,
+  synqerId: string,
+  command: { requestId: unknown; amount: unknown },
+  lastOpenedEpoch: number,
+  cooldownEpochs: number,
+): StakeEvent[] {
+  const checks = new Checks();
+  const requestId = checks.id('requestId', command.requestId);
+  const amount = checks.amount('amount', command.amount);
+  checks.done();
+  const earlier = state.unstaking.get(requestId);
+  if (earlier) {
+    if (earlier.amount === amount) return [];
+    reject('conflict', 'requestId', `unstake request ${requestId} is already recorded with another amount`);
+  }
+  if (amount > state.active) reject('conflict', 'amount', `exceeds the active stake (${state.active} base units)`);
+  return [{ type: 'UnstakeRequested', data: { synqerId, requestId, amount: amount.toString(), unlockEpoch: lastOpenedEpoch + cooldownEpochs } }];
+}
+
+export function withdraw(state: StakeState, synqerId: string, command: { requestId: unknown }, lastOpenedEpoch: number): StakeEvent[] {
+  const checks = new Checks();
+  const requestId = checks.id('requestId', command.requestId);
+  checks.done();
+  const request = state.unstaking.get(requestId);
+  if (!request) reject('not_found', 'requestId', `no unstake request ${requestId}`);
+  if (request.withdrawn) reject('conflict', 'requestId', `unstake request ${requestId} was already withdrawn`);
+  if (lastOpenedEpoch < request.unlockEpoch) {
+    reject('conflict', 'requestId', `stake is locked until epoch ${request.unlockEpoch} opens (the last opened is ${lastOpenedEpoch})`);
+  }
+  if (request.amount === 0n) reject('conflict', 'requestId', 'nothing is left to withdraw: the request was slashed');
+  return [{ type: 'StakeWithdrawn', data: { synqerId, requestId, amount: request.amount.toString() } }];
+}
+
+export function slash(state: StakeState, synqerId: string, command: { slashId: unknown; amount: unknown; reason: unknown }): StakeEvent[] {
+  const checks = new Checks();
+  const slashId = checks.id('slashId', command.slashId);
+  const requested = checks.amount('amount', command.amount);
+  const reason = checks.text('reason', command.reason);
+  checks.done();
+  if (state.operations.has(`slash:${slashId}`)) return [];
+  const held = heldStake(state);
+  const amount = requested < held ? requested : held;
+  if (amount === 0n) reject('conflict', 'amount', 'the synqer holds no stake to slash');
+  const fromActive = amount < state.active ? amount : state.active;
+  return [
+    { type: 'StakeSlashed', data: { synqerId, slashId, requested: requested.toString(), amount: amount.toString(), fromActive: fromActive.toString(), reason } },
+  ];
+}
