@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { AddressInfo } from 'node:net';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/config';
@@ -32,6 +33,7 @@ export async function startEngine(config: AppConfig, logger = new Logger('engine
     });
     // A batch of 5,000 signed reports is about 2.5 MB; anything far larger is refused with 413.
     (app as NestExpressApplication).useBodyParser('json', { limit: '8mb' });
+    publishApiDocs(app);
     await app.listen(config.port, '127.0.0.1');
   } catch (error) {
     await app?.close().catch(() => undefined);
@@ -59,4 +61,18 @@ export async function startEngine(config: AppConfig, logger = new Logger('engine
       return stopping;
     },
   };
+}
+
+/** OpenAPI generated from the controllers: the UI at /docs (assets bundled, no CDN), the document at /docs-json. */
+function publishApiDocs(app: INestApplication): void {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('synq-settlement')
+      .setDescription('Settlement engine of the Multisynq relay network. Amounts and positions are decimal strings; errors are application/problem+json.')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key: synq_<id>_<secret>' })
+      .addSecurityRequirements('bearer')
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 }
