@@ -36,6 +36,15 @@ export const publicKeyOf = (keypair: Uint8Array): string => base58Encode(keypair
 
 /** base58 ed25519 signature of `message` by the keypair's seed. */
 export function signEd25519(message: Uint8Array, keypair: Uint8Array): string {
-  const key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, keypair.subarray(0, 32)]), format: 'der', type: 'pkcs8' });
+  const seed = Buffer.from(keypair.subarray(0, 32));
+  const cacheKey = seed.toString('hex');
+  let key = signingKeys.get(cacheKey);
+  if (!key) {
+    key = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+    if (signingKeys.size >= 1_000) signingKeys.clear();
+    signingKeys.set(cacheKey, key);
+  }
   return base58Encode(sign(null, message, key));
 }
+
+const signingKeys = new Map<string, KeyObject>();

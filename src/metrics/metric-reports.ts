@@ -7,6 +7,7 @@ import { CommandRejected, reject, type Problem } from '../../domain/rejection';
 import type { SynqerState } from '../../domain/synqer';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
 import { deterministicId, fold, type CommandMetadata } from '../commands/decide-and-append';
+import { FoldedStreamCache, KeyedQueue } from '../commands/stream-cache';
 import { verifyEd25519 } from '../commands/ed25519';
 import { EVENT_STORE, type EventStore, type EventToAppend } from '../event-store/event-store';
 import { WrongExpectedRevisionError } from '../event-store/errors';
@@ -35,6 +36,9 @@ export class SubmitMetricReports {
  */
 @CommandHandler(SubmitMetricReports)
 export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricReports> {
+  private readonly streams = new FoldedStreamCache<reports.MetricReportsState>(50_000);
+  private readonly queue = new KeyedQueue();
+
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
   async execute({ items, metadata }: SubmitMetricReports): Promise<ReportOutcome[]> {
@@ -60,7 +64,8 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
       for (let next = queue.shift(); next; next = queue.shift()) {
         const [stream, group] = next;
         const { synqerId, epoch } = group[0].report;
-        await this.decideGroup(stream, group, await synqer(synqerId), ledger.epochs.get(epoch), metadata, outcomes);
+        const synqerState = await synqer(synqerId);
+        await this.queue.run(stream, () => this.decideGroup(stream, group, synqerState, ledger.epochs.get(epoch), metadata, outcomes));
       }
     };
     await Promise.all(Array.from({ length: PARALLEL_STREAMS }, worker));
@@ -76,7 +81,7 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
     outcomes: ReportOutcome[],
   ): Promise<void> {
     for (let attempt = 1; attempt <= 5; attempt++) {
-      const folded = await fold(this.store, stream, reports.initialMetricReports(), reports.evolveMetricReports);
+      const folded = this.streams.get(stream) ?? (await fold(this.store, stream, reports.initialMetricReports(), reports.evolveMetricReports));
       let state = folded.state;
       const events: EventToAppend[] = [];
       for (const { index, report } of group) {
@@ -98,10 +103,12 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
       }
       if (events.length === 0) return;
       try {
-        await this.store.append(stream, events, { expectedRevision: folded.revision });
+        const result = await this.store.append(stream, events, { expectedRevision: folded.revision });
+        this.streams.set(stream, state, result.nextExpectedRevision);
         return;
       } catch (error) {
-        // Another batch wrote to this synqer's epoch meanwhile: decide the group again against what it wrote.
+        // Another writer got to this synqer's epoch first: decide the group again against what it wrote.
+        this.streams.delete(stream);
         if (!(error instanceof WrongExpectedRevisionError)) throw error;
       }
     }

@@ -1,0 +1,193 @@
+/**
+ * bench/ingest: signed metric reports per second through the whole command path (parse, signature check, decide,
+ * append), in process (CommandBus, batches of 1,000) and over HTTP (batches of 1,000 on 8 connections), beside the floor:
+ * Node's raw ed25519 verification rate on this machine, on one thread and on two. `npm run bench:ingest`
+ * (BENCH_REPORTS per phase, default 60,000). Prints Markdown and writes bench/results/ingest-latest.md.
+ */
+import { CommandBus } from '@nestjs/cqrs';
+import { Logger } from '@nestjs/common';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { canonicalReportBytes, type MetricReport } from '../domain/metric-report';
+import { base58Encode } from '../domain/values';
+import { createApiKey } from '../src/auth/api-keys';
+import { generateReportingKeypair, publicKeyOf, signEd25519, verifyEd25519 } from '../src/commands/ed25519';
+import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
+import { startEngine } from '../src/engine';
+import { SubmitMetricReports, type ReportOutcome } from '../src/metrics/metric-reports';
+import { projectRoot } from '../src/project-root';
+
+const REPORTS = Number(process.env.BENCH_REPORTS ?? 60_000);
+const SYNQERS = 200;
+const BATCH = 1_000;
+const HTTP_CONNECTIONS = 8;
+const EPOCH_START = Date.UTC(2026, 0, 1) / 1000;
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const seconds = (started: bigint) => Number(process.hrtime.bigint() - started) / 1e9;
+
+interface Synqer {
+  synqerId: string;
+  keypair: Uint8Array;
+}
+
+/** `count` reports spread evenly over the synqers, consecutive one-minute periods from `firstMinute` on. */
+function makeReports(synqers: Synqer[], count: number, firstMinute: number, tag: string): MetricReport[] {
+  const reports: MetricReport[] = [];
+  for (let i = 0; i < count; i++) {
+    const synqer = synqers[i % synqers.length];
+    const minute = firstMinute + Math.floor(i / synqers.length);
+    const content = {
+      reportId: `${tag}-${i}`,
+      synqerId: synqer.synqerId,
+      epoch: 1,
+      periodStart: new Date((EPOCH_START + minute * 60) * 1000).toISOString().replace('.000Z', 'Z'),
+      periodEnd: new Date((EPOCH_START + minute * 60 + 60) * 1000).toISOString().replace('.000Z', 'Z'),
+      bytes: String(1_000_000 + ((i * 7919) % 50_000_000)),
+      sessions: 1 + (i % 40),
+      uptimeSeconds: 60,
+      qosBps: 9_000 + (i % 1_000),
+    };
+    reports.push({ ...content, signature: signEd25519(canonicalReportBytes(content), synqer.keypair) });
+  }
+  return reports;
+}
+
+function batches<T>(items: T[], size: number): T[][] {
+  return Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
+}
+
+/** ed25519 verifications per second of `samples`, on `threads` worker threads at once. */
+async function verificationFloor(samples: { message: Uint8Array; signature: string; publicKey: string }[], threads: number): Promise<number> {
+  const script = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { verifyEd25519 } = require(${JSON.stringify(path.join(__dirname, '..', 'src', 'commands', 'ed25519.js'))});
+    let ok = 0;
+    for (const s of workerData) if (verifyEd25519(s.message, s.signature, s.publicKey)) ok++;
+    parentPort.postMessage(ok);`;
+  const started = process.hrtime.bigint();
+  const results = await Promise.all(
+    Array.from({ length: threads }, () => new Promise<number>((resolve, reject) => {
+      const worker = new Worker(script, { eval: true, workerData: samples });
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    })),
+  );
+  if (results.some((ok) => ok !== samples.length)) throw new Error('a verification failed');
+  return (samples.length * threads) / seconds(started);
+}
+
+async function main(): Promise<void> {
+  Logger.overrideLogger(['error', 'warn']);
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'synq-bench-ingest-'));
+  chmodSync(dataDir, 0o755);
+  const db = await startEmbeddedPostgres({ dataDir, databaseName: 'ingest' });
+  const engine = await startEngine({ databaseUrl: db.url, eventStoreConnectionString: undefined, port: 0, dataDir }, new Logger('bench'), { frameworkLogs: false });
+  try {
+    const operator = (await createApiKey(engine.database.pool, 'operator')).key;
+    const ingest = (await createApiKey(engine.database.pool, 'ingest')).key;
+    const call = async (method: string, route: string, key: string, body: unknown) => {
+      const response = await fetch(`${engine.url}${route}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      if (response.status >= 300) throw new Error(`${method} ${route}: ${response.status} ${await response.text()}`);
+      return response.json();
+    };
+    const synqers: Synqer[] = [];
+    for (let i = 0; i < SYNQERS; i++) {
+      const synqer = { synqerId: `s${i}`, keypair: generateReportingKeypair() };
+      synqers.push(synqer);
+      await call('POST', '/synqers', operator, {
+        synqerId: synqer.synqerId,
+        payoutWallet: base58Encode(Uint8Array.from({ length: 32 }, (_, j) => (i + j * 3 + 1) % 256)),
+        reportingKey: publicKeyOf(synqer.keypair),
+        region: ['eu-west', 'us-east', 'ap-south'][i % 3],
+      });
+    }
+    await call('POST', '/treasury/fundings', operator, { amount: '1000000000000', reference: 'bench' });
+    await call('POST', '/epochs', operator, {
+      epoch: 1,
+      start: new Date(EPOCH_START * 1000).toISOString().replace('.000Z', 'Z'),
+      end: new Date((EPOCH_START + 365 * 86_400) * 1000).toISOString().replace('.000Z', 'Z'),
+      rewardPool: '1000000000',
+    });
+
+    process.stderr.write('signing reports...\n');
+    const perPhaseMinutes = Math.ceil(REPORTS / SYNQERS);
+    const inProcessReports = makeReports(synqers, REPORTS, 0, 'in');
+    const httpReports = makeReports(synqers, REPORTS, perPhaseMinutes, 'http');
+
+    // The floor: raw verification of the same messages with cached key objects.
+    const samples = inProcessReports.slice(0, 20_000).map(({ signature, ...content }) => ({
+      message: canonicalReportBytes(content),
+      signature,
+      publicKey: publicKeyOf(synqers.find((s) => s.synqerId === content.synqerId)!.keypair),
+    }));
+    for (const s of samples.slice(0, 500)) verifyEd25519(s.message, s.signature, s.publicKey);
+    const floorOne = await verificationFloor(samples, 1);
+    const floorTwo = await verificationFloor(samples, 2);
+
+    // In process: the command bus, batches of 1,000, two batches in flight.
+    const bus = engine.app.get(CommandBus);
+    const metadata = { actor: 'bench', correlationId: 'bench-in-process', commandId: 'bench' };
+    let accepted = 0;
+    let started = process.hrtime.bigint();
+    const queue = batches(inProcessReports, BATCH);
+    await Promise.all(
+      Array.from({ length: 2 }, async () => {
+        for (let batch = queue.shift(); batch; batch = queue.shift()) {
+          const outcomes: ReportOutcome[] = await bus.execute(new SubmitMetricReports(batch, metadata));
+          accepted += outcomes.filter((o) => o.status === 'accepted').length;
+        }
+      }),
+    );
+    const inProcessSeconds = seconds(started);
+    if (accepted !== REPORTS) throw new Error(`in process: ${accepted} of ${REPORTS} accepted`);
+
+    // Over HTTP: 8 connections, batches of 1,000.
+    accepted = 0;
+    started = process.hrtime.bigint();
+    const httpQueue = batches(httpReports, BATCH).map((batch) => JSON.stringify({ reports: batch }));
+    await Promise.all(
+      Array.from({ length: HTTP_CONNECTIONS }, async () => {
+        for (let body = httpQueue.shift(); body; body = httpQueue.shift()) {
+          const response = await fetch(`${engine.url}/metric-reports`, { method: 'POST', headers: { authorization: `Bearer ${ingest}`, 'content-type': 'application/json' }, body });
+          const result = (await response.json()) as { accepted: number };
+          accepted += result.accepted;
+        }
+      }),
+    );
+    const httpSeconds = seconds(started);
+    if (accepted !== REPORTS) throw new Error(`over HTTP: ${accepted} of ${REPORTS} accepted`);
+
+    const { rows } = await engine.database.pool.query<{ server_version: string }>('SHOW server_version');
+    const cpu = /model name\s*:\s*(.+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU';
+    const inProcessRate = REPORTS / inProcessSeconds;
+    const httpRate = REPORTS / httpSeconds;
+    const markdown = [
+      `Run ${new Date().toISOString()} on ${cpu}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; PostgreSQL ${rows[0].server_version} (embedded); ` +
+        `Node ${process.version}; ${fmt(REPORTS)} reports per phase from ${SYNQERS} synqers.`,
+      'Command: `npm run bench:ingest`',
+      '',
+      '| path | reports/s | share of the 2-thread floor |',
+      '| --- | ---: | ---: |',
+      `| floor: ed25519 verify, 1 thread, cached keys | ${fmt(floorOne)} | ${((floorOne / floorTwo) * 100).toFixed(0)}% |`,
+      `| floor: ed25519 verify, 2 threads, cached keys | ${fmt(floorTwo)} | 100% |`,
+      `| in process, batches of 1,000 (2 in flight) | ${fmt(inProcessRate)} | ${((inProcessRate / floorTwo) * 100).toFixed(0)}% |`,
+      `| HTTP, batches of 1,000 on ${HTTP_CONNECTIONS} connections | ${fmt(httpRate)} | ${((httpRate / floorTwo) * 100).toFixed(0)}% |`,
+    ].join('\n');
+    process.stdout.write(`${markdown}\n`);
+    const out = path.join(projectRoot(), 'bench', 'results');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(path.join(out, 'ingest-latest.md'), `${markdown}\n`);
+  } finally {
+    await engine.stop();
+    await db.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench/ingest failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,112 @@
+import { burnForCredits, evolveDeveloper, type DeveloperEvent, type DeveloperState } from '../domain/developer';
+import { acceptReport, canonicalReportText, initialMetricReports, parseMetricReport } from '../domain/metric-report';
+import { closeEpoch, evolveNetwork, initialNetwork, openEpoch, type NetworkEvent, type NetworkState } from '../domain/network';
+import { policyFor, GENESIS_POLICY } from '../domain/policy';
+import { CommandRejected } from '../domain/rejection';
+import { evolveStake, heldStake, initialStake, slash, type StakeEvent, type StakeState } from '../domain/stake';
+import { changePayoutWallet, evolveSynqer, payoutWalletFor, register, type SynqerEvent, type SynqerState } from '../domain/synqer';
+import { base58Decode, base58Encode } from '../domain/values';
+import { generateReportingKeypair, publicKeyOf, signEd25519, verifyEd25519 } from '../src/commands/ed25519';
+
+const replay = <S, E>(initial: S, evolve: (s: S, e: E) => S, events: E[]) => events.reduce(evolve, initial);
+const key = (seed: number) => base58Encode(Uint8Array.from({ length: 32 }, (_, i) => (seed + i * 11) % 256));
+
+function rejection(action: () => unknown): CommandRejected {
+  try {
+    action();
+  } catch (error) {
+    if (error instanceof CommandRejected) return error;
+    throw error;
+  }
+  throw new Error('expected the command to be refused');
+}
+
+describe('domain', () => {
+  it('encodes reports canonically, byte for byte as documented', () => {
+    const report = parseMetricReport({
+      reportId: 'r-1',
+      synqerId: 'alpha',
+      epoch: 3,
+      periodStart: '2026-11-01T00:00:00Z',
+      periodEnd: '2026-11-01T00:05:00Z',
+      bytes: '18446744073709551616',
+      sessions: 7,
+      uptimeSeconds: 300,
+      qosBps: 9999,
+      signature: 'x',
+    });
+    expect(canonicalReportText(report)).toBe(
+      'synq-metric-report/v1\nreportId:r-1\nsynqerId:alpha\nepoch:3\nperiodStart:2026-11-01T00:00:00Z\nperiodEnd:2026-11-01T00:05:00Z\n' +
+        'bytes:18446744073709551616\nsessions:7\nuptimeSeconds:300\nqosBps:9999',
+    );
+  });
+
+  it('round-trips base58 with leading zero bytes', () => {
+    const bytes = Uint8Array.from([0, 0, 1, 2, 255, ...Array(27).fill(9)]);
+    expect(base58Decode(base58Encode(bytes))).toEqual(bytes);
+    expect(base58Encode(bytes).startsWith('11')).toBe(true);
+    expect(base58Decode('0OIl')).toBeUndefined();
+  });
+
+  it('pays an epoch to the wallet in force for it: a change applies from the next epoch', () => {
+    const events: SynqerEvent[] = register(undefined, { synqerId: 'alpha', payoutWallet: key(1), reportingKey: key(2), region: 'eu' });
+    let state = replay<SynqerState | undefined, SynqerEvent>(undefined, evolveSynqer, events);
+    state = replay(state, evolveSynqer, changePayoutWallet(state, { payoutWallet: key(3) }, 4));
+    expect(payoutWalletFor(state!, 4)).toBe(key(1));
+    expect(payoutWalletFor(state!, 5)).toBe(key(3));
+  });
+
+  it('opens epochs in order within the treasury and closes them at a cut-off', () => {
+    let state: NetworkState = replay(initialNetwork(), evolveNetwork, [{ type: 'TreasuryFunded', data: { amount: '100', reference: 'a' } } as NetworkEvent]);
+    state = replay(state, evolveNetwork, openEpoch(state, { epoch: 1, start: '2026-01-01T00:00:00Z', end: '2026-01-08T00:00:00Z', rewardPool: '60' }));
+    expect(rejection(() => openEpoch(state, { epoch: 2, start: '2026-01-08T00:00:00Z', end: '2026-01-15T00:00:00Z', rewardPool: '41' })).problems).toEqual([
+      { field: 'rewardPool', reason: 'exceeds the unallocated treasury (40 base units available)' },
+    ]);
+    state = replay(state, evolveNetwork, closeEpoch(state, { epoch: 1 }, 1234n));
+    expect(state.epochs.get(1)).toMatchObject({ status: 'closed', cutOffPosition: 1234n });
+    expect(policyFor(state.policies, 1)).toBe(GENESIS_POLICY);
+  });
+
+  it('refuses a report whose signature is not the reporting key of its synqer', () => {
+    const keypair = generateReportingKeypair();
+    const synqer = replay<SynqerState | undefined, SynqerEvent>(
+      undefined,
+      evolveSynqer,
+      register(undefined, { synqerId: 'alpha', payoutWallet: key(1), reportingKey: publicKeyOf(keypair), region: 'eu' }),
+    );
+    const content = { reportId: 'r-1', synqerId: 'alpha', epoch: 1, periodStart: '2026-01-01T00:00:00Z', periodEnd: '2026-01-01T00:01:00Z', bytes: '1', sessions: 1, uptimeSeconds: 60, qosBps: 1 };
+    const epoch = { epoch: 1, start: Date.parse('2026-01-01T00:00:00Z') / 1000, end: Date.parse('2026-01-08T00:00:00Z') / 1000, rewardPool: 1n, status: 'open' as const };
+    const good = parseMetricReport({ ...content, signature: signEd25519(new TextEncoder().encode(canonicalReportText(content)), keypair) });
+    expect(acceptReport(initialMetricReports(), good, { synqer, epoch, verify: verifyEd25519 })).toHaveLength(1);
+    const forged = { ...good, bytes: '2' };
+    expect(rejection(() => acceptReport(initialMetricReports(), forged, { synqer, epoch, verify: verifyEd25519 })).problems[0].field).toBe('signature');
+  });
+
+  it('slashes active stake first, then stake waiting to be withdrawn, never more than is held', () => {
+    let state: StakeState = replay(initialStake(), evolveStake, [
+      { type: 'StakeDeposited', data: { synqerId: 'a', depositId: 'd', amount: '100' } },
+      { type: 'UnstakeRequested', data: { synqerId: 'a', requestId: 'u', amount: '30', unlockEpoch: 3 } },
+    ] as StakeEvent[]);
+    const [slashed] = slash(state, 'a', { slashId: 's', amount: '90', reason: 'downtime fraud' });
+    expect(slashed.data).toMatchObject({ requested: '90', amount: '90', fromActive: '70' });
+    state = evolveStake(state, slashed);
+    expect(state.unstaking.get('u')!.amount).toBe(10n);
+    expect(heldStake(state)).toBe(10n);
+    expect(slash(state, 'a', { slashId: 's2', amount: '500', reason: 'again' })[0].data).toMatchObject({ requested: '500', amount: '10' });
+  });
+
+  it('burns only for whole credits and never below a zero balance', () => {
+    const state = replay<DeveloperState | undefined, DeveloperEvent>(undefined, evolveDeveloper, [
+      { type: 'DeveloperRegistered', data: { developerId: 'd', wallet: key(1) } },
+      { type: 'TokensPurchased', data: { purchaseId: 'p', amount: '3000000', paymentReference: 'x' } },
+    ]);
+    const [burnt] = burnForCredits(state, { burnId: 'b', amount: '2000000' }, 3n);
+    expect(burnt.data).toMatchObject({ credits: '6', creditsPerToken: '3' });
+    const after = evolveDeveloper(state, burnt);
+    expect(after).toMatchObject({ tokenBalance: 1000000n, credits: 6n });
+    expect(burnForCredits(after, { burnId: 'b', amount: '2000000' }, 3n)).toEqual([]);
+    expect(rejection(() => burnForCredits(after, { burnId: 'b', amount: '1000000' }, 3n)).kind).toBe('conflict');
+    expect(rejection(() => burnForCredits(after, { burnId: 'c', amount: '1500000' }, 3n)).problems[0].reason).toContain('a multiple of 1000000 base units');
+    expect(rejection(() => burnForCredits(after, { burnId: 'c', amount: '2000000' }, 3n)).problems[0].reason).toBe('exceeds the token balance (1000000 base units)');
+  });
+});
