@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { EventMetadata, EventStore, ExpectedRevision, JsonObject } from '../event-store/event-store';
 import { WrongExpectedRevisionError } from '../event-store/errors';
 import { CommandRejected } from '../../domain/rejection';
@@ -78,4 +78,3 @@ export function deterministicId(name: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
-export const newCommandId = () => randomUUID();
