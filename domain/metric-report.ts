@@ -24,20 +24,33 @@ export interface MetricReport {
   signature: string;
 }
 
-export type MetricReportEvent = { type: 'MetricReportAccepted'; data: MetricReport };
+export type MetricReportEvent =
+  | { type: 'MetricReportAccepted'; data: MetricReport }
+  /** A report recorded after its epoch's cut-off (the close raced it): it never counts, and its sender was told so. */
+  | { type: 'MetricReportVoided'; data: { reportId: string; reason: string } };
 
 export interface MetricReportsState {
   /** reportId → canonical text of the accepted report. */
   reports: Map<string, string>;
+  /** reportId → why it was voided. */
+  voided: Map<string, string>;
   periods: { start: number; end: number; reportId: string }[];
 }
 
 export const metricsStream = (synqerId: string, epoch: number) => `metrics-${synqerId}-${epoch}`;
-export const initialMetricReports = (): MetricReportsState => ({ reports: new Map(), periods: [] });
+export const initialMetricReports = (): MetricReportsState => ({ reports: new Map(), voided: new Map(), periods: [] });
 
 export function evolveMetricReports(state: MetricReportsState, event: MetricReportEvent): MetricReportsState {
+  if (event.type === 'MetricReportVoided') {
+    return {
+      ...state,
+      voided: new Map(state.voided).set(event.data.reportId, event.data.reason),
+      periods: state.periods.filter((period) => period.reportId !== event.data.reportId),
+    };
+  }
   const report = event.data;
   return {
+    ...state,
     reports: new Map(state.reports).set(report.reportId, canonicalReportText(report)),
     periods: [...state.periods, { start: Date.parse(report.periodStart) / 1000, end: Date.parse(report.periodEnd) / 1000, reportId: report.reportId }],
   };
@@ -102,6 +115,8 @@ export function acceptReport(state: MetricReportsState, report: MetricReport, co
   const { synqer, epoch } = context;
   if (!synqer) reject('not_found', 'synqerId', `no synqer is registered as ${report.synqerId}`);
   const { signature, ...content } = report;
+  const voided = state.voided.get(report.reportId);
+  if (voided !== undefined) reject('conflict', 'epoch', voided);
   const earlier = state.reports.get(report.reportId);
   if (earlier !== undefined) {
     if (earlier === canonicalReportText(content)) return [];
@@ -121,4 +136,13 @@ export function acceptReport(state: MetricReportsState, report: MetricReport, co
     reject('invalid', 'signature', "is not a valid signature of this report by the synqer's reporting key");
   }
   return [{ type: 'MetricReportAccepted', data: report }];
+}
+
+/**
+ * Reports appended after their epoch's cut-off position were decided while the epoch was open but lost the race with
+ * its close: they are voided, never silently left out of the books.
+ */
+export function voidLateReports(reportIds: readonly string[], epoch: EpochInfo): Extract<MetricReportEvent, { type: 'MetricReportVoided' }>[] {
+  const reason = `epoch ${epoch.epoch} closed before this report was recorded`;
+  return reportIds.map((reportId) => ({ type: 'MetricReportVoided' as const, data: { reportId, reason } }));
 }

@@ -1,5 +1,5 @@
 import { burnForCredits, evolveDeveloper, type DeveloperEvent, type DeveloperState } from '../domain/developer';
-import { acceptReport, canonicalReportText, initialMetricReports, parseMetricReport } from '../domain/metric-report';
+import { acceptReport, canonicalReportText, evolveMetricReports, initialMetricReports, parseMetricReport, voidLateReports } from '../domain/metric-report';
 import { closeEpoch, evolveNetwork, initialNetwork, openEpoch, type NetworkEvent, type NetworkState } from '../domain/network';
 import { policyFor, GENESIS_POLICY } from '../domain/policy';
 import { CommandRejected } from '../domain/rejection';
@@ -80,6 +80,14 @@ describe('domain', () => {
     expect(acceptReport(initialMetricReports(), good, { synqer, epoch, verify: verifyEd25519 })).toHaveLength(1);
     const forged = { ...good, bytes: '2' };
     expect(rejection(() => acceptReport(initialMetricReports(), forged, { synqer, epoch, verify: verifyEd25519 })).problems[0].field).toBe('signature');
+
+    // Recorded after the epoch's cut-off (the close won the race): voided, and a retry is refused with the reason.
+    let state = acceptReport(initialMetricReports(), good, { synqer, epoch, verify: verifyEd25519 }).reduce(evolveMetricReports, initialMetricReports());
+    state = voidLateReports([good.reportId], { ...epoch, status: 'closed' }).reduce(evolveMetricReports, state);
+    expect(state.periods).toEqual([]);
+    expect(rejection(() => acceptReport(state, good, { synqer, epoch, verify: verifyEd25519 })).problems).toEqual([
+      { field: 'epoch', reason: 'epoch 1 closed before this report was recorded' },
+    ]);
   });
 
   it('slashes active stake first, then stake waiting to be withdrawn, never more than is held', () => {

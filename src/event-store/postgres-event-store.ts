@@ -129,14 +129,25 @@ export class PostgresEventStore implements EventStore {
     return new PostgresSubscription(this, options);
   }
 
-  /** The last position a reader can see now (at or below the watermark). */
+  /**
+   * The last position of a committed event, waiting out appends in flight: an epoch's cut-off is taken from it, so it
+   * must not be a stale watermark (which readers may use). Each try holds new appends back for at most 200 ms.
+   */
   async lastPosition(): Promise<bigint> {
-    const watermark = await this.watermark();
-    const { rows } = await this.pool.query<{ position: string }>(
-      'SELECT coalesce(max(global_position), 0) AS position FROM events WHERE global_position <= $1',
-      [watermark.toString()],
-    );
-    return BigInt(rows[0].position);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const { rows } = await this.pool.query<{ watermark: string | null }>('SELECT events_watermark() AS watermark');
+      if (rows[0].watermark !== null) {
+        // A second statement: its snapshot is taken after the watermark waited, so it sees every append below it.
+        const { rows: last } = await this.pool.query<{ position: string }>(
+          'SELECT coalesce(max(global_position), 0) AS position FROM events WHERE global_position <= $1',
+          [rows[0].watermark],
+        );
+        return BigInt(last[0].position);
+      }
+      if (Date.now() > deadline) throw new Error('an append has stayed in flight for 30 s: the last position cannot be known');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   async close(): Promise<void> {

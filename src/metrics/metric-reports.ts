@@ -6,7 +6,7 @@ import type { EpochInfo } from '../../domain/network';
 import { CommandRejected, reject, type Problem } from '../../domain/rejection';
 import type { SynqerState } from '../../domain/synqer';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
-import { deterministicId, fold, type CommandMetadata } from '../commands/decide-and-append';
+import { deterministicId, fold, toEnvelopes, type CommandMetadata } from '../commands/decide-and-append';
 import { FoldedStreamCache, KeyedQueue } from '../commands/stream-cache';
 import { verifyEd25519 } from '../commands/ed25519';
 import { EVENT_STORE, type EventStore, type EventToAppend } from '../event-store/event-store';
@@ -21,6 +21,14 @@ const PARALLEL_STREAMS = 8;
 export type ReportOutcome =
   | { index: number; reportId: string | null; status: 'accepted' | 'duplicate' }
   | { index: number; reportId: string | null; status: 'refused'; problems: Problem[] };
+
+/** What one stream's append recorded: checked against the epoch's cut-off once the batch is done. */
+interface Appended {
+  stream: string;
+  epoch: number;
+  position: bigint;
+  accepted: { index: number; reportId: string }[];
+}
 
 export class SubmitMetricReports {
   constructor(
@@ -60,16 +68,36 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
     const synqers = new Map<string, Promise<SynqerState | undefined>>();
     const synqer = (id: string) => synqers.get(id) ?? synqers.set(id, loadSynqer(this.store, id)).get(id)!;
     const queue = [...groups.entries()];
+    const appended: Appended[] = [];
     const worker = async () => {
       for (let next = queue.shift(); next; next = queue.shift()) {
         const [stream, group] = next;
         const { synqerId, epoch } = group[0].report;
         const synqerState = await synqer(synqerId);
-        await this.queue.run(stream, () => this.decideGroup(stream, group, synqerState, ledger.epochs.get(epoch), metadata, outcomes));
+        const result = await this.queue.run(stream, () => this.decideGroup(stream, group, synqerState, ledger.epochs.get(epoch), metadata, outcomes));
+        if (result) appended.push(result);
       }
     };
     await Promise.all(Array.from({ length: PARALLEL_STREAMS }, worker));
+    if (appended.length > 0) await this.voidLateReports(appended, metadata, outcomes);
     return outcomes;
+  }
+
+  /** An epoch may have closed while this batch was decided: reports recorded after its cut-off are voided and refused. */
+  private async voidLateReports(appended: Appended[], metadata: CommandMetadata, outcomes: ReportOutcome[]): Promise<void> {
+    const ledger = await loadNetwork(this.store);
+    for (const { stream, epoch, position, accepted } of appended) {
+      const info = ledger.epochs.get(epoch);
+      if (!info || info.status !== 'closed' || info.cutOffPosition === undefined || position <= info.cutOffPosition) continue;
+      const events = reports.voidLateReports(accepted.map((a) => a.reportId), info);
+      await this.queue.run(stream, async () => {
+        this.streams.delete(stream);
+        await this.store.append(stream, toEnvelopes(stream, events, { ...metadata, commandId: `void:${events.map((e) => e.data.reportId).join(',')}` }));
+      });
+      for (const { index, reportId } of accepted) {
+        outcomes[index] = { index, reportId, status: 'refused', problems: [{ field: 'epoch', reason: events[0].data.reason }] };
+      }
+    }
   }
 
   private async decideGroup(
@@ -79,16 +107,18 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
     epoch: EpochInfo | undefined,
     metadata: CommandMetadata,
     outcomes: ReportOutcome[],
-  ): Promise<void> {
+  ): Promise<Appended | undefined> {
     for (let attempt = 1; attempt <= 5; attempt++) {
       const folded = this.streams.get(stream) ?? (await fold(this.store, stream, reports.initialMetricReports(), reports.evolveMetricReports));
       let state = folded.state;
       const events: EventToAppend[] = [];
+      const accepted: { index: number; reportId: string }[] = [];
       for (const { index, report } of group) {
         try {
-          const accepted = reports.acceptReport(state, report, { synqer, epoch, verify: verifyEd25519 });
-          outcomes[index] = { index, reportId: report.reportId, status: accepted.length > 0 ? 'accepted' : 'duplicate' };
-          for (const event of accepted) {
+          const acceptedEvents = reports.acceptReport(state, report, { synqer, epoch, verify: verifyEd25519 });
+          outcomes[index] = { index, reportId: report.reportId, status: acceptedEvents.length > 0 ? 'accepted' : 'duplicate' };
+          if (acceptedEvents.length > 0) accepted.push({ index, reportId: report.reportId });
+          for (const event of acceptedEvents) {
             state = reports.evolveMetricReports(state, event);
             events.push({
               id: deterministicId(`${stream}\n${report.reportId}`),
@@ -101,11 +131,11 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
           outcomes[index] = refusal(index, report.reportId, error);
         }
       }
-      if (events.length === 0) return;
+      if (events.length === 0) return undefined;
       try {
         const result = await this.store.append(stream, events, { expectedRevision: folded.revision });
         this.streams.set(stream, state, result.nextExpectedRevision);
-        return;
+        return { stream, epoch: group[0].report.epoch, position: result.position, accepted };
       } catch (error) {
         // Another writer got to this synqer's epoch first: decide the group again against what it wrote.
         this.streams.delete(stream);
@@ -115,6 +145,7 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
     for (const { index, report } of group) {
       outcomes[index] = { index, reportId: report.reportId, status: 'refused', problems: [{ field: 'reportId', reason: 'the stream kept changing; retry' }] };
     }
+    return undefined;
   }
 }
 
