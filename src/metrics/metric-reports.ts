@@ -7,6 +7,7 @@ import { CommandRejected, reject, type Problem } from '../../domain/rejection';
 import type { SynqerState } from '../../domain/synqer';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
 import { deterministicId, fold, toEnvelopes, type CommandMetadata } from '../commands/decide-and-append';
+import { SignatureVerifier } from '../commands/signature-verifier';
 import { FoldedStreamCache, KeyedQueue } from '../commands/stream-cache';
 import { verifyEd25519 } from '../commands/ed25519';
 import { EVENT_STORE, type EventStore, type EventToAppend } from '../event-store/event-store';
@@ -47,7 +48,10 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
   private readonly streams = new FoldedStreamCache<reports.MetricReportsState>(50_000);
   private readonly queue = new KeyedQueue();
 
-  constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly signatures: SignatureVerifier,
+  ) {}
 
   async execute({ items, metadata }: SubmitMetricReports): Promise<ReportOutcome[]> {
     const outcomes: ReportOutcome[] = new Array(items.length);
@@ -65,8 +69,10 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
     });
 
     const ledger = await loadNetwork(this.store);
-    const synqers = new Map<string, Promise<SynqerState | undefined>>();
-    const synqer = (id: string) => synqers.get(id) ?? synqers.set(id, loadSynqer(this.store, id)).get(id)!;
+    const synqerIds = [...new Set([...groups.values()].map((group) => group[0].report.synqerId))];
+    const synqers = new Map(await Promise.all(synqerIds.map(async (id) => [id, await loadSynqer(this.store, id)] as const)));
+    const synqer = async (id: string) => synqers.get(id);
+    const verify = await this.verifySignatures([...groups.values()].flat(), synqers);
     const queue = [...groups.entries()];
     const appended: Appended[] = [];
     const worker = async () => {
@@ -74,13 +80,33 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
         const [stream, group] = next;
         const { synqerId, epoch } = group[0].report;
         const synqerState = await synqer(synqerId);
-        const result = await this.queue.run(stream, () => this.decideGroup(stream, group, synqerState, ledger.epochs.get(epoch), metadata, outcomes));
+        const result = await this.queue.run(stream, () => this.decideGroup(stream, group, synqerState, ledger.epochs.get(epoch), verify, metadata, outcomes));
         if (result) appended.push(result);
       }
     };
     await Promise.all(Array.from({ length: PARALLEL_STREAMS }, worker));
     if (appended.length > 0) await this.voidLateReports(appended, metadata, outcomes);
     return outcomes;
+  }
+
+  /**
+   * Checks the whole batch's signatures on the worker threads first; the decision then looks its answer up (and
+   * verifies inline anything it was not asked about, e.g. a key that changed meanwhile).
+   */
+  private async verifySignatures(
+    items: { report: reports.MetricReport }[],
+    synqers: Map<string, SynqerState | undefined>,
+  ): Promise<reports.ReportContext['verify']> {
+    const checks = items.flatMap(({ report }) => {
+      const synqer = synqers.get(report.synqerId);
+      if (!synqer) return [];
+      const { signature, ...content } = report;
+      return [{ message: reports.canonicalReportBytes(content), signature, publicKey: synqer.reportingKey }];
+    });
+    const results = await this.signatures.verifyMany(checks);
+    const verified = new Map(checks.map((check, i) => [`${check.publicKey}:${check.signature}:${Buffer.from(check.message).toString('base64')}`, results[i]]));
+    return (message, signature, publicKey) =>
+      verified.get(`${publicKey}:${signature}:${Buffer.from(message).toString('base64')}`) ?? verifyEd25519(message, signature, publicKey);
   }
 
   /** An epoch may have closed while this batch was decided: reports recorded after its cut-off are voided and refused. */
@@ -105,6 +131,7 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
     group: { index: number; report: reports.MetricReport }[],
     synqer: SynqerState | undefined,
     epoch: EpochInfo | undefined,
+    verify: reports.ReportContext['verify'],
     metadata: CommandMetadata,
     outcomes: ReportOutcome[],
   ): Promise<Appended | undefined> {
@@ -115,7 +142,7 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
       const accepted: { index: number; reportId: string }[] = [];
       for (const { index, report } of group) {
         try {
-          const acceptedEvents = reports.acceptReport(state, report, { synqer, epoch, verify: verifyEd25519 });
+          const acceptedEvents = reports.acceptReport(state, report, { synqer, epoch, verify });
           outcomes[index] = { index, reportId: report.reportId, status: acceptedEvents.length > 0 ? 'accepted' : 'duplicate' };
           if (acceptedEvents.length > 0) accepted.push({ index, reportId: report.reportId });
           for (const event of acceptedEvents) {
@@ -172,5 +199,5 @@ export class MetricReportsController {
   }
 }
 
-@Module({ controllers: [MetricReportsController], providers: [SubmitMetricReportsHandler] })
+@Module({ controllers: [MetricReportsController], providers: [SubmitMetricReportsHandler, SignatureVerifier] })
 export class MetricsModule {}
