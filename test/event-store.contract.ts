@@ -149,6 +149,30 @@ export function eventStoreContract(engine: string, open: () => Promise<{ store: 
         expect(await count(store.readStream(stream))).toBe(1);
       });
 
+      it('appends to many streams in one call, each on its own terms', async () => {
+        const [fresh, existing, stale] = [streamName('metrics'), streamName('metrics'), streamName('metrics')];
+        await store.append(existing, makeEvents(2));
+        await store.append(stale, makeEvents(1));
+        const repeated = makeEvents(1);
+        await store.append(existing, repeated, { expectedRevision: 1n });
+        const outcomes = await store.appendMany([
+          { stream: fresh, events: makeEvents(3), expectedRevision: 'no_stream' },
+          { stream: stale, events: makeEvents(2), expectedRevision: 5n },
+          { stream: existing, events: repeated, expectedRevision: 1n },
+          { stream: existing, events: makeEvents(1), expectedRevision: 2n },
+          { stream: fresh, events: [], expectedRevision: 'any' },
+        ]);
+        expect(outcomes[0]).toMatchObject({ written: true, nextExpectedRevision: 2n });
+        expect(outcomes[1]).toBeInstanceOf(WrongExpectedRevisionError);
+        expect(outcomes[1]).toMatchObject({ stream: stale, expected: 5n, actual: 0n });
+        expect(outcomes[2]).toMatchObject({ written: false, nextExpectedRevision: 2n });
+        expect(outcomes[3]).toMatchObject({ written: true, nextExpectedRevision: 3n });
+        expect(outcomes[4]).toBeInstanceOf(InvalidEventError);
+        expect(await count(store.readStream(fresh))).toBe(3);
+        expect(await count(store.readStream(stale))).toBe(1);
+        expect(await count(store.readStream(existing))).toBe(4);
+      });
+
       it('refuses malformed appends, naming the field', async () => {
         const stream = streamName('bad');
         await expect(store.append(stream, [])).rejects.toMatchObject({ name: 'InvalidEventError', field: 'events' });

@@ -48,6 +48,12 @@ export interface AppendResult {
   written: boolean;
 }
 
+export interface AppendRequest {
+  stream: string;
+  events: readonly EventToAppend[];
+  expectedRevision?: ExpectedRevision;
+}
+
 export interface ReadStreamOptions {
   direction?: 'forwards' | 'backwards';
   /** Inclusive; defaults to the start (forwards) or the end (backwards). */
@@ -80,6 +86,11 @@ export interface EventStore {
   readonly kind: EventStoreKind;
   /** Appends all events atomically or none. Throws `WrongExpectedRevisionError`, `EventIdConflictError` or `InvalidEventError`. */
   append(stream: string, events: readonly EventToAppend[], options?: { expectedRevision?: ExpectedRevision }): Promise<AppendResult>;
+  /**
+   * Appends to several streams, each on its own terms: one outcome per request, in order, either its result or the
+   * error that append alone would have thrown (it then wrote nothing). Not atomic across streams.
+   */
+  appendMany(requests: readonly AppendRequest[]): Promise<(AppendResult | Error)[]>;
   readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<RecordedEvent>;
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
   subscribeToAll(options?: SubscribeOptions): Subscription;

@@ -18,6 +18,7 @@ import {
 } from '@eventstore/db-client';
 import {
   categoryOf,
+  type AppendRequest,
   type AppendResult,
   type EventMetadata,
   type EventStore,
@@ -70,6 +71,15 @@ export class EventStoreDbEventStore implements EventStore {
       }
       throw error;
     }
+  }
+
+  /** EventStoreDB has no multi-stream append: one append after another, same outcomes. */
+  async appendMany(requests: readonly AppendRequest[]): Promise<(AppendResult | Error)[]> {
+    const outcomes: (AppendResult | Error)[] = [];
+    for (const request of requests) {
+      outcomes.push(await this.append(request.stream, request.events, { expectedRevision: request.expectedRevision }).catch((error: Error) => error));
+    }
+    return outcomes;
   }
 
   async *readStream(stream: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent> {

@@ -1,6 +1,7 @@
 import type { CustomTypesConfig, Pool, PoolClient } from 'pg';
 import {
   describeRevision,
+  type AppendRequest,
   type AppendResult,
   type EventMetadata,
   type EventStore,
@@ -77,6 +78,48 @@ export class PostgresEventStore implements EventStore {
       // The racing append rolled back: this one may go through now.
       if (attempt >= 3) throw new Error(`append to ${stream} kept racing with another append of the same event ids`);
     }
+  }
+
+  /** One round trip and one commit for all of them (`append_many` in migrations/003). */
+  async appendMany(requests: readonly AppendRequest[]): Promise<(AppendResult | Error)[]> {
+    const outcomes: (AppendResult | Error)[] = new Array(requests.length);
+    const payload: { ordinal: number; stream: string; expected: string; events: unknown[] }[] = [];
+    requests.forEach((request, ordinal) => {
+      const expected = request.expectedRevision ?? 'any';
+      try {
+        validateAppend(request.stream, request.events, expected);
+        payload.push({ ordinal, stream: request.stream, expected: describeRevision(expected), events: request.events.map(({ id, type, data, metadata }) => ({ id, type, data, metadata })) });
+      } catch (error) {
+        outcomes[ordinal] = error as Error;
+      }
+    });
+    if (payload.length === 0) return outcomes;
+    const { rows } = await this.pool.query<{
+      ordinal: number;
+      written: boolean | null;
+      next_revision: string | null;
+      last_position: string | null;
+      error_code: string | null;
+      error_detail: string | null;
+      error_constraint: string | null;
+    }>('SELECT * FROM append_many($1::json)', [JSON.stringify(payload.map(({ stream, expected, events }) => ({ stream, expected, events })))]);
+    let anyWritten = false;
+    for (const row of rows) {
+      const { ordinal } = payload[row.ordinal];
+      const request = requests[ordinal];
+      if (row.error_code === null) {
+        outcomes[ordinal] = { written: row.written!, nextExpectedRevision: BigInt(row.next_revision!), position: BigInt(row.last_position!) };
+        anyWritten ||= row.written === true;
+      } else {
+        const error = { code: row.error_code, detail: row.error_detail ?? undefined, constraint: row.error_constraint ?? undefined };
+        // An id recorded by a concurrent append: the single append path knows how to answer that.
+        outcomes[ordinal] = isEventIdRace(error)
+          ? await this.append(request.stream, request.events, { expectedRevision: request.expectedRevision }).catch((e: Error) => e)
+          : asError(translateAppendError(error, request.stream, request.expectedRevision ?? 'any'), error.code);
+      }
+    }
+    if (anyWritten) this.announceAppend();
+    return outcomes;
   }
 
   async *readStream(stream: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent> {
@@ -299,6 +342,10 @@ function toRecordedEvent(row: EventRow): RecordedEvent {
     metadata: row[6],
     recordedAt: new Date(row[7]),
   };
+}
+
+function asError(value: unknown, code: string): Error {
+  return value instanceof Error ? value : new Error(`append failed with ${code}`);
 }
 
 function isEventIdRace(error: unknown): boolean {

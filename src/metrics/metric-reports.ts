@@ -17,7 +17,6 @@ import { loadNetwork } from '../network/network';
 import { loadSynqer } from '../synqers/synqers';
 
 export const MAX_REPORTS_PER_BATCH = 5_000;
-const PARALLEL_STREAMS = 8;
 
 export type ReportOutcome =
   | { index: number; reportId: string | null; status: 'accepted' | 'duplicate' }
@@ -46,7 +45,8 @@ export class SubmitMetricReports {
 @CommandHandler(SubmitMetricReports)
 export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricReports> {
   private readonly streams = new FoldedStreamCache<reports.MetricReportsState>(50_000);
-  private readonly queue = new KeyedQueue();
+  /** In this process one batch decides and appends at a time (its signatures are checked before it waits). */
+  private readonly oneBatchAtATime = new KeyedQueue();
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -71,22 +71,94 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
     const ledger = await loadNetwork(this.store);
     const synqerIds = [...new Set([...groups.values()].map((group) => group[0].report.synqerId))];
     const synqers = new Map(await Promise.all(synqerIds.map(async (id) => [id, await loadSynqer(this.store, id)] as const)));
-    const synqer = async (id: string) => synqers.get(id);
     const verify = await this.verifySignatures([...groups.values()].flat(), synqers);
-    const queue = [...groups.entries()];
-    const appended: Appended[] = [];
-    const worker = async () => {
-      for (let next = queue.shift(); next; next = queue.shift()) {
-        const [stream, group] = next;
-        const { synqerId, epoch } = group[0].report;
-        const synqerState = await synqer(synqerId);
-        const result = await this.queue.run(stream, () => this.decideGroup(stream, group, synqerState, ledger.epochs.get(epoch), verify, metadata, outcomes));
-        if (result) appended.push(result);
-      }
-    };
-    await Promise.all(Array.from({ length: PARALLEL_STREAMS }, worker));
-    if (appended.length > 0) await this.voidLateReports(appended, metadata, outcomes);
+    await this.oneBatchAtATime.run('batch', async () => {
+      const appended = await this.decideAndAppend(groups, synqers, ledger.epochs, verify, metadata, outcomes);
+      if (appended.length > 0) await this.voidLateReports(appended, metadata, outcomes);
+    });
     return outcomes;
+  }
+
+  /**
+   * Decides every stream's group against its folded state, then appends all of them in one round trip, each at the
+   * exact revision it was decided on. A stream another writer changed meanwhile is folded and decided again.
+   */
+  private async decideAndAppend(
+    groups: Map<string, { index: number; report: reports.MetricReport }[]>,
+    synqers: Map<string, SynqerState | undefined>,
+    epochs: Map<number, EpochInfo>,
+    verify: reports.ReportContext['verify'],
+    metadata: CommandMetadata,
+    outcomes: ReportOutcome[],
+  ): Promise<Appended[]> {
+    const appended: Appended[] = [];
+    let pending = [...groups.entries()];
+    for (let attempt = 1; attempt <= 5 && pending.length > 0; attempt++) {
+      const decisions = await Promise.all(
+        pending.map(async ([stream, group]) => {
+          const folded = this.streams.get(stream) ?? (await fold(this.store, stream, reports.initialMetricReports(), reports.evolveMetricReports));
+          const { synqerId, epoch } = group[0].report;
+          return { stream, group, folded, ...this.decideGroup(stream, group, folded.state, synqers.get(synqerId), epochs.get(epoch), verify, metadata, outcomes) };
+        }),
+      );
+      const writes = decisions.filter((decision) => decision.events.length > 0);
+      const results = await this.store.appendMany(writes.map(({ stream, events, folded }) => ({ stream, events, expectedRevision: folded.revision })));
+      pending = [];
+      writes.forEach((write, i) => {
+        const result = results[i];
+        if (result instanceof WrongExpectedRevisionError) {
+          this.streams.delete(write.stream);
+          pending.push([write.stream, write.group]);
+        } else if (result instanceof Error) {
+          this.streams.delete(write.stream);
+          throw result;
+        } else {
+          this.streams.set(write.stream, write.state, result.nextExpectedRevision);
+          appended.push({ stream: write.stream, epoch: write.group[0].report.epoch, position: result.position, accepted: write.accepted });
+        }
+      });
+    }
+    for (const [, group] of pending) {
+      for (const { index, report } of group) {
+        outcomes[index] = { index, reportId: report.reportId, status: 'refused', problems: [{ field: 'reportId', reason: 'the stream kept changing; retry' }] };
+      }
+    }
+    return appended;
+  }
+
+  /** Decides one stream's reports in order; outcomes are written as decided (a retry overwrites them). */
+  private decideGroup(
+    stream: string,
+    group: { index: number; report: reports.MetricReport }[],
+    initial: reports.MetricReportsState,
+    synqer: SynqerState | undefined,
+    epoch: EpochInfo | undefined,
+    verify: reports.ReportContext['verify'],
+    metadata: CommandMetadata,
+    outcomes: ReportOutcome[],
+  ): { events: EventToAppend[]; accepted: { index: number; reportId: string }[]; state: reports.MetricReportsState } {
+    let state = initial;
+    const events: EventToAppend[] = [];
+    const accepted: { index: number; reportId: string }[] = [];
+    for (const { index, report } of group) {
+      try {
+        const acceptedEvents = reports.acceptReport(state, report, { synqer, epoch, verify });
+        outcomes[index] = { index, reportId: report.reportId, status: acceptedEvents.length > 0 ? 'accepted' : 'duplicate' };
+        if (acceptedEvents.length > 0) accepted.push({ index, reportId: report.reportId });
+        for (const event of acceptedEvents) {
+          state = reports.evolveMetricReports(state, event);
+          events.push({
+            id: deterministicId(`${stream}\n${report.reportId}`),
+            type: event.type,
+            data: { ...event.data },
+            metadata: { actor: metadata.actor, correlationId: metadata.correlationId, causationId: metadata.commandId },
+          });
+        }
+      } catch (error) {
+        outcomes[index] = refusal(index, report.reportId, error);
+      }
+    }
+    return { events, accepted, state };
   }
 
   /**
@@ -116,64 +188,14 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
       const info = ledger.epochs.get(epoch);
       if (!info || info.status !== 'closed' || info.cutOffPosition === undefined || position <= info.cutOffPosition) continue;
       const events = reports.voidLateReports(accepted.map((a) => a.reportId), info);
-      await this.queue.run(stream, async () => {
-        this.streams.delete(stream);
-        await this.store.append(stream, toEnvelopes(stream, events, { ...metadata, commandId: `void:${events.map((e) => e.data.reportId).join(',')}` }));
-      });
+      this.streams.delete(stream);
+      await this.store.append(stream, toEnvelopes(stream, events, { ...metadata, commandId: `void:${events.map((e) => e.data.reportId).join(',')}` }));
       for (const { index, reportId } of accepted) {
         outcomes[index] = { index, reportId, status: 'refused', problems: [{ field: 'epoch', reason: events[0].data.reason }] };
       }
     }
   }
 
-  private async decideGroup(
-    stream: string,
-    group: { index: number; report: reports.MetricReport }[],
-    synqer: SynqerState | undefined,
-    epoch: EpochInfo | undefined,
-    verify: reports.ReportContext['verify'],
-    metadata: CommandMetadata,
-    outcomes: ReportOutcome[],
-  ): Promise<Appended | undefined> {
-    for (let attempt = 1; attempt <= 5; attempt++) {
-      const folded = this.streams.get(stream) ?? (await fold(this.store, stream, reports.initialMetricReports(), reports.evolveMetricReports));
-      let state = folded.state;
-      const events: EventToAppend[] = [];
-      const accepted: { index: number; reportId: string }[] = [];
-      for (const { index, report } of group) {
-        try {
-          const acceptedEvents = reports.acceptReport(state, report, { synqer, epoch, verify });
-          outcomes[index] = { index, reportId: report.reportId, status: acceptedEvents.length > 0 ? 'accepted' : 'duplicate' };
-          if (acceptedEvents.length > 0) accepted.push({ index, reportId: report.reportId });
-          for (const event of acceptedEvents) {
-            state = reports.evolveMetricReports(state, event);
-            events.push({
-              id: deterministicId(`${stream}\n${report.reportId}`),
-              type: event.type,
-              data: { ...event.data },
-              metadata: { actor: metadata.actor, correlationId: metadata.correlationId, causationId: metadata.commandId },
-            });
-          }
-        } catch (error) {
-          outcomes[index] = refusal(index, report.reportId, error);
-        }
-      }
-      if (events.length === 0) return undefined;
-      try {
-        const result = await this.store.append(stream, events, { expectedRevision: folded.revision });
-        this.streams.set(stream, state, result.nextExpectedRevision);
-        return { stream, epoch: group[0].report.epoch, position: result.position, accepted };
-      } catch (error) {
-        // Another writer got to this synqer's epoch first: decide the group again against what it wrote.
-        this.streams.delete(stream);
-        if (!(error instanceof WrongExpectedRevisionError)) throw error;
-      }
-    }
-    for (const { index, report } of group) {
-      outcomes[index] = { index, reportId: report.reportId, status: 'refused', problems: [{ field: 'reportId', reason: 'the stream kept changing; retry' }] };
-    }
-    return undefined;
-  }
 }
 
 function refusal(index: number, reportId: string | null, error: unknown): ReportOutcome {
