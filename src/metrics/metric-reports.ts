@@ -14,7 +14,7 @@ import { EVENT_STORE, type EventStore, type EventToAppend } from '../event-store
 import { WrongExpectedRevisionError } from '../event-store/errors';
 import { commandMetadata } from '../http/request-metadata';
 import { loadNetwork } from '../network/network';
-import { loadSynqer } from '../synqers/synqers';
+import { SynqerDirectory } from '../synqers/synqer-directory';
 
 export const MAX_REPORTS_PER_BATCH = 5_000;
 
@@ -51,6 +51,7 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly signatures: SignatureVerifier,
+    private readonly directory: SynqerDirectory,
   ) {}
 
   async execute({ items, metadata }: SubmitMetricReports): Promise<ReportOutcome[]> {
@@ -69,8 +70,7 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
     });
 
     const ledger = await loadNetwork(this.store);
-    const synqerIds = [...new Set([...groups.values()].map((group) => group[0].report.synqerId))];
-    const synqers = new Map(await Promise.all(synqerIds.map(async (id) => [id, await loadSynqer(this.store, id)] as const)));
+    const synqers = await this.directory.current();
     const verify = await this.verifySignatures([...groups.values()].flat(), synqers);
     await this.oneBatchAtATime.run('batch', async () => {
       const appended = await this.decideAndAppend(groups, synqers, ledger.epochs, verify, metadata, outcomes);
@@ -85,7 +85,7 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
    */
   private async decideAndAppend(
     groups: Map<string, { index: number; report: reports.MetricReport }[]>,
-    synqers: Map<string, SynqerState | undefined>,
+    synqers: ReadonlyMap<string, SynqerState | undefined>,
     epochs: Map<number, EpochInfo>,
     verify: reports.ReportContext['verify'],
     metadata: CommandMetadata,
@@ -167,7 +167,7 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
    */
   private async verifySignatures(
     items: { report: reports.MetricReport }[],
-    synqers: Map<string, SynqerState | undefined>,
+    synqers: ReadonlyMap<string, SynqerState | undefined>,
   ): Promise<reports.ReportContext['verify']> {
     const checks = items.flatMap(({ report }) => {
       const synqer = synqers.get(report.synqerId);
@@ -221,5 +221,5 @@ export class MetricReportsController {
   }
 }
 
-@Module({ controllers: [MetricReportsController], providers: [SubmitMetricReportsHandler, SignatureVerifier] })
+@Module({ controllers: [MetricReportsController], providers: [SubmitMetricReportsHandler, SignatureVerifier, SynqerDirectory] })
 export class MetricsModule {}
