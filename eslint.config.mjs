@@ -14,7 +14,14 @@ export default tseslint.config(
     // domain/ is what auditors replay: pure TypeScript, no I/O, no framework, no clock.
     files: ['domain/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['@nestjs/*', 'pg', '@solana/*', '@eventstore/*', 'fs', 'node:*'] }],
+      // node:crypto is allowed for its hashes only (deterministic); randomness, like time, comes in as an argument.
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [{ group: ['@nestjs/*', 'pg', '@solana/*', '@eventstore/*', 'fs', 'node:*', '!node:crypto'] }],
+          paths: [{ name: 'node:crypto', importNames: ['randomUUID', 'randomBytes', 'randomInt', 'getRandomValues', 'generateKeyPairSync', 'webcrypto'] }],
+        },
+      ],
       'no-restricted-properties': ['error', { object: 'Date', property: 'now' }],
     },
   },
