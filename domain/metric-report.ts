@@ -34,26 +34,42 @@ export interface MetricReportsState {
   reports: Map<string, string>;
   /** reportId → why it was voided. */
   voided: Map<string, string>;
+  /** Periods of the reports that count, sorted by start (they never overlap, so also by end). */
   periods: { start: number; end: number; reportId: string }[];
 }
 
 export const metricsStream = (synqerId: string, epoch: number) => `metrics-${synqerId}-${epoch}`;
 export const initialMetricReports = (): MetricReportsState => ({ reports: new Map(), voided: new Map(), periods: [] });
 
+/**
+ * Extends the state in place and returns it: a stream holds thousands of reports, and copying its state for each one
+ * made folding quadratic. A caller that needs the state as it was must not pass it here (the command side drops its
+ * cached state whenever an append it decided does not go through).
+ */
 export function evolveMetricReports(state: MetricReportsState, event: MetricReportEvent): MetricReportsState {
   if (event.type === 'MetricReportVoided') {
-    return {
-      ...state,
-      voided: new Map(state.voided).set(event.data.reportId, event.data.reason),
-      periods: state.periods.filter((period) => period.reportId !== event.data.reportId),
-    };
+    state.voided.set(event.data.reportId, event.data.reason);
+    const at = state.periods.findIndex((period) => period.reportId === event.data.reportId);
+    if (at >= 0) state.periods.splice(at, 1);
+    return state;
   }
   const report = event.data;
-  return {
-    ...state,
-    reports: new Map(state.reports).set(report.reportId, canonicalReportText(report)),
-    periods: [...state.periods, { start: Date.parse(report.periodStart) / 1000, end: Date.parse(report.periodEnd) / 1000, reportId: report.reportId }],
-  };
+  state.reports.set(report.reportId, canonicalReportText(report));
+  const start = Date.parse(report.periodStart) / 1000;
+  state.periods.splice(firstEndingAfter(state.periods, start), 0, { start, end: Date.parse(report.periodEnd) / 1000, reportId: report.reportId });
+  return state;
+}
+
+/** Index of the first period (sorted, non-overlapping) that ends after `instant`. */
+function firstEndingAfter(periods: MetricReportsState['periods'], instant: number): number {
+  let low = 0;
+  let high = periods.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (periods[middle].end <= instant) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
 
 /**
@@ -130,8 +146,9 @@ export function acceptReport(state: MetricReportsState, report: MetricReport, co
   if (start < epoch.start || end > epoch.end) {
     reject('invalid', 'periodStart', `the period must lie inside epoch ${epoch.epoch} [${toInstant(epoch.start)}, ${toInstant(epoch.end)})`);
   }
-  const overlap = state.periods.find((period) => start < period.end && period.start < end);
-  if (overlap) reject('conflict', 'periodStart', `overlaps the period of report ${overlap.reportId}`);
+  // The first period ending after this one starts is the only one that can overlap it.
+  const overlap = state.periods[firstEndingAfter(state.periods, start)];
+  if (overlap && overlap.start < end) reject('conflict', 'periodStart', `overlaps the period of report ${overlap.reportId}`);
   if (!context.verify(canonicalReportBytes(content), signature, synqer.reportingKey)) {
     reject('invalid', 'signature', "is not a valid signature of this report by the synqer's reporting key");
   }

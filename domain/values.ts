@@ -86,39 +86,59 @@ export function toInstant(unixSeconds: number): string {
 }
 
 const BASE58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+const BASE58_DIGIT = new Int8Array(128).fill(-1);
+for (let i = 0; i < BASE58.length; i++) BASE58_DIGIT[BASE58.charCodeAt(i)] = i;
 
-/** Bitcoin-alphabet base58, as Solana writes public keys; undefined when the text is not base58. */
+/**
+ * Bitcoin-alphabet base58, as Solana writes public keys and signatures; undefined when the text is not base58.
+ * Digits are multiplied into a little-endian byte array (each report's signature and key pass through here, so no
+ * bigint arithmetic).
+ */
 export function base58Decode(text: string): Uint8Array | undefined {
   if (text.length === 0 || text.length > 128) return undefined;
-  let value = 0n;
-  for (const char of text) {
-    const digit = BASE58.indexOf(char);
-    if (digit < 0) return undefined;
-    value = value * 58n + BigInt(digit);
+  let zeros = 0;
+  while (zeros < text.length && text.charCodeAt(zeros) === 49 /* '1' */) zeros++;
+  // log(58) / log(256) < 0.733: enough bytes for any text of this length.
+  const bytes = new Uint8Array(Math.ceil(text.length * 0.733) + 1);
+  let length = 0;
+  for (let i = zeros; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    let carry = code < 128 ? BASE58_DIGIT[code] : -1;
+    if (carry < 0) return undefined;
+    for (let j = 0; j < length; j++) {
+      carry += bytes[j] * 58;
+      bytes[j] = carry & 0xff;
+      carry >>= 8;
+    }
+    while (carry > 0) {
+      bytes[length++] = carry & 0xff;
+      carry >>= 8;
+    }
   }
-  const bytes: number[] = [];
-  while (value > 0n) {
-    bytes.unshift(Number(value & 0xffn));
-    value >>= 8n;
-  }
-  for (const char of text) {
-    if (char !== '1') break;
-    bytes.unshift(0);
-  }
-  return Uint8Array.from(bytes);
+  const out = new Uint8Array(zeros + length);
+  for (let j = 0; j < length; j++) out[zeros + j] = bytes[length - 1 - j];
+  return out;
 }
 
 export function base58Encode(bytes: Uint8Array): string {
-  let value = 0n;
-  for (const byte of bytes) value = (value << 8n) | BigInt(byte);
-  let text = '';
-  while (value > 0n) {
-    text = BASE58[Number(value % 58n)] + text;
-    value /= 58n;
+  let zeros = 0;
+  while (zeros < bytes.length && bytes[zeros] === 0) zeros++;
+  // log(256) / log(58) < 1.366: enough digits for any input of this length.
+  const digits = new Uint8Array(Math.ceil(bytes.length * 1.366) + 1);
+  let length = 0;
+  for (let i = zeros; i < bytes.length; i++) {
+    let carry = bytes[i];
+    for (let j = 0; j < length; j++) {
+      carry += digits[j] << 8;
+      digits[j] = carry % 58;
+      carry = (carry / 58) | 0;
+    }
+    while (carry > 0) {
+      digits[length++] = carry % 58;
+      carry = (carry / 58) | 0;
+    }
   }
-  for (const byte of bytes) {
-    if (byte !== 0) break;
-    text = `1${text}`;
-  }
+  let text = '1'.repeat(zeros);
+  for (let j = length - 1; j >= 0; j--) text += BASE58[digits[j]];
   return text;
 }

@@ -48,6 +48,40 @@ describe('domain', () => {
     expect(base58Decode('0OIl')).toBeUndefined();
   });
 
+  it('decodes and encodes base58 as the plain big-number definition does, for every length up to 70 bytes', () => {
+    const alphabet = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+    const definition = (bytes: Uint8Array) => {
+      let value = 0n;
+      for (const byte of bytes) value = (value << 8n) | BigInt(byte);
+      let text = '';
+      for (; value > 0n; value /= 58n) text = alphabet[Number(value % 58n)] + text;
+      return '1'.repeat(bytes.findIndex((b) => b !== 0) === -1 ? bytes.length : bytes.findIndex((b) => b !== 0)) + text;
+    };
+    let seed = 7;
+    for (let length = 1; length <= 70; length++) {
+      const bytes = Uint8Array.from({ length }, (_, i) => (i < length % 3 ? 0 : (seed = (seed * 1103515245 + 12345) % 2 ** 31) % 256));
+      expect(base58Encode(bytes)).toBe(definition(bytes));
+      expect(base58Decode(definition(bytes))).toEqual(bytes);
+    }
+  });
+
+  it('finds an overlapping period among reports that arrived out of order', () => {
+    const epoch = { epoch: 1, start: Date.parse('2026-01-01T00:00:00Z') / 1000, end: Date.parse('2026-01-08T00:00:00Z') / 1000, rewardPool: 1n, status: 'open' as const };
+    const synqer = replay<SynqerState | undefined, SynqerEvent>(undefined, evolveSynqer, register(undefined, { synqerId: 'alpha', payoutWallet: key(1), reportingKey: key(2), region: 'eu' }));
+    const report = (reportId: string, from: string, to: string) =>
+      parseMetricReport({ reportId, synqerId: 'alpha', epoch: 1, periodStart: `2026-01-01T${from}Z`, periodEnd: `2026-01-01T${to}Z`, bytes: '1', sessions: 1, uptimeSeconds: 0, qosBps: 1, signature: 'x' });
+    const context = { synqer, epoch, verify: () => true };
+    let state = initialMetricReports();
+    for (const [id, from, to] of [['c', '00:20:00', '00:30:00'], ['a', '00:00:00', '00:10:00'], ['b', '00:10:00', '00:20:00'], ['e', '01:00:00', '01:10:00']]) {
+      state = acceptReport(state, report(id, from, to), context).reduce(evolveMetricReports, state);
+    }
+    expect(state.periods.map((p) => p.reportId)).toEqual(['a', 'b', 'c', 'e']);
+    expect(rejection(() => acceptReport(state, report('x', '00:29:59', '00:31:00'), context)).problems[0].reason).toBe('overlaps the period of report c');
+    expect(rejection(() => acceptReport(state, report('x', '00:05:00', '00:06:00'), context)).problems[0].reason).toBe('overlaps the period of report a');
+    expect(rejection(() => acceptReport(state, report('x', '00:50:00', '02:00:00'), context)).problems[0].reason).toBe('overlaps the period of report e');
+    expect(acceptReport(state, report('d', '00:30:00', '01:00:00'), context)).toHaveLength(1);
+  });
+
   it('pays an epoch to the wallet in force for it: a change applies from the next epoch', () => {
     const events: SynqerEvent[] = register(undefined, { synqerId: 'alpha', payoutWallet: key(1), reportingKey: key(2), region: 'eu' });
     let state = replay<SynqerState | undefined, SynqerEvent>(undefined, evolveSynqer, events);

@@ -63,7 +63,9 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
         if (typeof item !== 'object' || item === null || Array.isArray(item)) reject('invalid', `reports[${index}]`, 'must be an object');
         const report = reports.parseMetricReport(item as Record<string, unknown>);
         const stream = reports.metricsStream(report.synqerId, report.epoch);
-        groups.set(stream, [...(groups.get(stream) ?? []), { index, report }]);
+        const group = groups.get(stream);
+        if (group) group.push({ index, report });
+        else groups.set(stream, [{ index, report }]);
       } catch (error) {
         outcomes[index] = refusal(index, reportId, error);
       }
@@ -102,15 +104,15 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
         }),
       );
       const writes = decisions.filter((decision) => decision.events.length > 0);
+      // Deciding extended the cached states in place: until the append answers, none of them can be trusted.
+      for (const { stream } of writes) this.streams.delete(stream);
       const results = await this.store.appendMany(writes.map(({ stream, events, folded }) => ({ stream, events, expectedRevision: folded.revision })));
       pending = [];
       writes.forEach((write, i) => {
         const result = results[i];
         if (result instanceof WrongExpectedRevisionError) {
-          this.streams.delete(write.stream);
           pending.push([write.stream, write.group]);
         } else if (result instanceof Error) {
-          this.streams.delete(write.stream);
           throw result;
         } else {
           this.streams.set(write.stream, write.state, result.nextExpectedRevision);
@@ -176,9 +178,11 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
       return [{ message: reports.canonicalReportBytes(content), signature, publicKey: synqer.reportingKey }];
     });
     const results = await this.signatures.verifyMany(checks);
-    const verified = new Map(checks.map((check, i) => [`${check.publicKey}:${check.signature}:${Buffer.from(check.message).toString('base64')}`, results[i]]));
-    return (message, signature, publicKey) =>
-      verified.get(`${publicKey}:${signature}:${Buffer.from(message).toString('base64')}`) ?? verifyEd25519(message, signature, publicKey);
+    const verified = new Map(checks.map((check, i) => [`${check.publicKey}:${check.signature}`, { message: check.message, valid: results[i] }]));
+    return (message, signature, publicKey) => {
+      const answer = verified.get(`${publicKey}:${signature}`);
+      return answer && Buffer.compare(answer.message, message) === 0 ? answer.valid : verifyEd25519(message, signature, publicKey);
+    };
   }
 
   /** An epoch may have closed while this batch was decided: reports recorded after its cut-off are voided and refused. */

@@ -5,7 +5,7 @@ import * as network from '../../domain/network';
 import { reject } from '../../domain/rejection';
 import { toInstant } from '../../domain/values';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
-import { decideAndAppend, fold, type CommandMetadata } from '../commands/decide-and-append';
+import { decideAndAppend, type CommandMetadata } from '../commands/decide-and-append';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../http/request-metadata';
 
@@ -33,8 +33,21 @@ export class ChangeNetworkHandler implements ICommandHandler<ChangeNetwork> {
   }
 }
 
+/** The ledger as last read from each store; its states are immutable, so callers may share them. */
+const lastRead = new WeakMap<EventStore, { state: network.NetworkState; revision: bigint }>();
+
+/** The network ledger after every event recorded so far; only events recorded since the last call are read. */
 export async function loadNetwork(store: EventStore): Promise<network.NetworkState> {
-  return (await fold(store, network.NETWORK_STREAM, network.initialNetwork(), network.evolveNetwork)).state;
+  const known = lastRead.get(store);
+  let state = known?.state ?? network.initialNetwork();
+  let revision = known?.revision ?? -1n;
+  for await (const event of store.readStream(network.NETWORK_STREAM, { fromRevision: revision + 1n })) {
+    state = network.evolveNetwork(state, { type: event.type, data: event.data } as network.NetworkEvent);
+    revision = event.revision;
+  }
+  // Concurrent callers may finish out of order: keep the furthest read.
+  if (revision > (lastRead.get(store)?.revision ?? -1n)) lastRead.set(store, { state, revision });
+  return state;
 }
 
 function epochView(epoch: network.EpochInfo) {
