@@ -6,7 +6,8 @@
  */
 import { CommandBus } from '@nestjs/cqrs';
 import { Logger } from '@nestjs/common';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -23,6 +24,7 @@ const REPORTS = Number(process.env.BENCH_REPORTS ?? 60_000);
 const SYNQERS = 200;
 const BATCH = 1_000;
 const HTTP_CONNECTIONS = 8;
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 2);
 const EPOCH_START = Date.UTC(2026, 0, 1) / 1000;
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -53,6 +55,38 @@ function makeReports(synqers: Synqer[], count: number, firstMinute: number, tag:
     reports.push({ ...content, signature: signEd25519(canonicalReportBytes(content), synqer.keypair) });
   }
   return reports;
+}
+
+/** CPU seconds used so far by the embedded PostgreSQL: its postmaster and every process it started. */
+function postgresCpuSeconds(dataDir: string): number {
+  const pidFile = readdirSync(dataDir, { recursive: true, encoding: 'utf8' }).find((file) => file.endsWith('postmaster.pid'));
+  const postmaster = Number(readFileSync(path.join(dataDir, pidFile!), 'utf8').split('\n')[0]);
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Fields after the command name: state ppid ... utime (14th) stime (15th).
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(entry) === postmaster || Number(fields[1]) === postmaster) ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return ticks / 100;
+}
+
+/** Where a phase's CPU went, in microseconds per report: the engine's threads, its event loop alone, PostgreSQL. */
+function cpuMeter(dataDir: string) {
+  const node = process.cpuUsage();
+  const loop = performance.eventLoopUtilization();
+  const pg = postgresCpuSeconds(dataDir);
+  return (reports: number) => {
+    const used = process.cpuUsage(node);
+    const active = performance.eventLoopUtilization(loop).active / 1000;
+    const per = (secondsUsed: number) => (secondsUsed * 1e6) / reports;
+    return { engine: per((used.user + used.system) / 1e6), eventLoop: per(active), postgres: per(postgresCpuSeconds(dataDir) - pg) };
+  };
 }
 
 function batches<T>(items: T[], size: number): T[][] {
@@ -131,10 +165,11 @@ async function main(): Promise<void> {
     const bus = engine.app.get(CommandBus);
     const metadata = { actor: 'bench', correlationId: 'bench-in-process', commandId: 'bench' };
     let accepted = 0;
+    let meter = cpuMeter(dataDir);
     let started = process.hrtime.bigint();
     const queue = batches(inProcessReports, BATCH);
     await Promise.all(
-      Array.from({ length: 2 }, async () => {
+      Array.from({ length: IN_FLIGHT }, async () => {
         for (let batch = queue.shift(); batch; batch = queue.shift()) {
           const outcomes: ReportOutcome[] = await bus.execute(new SubmitMetricReports(batch, metadata));
           accepted += outcomes.filter((o) => o.status === 'accepted').length;
@@ -142,10 +177,12 @@ async function main(): Promise<void> {
       }),
     );
     const inProcessSeconds = seconds(started);
+    const inProcessCpu = meter(REPORTS);
     if (accepted !== REPORTS) throw new Error(`in process: ${accepted} of ${REPORTS} accepted`);
 
     // Over HTTP: 8 connections, batches of 1,000.
     accepted = 0;
+    meter = cpuMeter(dataDir);
     started = process.hrtime.bigint();
     const httpQueue = batches(httpReports, BATCH).map((batch) => JSON.stringify({ reports: batch }));
     await Promise.all(
@@ -158,6 +195,7 @@ async function main(): Promise<void> {
       }),
     );
     const httpSeconds = seconds(started);
+    const httpCpu = meter(REPORTS);
     if (accepted !== REPORTS) throw new Error(`over HTTP: ${accepted} of ${REPORTS} accepted`);
 
     const { rows } = await engine.database.pool.query<{ server_version: string }>('SHOW server_version');
@@ -173,8 +211,16 @@ async function main(): Promise<void> {
       '| --- | ---: | ---: |',
       `| floor: ed25519 verify, 1 thread, cached keys | ${fmt(floorOne)} | ${((floorOne / floorTwo) * 100).toFixed(0)}% |`,
       `| floor: ed25519 verify, 2 threads, cached keys | ${fmt(floorTwo)} | 100% |`,
-      `| in process, batches of 1,000 (2 in flight) | ${fmt(inProcessRate)} | ${((inProcessRate / floorTwo) * 100).toFixed(0)}% |`,
+      `| in process, batches of 1,000 (${IN_FLIGHT} in flight) | ${fmt(inProcessRate)} | ${((inProcessRate / floorTwo) * 100).toFixed(0)}% |`,
       `| HTTP, batches of 1,000 on ${HTTP_CONNECTIONS} connections | ${fmt(httpRate)} | ${((httpRate / floorTwo) * 100).toFixed(0)}% |`,
+      '',
+      `CPU per report, microseconds (the floor's verification alone: ${fmt(1e6 / floorOne)} on one thread):`,
+      '',
+      '| path | engine, all threads | of which its event loop | PostgreSQL | total |',
+      '| --- | ---: | ---: | ---: | ---: |',
+      ...([['in process', inProcessCpu], ['HTTP (the load generator shares the process)', httpCpu]] as const).map(
+        ([name, cpu]) => `| ${name} | ${fmt(cpu.engine)} | ${fmt(cpu.eventLoop)} | ${fmt(cpu.postgres)} | ${fmt(cpu.engine + cpu.postgres)} |`,
+      ),
     ].join('\n');
     process.stdout.write(`${markdown}\n`);
     const out = path.join(projectRoot(), 'bench', 'results');
