@@ -12,7 +12,9 @@ export type NetworkEvent =
   | { type: 'TreasuryFunded'; data: { amount: string; reference: string } }
   | { type: 'EpochOpened'; data: { epoch: number; start: string; end: string; rewardPool: string } }
   | { type: 'EpochClosed'; data: { epoch: number; cutOffPosition: string } }
-  | { type: 'PolicyAdopted'; data: Policy };
+  | { type: 'PolicyAdopted'; data: Policy }
+  /** An epoch whose rewards had no weight to share pays nobody: its pool goes back to the unallocated treasury. */
+  | { type: 'EpochPoolReturned'; data: { epoch: number; amount: string } };
 
 export interface EpochInfo {
   epoch: number;
@@ -23,6 +25,8 @@ export interface EpochInfo {
   status: 'open' | 'closed';
   /** Global position of the last event that belongs to this epoch's books. */
   cutOffPosition?: bigint;
+  /** Set when the epoch paid nobody and its pool went back to the treasury. */
+  poolReturned?: bigint;
 }
 
 export interface NetworkState {
@@ -57,6 +61,12 @@ export function evolveNetwork(state: NetworkState, event: NetworkEvent): Network
     }
     case 'PolicyAdopted':
       return { ...state, policies: [...state.policies, event.data] };
+    case 'EpochPoolReturned': {
+      const epoch = state.epochs.get(event.data.epoch);
+      const amount = BigInt(event.data.amount);
+      const epochs = epoch ? new Map(state.epochs).set(epoch.epoch, { ...epoch, poolReturned: amount }) : state.epochs;
+      return { ...state, epochs, allocated: state.allocated - amount };
+    }
     case 'EpochClosed': {
       const epoch = state.epochs.get(event.data.epoch);
       if (!epoch) return state;
@@ -116,6 +126,15 @@ export function closeEpoch(state: NetworkState, command: { epoch: number }, cutO
   if (!epoch) reject('not_found', 'epoch', `epoch ${command.epoch} was never opened`);
   if (epoch.status === 'closed') reject('conflict', 'epoch', `epoch ${command.epoch} is already closed`);
   return [{ type: 'EpochClosed', data: { epoch: epoch.epoch, cutOffPosition: cutOffPosition.toString() } }];
+}
+
+/** Gives a closed epoch's undistributed pool back to the treasury, once. */
+export function returnEpochPool(state: NetworkState, command: { epoch: number; amount: bigint }): NetworkEvent[] {
+  const epoch = state.epochs.get(command.epoch);
+  if (!epoch || epoch.status !== 'closed') reject('conflict', 'epoch', `epoch ${command.epoch} is not closed`);
+  if (epoch.poolReturned !== undefined) return [];
+  if (command.amount <= 0n || command.amount > epoch.rewardPool) reject('invalid', 'amount', `must be from 1 to the epoch's pool (${epoch.rewardPool})`);
+  return [{ type: 'EpochPoolReturned', data: { epoch: command.epoch, amount: command.amount.toString() } }];
 }
 
 /** The policy in force now: for the last epoch opened. */

@@ -46,7 +46,7 @@ export function evolveSynqer(state: SynqerState | undefined, event: SynqerEvent)
 }
 
 /** The wallet that receives the payouts of `epoch`. */
-export function payoutWalletFor(state: SynqerState, epoch: number): string {
+export function payoutWalletFor(state: Pick<SynqerState, 'wallets'>, epoch: number): string {
   let wallet = state.wallets[0].payoutWallet;
   for (const entry of state.wallets) if (entry.fromEpoch <= epoch) wallet = entry.payoutWallet;
   return wallet;

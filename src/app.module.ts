@@ -12,6 +12,8 @@ import { ProblemFilter } from './http/problem.filter';
 import { MetricsModule } from './metrics/metric-reports';
 import { NetworkModule } from './network/network';
 import { SynqersModule } from './synqers/synqers';
+import { EpochsModule } from './epochs/epochs';
+import { ProjectionsModule } from './projections/projections';
 
 export const APP_CONFIG = Symbol('AppConfig');
 
@@ -37,7 +39,15 @@ export class AppModule {
   static forRoot(config: AppConfig, database: Database, eventStore: EventStore): DynamicModule {
     return {
       module: AppModule,
-      imports: [InfrastructureModule.forRoot(config, database, eventStore), CqrsModule.forRoot(), SynqersModule, NetworkModule, MetricsModule, DevelopersModule, StakesModule],
+      imports: [InfrastructureModule.forRoot(config, database, eventStore), CqrsModule.forRoot(),
+        ProjectionsModule,
+        SynqersModule,
+        NetworkModule,
+        MetricsModule,
+        DevelopersModule,
+        StakesModule,
+        EpochsModule,
+      ],
       controllers: [HealthController],
       providers: [
         { provide: APP_GUARD, useClass: ApiKeyGuard },

@@ -232,7 +232,12 @@ describe('command side over the REST API', () => {
       expect(closed.body).toMatchObject({ epoch: 1, status: 'closed', cutOffPosition: expect.stringMatching(/^\d+$/) });
       const late = await submit([signedReport('charlie', { periodStart: '2026-11-05T00:00:00Z', periodEnd: '2026-11-05T00:05:00Z' })]);
       expect(late.body.results[0].problems[0]).toEqual({ field: 'epoch', reason: 'epoch 1 is closed' });
-      expect((await api.call('POST', '/epochs/1/close', api.keys.operator)).status).toBe(409);
+      // Closing again resumes the close pipeline: every step is recorded already, so nothing is written.
+      const before = await api.engine.eventStore.lastPosition();
+      const again = await api.call('POST', '/epochs/1/close', api.keys.operator);
+      expect(again.status).toBe(201);
+      expect(again.body).toMatchObject({ stage: 'distribution_built', settlement: { digest: closed.body.settlement.digest } });
+      expect(await api.engine.eventStore.lastPosition()).toBe(before);
     });
 
     it('refuses a batch that is not a list of 1 to 5,000 reports', async () => {

@@ -46,6 +46,15 @@ export function eventStoreContract(engine: string, open: () => Promise<{ store: 
         expect(await store.lastPosition()).toBeGreaterThanOrEqual(result.position);
       });
 
+      it('counts the events after a position (the projection runner reports its lag with it)', async () => {
+        const before = await store.lastPosition();
+        const countBefore = await store.countAfter(before);
+        await store.append(streamName('count'), makeEvents(4), { expectedRevision: 'no_stream' });
+        expect(countBefore).toBe(0n);
+        expect(await store.countAfter(before)).toBe(4n);
+        expect(await store.countAfter(await store.lastPosition())).toBe(0n);
+      });
+
       it('appends at an exact expected revision and refuses a stale one, writing nothing', async () => {
         const stream = streamName('epoch');
         await store.append(stream, makeEvents(2), { expectedRevision: 'no_stream' });

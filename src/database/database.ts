@@ -1,4 +1,4 @@
-import { Pool } from 'pg';
+import { Pool, type ClientConfig } from 'pg';
 import type { AppConfig } from '../config/config';
 import { MIGRATIONS_DIR } from '../project-root';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres';
@@ -10,6 +10,8 @@ export class Database {
 
   constructor(
     readonly pool: Pool,
+    /** For connections of their own (e.g. one holding a projection's advisory lock). */
+    readonly connection: ClientConfig,
     readonly source: 'embedded' | 'external',
     readonly migrations: MigrationResult,
     private readonly embedded: EmbeddedDatabase | undefined,
@@ -42,7 +44,7 @@ export async function openDatabase(config: AppConfig, log: (line: string) => voi
   pool.on('error', (error) => log(`PostgreSQL pool: idle client error: ${error.message}`));
   try {
     const migrations = await migrate(pool, MIGRATIONS_DIR, log);
-    return new Database(pool, embedded ? 'embedded' : 'external', migrations, embedded);
+    return new Database(pool, { connectionString: url }, embedded ? 'embedded' : 'external', migrations, embedded);
   } catch (error) {
     await pool.end().catch(() => undefined);
     await embedded?.stop().catch(() => undefined);

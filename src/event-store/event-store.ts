@@ -96,6 +96,8 @@ export interface EventStore {
   subscribeToAll(options?: SubscribeOptions): Subscription;
   /** Global position of the last committed event, 0n when the store is empty. */
   lastPosition(): Promise<bigint>;
+  /** How many events have a global position above `position` (positions can have holes: this counts events). */
+  countAfter(position: bigint): Promise<bigint>;
   close(): Promise<void>;
 }
 

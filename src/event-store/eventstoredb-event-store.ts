@@ -160,6 +160,13 @@ export class EventStoreDbEventStore implements EventStore {
     return 0n;
   }
 
+  /** EventStoreDB keeps no count: this reads the events after `position` (user events only). */
+  async countAfter(position: bigint): Promise<bigint> {
+    let count = 0n;
+    for await (const _event of this.readAll({ after: position })) count++;
+    return count;
+  }
+
   async close(): Promise<void> {
     await this.client.dispose();
   }

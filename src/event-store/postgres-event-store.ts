@@ -193,6 +193,15 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
+  async countAfter(position: bigint): Promise<bigint> {
+    const upTo = await this.watermark();
+    const { rows } = await this.pool.query<{ count: string }>('SELECT count(*) AS count FROM events WHERE global_position > $1 AND global_position <= $2', [
+      position.toString(),
+      upTo.toString(),
+    ]);
+    return BigInt(rows[0].count);
+  }
+
   async close(): Promise<void> {
     for (const wake of this.waiters) wake();
     const listener = this.listener;

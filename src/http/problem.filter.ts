@@ -1,6 +1,7 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import { CommandRejected, type Problem } from '../../domain/rejection';
+import { ProjectionNotReadyError } from '../projections/projection-reader';
 
 const STATUS_BY_KIND = { invalid: 422, not_found: 404, conflict: 409 } as const;
 const TITLES: Record<number, string> = {
@@ -12,6 +13,7 @@ const TITLES: Record<number, string> = {
   413: 'Payload too large',
   422: 'Unprocessable request',
   500: 'Internal error',
+  503: 'Service unavailable',
 };
 
 /** Every error as `application/problem+json` (RFC 9457) with the field and reason of each problem; never a stack. */
@@ -32,6 +34,7 @@ export class ProblemFilter implements ExceptionFilter {
 
 function describe(error: unknown): { status: number; detail: string; problems: Problem[] } {
   if (error instanceof CommandRejected) return { status: STATUS_BY_KIND[error.kind], detail: error.message, problems: error.problems };
+  if (error instanceof ProjectionNotReadyError) return { status: 503, detail: error.message, problems: [{ field: 'projection', reason: error.message }] };
   if (error instanceof HttpException) {
     const body = error.getResponse();
     const message = typeof body === 'string' ? body : ((body as { message?: unknown }).message ?? error.message);

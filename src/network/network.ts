@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Inject, Module, Param, ParseIntPipe, Post, Req } from '@nestjs/common';
+import { Body, Controller, Get, Inject, Module, Post, Req } from '@nestjs/common';
 import { CommandBus, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
 import * as network from '../../domain/network';
@@ -50,7 +50,7 @@ export async function loadNetwork(store: EventStore): Promise<network.NetworkSta
   return state;
 }
 
-function epochView(epoch: network.EpochInfo) {
+export function epochView(epoch: network.EpochInfo) {
   return {
     epoch: epoch.epoch,
     start: toInstant(epoch.start),
@@ -104,16 +104,8 @@ export class NetworkController {
     return this.epoch(typeof body?.epoch === 'number' ? body.epoch : 0);
   }
 
-  @Post('epochs/:epoch/close')
-  @Roles('operator')
-  async close(@Param('epoch', ParseIntPipe) epoch: number, @Req() request: AuthenticatedRequest) {
-    await this.run(request, (state, cutOff) => network.closeEpoch(state, { epoch }, cutOff));
-    return this.epoch(epoch);
-  }
-
-  @Get('epochs/:epoch')
-  @Roles('operator', 'ingest', 'auditor')
-  async epoch(@Param('epoch', ParseIntPipe) epoch: number) {
+  /** The epoch as the network ledger records it (its settlement is read at GET /epochs/{n}). */
+  private async epoch(epoch: number) {
     const info = (await loadNetwork(this.store)).epochs.get(epoch);
     if (!info) reject('not_found', 'epoch', `epoch ${epoch} was never opened`);
     return epochView(info);

@@ -1,0 +1,50 @@
+import type { DeveloperEvent } from '../domain/developer';
+import type { Projection } from './projection';
+
+/** Developers' $SYNQ balances and data credits, and what moved them. */
+export const developersProjection: Projection = {
+  name: 'developers',
+  version: 1,
+  eventTypes: new Set(['DeveloperRegistered', 'TokensPurchased', 'TokensBurnedForCredits', 'CreditsConsumed']),
+  tables: `
+CREATE TABLE developers (
+  developer_id text PRIMARY KEY,
+  wallet text NOT NULL,
+  token_balance numeric NOT NULL DEFAULT 0,
+  credits numeric NOT NULL DEFAULT 0,
+  purchased numeric NOT NULL DEFAULT 0,
+  burned numeric NOT NULL DEFAULT 0,
+  credits_consumed numeric NOT NULL DEFAULT 0,
+  operations integer NOT NULL DEFAULT 0
+);`,
+  async apply(events, { sql }) {
+    for (const event of events) {
+      const developerId = event.stream.slice('developer-'.length);
+      const data = event.data as DeveloperEvent['data'] & Record<string, string>;
+      switch (event.type as DeveloperEvent['type']) {
+        case 'DeveloperRegistered':
+          await sql.query('INSERT INTO developers (developer_id, wallet) VALUES ($1, $2)', [developerId, data.wallet]);
+          break;
+        case 'TokensPurchased':
+          await sql.query(
+            'UPDATE developers SET token_balance = token_balance + $2::numeric, purchased = purchased + $2::numeric, operations = operations + 1 WHERE developer_id = $1',
+            [developerId, data.amount],
+          );
+          break;
+        case 'TokensBurnedForCredits':
+          await sql.query(
+            `UPDATE developers SET token_balance = token_balance - $2::numeric, burned = burned + $2::numeric, credits = credits + $3::numeric,
+                    operations = operations + 1 WHERE developer_id = $1`,
+            [developerId, data.amount, data.credits],
+          );
+          break;
+        case 'CreditsConsumed':
+          await sql.query(
+            'UPDATE developers SET credits = credits - $2::numeric, credits_consumed = credits_consumed + $2::numeric, operations = operations + 1 WHERE developer_id = $1',
+            [developerId, data.credits],
+          );
+          break;
+      }
+    }
+  },
+};

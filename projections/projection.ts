@@ -1,0 +1,31 @@
+import type { EventStore, RecordedEvent } from '../src/event-store/event-store';
+
+/** A SQL connection inside the projection's transaction, its search_path set to the generation being written. */
+export interface ProjectionSql {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  query<R extends Record<string, any> = Record<string, any>>(text: string, params?: unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
+}
+
+export interface ProjectionContext {
+  sql: ProjectionSql;
+  /** The event log, for a projection that must look back at a fixed, already recorded range. */
+  history: EventStore;
+}
+
+/**
+ * A read model: the events it handles, the tables it keeps (created empty in a fresh schema per generation) and how a
+ * batch of events changes them. `apply` runs in the transaction that also moves the checkpoint; throwing stops the
+ * projection at that event (status `failed`), it is never skipped.
+ */
+export interface Projection {
+  readonly name: string;
+  /** Raise it when the tables or the meaning of `apply` change: the runner rebuilds the projection from the start. */
+  readonly version: number;
+  readonly eventTypes: ReadonlySet<string>;
+  /** DDL creating the tables, unqualified: the runner sets the schema. */
+  readonly tables: string;
+  apply(events: readonly RecordedEvent[], context: ProjectionContext): Promise<void>;
+}
+
+/** The schema holding one generation of a projection's tables. */
+export const projectionSchema = (name: string, generation: number) => `projection_${name.replace(/-/g, '_')}_g${generation}`;

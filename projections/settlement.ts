@@ -1,0 +1,448 @@
+import { reportFigures } from '../domain/epoch-books';
+import type { DistributionBuilt, RewardsCalculated } from '../domain/epoch-settlement';
+import { buildDistribution, levelLengths } from '../domain/merkle-distribution';
+import type { MetricReport } from '../domain/metric-report';
+import type { NetworkEvent } from '../domain/network';
+import { policyFor, type Policy } from '../domain/policy';
+import { calculateRewards, type RewardCalculation, type RewardInput, type SynqerTotals } from '../domain/rewards';
+import type { StakeEvent } from '../domain/stake';
+import { payoutWalletFor, type SynqerEvent } from '../domain/synqer';
+import type { RecordedEvent } from '../src/event-store/event-store';
+import type { Projection, ProjectionContext, ProjectionSql } from './projection';
+
+/**
+ * The settlement books: synqers, stakes, per-epoch metric totals, epochs, and each closed epoch's rewards and Merkle
+ * distribution. One projection, because an epoch's rewards are taken from all of them as they stand at its close
+ * (domain/epoch-books.ts is the specification; the audit replays it and compares with these tables).
+ *
+ * At `EpochClosed` the projection calculates the epoch's rewards and builds its distribution (leaves, and the tree's
+ * levels in chunks so that a proof is a handful of row reads); the close pipeline then records their digest and root
+ * as events, and when the projection meets those events it checks they match what it computed, failing loudly if not.
+ */
+
+/** Hashes per stored chunk of a tree level: a proof of a million-leaf tree reads about 20 chunks. */
+export const NODE_CHUNK = 1024;
+/** The root of a distribution with no leaves (an epoch that paid nobody). */
+export const EMPTY_ROOT = '0'.repeat(64);
+
+const TABLES = `
+CREATE TABLE synqers (
+  synqer_id text PRIMARY KEY,
+  region text NOT NULL,
+  status text NOT NULL,
+  -- [{ payoutWallet, fromEpoch }] in the order they were set
+  wallets jsonb NOT NULL,
+  registered_position bigint NOT NULL
+);
+CREATE TABLE stakes (
+  synqer_id text PRIMARY KEY,
+  active numeric NOT NULL DEFAULT 0,
+  unstaking numeric NOT NULL DEFAULT 0,
+  withdrawn numeric NOT NULL DEFAULT 0,
+  slashed numeric NOT NULL DEFAULT 0
+);
+CREATE TABLE policies (version integer PRIMARY KEY, effective_from_epoch integer NOT NULL, policy jsonb NOT NULL);
+CREATE TABLE epochs (
+  epoch integer PRIMARY KEY,
+  start_s bigint NOT NULL,
+  end_s bigint NOT NULL,
+  reward_pool numeric NOT NULL,
+  status text NOT NULL,
+  cut_off_position bigint,
+  closed_position bigint,
+  policy_version integer,
+  synqers integer,
+  eligible integer,
+  ineligible integer,
+  bytes numeric,
+  sessions numeric,
+  total_weight numeric,
+  paid numeric,
+  returned_to_treasury numeric,
+  digest text,
+  rewards_recorded boolean NOT NULL DEFAULT false,
+  root text,
+  leaf_count integer,
+  distribution_total numeric,
+  distribution_recorded boolean NOT NULL DEFAULT false,
+  pool_returned numeric
+);
+CREATE TABLE metric_totals (
+  epoch integer NOT NULL,
+  synqer_id text NOT NULL,
+  bytes numeric NOT NULL,
+  sessions numeric NOT NULL,
+  uptime_seconds numeric NOT NULL,
+  qos_weighted_sum numeric NOT NULL,
+  qos_weight numeric NOT NULL,
+  reports integer NOT NULL,
+  PRIMARY KEY (epoch, synqer_id)
+);
+CREATE TABLE rewards (
+  epoch integer NOT NULL,
+  synqer_id text NOT NULL,
+  payout_wallet text,
+  bytes numeric NOT NULL,
+  sessions numeric NOT NULL,
+  uptime_seconds numeric NOT NULL,
+  uptime_bps integer NOT NULL,
+  qos_bps integer NOT NULL,
+  active_stake numeric NOT NULL,
+  stake_boost_bps integer NOT NULL,
+  eligible boolean NOT NULL,
+  -- ineligibility reasons, comma-separated; '' when eligible
+  reasons text NOT NULL,
+  work numeric NOT NULL,
+  weight numeric NOT NULL,
+  reward numeric NOT NULL,
+  PRIMARY KEY (epoch, synqer_id)
+);
+CREATE INDEX rewards_by_amount ON rewards (epoch, reward DESC, synqer_id);
+CREATE TABLE distribution_leaves (
+  epoch integer NOT NULL,
+  wallet text NOT NULL,
+  leaf_index integer NOT NULL,
+  amount numeric NOT NULL,
+  leaf_hash bytea NOT NULL,
+  PRIMARY KEY (epoch, wallet)
+);
+-- Level 0 are the leaves; chunk c of a level holds its hashes c * ${NODE_CHUNK} .. c * ${NODE_CHUNK} + ${NODE_CHUNK - 1}, 32 bytes each.
+CREATE TABLE distribution_nodes (
+  epoch integer NOT NULL,
+  level integer NOT NULL,
+  chunk integer NOT NULL,
+  hashes bytea NOT NULL,
+  PRIMARY KEY (epoch, level, chunk)
+);
+`;
+
+const SYNQER_EVENTS = ['SynqerRegistered', 'PayoutWalletChanged', 'SynqerSuspended', 'SynqerReinstated'];
+const STAKE_EVENTS = ['StakeDeposited', 'UnstakeRequested', 'StakeWithdrawn', 'StakeSlashed'];
+const NETWORK_EVENTS = ['EpochOpened', 'EpochClosed', 'PolicyAdopted', 'EpochPoolReturned'];
+const EPOCH_EVENTS = ['EpochRewardsCalculated', 'EpochDistributionBuilt'];
+
+export const settlementProjection: Projection = {
+  name: 'settlement',
+  version: 1,
+  eventTypes: new Set(['MetricReportAccepted', ...SYNQER_EVENTS, ...STAKE_EVENTS, ...NETWORK_EVENTS, ...EPOCH_EVENTS]),
+  tables: TABLES,
+  async apply(events, context) {
+    const cutOffs = await closedCutOffs(context.sql);
+    const pending = new MetricTotals();
+    for (const event of events) {
+      if (event.type === 'MetricReportAccepted') {
+        const report = event.data as unknown as MetricReport;
+        const cutOff = cutOffs.get(report.epoch);
+        // Recorded after its epoch's cut-off: lost the race with the close, never counts (and is voided).
+        if (cutOff === undefined || event.position <= cutOff) pending.add(report, 1n);
+        continue;
+      }
+      await pending.flush(context.sql);
+      await applyOne(event, context, cutOffs);
+    }
+    await pending.flush(context.sql);
+  },
+};
+
+async function closedCutOffs(sql: ProjectionSql): Promise<Map<number, bigint>> {
+  const { rows } = await sql.query<{ epoch: number; cut_off_position: string }>(`SELECT epoch, cut_off_position FROM epochs WHERE status = 'closed'`);
+  return new Map(rows.map((row) => [row.epoch, BigInt(row.cut_off_position)]));
+}
+
+/** Reports summed in memory per epoch and synqer, written with one statement. */
+class MetricTotals {
+  private readonly totals = new Map<string, { epoch: number; synqerId: string } & SynqerTotals>();
+
+  /** `sign` -1n takes a report out again. */
+  add(report: MetricReport, sign: 1n | -1n): void {
+    const key = `${report.epoch}\u0000${report.synqerId}`;
+    const figures = reportFigures(report);
+    const weight = figures.bytes > 1n ? figures.bytes : 1n;
+    const entry = this.totals.get(key) ?? { epoch: report.epoch, synqerId: report.synqerId, bytes: 0n, sessions: 0n, uptimeSeconds: 0n, qosWeightedSum: 0n, qosWeight: 0n, reports: 0 };
+    entry.bytes += sign * figures.bytes;
+    entry.sessions += sign * figures.sessions;
+    entry.uptimeSeconds += sign * figures.uptimeSeconds;
+    entry.qosWeightedSum += sign * figures.qosBps * weight;
+    entry.qosWeight += sign * weight;
+    entry.reports += Number(sign);
+    this.totals.set(key, entry);
+  }
+
+  async flush(sql: ProjectionSql): Promise<void> {
+    if (this.totals.size === 0) return;
+    const rows = [...this.totals.values()];
+    this.totals.clear();
+    const column = (pick: (row: (typeof rows)[number]) => unknown) => rows.map(pick);
+    await sql.query(
+      `INSERT INTO metric_totals AS t (epoch, synqer_id, bytes, sessions, uptime_seconds, qos_weighted_sum, qos_weight, reports)
+       SELECT * FROM unnest($1::integer[], $2::text[], $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[], $7::numeric[], $8::integer[])
+       ON CONFLICT (epoch, synqer_id) DO UPDATE SET
+         bytes = t.bytes + excluded.bytes, sessions = t.sessions + excluded.sessions, uptime_seconds = t.uptime_seconds + excluded.uptime_seconds,
+         qos_weighted_sum = t.qos_weighted_sum + excluded.qos_weighted_sum, qos_weight = t.qos_weight + excluded.qos_weight,
+         reports = t.reports + excluded.reports`,
+      [
+        column((r) => r.epoch),
+        column((r) => r.synqerId),
+        column((r) => r.bytes.toString()),
+        column((r) => r.sessions.toString()),
+        column((r) => r.uptimeSeconds.toString()),
+        column((r) => r.qosWeightedSum.toString()),
+        column((r) => r.qosWeight.toString()),
+        column((r) => r.reports),
+      ],
+    );
+  }
+}
+
+async function applyOne(event: RecordedEvent, context: ProjectionContext, cutOffs: Map<number, bigint>): Promise<void> {
+  const { sql } = context;
+  const data = event.data as Record<string, unknown>;
+  switch (event.type) {
+    case 'SynqerRegistered': {
+      const registered = data as Extract<SynqerEvent, { type: 'SynqerRegistered' }>['data'];
+      await sql.query(`INSERT INTO synqers (synqer_id, region, status, wallets, registered_position) VALUES ($1, $2, 'active', $3, $4)`, [
+        registered.synqerId,
+        registered.region,
+        JSON.stringify([{ payoutWallet: registered.payoutWallet, fromEpoch: 0 }]),
+        event.position.toString(),
+      ]);
+      return;
+    }
+    case 'PayoutWalletChanged': {
+      const changed = data as Extract<SynqerEvent, { type: 'PayoutWalletChanged' }>['data'];
+      await sql.query(`UPDATE synqers SET wallets = wallets || $2::jsonb WHERE synqer_id = $1`, [
+        changed.synqerId,
+        JSON.stringify([{ payoutWallet: changed.payoutWallet, fromEpoch: changed.effectiveFromEpoch }]),
+      ]);
+      return;
+    }
+    case 'SynqerSuspended':
+    case 'SynqerReinstated':
+      await sql.query(`UPDATE synqers SET status = $2 WHERE synqer_id = $1`, [data.synqerId, event.type === 'SynqerSuspended' ? 'suspended' : 'active']);
+      return;
+    case 'StakeDeposited':
+    case 'UnstakeRequested':
+    case 'StakeWithdrawn':
+    case 'StakeSlashed':
+      return applyStake(sql, event.type, data as StakeEvent['data']);
+    case 'EpochOpened': {
+      const opened = data as Extract<NetworkEvent, { type: 'EpochOpened' }>['data'];
+      await sql.query(`INSERT INTO epochs (epoch, start_s, end_s, reward_pool, status) VALUES ($1, $2, $3, $4, 'open')`, [
+        opened.epoch,
+        Date.parse(opened.start) / 1000,
+        Date.parse(opened.end) / 1000,
+        opened.rewardPool,
+      ]);
+      return;
+    }
+    case 'PolicyAdopted': {
+      const policy = data as unknown as Policy;
+      await sql.query(`INSERT INTO policies (version, effective_from_epoch, policy) VALUES ($1, $2, $3)`, [policy.version, policy.effectiveFromEpoch, JSON.stringify(policy)]);
+      return;
+    }
+    case 'EpochPoolReturned':
+      await sql.query(`UPDATE epochs SET pool_returned = $2 WHERE epoch = $1`, [data.epoch, data.amount]);
+      return;
+    case 'EpochClosed':
+      return closeEpoch(event, context, cutOffs);
+    case 'EpochRewardsCalculated':
+      return checkRecordedRewards(sql, data as unknown as RewardsCalculated);
+    case 'EpochDistributionBuilt':
+      return checkRecordedDistribution(sql, data as unknown as DistributionBuilt);
+  }
+}
+
+async function applyStake(sql: ProjectionSql, type: StakeEvent['type'], data: StakeEvent['data']): Promise<void> {
+  const amount = (data as { amount: string }).amount;
+  const change: Record<StakeEvent['type'], [string, unknown[]]> = {
+    StakeDeposited: ['active = s.active + $2::numeric', [amount]],
+    UnstakeRequested: ['active = s.active - $2::numeric, unstaking = s.unstaking + $2::numeric', [amount]],
+    StakeWithdrawn: ['unstaking = s.unstaking - $2::numeric, withdrawn = s.withdrawn + $2::numeric', [amount]],
+    // Active stake first, the rest from stake asked back but not withdrawn (domain/stake.ts).
+    StakeSlashed: [
+      'active = s.active - $3::numeric, unstaking = s.unstaking - ($2::numeric - $3::numeric), slashed = s.slashed + $2::numeric',
+      [amount, (data as { fromActive?: string }).fromActive ?? '0'],
+    ],
+  };
+  const [set, params] = change[type];
+  await sql.query(`INSERT INTO stakes (synqer_id) VALUES ($1) ON CONFLICT (synqer_id) DO NOTHING`, [data.synqerId]);
+  await sql.query(`UPDATE stakes AS s SET ${set} WHERE synqer_id = $1`, [data.synqerId, ...params]);
+}
+
+/**
+ * The epoch closes: reports recorded between its cut-off and this event were counted when they were met (the close
+ * was not known yet) and are taken out again; then its rewards are calculated and its distribution built.
+ */
+async function closeEpoch(event: RecordedEvent, context: ProjectionContext, cutOffs: Map<number, bigint>): Promise<void> {
+  const { sql, history } = context;
+  const closed = event.data as Extract<NetworkEvent, { type: 'EpochClosed' }>['data'];
+  const cutOff = BigInt(closed.cutOffPosition);
+  const late = new MetricTotals();
+  for await (const recorded of history.readAll({ after: cutOff, category: 'metrics' })) {
+    if (recorded.position >= event.position) break;
+    const report = recorded.data as unknown as MetricReport;
+    if (recorded.type === 'MetricReportAccepted' && report.epoch === closed.epoch) late.add(report, -1n);
+  }
+  await late.flush(sql);
+  await sql.query(`UPDATE epochs SET status = 'closed', cut_off_position = $2, closed_position = $3 WHERE epoch = $1`, [
+    closed.epoch,
+    cutOff.toString(),
+    event.position.toString(),
+  ]);
+  cutOffs.set(closed.epoch, cutOff);
+
+  const calculation = calculateRewards(await rewardRequest(sql, closed.epoch));
+  await storeRewards(sql, calculation);
+  await storeDistribution(sql, calculation);
+}
+
+/** The reward calculation's input, from the tables as they stand at the close (domain/epoch-books.ts says the same). */
+async function rewardRequest(sql: ProjectionSql, epoch: number) {
+  const { rows: epochs } = await sql.query<{ start_s: string; end_s: string; reward_pool: string }>('SELECT start_s, end_s, reward_pool FROM epochs WHERE epoch = $1', [epoch]);
+  if (epochs.length === 0) throw new Error(`epoch ${epoch} closed but was never opened`);
+  const { rows: policies } = await sql.query<{ policy: Policy }>('SELECT policy FROM policies ORDER BY version');
+  const { rows } = await sql.query<{
+    synqer_id: string;
+    bytes: string;
+    sessions: string;
+    uptime_seconds: string;
+    qos_weighted_sum: string;
+    qos_weight: string;
+    reports: number;
+    status: string | null;
+    wallets: { payoutWallet: string; fromEpoch: number }[] | null;
+    active: string | null;
+  }>(
+    `SELECT m.synqer_id, m.bytes, m.sessions, m.uptime_seconds, m.qos_weighted_sum, m.qos_weight, m.reports, s.status, s.wallets, k.active
+       FROM metric_totals m LEFT JOIN synqers s USING (synqer_id) LEFT JOIN stakes k USING (synqer_id)
+      WHERE m.epoch = $1 AND m.reports > 0`,
+    [epoch],
+  );
+  const synqers: RewardInput[] = rows.map((row) => ({
+    synqerId: row.synqer_id,
+    payoutWallet: row.wallets ? payoutWalletFor({ wallets: row.wallets }, epoch) : null,
+    suspended: row.status === 'suspended',
+    activeStake: BigInt(row.active ?? '0'),
+    totals: {
+      bytes: BigInt(row.bytes),
+      sessions: BigInt(row.sessions),
+      uptimeSeconds: BigInt(row.uptime_seconds),
+      qosWeightedSum: BigInt(row.qos_weighted_sum),
+      qosWeight: BigInt(row.qos_weight),
+      reports: row.reports,
+    },
+  }));
+  const { start_s, end_s, reward_pool } = epochs[0];
+  return {
+    epoch,
+    lengthSeconds: BigInt(end_s) - BigInt(start_s),
+    pool: BigInt(reward_pool),
+    policy: policyFor(policies.map((p) => p.policy), epoch),
+    synqers,
+  };
+}
+
+const CHUNK_ROWS = 20_000;
+
+async function storeRewards(sql: ProjectionSql, calculation: RewardCalculation): Promise<void> {
+  const { epoch, results, totals } = calculation;
+  for (let from = 0; from < results.length; from += CHUNK_ROWS) {
+    const chunk = results.slice(from, from + CHUNK_ROWS);
+    const column = (pick: (row: (typeof chunk)[number]) => unknown) => chunk.map(pick);
+    await sql.query(
+      `INSERT INTO rewards (epoch, synqer_id, payout_wallet, bytes, sessions, uptime_seconds, uptime_bps, qos_bps, active_stake, stake_boost_bps,
+                            eligible, reasons, work, weight, reward)
+       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::numeric[], $7::integer[], $8::integer[], $9::numeric[],
+                                $10::integer[], $11::boolean[], $12::text[], $13::numeric[], $14::numeric[], $15::numeric[])`,
+      [
+        epoch,
+        column((r) => r.synqerId),
+        column((r) => r.payoutWallet),
+        column((r) => r.bytes.toString()),
+        column((r) => r.sessions.toString()),
+        column((r) => r.uptimeSeconds.toString()),
+        column((r) => Number(r.uptimeBps)),
+        column((r) => Number(r.qosBps)),
+        column((r) => r.activeStake.toString()),
+        column((r) => Number(r.stakeBoostBps)),
+        column((r) => r.eligible),
+        column((r) => r.reasons.join(',')),
+        column((r) => r.work.toString()),
+        column((r) => r.weight.toString()),
+        column((r) => r.reward.toString()),
+      ],
+    );
+  }
+  await sql.query(
+    `UPDATE epochs SET policy_version = $2, synqers = $3, eligible = $4, ineligible = $5, bytes = $6, sessions = $7, total_weight = $8, paid = $9,
+            returned_to_treasury = $10, digest = $11 WHERE epoch = $1`,
+    [
+      epoch,
+      calculation.policyVersion,
+      results.length,
+      totals.eligible,
+      totals.ineligible,
+      totals.bytes.toString(),
+      totals.sessions.toString(),
+      totals.totalWeight.toString(),
+      totals.paid.toString(),
+      totals.returnedToTreasury.toString(),
+      calculation.digest,
+    ],
+  );
+}
+
+async function storeDistribution(sql: ProjectionSql, calculation: RewardCalculation): Promise<void> {
+  const { epoch } = calculation;
+  const payouts = calculation.results.filter((r) => r.reward > 0n && r.payoutWallet !== null).map((r) => ({ wallet: r.payoutWallet!, amount: r.reward }));
+  if (payouts.length === 0) {
+    await sql.query(`UPDATE epochs SET root = $2, leaf_count = 0, distribution_total = 0 WHERE epoch = $1`, [epoch, EMPTY_ROOT]);
+    return;
+  }
+  const distribution = buildDistribution(payouts);
+  const { leaves, levels } = distribution;
+  for (let from = 0; from < leaves.length; from += CHUNK_ROWS) {
+    const chunk = leaves.slice(from, from + CHUNK_ROWS);
+    await sql.query(
+      `INSERT INTO distribution_leaves (epoch, wallet, leaf_index, amount, leaf_hash)
+       SELECT $1, * FROM unnest($2::text[], $3::integer[], $4::numeric[], $5::bytea[])`,
+      [epoch, chunk.map((l) => l.wallet), chunk.map((l) => l.index), chunk.map((l) => l.amount.toString()), chunk.map((l) => l.leafHash)],
+    );
+  }
+  const chunks: { level: number; chunk: number; hashes: Buffer }[] = [];
+  levels.forEach((level, depth) => {
+    for (let c = 0; c * NODE_CHUNK < level.length; c++) chunks.push({ level: depth, chunk: c, hashes: Buffer.concat(level.slice(c * NODE_CHUNK, (c + 1) * NODE_CHUNK)) });
+  });
+  for (let from = 0; from < chunks.length; from += 500) {
+    const part = chunks.slice(from, from + 500);
+    await sql.query(`INSERT INTO distribution_nodes (epoch, level, chunk, hashes) SELECT $1, * FROM unnest($2::integer[], $3::integer[], $4::bytea[])`, [
+      epoch,
+      part.map((c) => c.level),
+      part.map((c) => c.chunk),
+      part.map((c) => c.hashes),
+    ]);
+  }
+  if (levelLengths(leaves.length).length !== levels.length) throw new Error(`epoch ${epoch}: the tree has an unexpected number of levels`);
+  await sql.query(`UPDATE epochs SET root = $2, leaf_count = $3, distribution_total = $4 WHERE epoch = $1`, [
+    epoch,
+    distribution.rootHex,
+    distribution.leafCount,
+    distribution.total.toString(),
+  ]);
+}
+
+async function checkRecordedRewards(sql: ProjectionSql, recorded: RewardsCalculated): Promise<void> {
+  const { rows } = await sql.query<{ digest: string | null }>('SELECT digest FROM epochs WHERE epoch = $1', [recorded.epoch]);
+  if (rows[0]?.digest !== recorded.digest) {
+    throw new Error(`epoch ${recorded.epoch}: the recorded rewards digest ${recorded.digest} is not the one these books give (${rows[0]?.digest ?? 'none'})`);
+  }
+  await sql.query('UPDATE epochs SET rewards_recorded = true WHERE epoch = $1', [recorded.epoch]);
+}
+
+async function checkRecordedDistribution(sql: ProjectionSql, recorded: DistributionBuilt): Promise<void> {
+  const { rows } = await sql.query<{ root: string | null }>('SELECT root FROM epochs WHERE epoch = $1', [recorded.epoch]);
+  if (rows[0]?.root !== recorded.root) {
+    throw new Error(`epoch ${recorded.epoch}: the recorded distribution root ${recorded.root} is not the one these books give (${rows[0]?.root ?? 'none'})`);
+  }
+  await sql.query('UPDATE epochs SET distribution_recorded = true WHERE epoch = $1', [recorded.epoch]);
+}

@@ -1,0 +1,158 @@
+import * as network from '../../domain/network';
+import {
+  DISTRIBUTION_FORMAT,
+  epochStream,
+  evolveEpochSettlement,
+  initialEpochSettlement,
+  recordDistribution,
+  recordRewards,
+  type EpochSettlementEvent,
+  type EpochSettlementState,
+} from '../../domain/epoch-settlement';
+import { reject } from '../../domain/rejection';
+import { decideAndAppend, fold, type CommandMetadata } from '../commands/decide-and-append';
+import type { EventStore } from '../event-store/event-store';
+import { loadNetwork } from '../network/network';
+import type { ProjectionReader } from '../projections/projection-reader';
+import type { ProjectionRunner } from '../projections/projection-runner';
+
+export type CloseStage = 'open' | 'closed' | 'rewards_calculated' | 'distribution_built';
+
+export interface SettledEpochRow {
+  epoch: number;
+  status: string;
+  cut_off_position: string | null;
+  closed_position: string | null;
+  policy_version: number | null;
+  synqers: number | null;
+  eligible: number | null;
+  ineligible: number | null;
+  bytes: string | null;
+  sessions: string | null;
+  total_weight: string | null;
+  paid: string | null;
+  returned_to_treasury: string | null;
+  digest: string | null;
+  root: string | null;
+  leaf_count: number | null;
+  distribution_total: string | null;
+  reward_pool: string;
+}
+
+/**
+ * Closing an epoch, as a pipeline whose every step is recorded: `EpochClosed` on the network ledger (the cut-off), then
+ * `EpochRewardsCalculated` and `EpochDistributionBuilt` on `epoch-<n>`. The `settlement` projection does the heavy
+ * work when it meets `EpochClosed`; each later step waits for it, then records what it found. Running it again after a
+ * crash resumes at the first step not recorded; a step that is recorded is a no-op.
+ */
+export class EpochClosePipeline {
+  constructor(
+    private readonly store: EventStore,
+    private readonly runner: ProjectionRunner,
+    private readonly reader: ProjectionReader,
+  ) {}
+
+  async close(epoch: number, metadata: Omit<CommandMetadata, 'commandId'>, onStep: (stage: CloseStage) => void = () => undefined): Promise<CloseStage> {
+    const info = (await loadNetwork(this.store)).epochs.get(epoch);
+    if (!info) reject('not_found', 'epoch', `epoch ${epoch} was never opened`);
+    if (info.status === 'open') {
+      await decideAndAppend(
+        this.store,
+        network.NETWORK_STREAM,
+        network.initialNetwork(),
+        network.evolveNetwork,
+        async (state) => (state.epochs.get(epoch)?.status === 'closed' ? [] : network.closeEpoch(state, { epoch }, await this.store.lastPosition())),
+        { ...metadata, commandId: `close-epoch:${epoch}` },
+      );
+    }
+    onStep('closed');
+
+    // The projection calculates the rewards and builds the distribution when it meets EpochClosed.
+    await this.waitForSettlement(await this.closedAt(epoch));
+    const row = await this.settledEpoch(epoch);
+    if (row.digest === null || row.root === null) throw new Error(`the settlement projection has no results for closed epoch ${epoch}`);
+    await this.recordOnEpochStream(epoch, metadata, 'rewards', (state) =>
+      recordRewards(state, {
+        epoch,
+        policyVersion: row.policy_version!,
+        cutOffPosition: row.cut_off_position!,
+        pool: row.reward_pool,
+        paid: row.paid!,
+        returnedToTreasury: row.returned_to_treasury!,
+        synqers: row.synqers!,
+        eligible: row.eligible!,
+        ineligible: row.ineligible!,
+        bytes: row.bytes!,
+        sessions: row.sessions!,
+        totalWeight: row.total_weight!,
+        digest: row.digest!,
+      }),
+    );
+    if (BigInt(row.returned_to_treasury!) > 0n) {
+      await decideAndAppend(
+        this.store,
+        network.NETWORK_STREAM,
+        network.initialNetwork(),
+        network.evolveNetwork,
+        (state) => network.returnEpochPool(state, { epoch, amount: BigInt(row.returned_to_treasury!) }),
+        { ...metadata, commandId: `return-epoch-pool:${epoch}` },
+      );
+    }
+    onStep('rewards_calculated');
+
+    await this.recordOnEpochStream(epoch, metadata, 'distribution', (state) =>
+      recordDistribution(state, {
+        epoch,
+        format: DISTRIBUTION_FORMAT,
+        root: row.root!,
+        leafCount: row.leaf_count!,
+        total: row.distribution_total!,
+        maxTotalClaim: row.distribution_total!,
+        maxNumNodes: row.leaf_count!,
+      }),
+    );
+    onStep('distribution_built');
+    // Answer once the reads agree with what was recorded.
+    await this.waitForSettlement(await this.store.lastPosition());
+    return 'distribution_built';
+  }
+
+  /** How far the close of `epoch` has come, from the recorded events alone. */
+  async stage(epoch: number): Promise<CloseStage> {
+    const info = (await loadNetwork(this.store)).epochs.get(epoch);
+    if (!info) reject('not_found', 'epoch', `epoch ${epoch} was never opened`);
+    if (info.status === 'open') return 'open';
+    const { state } = await fold<EpochSettlementState, EpochSettlementEvent>(this.store, epochStream(epoch), initialEpochSettlement(), evolveEpochSettlement);
+    return state.distribution ? 'distribution_built' : state.rewards ? 'rewards_calculated' : 'closed';
+  }
+
+  async settledEpoch(epoch: number): Promise<SettledEpochRow> {
+    const rows = await this.reader.query<SettledEpochRow>('settlement', (s) => `SELECT * FROM ${s}.epochs WHERE epoch = $1`, [epoch]);
+    if (rows.length === 0) reject('not_found', 'epoch', `epoch ${epoch} is not in the settlement projection yet`);
+    return rows[0];
+  }
+
+  private async recordOnEpochStream(
+    epoch: number,
+    metadata: Omit<CommandMetadata, 'commandId'>,
+    step: string,
+    decide: (state: EpochSettlementState) => EpochSettlementEvent[],
+  ): Promise<void> {
+    await decideAndAppend(this.store, epochStream(epoch), initialEpochSettlement(), evolveEpochSettlement, decide, { ...metadata, commandId: `${step}:${epoch}` });
+  }
+
+  private async closedAt(epoch: number): Promise<bigint> {
+    for await (const event of this.store.readStream(network.NETWORK_STREAM)) {
+      if (event.type === 'EpochClosed' && (event.data as { epoch: number }).epoch === epoch) return event.position;
+    }
+    throw new Error(`epoch ${epoch} has no EpochClosed event`);
+  }
+
+  private async waitForSettlement(position: bigint): Promise<void> {
+    try {
+      await this.runner.waitFor({ position, names: ['settlement'], timeoutMs: 600_000 });
+    } catch (error) {
+      reject('conflict', 'epoch', `the settlement projection cannot reach position ${position}: ${(error as Error).message}`);
+    }
+  }
+}

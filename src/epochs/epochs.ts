@@ -1,0 +1,189 @@
+import { Controller, Get, Inject, Module, Param, ParseIntPipe, Post, Query, Req } from '@nestjs/common';
+import { CommandBus, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { randomUUID } from 'node:crypto';
+import { DISTRIBUTION_FORMAT } from '../../domain/epoch-settlement';
+import { proofNodePositions } from '../../domain/merkle-distribution';
+import { reject } from '../../domain/rejection';
+import { NODE_CHUNK } from '../../projections/settlement';
+import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
+import type { CommandMetadata } from '../commands/decide-and-append';
+import { EVENT_STORE, type EventStore } from '../event-store/event-store';
+import { commandMetadata } from '../http/request-metadata';
+import { epochView, loadNetwork } from '../network/network';
+import { ProjectionReader } from '../projections/projection-reader';
+import { ProjectionRunner } from '../projections/projection-runner';
+import { EpochClosePipeline, type SettledEpochRow } from './epoch-close';
+
+export class CloseEpoch {
+  constructor(
+    readonly epoch: number,
+    readonly metadata: CommandMetadata,
+  ) {}
+}
+
+@CommandHandler(CloseEpoch)
+export class CloseEpochHandler implements ICommandHandler<CloseEpoch> {
+  constructor(private readonly pipeline: EpochClosePipeline) {}
+
+  execute({ epoch, metadata }: CloseEpoch) {
+    return this.pipeline.close(epoch, metadata);
+  }
+}
+
+function settlementView(row: SettledEpochRow | undefined) {
+  if (!row || row.digest === null) return null;
+  return {
+    policyVersion: row.policy_version,
+    cutOffPosition: row.cut_off_position,
+    synqers: row.synqers,
+    eligible: row.eligible,
+    ineligible: row.ineligible,
+    bytes: row.bytes,
+    sessions: row.sessions,
+    paid: row.paid,
+    returnedToTreasury: row.returned_to_treasury,
+    digest: row.digest,
+    distribution: row.root === null ? null : { root: row.root, leafCount: row.leaf_count, total: row.distribution_total },
+  };
+}
+
+@Controller('epochs')
+export class EpochsController {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly pipeline: EpochClosePipeline,
+    private readonly reader: ProjectionReader,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+  ) {}
+
+  /** Closes the epoch, calculates its rewards and builds its distribution; after a failure, the same call resumes. */
+  @Post(':epoch/close')
+  @Roles('operator')
+  async close(@Param('epoch', ParseIntPipe) epoch: number, @Req() request: AuthenticatedRequest) {
+    await this.commands.execute(new CloseEpoch(epoch, commandMetadata(request, randomUUID())));
+    return this.epoch(epoch);
+  }
+
+  @Get()
+  @Roles('operator', 'ingest', 'auditor')
+  async list() {
+    const ledger = await loadNetwork(this.store);
+    const rows = await this.reader.query<SettledEpochRow>('settlement', (s) => `SELECT * FROM ${s}.epochs ORDER BY epoch`);
+    const settled = new Map(rows.map((row) => [row.epoch, row]));
+    return { epochs: [...ledger.epochs.values()].map((info) => ({ ...epochView(info), settlement: settlementView(settled.get(info.epoch)) })) };
+  }
+
+  /** The epoch on the ledger, how far its close has come, and its rewards and distribution once calculated. */
+  @Get(':epoch')
+  @Roles('operator', 'ingest', 'auditor')
+  async epoch(@Param('epoch', ParseIntPipe) epoch: number) {
+    const info = (await loadNetwork(this.store)).epochs.get(epoch);
+    if (!info) reject('not_found', 'epoch', `epoch ${epoch} was never opened`);
+    const rows = await this.reader.query<SettledEpochRow>('settlement', (s) => `SELECT * FROM ${s}.epochs WHERE epoch = $1`, [epoch]);
+    return { ...epochView(info), stage: await this.pipeline.stage(epoch), settlement: settlementView(rows[0]) };
+  }
+
+  /** Per-synqer results, largest reward first: `?limit=` (up to 1000) and `?offset=`. */
+  @Get(':epoch/rewards')
+  @Roles('operator', 'auditor')
+  async rewards(@Param('epoch', ParseIntPipe) epoch: number, @Query('limit') limit?: string, @Query('offset') offset?: string) {
+    const take = pageNumber('limit', limit, 100, 1, 1000);
+    const skip = pageNumber('offset', offset, 0, 0, 1_000_000_000);
+    const rows = await this.reader.query<Record<string, unknown>>(
+      'settlement',
+      (s) => `SELECT * FROM ${s}.rewards WHERE epoch = $1 ORDER BY reward DESC, synqer_id LIMIT $2 OFFSET $3`,
+      [epoch, take, skip],
+    );
+    return {
+      epoch,
+      results: rows.map((row) => ({
+        synqerId: row.synqer_id,
+        payoutWallet: row.payout_wallet,
+        bytes: row.bytes,
+        sessions: row.sessions,
+        uptimeSeconds: row.uptime_seconds,
+        uptimeBps: row.uptime_bps,
+        qosBps: row.qos_bps,
+        activeStake: row.active_stake,
+        stakeBoostBps: row.stake_boost_bps,
+        eligible: row.eligible,
+        reasons: row.reasons === '' ? [] : String(row.reasons).split(','),
+        weight: row.weight,
+        reward: row.reward,
+      })),
+    };
+  }
+
+  /** Root, total and leaf count, in the format of Jito's merkle-distributor. */
+  @Get(':epoch/distribution')
+  @Roles('operator', 'auditor', 'developer', 'ingest')
+  async distribution(@Param('epoch', ParseIntPipe) epoch: number) {
+    const row = await this.distributionRow(epoch);
+    return {
+      epoch,
+      format: DISTRIBUTION_FORMAT,
+      root: row.root,
+      total: row.distribution_total,
+      leafCount: row.leaf_count,
+      maxTotalClaim: row.distribution_total,
+      maxNumNodes: row.leaf_count,
+    };
+  }
+
+  /** A wallet's claim: amount, leaf index and proof (hex, bottom up), read from the stored tree levels. */
+  @Get(':epoch/distribution/:wallet')
+  @Roles('operator', 'auditor', 'developer', 'ingest')
+  async claim(@Param('epoch', ParseIntPipe) epoch: number, @Param('wallet') wallet: string) {
+    const leaves = await this.reader.query<{ leaf_index: number; amount: string; leaf_count: number; root: string }>(
+      'settlement',
+      (s) => `SELECT l.leaf_index, l.amount, e.leaf_count, e.root FROM ${s}.distribution_leaves l JOIN ${s}.epochs e USING (epoch) WHERE l.epoch = $1 AND l.wallet = $2`,
+      [epoch, wallet],
+    );
+    if (leaves.length === 0) {
+      await this.distributionRow(epoch);
+      reject('not_found', 'wallet', `wallet ${wallet} has no claim in epoch ${epoch}`);
+    }
+    const { leaf_index: index, amount, leaf_count: leafCount, root } = leaves[0];
+    const positions = proofNodePositions(leafCount, index);
+    const chunks = await this.reader.query<{ level: number; chunk: number; hashes: Buffer }>(
+      'settlement',
+      (s) => `SELECT level, chunk, hashes FROM ${s}.distribution_nodes WHERE epoch = $1 AND (level, chunk) IN (SELECT * FROM unnest($2::integer[], $3::integer[]))`,
+      [epoch, positions.map((p) => p.level), positions.map((p) => Math.floor(p.index / NODE_CHUNK))],
+    );
+    const byKey = new Map(chunks.map((c) => [`${c.level}:${c.chunk}`, c.hashes]));
+    const proof = positions.map(({ level, index: at }) => {
+      const hashes = byKey.get(`${level}:${Math.floor(at / NODE_CHUNK)}`);
+      const offset = (at % NODE_CHUNK) * 32;
+      if (!hashes || hashes.length < offset + 32) throw new Error(`epoch ${epoch}: tree level ${level} has no node ${at}`);
+      return hashes.subarray(offset, offset + 32).toString('hex');
+    });
+    return { epoch, wallet, index, amount, amountLocked: '0', root, proof };
+  }
+
+  private async distributionRow(epoch: number): Promise<SettledEpochRow> {
+    const rows = await this.reader.query<SettledEpochRow>('settlement', (s) => `SELECT * FROM ${s}.epochs WHERE epoch = $1`, [epoch]);
+    if (rows.length === 0) reject('not_found', 'epoch', `epoch ${epoch} was never opened`);
+    if (rows[0].root === null) reject('not_found', 'epoch', `epoch ${epoch} has no distribution yet (close it first)`);
+    return rows[0];
+  }
+}
+
+function pageNumber(field: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!/^\d+$/.test(value) || number < min || number > max) reject('invalid', field, `must be a whole number from ${min} to ${max}`);
+  return number;
+}
+
+@Module({
+  controllers: [EpochsController],
+  providers: [
+    CloseEpochHandler,
+    {
+      provide: EpochClosePipeline,
+      inject: [EVENT_STORE, ProjectionRunner, ProjectionReader],
+      useFactory: (store: EventStore, runner: ProjectionRunner, reader: ProjectionReader) => new EpochClosePipeline(store, runner, reader),
+    },
+  ],
+})
+export class EpochsModule {}

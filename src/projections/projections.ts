@@ -1,0 +1,147 @@
+import { Body, Controller, Get, Global, HttpCode, Inject, Module, Param, Post, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { developersProjection } from '../../projections/developers';
+import type { Projection } from '../../projections/projection';
+import { settlementProjection } from '../../projections/settlement';
+import { reject } from '../../domain/rejection';
+import { Checks } from '../../domain/values';
+import { Roles } from '../auth/api-key.guard';
+import { Database } from '../database/database';
+import { EVENT_STORE, type EventStore } from '../event-store/event-store';
+import { loadNetwork } from '../network/network';
+import { ProjectionReader } from './projection-reader';
+import { ProjectionRunner, UnknownProjectionError, type ProjectionRequest, type ProjectionStatus } from './projection-runner';
+
+/** Every projection the engine keeps, in the order they are listed. */
+export const PROJECTIONS: readonly Projection[] = [settlementProjection, developersProjection];
+
+export function createProjectionRunner(database: Database, store: EventStore, log: (line: string) => void, instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`) {
+  return new ProjectionRunner({ pool: database.pool, connection: database.connection, store, projections: PROJECTIONS, instanceId, log });
+}
+
+export function projectionView(status: ProjectionStatus) {
+  return {
+    name: status.name,
+    version: status.version,
+    generation: status.generation,
+    status: status.status,
+    position: status.position.toString(),
+    lagEvents: status.lagEvents.toString(),
+    lagSeconds: Math.round(status.lagSeconds * 1000) / 1000,
+    owner: status.owner,
+    ...(status.failure ? { failure: { position: status.failure.position.toString(), eventId: status.failure.eventId, error: status.failure.error } } : {}),
+    ...(status.building
+      ? {
+          building: {
+            generation: status.building.generation,
+            position: status.building.position.toString(),
+            until: status.building.until?.toString() ?? null,
+            target: status.building.target?.toString() ?? null,
+            then: status.building.then,
+          },
+        }
+      : {}),
+    ...(status.pendingRequest ? { pendingRequest: status.pendingRequest } : {}),
+  };
+}
+
+/** `--to-position P` or `--to-epoch N` (the cut-off of closed epoch N): the position a rewind stops at. */
+export async function rewindTarget(store: EventStore, input: { toPosition?: unknown; toEpoch?: unknown }): Promise<bigint> {
+  const checks = new Checks();
+  if ((input.toPosition === undefined) === (input.toEpoch === undefined)) reject('invalid', 'toPosition', 'give exactly one of toPosition and toEpoch');
+  if (input.toPosition !== undefined) {
+    const position = checks.amount('toPosition', input.toPosition, { allowZero: true });
+    checks.done();
+    return position;
+  }
+  const epoch = checks.integer('toEpoch', input.toEpoch, 1, 1_000_000_000);
+  checks.done();
+  const info = (await loadNetwork(store)).epochs.get(epoch);
+  if (!info) reject('not_found', 'toEpoch', `epoch ${epoch} was never opened`);
+  if (info.cutOffPosition === undefined) reject('conflict', 'toEpoch', `epoch ${epoch} is not closed: it has no cut-off to rewind to`);
+  return info.cutOffPosition;
+}
+
+@Controller('projections')
+export class ProjectionsController {
+  constructor(
+    private readonly runner: ProjectionRunner,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+  ) {}
+
+  /** Name, version, position, lag in events and seconds, and status of every projection. */
+  @Get()
+  @Roles('operator', 'auditor')
+  async list() {
+    return { projections: (await this.runner.status()).map(projectionView) };
+  }
+
+  /** Replays the projection from the start into a new generation; reads keep answering from the old one until it is live. */
+  @Post(':name/rebuild')
+  @HttpCode(202)
+  @Roles('operator')
+  rebuild(@Param('name') name: string) {
+    return this.ask(name, { action: 'rebuild' });
+  }
+
+  /** `{ "toPosition": "P" }` or `{ "toEpoch": N }`: the projection becomes what it was at that position and pauses there. */
+  @Post(':name/rewind')
+  @HttpCode(202)
+  @Roles('operator')
+  async rewind(@Param('name') name: string, @Body() body: { toPosition?: unknown; toEpoch?: unknown }) {
+    return this.ask(name, { action: 'rewind', toPosition: await rewindTarget(this.store, body ?? {}) });
+  }
+
+  /** Lets a paused (rewound) or failed projection go on from where it stands. */
+  @Post(':name/resume')
+  @HttpCode(202)
+  @Roles('operator')
+  resume(@Param('name') name: string) {
+    return this.ask(name, { action: 'resume' });
+  }
+
+  private async ask(name: string, request: ProjectionRequest) {
+    try {
+      await this.runner.request(name, request);
+    } catch (error) {
+      if (error instanceof UnknownProjectionError) reject('not_found', 'name', error.message);
+      throw error;
+    }
+    const status = (await this.runner.status()).find((s) => s.name === name)!;
+    return { requested: request.action, projection: projectionView(status) };
+  }
+}
+
+/** Starts the runner with the application and stops it (releasing its locks) before the database closes. */
+class ProjectionLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
+  constructor(private readonly runner: ProjectionRunner) {}
+
+  onApplicationBootstrap(): void {
+    this.runner.start();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.runner.stop();
+  }
+}
+
+@Global()
+@Module({
+  controllers: [ProjectionsController],
+  providers: [
+    {
+      provide: ProjectionRunner,
+      inject: [Database, EVENT_STORE],
+      useFactory: (database: Database, store: EventStore) => {
+        const logger = new Logger('projections');
+        return createProjectionRunner(database, store, (line) => logger.log(line));
+      },
+    },
+    { provide: ProjectionReader, inject: [Database], useFactory: (database: Database) => new ProjectionReader(database.pool) },
+    { provide: ProjectionLifecycle, inject: [ProjectionRunner], useFactory: (runner: ProjectionRunner) => new ProjectionLifecycle(runner) },
+  ],
+  exports: [ProjectionRunner, ProjectionReader],
+})
+export class ProjectionsModule {}
