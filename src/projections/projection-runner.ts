@@ -95,8 +95,8 @@ export class ProjectionRunner {
   async request(name: string, request: ProjectionRequest): Promise<void> {
     const projection = this.projection(name);
     const body = request.action === 'rewind' ? { action: 'rewind', toPosition: request.toPosition.toString() } : { action: request.action };
-    await ensureStateRow(this.options.pool, projection);
-    await this.options.pool.query('UPDATE projection_state SET request = $2, updated_at = now() WHERE name = $1', [name, JSON.stringify(body)]);
+    const { rowCount } = await this.options.pool.query('UPDATE projection_state SET request = $2, updated_at = now() WHERE name = $1', [projection.name, JSON.stringify(body)]);
+    if (rowCount !== 1) throw new Error(`projection ${name} has not been started yet: start the engine first`);
     this.nudge();
   }
 
@@ -107,7 +107,8 @@ export class ProjectionRunner {
       this.options.projections.map(async (projection) => {
         const row = byName.get(projection.name);
         if (!row) {
-          return { name: projection.name, version: projection.version, generation: 0, status: 'rebuilding' as const, position: 0n, lagEvents: await this.options.store.countAfter(0n), lagSeconds: await this.lagSeconds(0n), owner: null };
+          const lagEvents = await this.options.store.countAfter(0n);
+          return { name: projection.name, version: projection.version, generation: 0, status: 'running' as const, position: 0n, lagEvents, lagSeconds: await this.lagSeconds(0n), owner: null };
         }
         return describe(row, await this.options.store.countAfter(BigInt(row.position)), await this.lagSeconds(BigInt(row.position)));
       }),
@@ -132,7 +133,7 @@ export class ProjectionRunner {
       for (const name of behind) {
         const row = rows.find((r) => r.name === name);
         if (row?.status === 'failed') throw new Error(`projection ${name} failed at position ${row.failed_position}: ${row.error}`);
-        if (row?.status === 'paused' && row.building_generation === null) throw new Error(`projection ${name} is paused at position ${row.position}`);
+        if (row?.status === 'paused' && row.building_generation === null && !row.request) throw new Error(`projection ${name} is paused at position ${row.position}`);
       }
       if (Date.now() > deadline) throw new Error(`projections ${behind.join(', ')} have not reached position ${target} in time`);
       this.nudge();
@@ -187,16 +188,6 @@ function describe(row: StateRow, lagEvents: bigint, lagSeconds: number): Project
     ...(row.request ? { pendingRequest: row.request.action } : {}),
     owner: row.owner,
   };
-}
-
-/** The first generation of a projection: its row and its empty tables. Any instance may create it; one wins. */
-async function ensureStateRow(pool: Pool | Client, projection: Projection): Promise<void> {
-  const { rowCount } = await pool.query(
-    `INSERT INTO projection_state (name, version, generation, position, status, building_generation, building_position, building_then, building_version)
-     VALUES ($1, $2, 0, 0, 'rebuilding', 1, 0, 'running', $2) ON CONFLICT (name) DO NOTHING`,
-    [projection.name, projection.version],
-  );
-  void rowCount;
 }
 
 /** Processes one projection in this instance while it holds the projection's lock. */
@@ -264,9 +255,26 @@ class ProjectionProcessor {
     const { rows } = await this.client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked', [LOCK_NAMESPACE, this.projection.name]);
     this.locked = rows[0].locked;
     if (this.locked) {
-      await ensureStateRow(this.client, this.projection);
+      await this.ensureFirstGeneration();
       await this.client.query('UPDATE projection_state SET owner = $2, updated_at = now() WHERE name = $1', [this.projection.name, this.options.instanceId]);
       this.log(`projection ${this.projection.name}: processed by ${this.options.instanceId}`);
+    }
+  }
+
+  /** A projection met for the first time: its row, and generation 1's empty tables, in one transaction. */
+  private async ensureFirstGeneration(): Promise<void> {
+    const client = this.client!;
+    await client.query('BEGIN');
+    try {
+      const { rowCount } = await client.query(
+        `INSERT INTO projection_state (name, version, generation, position, status) VALUES ($1, $2, 1, 0, 'running') ON CONFLICT (name) DO NOTHING`,
+        [this.projection.name, this.projection.version],
+      );
+      if (rowCount === 1) await this.createSchema(1);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
     }
   }
 
@@ -363,15 +371,6 @@ class ProjectionProcessor {
     const generation = row.building_generation!;
     const until = row.building_until === null ? null : BigInt(row.building_until);
     const schema = projectionSchema(row.name, generation);
-    if (row.generation === 0 && row.building_position === '0' && generation === 1) {
-      // The very first generation: its schema may not exist yet (the row was created by ensureStateRow).
-      const { rows } = await this.client!.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
-      if (rows.length === 0) {
-        await this.client!.query('BEGIN');
-        await this.createSchema(generation);
-        await this.client!.query('COMMIT');
-      }
-    }
     const { applied, reachedEnd } = await this.applyBatch(schema, BigInt(row.building_position ?? '0'), until, 'building', generation);
     if (reachedEnd) await this.swap(row, generation, until);
     return applied > 0 || reachedEnd;
