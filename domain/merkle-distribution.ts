@@ -1,0 +1,257 @@
+/**
+ * Merkle distributions claimable by Jito's merkle-distributor program (jito-foundation/distributor).
+ *
+ * The format, exactly as the program's `new_claim` and `jito_merkle_verify::verify` check it:
+ * - one leaf per payout wallet: the amounts of every payout to that wallet are summed, wallets whose sum is 0 are
+ *   left out, and the leaves are ordered by the wallet's 32 public key bytes ascending (bytes, not base58 text);
+ * - leaf data = sha256(wallet 32 bytes || amount_unlocked u64 LE || amount_locked u64 LE), here amount_locked = 0;
+ *   leaf = sha256(0x00 || leaf data);
+ * - node = sha256(0x01 || min(a, b) || max(a, b)), comparing the 32 bytes; a level with an odd count pairs its last
+ *   node with itself (node = sha256(0x01 || x || x)), and a proof through that node carries the node itself;
+ * - one leaf: the root is that leaf and its proof is empty.
+ * The program's distributor account takes `max_total_claim` (the total of the leaves) and `max_num_nodes` (the leaf
+ * count), both u64.
+ *
+ * The levels are built by merkletreejs (`sortPairs`, `duplicateOdd`, a concatenator that prefixes 0x01, sha256); the
+ * leaves are hashed here (merkletreejs's `hashLeaves` would use the node hash function, without the 0x00 prefix).
+ * Proofs are computed here from the stored levels: merkletreejs's `getProof` leaves out the element of a node that is
+ * paired with itself, which Jito's `verify` needs (see test/merkle-distribution.test.ts).
+ *
+ * Pure: no I/O, no clock, no randomness; sha256 from node:crypto.
+ */
+import { hash } from 'node:crypto';
+import { MerkleTree } from 'merkletreejs';
+
+export const U64_MAX = (1n << 64n) - 1n;
+const LEAF_PREFIX = 0x00;
+const INTERMEDIATE_PREFIX = 0x01;
+
+export interface Payout {
+  /** The payout wallet, a Solana public key in base58. */
+  wallet: string;
+  /** Base units of $SYNQ. */
+  amount: bigint;
+}
+
+export interface DistributionLeaf {
+  /** Position in the tree (0-based), the order of the wallets' key bytes. */
+  index: number;
+  wallet: string;
+  /** The summed amount, claimed as `amount_unlocked` (with `amount_locked` = 0). */
+  amount: bigint;
+  leafHash: Buffer;
+}
+
+export interface Distribution {
+  root: Buffer;
+  rootHex: string;
+  /** The sum of every leaf's amount: the distributor account's `max_total_claim`. */
+  total: bigint;
+  /** The number of leaves: the distributor account's `max_num_nodes`. */
+  leafCount: number;
+  /** `max_total_claim` and `max_num_nodes` as the distributor account takes them (u64). */
+  maxTotalClaim: bigint;
+  maxNumNodes: bigint;
+  /** In tree order. */
+  leaves: DistributionLeaf[];
+  /** `levels[0]` are the leaf hashes, each next level the parents, the last level is `[root]`. */
+  levels: Buffer[][];
+}
+
+export interface NodePosition {
+  /** 0 = the leaves. */
+  level: number;
+  index: number;
+}
+
+/**
+ * sha256 as a 32-byte Buffer. The digest comes out as 'binary' (latin1) text, one char a byte, and is copied into a
+ * Buffer from Node's small-buffer pool: twice as fast at a million hashes as the 'buffer' output, which gives every
+ * digest its own backing store for the garbage collector.
+ */
+const sha256 = (data: Uint8Array): Buffer => Buffer.from(hash('sha256', data, 'binary'), 'latin1');
+
+// One-block scratch buffers: each is written and hashed at once, never held.
+const leafDataScratch = Buffer.alloc(48);
+const leafScratch = Buffer.alloc(33);
+const nodeScratch = Buffer.alloc(65);
+
+/** The leaf of the wallet whose 32 bytes are at `keys[offset ..]`; the amounts are u64 (checked by the callers). */
+function hashLeafAt(keys: Uint8Array, offset: number, amountUnlocked: bigint, amountLocked: bigint): Buffer {
+  for (let k = 0; k < 32; k++) leafDataScratch[k] = keys[offset + k];
+  leafDataScratch.writeBigUInt64LE(amountUnlocked, 32); // throws a RangeError outside 0..2^64-1
+  leafDataScratch.writeBigUInt64LE(amountLocked, 40);
+  leafScratch[0] = LEAF_PREFIX;
+  leafScratch.write(hash('sha256', leafDataScratch, 'binary'), 1, 'latin1');
+  return sha256(leafScratch);
+}
+
+/** sha256(0x00 || sha256(wallet || amountUnlocked u64 LE || amountLocked u64 LE)), the program's leaf. */
+export function leafHash(wallet32: Uint8Array, amountUnlocked: bigint, amountLocked = 0n): Buffer {
+  if (wallet32.length !== 32) throw new Error(`a wallet is 32 public key bytes, got ${wallet32.length}`);
+  for (const amount of [amountUnlocked, amountLocked]) {
+    if (typeof amount !== 'bigint' || amount < 0n || amount > U64_MAX) throw new Error(`amount ${String(amount)} is not a u64`);
+  }
+  return hashLeafAt(wallet32, 0, amountUnlocked, amountLocked);
+}
+
+/** The merkletreejs concatenator of our format: 0x01 || the pair (already sorted by merkletreejs's `sortPairs`). */
+function intermediateConcat(pair: Buffer[]): Buffer {
+  nodeScratch[0] = INTERMEDIATE_PREFIX;
+  nodeScratch.set(pair[0], 1);
+  nodeScratch.set(pair[1], 33);
+  return nodeScratch;
+}
+
+/**
+ * The merkletreejs tree of our format over leaf hashes (in tree order): sha256 nodes of 0x01 || the sorted pair, the
+ * last node of an odd level paired with itself. Its layers are the distribution's levels; do not use its `getProof`
+ * (it leaves out the self-paired element, see `proofFromLevels`).
+ */
+export function merkleTreeOf(leafHashes: Buffer[]): MerkleTree {
+  return new MerkleTree(leafHashes, sha256, { hashLeaves: false, sortPairs: true, duplicateOdd: true, concatenator: intermediateConcat });
+}
+
+export function buildDistribution(payouts: readonly Payout[]): Distribution {
+  // Every payout's wallet is checked (zero amounts included); its 32 key bytes go to `keys[32 * i ..]`.
+  const count = payouts.length;
+  const keys = Buffer.alloc(count * 32);
+  for (let i = 0; i < count; i++) {
+    const { wallet, amount } = payouts[i];
+    if (typeof wallet !== 'string' || !decodePublicKey(wallet, keys, 32 * i)) {
+      throw new Error(`wallet ${JSON.stringify(wallet)} is not a base58 public key of 32 bytes`);
+    }
+    if (typeof amount !== 'bigint') throw new Error(`payout to ${wallet}: amount must be a bigint of base units`);
+    if (amount < 0n) throw new Error(`payout to ${wallet}: amount ${amount} is negative`);
+  }
+
+  // In key byte order, the payouts to one wallet are side by side: one leaf for each run, with their sum.
+  const { order, prefix } = orderByKeyBytes(keys, count);
+  const sameKey = (a: number, b: number) => prefix[a] === prefix[b] && keys.compare(keys, 32 * b, 32 * b + 32, 32 * a, 32 * a + 32) === 0;
+  const leaves: DistributionLeaf[] = [];
+  const leafHashes: Buffer[] = [];
+  let total = 0n;
+  for (let run = 0; run < count; ) {
+    const first = order[run];
+    const { wallet } = payouts[first];
+    let amount = payouts[first].amount;
+    for (run++; run < count && sameKey(first, order[run]); run++) amount += payouts[order[run]].amount;
+    if (amount > U64_MAX) throw new Error(`wallet ${wallet}: amount ${amount} exceeds u64 max (${U64_MAX})`);
+    if (amount === 0n) continue;
+    const hashed = hashLeafAt(keys, 32 * first, amount, 0n);
+    leaves.push({ index: leaves.length, wallet, amount, leafHash: hashed });
+    leafHashes.push(hashed);
+    total += amount;
+  }
+  const n = leaves.length;
+  if (n === 0) throw new Error('empty distribution: no wallet with an amount above 0');
+  if (total > U64_MAX) throw new Error(`total ${total} exceeds u64 max (${U64_MAX}), the distributor's max_total_claim`);
+
+  const levels = merkleTreeOf(leafHashes).getLayers();
+  const root = levels[levels.length - 1][0];
+  return { root, rootHex: root.toString('hex'), total, leafCount: n, maxTotalClaim: total, maxNumNodes: BigInt(n), leaves, levels };
+}
+
+/** The level lengths of a tree of `leafCount` leaves: n, ceil(n / 2), ..., 1. */
+export function levelLengths(leafCount: number): number[] {
+  if (!Number.isSafeInteger(leafCount) || leafCount < 1) throw new Error(`leaf count ${leafCount} must be a whole number from 1`);
+  const lengths = [leafCount];
+  for (let length = leafCount; length > 1; ) {
+    length = Math.ceil(length / 2); // not `>> 1`: counts may pass 2^31
+    lengths.push(length);
+  }
+  return lengths;
+}
+
+/**
+ * Which stored node each proof element of leaf `index` is, bottom up: the sibling on each level below the root, or
+ * the node itself when it is the last of an odd level (paired with itself). ceil(log2(leafCount)) elements, as in
+ * Jito's merkle-tree crate (`find_path`, `get_proof`).
+ */
+export function proofNodePositions(leafCount: number, index: number): NodePosition[] {
+  const lengths = levelLengths(leafCount);
+  if (!Number.isSafeInteger(index) || index < 0 || index >= leafCount) {
+    throw new Error(`leaf index ${index} is outside 0..${leafCount - 1}`);
+  }
+  const positions: NodePosition[] = [];
+  for (let level = 0; level < lengths.length - 1; level++) {
+    const sibling = index % 2 === 1 ? index - 1 : index + 1 < lengths[level] ? index + 1 : index;
+    positions.push({ level, index: sibling });
+    index = Math.floor(index / 2);
+  }
+  return positions;
+}
+
+/** The proof of leaf `index`, read from the stored levels: the nodes at `proofNodePositions`, no rebuild. */
+export function proofFromLevels(levels: readonly (readonly Buffer[])[], index: number): Buffer[] {
+  if (levels.length === 0) throw new Error('no levels');
+  const positions = proofNodePositions(levels[0].length, index);
+  if (levels.length !== positions.length + 1) throw new Error(`expected ${positions.length + 1} levels for ${levels[0].length} leaves, got ${levels.length}`);
+  return positions.map(({ level, index: at }) => {
+    const node = levels[level][at];
+    if (node === undefined) throw new Error(`level ${level} has no node ${at}`);
+    return node;
+  });
+}
+
+/**
+ * 0..n-1 ordered by the 32 key bytes at `keys[32 * i ..]`, ascending; `prefix[i]`, the first 6 bytes of key i read as
+ * a number, decides nearly every comparison and the rest of the bytes the others.
+ */
+function orderByKeyBytes(keys: Buffer, n: number): { order: Uint32Array; prefix: Float64Array } {
+  const prefix = new Float64Array(n);
+  for (let i = 0; i < n; i++) prefix[i] = keys.readUIntBE(32 * i, 6);
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((a, b) => prefix[a] - prefix[b] || keys.compare(keys, 32 * b, 32 * b + 32, 32 * a, 32 * a + 32));
+  return { order, prefix };
+}
+
+const ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+const DIGIT = new Int8Array(128).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) DIGIT[ALPHABET.charCodeAt(i)] = i;
+const limbs = new Int32Array(16); // the value in 16-bit limbs, least significant first
+
+/**
+ * Writes the 32 bytes of a base58 public key at `out[offset ..]`; false when the text is not base58 or does not decode
+ * to exactly 32 bytes: the same answer as `base58Decode(text)?.length === 32` (domain/values.ts), without bigint
+ * arithmetic. Two digits at a time (58^2 < 2^12) into 16-bit limbs, so every step stays a small integer.
+ */
+function decodePublicKey(text: string, out: Uint8Array, offset: number): boolean {
+  const length = text.length;
+  if (length === 0 || length > 64) return false; // 32 bytes take at most 44 digits, or 32 '1's
+  limbs.fill(0);
+  let used = 0; // limbs below `used` may be non-zero
+  for (let at = 0; at < length; ) {
+    let group = 0;
+    let factor = 1;
+    for (const end = Math.min(at + 2, length); at < end; at++) {
+      const code = text.charCodeAt(at);
+      const digit = code < 128 ? DIGIT[code] : -1;
+      if (digit < 0) return false;
+      group = group * 58 + digit;
+      factor *= 58;
+    }
+    let carry = group;
+    for (let j = 0; j < used; j++) {
+      const x = limbs[j] * factor + carry; // < 2^16 * 58^2 + 2^15 < 2^28
+      limbs[j] = x & 0xffff;
+      carry = x >>> 16;
+    }
+    while (carry !== 0) {
+      if (used === 16) return false; // 2^256 or more
+      limbs[used++] = carry & 0xffff;
+      carry >>>= 16;
+    }
+  }
+  for (let j = 0; j < 16; j++) {
+    out[offset + 31 - 2 * j] = limbs[j] & 0xff;
+    out[offset + 30 - 2 * j] = limbs[j] >>> 8;
+  }
+  let zeroBytes = 0;
+  while (zeroBytes < 32 && out[offset + zeroBytes] === 0) zeroBytes++;
+  let leadingOnes = 0;
+  while (leadingOnes < length && text.charCodeAt(leadingOnes) === 49) leadingOnes++;
+  // base58 writes each leading zero byte as a '1' and the rest of the value without leading zeros.
+  return zeroBytes === leadingOnes;
+}
