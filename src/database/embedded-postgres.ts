@@ -34,6 +34,15 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const databaseName = options.databaseName ?? DATABASE_NAME;
   const clusterDir = path.join(options.dataDir, 'postgres');
   await ensureTraversableDir(options.dataDir);
+  const running = await serverOfLiveEngine(clusterDir);
+  if (running) {
+    // Another process (an engine) runs this cluster: a command-line tool uses that server and leaves it running.
+    log(`using the embedded PostgreSQL of the running process ${running.owner} (127.0.0.1:${running.port})`);
+    const password = await readOrCreatePassword(options.dataDir);
+    const url = `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${running.port}/${databaseName}`;
+    await createDatabaseIfMissing(url, databaseName);
+    return { url, dataDir: clusterDir, stop: async () => undefined };
+  }
   await clearStalePostmaster(clusterDir, log);
 
   const password = await readOrCreatePassword(options.dataDir);
@@ -141,6 +150,29 @@ export async function clearStalePostmaster(clusterDir: string, log: (line: strin
   }
   log(`removing stale ${pidFile} (pid ${Number.isNaN(pid) ? '?' : pid} is not running this cluster)`);
   await fs.rm(pidFile, { force: true });
+}
+
+/**
+ * The cluster's server when it is running as the child of a live process other than this one (an engine started it);
+ * a server whose parent is gone (reparented to pid 1) is an orphan, not this.
+ */
+async function serverOfLiveEngine(clusterDir: string): Promise<{ port: number; owner: number } | undefined> {
+  let lines: string[];
+  try {
+    lines = (await fs.readFile(path.join(clusterDir, 'postmaster.pid'), 'utf8')).split('\n');
+  } catch {
+    return undefined;
+  }
+  const pid = Number.parseInt(lines[0] ?? '', 10);
+  const port = Number.parseInt(lines[3] ?? '', 10);
+  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port) || !isAlive(pid) || !(await isPostgresOf(pid, clusterDir))) return undefined;
+  try {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+    const owner = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return owner > 1 && owner !== process.pid && isAlive(owner) ? { port, owner } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function isAlive(pid: number): boolean {

@@ -7,6 +7,8 @@ Logger.overrideLogger(['error', 'warn']);
 
 export interface TestApi {
   engine: RunningEngine;
+  /** The test database, for command-line tools run against it. */
+  databaseUrl: string;
   keys: { operator: string; ingest: string; auditor: string; developer: string };
   /** A JSON request; `key` undefined sends none. Bodies are whatever JSON the API answered, checked by each test. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -31,6 +33,7 @@ export async function startTestApi(): Promise<TestApi> {
   };
   return {
     engine,
+    databaseUrl: db.url,
     keys,
     async call(method, path, key, body) {
       const response = await fetch(`${engine.url}${path}`, {

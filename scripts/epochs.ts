@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { openCliContext, parseArguments, runCli, UsageError } from '../src/cli/context';
+import { EpochClosePipeline } from '../src/epochs/epoch-close';
+import { loadNetwork } from '../src/network/network';
+import { ProjectionReader } from '../src/projections/projection-reader';
+import { createProjectionRunner } from '../src/projections/projections';
+
+const USAGE = 'usage: npm run epochs -- close N | status [N] [--json]';
+
+/**
+ * `close N` runs the epoch close pipeline (close, rewards, distribution), resuming where an earlier run stopped; the
+ * projections are processed by a running engine or, when there is none, by this command. `status` lists the epochs.
+ */
+runCli('epochs', async () => {
+  const { words, options } = parseArguments(process.argv.slice(2));
+  const [command, epochText] = words;
+  if (command !== 'close' && command !== 'status') throw new UsageError(USAGE);
+  const epoch = epochText === undefined ? undefined : Number(epochText);
+  if ((command === 'close' && epoch === undefined) || (epoch !== undefined && (!Number.isSafeInteger(epoch) || epoch < 1))) {
+    throw new UsageError(`the epoch must be a whole number from 1; ${USAGE}`);
+  }
+  const context = await openCliContext();
+  const runner = createProjectionRunner(context.database, context.store, () => undefined, `cli:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`);
+  const pipeline = new EpochClosePipeline(context.store, runner, new ProjectionReader(context.database.pool));
+  try {
+    if (command === 'close') {
+      runner.start();
+      const started = Date.now();
+      await pipeline.close(epoch!, { actor: 'cli', correlationId: randomUUID() }, (stage) =>
+        process.stderr.write(`epoch ${epoch}: ${stage.replace('_', ' ')} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`),
+      );
+    }
+    const ledger = await loadNetwork(context.store);
+    const epochs = [...ledger.epochs.values()].filter((info) => epoch === undefined || info.epoch === epoch);
+    if (epoch !== undefined && epochs.length === 0) throw new UsageError(`epoch ${epoch} was never opened`);
+    const views = [];
+    for (const info of epochs) {
+      const stage = await pipeline.stage(info.epoch);
+      const row = stage === 'open' ? undefined : await pipeline.settledEpoch(info.epoch).catch(() => undefined);
+      views.push({ epoch: info.epoch, status: info.status, stage, rewardPool: info.rewardPool.toString(), paid: row?.paid ?? null, synqers: row?.synqers ?? null, root: row?.root ?? null, digest: row?.digest ?? null });
+    }
+    if (options.has('--json')) process.stdout.write(`${JSON.stringify({ epochs: views }, null, 2)}\n`);
+    else {
+      for (const v of views) {
+        process.stdout.write(`epoch ${v.epoch}: ${v.stage}, pool ${v.rewardPool}${v.paid !== null ? `, paid ${v.paid} to ${v.synqers} synqers, root ${v.root}, digest ${v.digest}` : ''}\n`);
+      }
+    }
+  } finally {
+    await runner.stop();
+    await context.close();
+  }
+});

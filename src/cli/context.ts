@@ -1,0 +1,60 @@
+import { ConfigError, loadConfig } from '../config/config';
+import { openDatabase, type Database } from '../database/database';
+import type { EventStore } from '../event-store/event-store';
+import { openEventStore } from '../event-store/open-event-store';
+
+/** A command-line tool's usage mistake: exit code 2 with one line. */
+export class UsageError extends Error {}
+
+export interface CliContext {
+  database: Database;
+  store: EventStore;
+  close(): Promise<void>;
+}
+
+/** The engine's database (DATABASE_URL, or the embedded one: a running engine's server is used, not started again) and event store. */
+export async function openCliContext(): Promise<CliContext> {
+  const config = loadConfig();
+  const database = await openDatabase(config, () => undefined);
+  const store = openEventStore(config, database);
+  return {
+    database,
+    store,
+    async close() {
+      await store.close();
+      await database.close();
+    },
+  };
+}
+
+/** `--name value` pairs and bare words. */
+export function parseArguments(argv: readonly string[]): { words: string[]; options: Map<string, string | true> } {
+  const words: string[] = [];
+  const options = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg.startsWith('--')) {
+      const next = argv[i + 1];
+      if (next !== undefined && !next.startsWith('--')) {
+        options.set(arg, next);
+        i++;
+      } else options.set(arg, true);
+    } else words.push(arg);
+  }
+  return { words, options };
+}
+
+/** Runs a CLI's main: one readable line on failure; exit 2 for usage and configuration mistakes, 1 otherwise. */
+export function runCli(name: string, main: () => Promise<number | void>): void {
+  main().then(
+    (code) => process.exit(code ?? 0),
+    (error: unknown) => {
+      const message =
+        error instanceof ConfigError
+          ? error.problems.map((p) => `configuration error: ${p}`).join('\n')
+          : `${name}: ${(error as Error).message}`;
+      process.stderr.write(`${message}\n`);
+      process.exit(error instanceof UsageError || error instanceof ConfigError ? 2 : 1);
+    },
+  );
+}
