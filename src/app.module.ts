@@ -14,6 +14,7 @@ import { NetworkModule } from './network/network';
 import { SynqersModule } from './synqers/synqers';
 import { EpochsModule } from './epochs/epochs';
 import { ProjectionsModule } from './projections/projections';
+import { AuditModule } from './audit/audit.module';
 
 export const APP_CONFIG = Symbol('AppConfig');
 
@@ -47,6 +48,7 @@ export class AppModule {
         DevelopersModule,
         StakesModule,
         EpochsModule,
+        AuditModule,
       ],
       controllers: [HealthController],
       providers: [

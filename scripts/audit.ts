@@ -1,0 +1,124 @@
+import { writeFileSync } from 'node:fs';
+import { Pool } from 'pg';
+import { Audit, EpochNeverClosedError, type AuditMismatch, type EpochAudit } from '../src/audit/audit';
+import { progress } from '../src/cli/progress';
+import { ConfigError, loadConfig } from '../src/config/config';
+import { Database, openDatabase } from '../src/database/database';
+import type { EventStore } from '../src/event-store/event-store';
+import { openEventStore } from '../src/event-store/open-event-store';
+import { ProjectionReader } from '../src/projections/projection-reader';
+
+/**
+ * `npm run audit -- [--epoch N] [--out report.json]`: replays the event log, recalculates every closed epoch's rewards,
+ * digest and Merkle root in memory and compares them with the recorded events and the settlement projection. One
+ * line per epoch on stdout, the progress of the replay on stderr. Exit codes: 0 everything matches (or is not
+ * recorded yet), 1 a mismatch, 2 bad arguments or a failure to run.
+ *
+ * With DATABASE_URL it connects with a plain pool whose transactions are read-only (no migrations, no projection
+ * runner): a role with SELECT on the events table and its sequence, projection_state and the settlement schema is
+ * enough. Without it, it starts the embedded PostgreSQL as the engine does (which applies pending migrations).
+ */
+
+const USAGE = 'usage: npm run audit -- [--epoch N] [--out report.json]';
+
+class UsageError extends Error {}
+
+interface Arguments {
+  epoch?: number;
+  out?: string;
+}
+
+function parseArguments(argv: string[]): Arguments {
+  const args: Arguments = {};
+  for (let i = 0; i < argv.length; i++) {
+    const [name, inline] = argv[i].startsWith('--') && argv[i].includes('=') ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)] : [argv[i], undefined];
+    const value = () => {
+      const next = inline ?? argv[++i];
+      if (next === undefined || next === '') throw new UsageError(`${name} needs a value; ${USAGE}`);
+      return next;
+    };
+    if (name === '--epoch' && args.epoch === undefined) {
+      const text = value();
+      if (!/^[1-9]\d{0,9}$/.test(text) || Number(text) > 1_000_000_000) throw new UsageError(`--epoch must be a whole number from 1 to 1000000000, got "${text}"`);
+      args.epoch = Number(text);
+    } else if (name === '--out' && args.out === undefined) {
+      args.out = value();
+    } else {
+      throw new UsageError(`unexpected argument "${argv[i]}"; ${USAGE}`);
+    }
+  }
+  return args;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseArguments(argv);
+  const config = loadConfig();
+  let database: Database;
+  if (config.databaseUrl) {
+    // Read-only sessions: whatever the role may do, the audit cannot write.
+    const pool = new Pool({ connectionString: config.databaseUrl, max: 4, options: '-c default_transaction_read_only=on' });
+    pool.on('error', () => undefined); // an idle client losing its server: the next query reports it
+    database = new Database(pool, { connectionString: config.databaseUrl }, 'external', { applied: [], current: [] }, undefined);
+  } else {
+    database = await openDatabase(config, () => undefined);
+  }
+  let store: EventStore | undefined;
+  try {
+    store = openEventStore(config, database);
+    const bar = progress('audit: replaying the log', 'positions');
+    const started = Date.now();
+    let replayed = started;
+    const report = await new Audit(store, new ProjectionReader(database.pool)).run({
+      epoch: args.epoch,
+      onProgress: ({ position, until }) => {
+        bar.update(position, until);
+        replayed = Date.now();
+      },
+    });
+    const replay = Math.max(replayed - started, 1) / 1000;
+    bar.finish(
+      `audit: ${report.eventsRead.toLocaleString('en-US')} events replayed up to position ${report.lastPosition} in ${replay.toFixed(1)} s ` +
+        `(${Math.round(report.eventsRead / replay).toLocaleString('en-US')} events/s), compared in ${((Date.now() - replayed) / 1000).toFixed(1)} s`,
+    );
+    if (args.out !== undefined) writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`);
+    if (report.epochs.length === 0) process.stdout.write('no closed epoch to audit\n');
+    for (const epoch of report.epochs) process.stdout.write(`${epochLine(epoch)}\n`);
+    return report.ok ? 0 : 1;
+  } finally {
+    await store?.close().catch(() => undefined);
+    await database.close().catch(() => undefined);
+  }
+}
+
+const short = (hex: string) => `${hex.slice(0, 12)}…`;
+
+function epochLine(epoch: EpochAudit): string {
+  const figures = `digest ${short(epoch.digest)}, root ${short(epoch.root)}, ${epoch.synqers} synqers, paid ${epoch.paid}`;
+  if (epoch.status === 'match') return `epoch ${epoch.epoch}: match (${figures})`;
+  if (epoch.status === 'incomplete') return `epoch ${epoch.epoch}: incomplete, not a mismatch: ${epoch.notes.join('; ')} (${figures})`;
+  const [first] = epoch.mismatches;
+  const more = epoch.mismatches.length > 1 ? ` (+${epoch.mismatches.length - 1} more)` : '';
+  return `epoch ${epoch.epoch}: MISMATCH ${mismatchText(first)}${more}`;
+}
+
+function mismatchText(m: AuditMismatch): string {
+  const where = [m.source, m.event ?? m.table, m.synqerId !== undefined ? `synqerId=${m.synqerId}` : undefined, m.wallet !== undefined ? `wallet=${m.wallet}` : undefined];
+  const rows = m.rows !== undefined && m.rows > 1 ? ` (${m.rows} rows differ)` : '';
+  return `${where.filter((part) => part !== undefined).join(' ')} field=${m.field} expected=${m.expected ?? '(none)'} found=${m.found ?? '(none)'}${rows}`;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const message =
+      error instanceof ConfigError
+        ? `configuration error: ${error.problems.join('; ')}`
+        : error instanceof UsageError || error instanceof EpochNeverClosedError
+          ? error.message
+          : `audit failed: ${error instanceof Error ? error.message : String(error)}`;
+    process.stderr.write(`${message.replace(/\s*\n\s*/g, ' ')}\n`);
+    process.exitCode = 2;
+  },
+);
