@@ -6,6 +6,7 @@ export const developersProjection: Projection = {
   name: 'developers',
   version: 1,
   eventTypes: new Set(['DeveloperRegistered', 'TokensPurchased', 'TokensBurnedForCredits', 'CreditsConsumed']),
+  categories: ['developer'],
   tables: `
 CREATE TABLE developers (
   developer_id text PRIMARY KEY,

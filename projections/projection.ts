@@ -22,6 +22,8 @@ export interface Projection {
   /** Raise it when the tables or the meaning of `apply` change: the runner rebuilds the projection from the start. */
   readonly version: number;
   readonly eventTypes: ReadonlySet<string>;
+  /** The stream categories its events come from, when that is one category: the runner then reads only that one. */
+  readonly categories?: readonly string[];
   /** DDL creating the tables, unqualified: the runner sets the schema. */
   readonly tables: string;
   apply(events: readonly RecordedEvent[], context: ProjectionContext): Promise<void>;

@@ -77,7 +77,7 @@ CREATE TABLE metric_totals (
   qos_weight numeric NOT NULL,
   reports integer NOT NULL,
   PRIMARY KEY (epoch, synqer_id)
-);
+) WITH (fillfactor = 50); -- every report updates its row: room on the page keeps the updates HOT (no index change)
 CREATE TABLE rewards (
   epoch integer NOT NULL,
   synqer_id text NOT NULL,
@@ -128,19 +128,31 @@ export const settlementProjection: Projection = {
   tables: TABLES,
   async apply(events, context) {
     const cutOffs = await closedCutOffs(context.sql);
-    const pending = new MetricTotals();
+    // The common events of a catch-up are gathered and written a statement per kind; any other event first writes them.
+    const reports = new MetricTotals();
+    const registrations = new Registrations();
+    const stakes = new StakeChanges();
+    const flush = async () => {
+      await registrations.flush(context.sql);
+      await stakes.flush(context.sql);
+      await reports.flush(context.sql);
+    };
     for (const event of events) {
       if (event.type === 'MetricReportAccepted') {
         const report = event.data as unknown as MetricReport;
         const cutOff = cutOffs.get(report.epoch);
         // Recorded after its epoch's cut-off: lost the race with the close, never counts (and is voided).
-        if (cutOff === undefined || event.position <= cutOff) pending.add(report, 1n);
-        continue;
+        if (cutOff === undefined || event.position <= cutOff) reports.add(report, 1n);
+      } else if (event.type === 'SynqerRegistered') {
+        registrations.add(event);
+      } else if (STAKE_EVENTS.includes(event.type)) {
+        stakes.add(event.type as StakeEvent['type'], event.data as StakeEvent['data']);
+      } else {
+        await flush();
+        await applyOne(event, context, cutOffs);
       }
-      await pending.flush(context.sql);
-      await applyOne(event, context, cutOffs);
     }
-    await pending.flush(context.sql);
+    await flush();
   },
 };
 
@@ -194,20 +206,76 @@ class MetricTotals {
   }
 }
 
+class Registrations {
+  private rows: RecordedEvent[] = [];
+
+  add(event: RecordedEvent): void {
+    this.rows.push(event);
+  }
+
+  async flush(sql: ProjectionSql): Promise<void> {
+    if (this.rows.length === 0) return;
+    const rows = this.rows.map((event) => ({ ...(event.data as Extract<SynqerEvent, { type: 'SynqerRegistered' }>['data']), position: event.position }));
+    this.rows = [];
+    await sql.query(
+      `INSERT INTO synqers (synqer_id, region, status, wallets, registered_position)
+       SELECT id, region, 'active', jsonb_build_array(jsonb_build_object('payoutWallet', wallet, 'fromEpoch', 0)), position
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS r(id, region, wallet, position)`,
+      [rows.map((r) => r.synqerId), rows.map((r) => r.region), rows.map((r) => r.payoutWallet), rows.map((r) => r.position.toString())],
+    );
+  }
+}
+
+/** Stake events summed per synqer: active, asked back, withdrawn and slashed only ever change by these amounts. */
+class StakeChanges {
+  private readonly changes = new Map<string, { active: bigint; unstaking: bigint; withdrawn: bigint; slashed: bigint }>();
+
+  add(type: StakeEvent['type'], data: StakeEvent['data']): void {
+    const change = this.changes.get(data.synqerId) ?? { active: 0n, unstaking: 0n, withdrawn: 0n, slashed: 0n };
+    const amount = BigInt((data as { amount: string }).amount);
+    if (type === 'StakeDeposited') change.active += amount;
+    if (type === 'UnstakeRequested') {
+      change.active -= amount;
+      change.unstaking += amount;
+    }
+    if (type === 'StakeWithdrawn') {
+      change.unstaking -= amount;
+      change.withdrawn += amount;
+    }
+    if (type === 'StakeSlashed') {
+      // Active stake first, the rest from stake asked back but not withdrawn (domain/stake.ts).
+      const fromActive = BigInt((data as { fromActive: string }).fromActive);
+      change.active -= fromActive;
+      change.unstaking -= amount - fromActive;
+      change.slashed += amount;
+    }
+    this.changes.set(data.synqerId, change);
+  }
+
+  async flush(sql: ProjectionSql): Promise<void> {
+    if (this.changes.size === 0) return;
+    const rows = [...this.changes.entries()];
+    this.changes.clear();
+    await sql.query(
+      `INSERT INTO stakes AS s (synqer_id, active, unstaking, withdrawn, slashed)
+       SELECT * FROM unnest($1::text[], $2::numeric[], $3::numeric[], $4::numeric[], $5::numeric[])
+       ON CONFLICT (synqer_id) DO UPDATE SET active = s.active + excluded.active, unstaking = s.unstaking + excluded.unstaking,
+         withdrawn = s.withdrawn + excluded.withdrawn, slashed = s.slashed + excluded.slashed`,
+      [
+        rows.map(([id]) => id),
+        rows.map(([, c]) => c.active.toString()),
+        rows.map(([, c]) => c.unstaking.toString()),
+        rows.map(([, c]) => c.withdrawn.toString()),
+        rows.map(([, c]) => c.slashed.toString()),
+      ],
+    );
+  }
+}
+
 async function applyOne(event: RecordedEvent, context: ProjectionContext, cutOffs: Map<number, bigint>): Promise<void> {
   const { sql } = context;
   const data = event.data as Record<string, unknown>;
   switch (event.type) {
-    case 'SynqerRegistered': {
-      const registered = data as Extract<SynqerEvent, { type: 'SynqerRegistered' }>['data'];
-      await sql.query(`INSERT INTO synqers (synqer_id, region, status, wallets, registered_position) VALUES ($1, $2, 'active', $3, $4)`, [
-        registered.synqerId,
-        registered.region,
-        JSON.stringify([{ payoutWallet: registered.payoutWallet, fromEpoch: 0 }]),
-        event.position.toString(),
-      ]);
-      return;
-    }
     case 'PayoutWalletChanged': {
       const changed = data as Extract<SynqerEvent, { type: 'PayoutWalletChanged' }>['data'];
       await sql.query(`UPDATE synqers SET wallets = wallets || $2::jsonb WHERE synqer_id = $1`, [
@@ -220,11 +288,6 @@ async function applyOne(event: RecordedEvent, context: ProjectionContext, cutOff
     case 'SynqerReinstated':
       await sql.query(`UPDATE synqers SET status = $2 WHERE synqer_id = $1`, [data.synqerId, event.type === 'SynqerSuspended' ? 'suspended' : 'active']);
       return;
-    case 'StakeDeposited':
-    case 'UnstakeRequested':
-    case 'StakeWithdrawn':
-    case 'StakeSlashed':
-      return applyStake(sql, event.type, data as StakeEvent['data']);
     case 'EpochOpened': {
       const opened = data as Extract<NetworkEvent, { type: 'EpochOpened' }>['data'];
       await sql.query(`INSERT INTO epochs (epoch, start_s, end_s, reward_pool, status) VALUES ($1, $2, $3, $4, 'open')`, [
@@ -250,23 +313,6 @@ async function applyOne(event: RecordedEvent, context: ProjectionContext, cutOff
     case 'EpochDistributionBuilt':
       return checkRecordedDistribution(sql, data as unknown as DistributionBuilt);
   }
-}
-
-async function applyStake(sql: ProjectionSql, type: StakeEvent['type'], data: StakeEvent['data']): Promise<void> {
-  const amount = (data as { amount: string }).amount;
-  const change: Record<StakeEvent['type'], [string, unknown[]]> = {
-    StakeDeposited: ['active = s.active + $2::numeric', [amount]],
-    UnstakeRequested: ['active = s.active - $2::numeric, unstaking = s.unstaking + $2::numeric', [amount]],
-    StakeWithdrawn: ['unstaking = s.unstaking - $2::numeric, withdrawn = s.withdrawn + $2::numeric', [amount]],
-    // Active stake first, the rest from stake asked back but not withdrawn (domain/stake.ts).
-    StakeSlashed: [
-      'active = s.active - $3::numeric, unstaking = s.unstaking - ($2::numeric - $3::numeric), slashed = s.slashed + $2::numeric',
-      [amount, (data as { fromActive?: string }).fromActive ?? '0'],
-    ],
-  };
-  const [set, params] = change[type];
-  await sql.query(`INSERT INTO stakes (synqer_id) VALUES ($1) ON CONFLICT (synqer_id) DO NOTHING`, [data.synqerId]);
-  await sql.query(`UPDATE stakes AS s SET ${set} WHERE synqer_id = $1`, [data.synqerId, ...params]);
 }
 
 /**

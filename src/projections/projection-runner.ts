@@ -190,9 +190,18 @@ function describe(row: StateRow, lagEvents: bigint, lagSeconds: number): Project
   };
 }
 
+interface Batch {
+  events: RecordedEvent[];
+  /** As many events as asked for: there may be more. */
+  full: boolean;
+  /** For a one-category read: the log's last position when it was read (every event of the category up to it was seen). */
+  head: bigint | null;
+}
+
 /** Processes one projection in this instance while it holds the projection's lock. */
 class ProjectionProcessor {
   private client: Client | undefined;
+  private prefetched: { after: bigint; batch: Promise<Batch> } | undefined;
   private locked = false;
   private stopped = true;
   private loop: Promise<void> | undefined;
@@ -204,7 +213,7 @@ class ProjectionProcessor {
     private readonly projection: Projection,
     private readonly options: ProjectionRunnerOptions,
   ) {
-    this.batchSize = options.batchSize ?? 2_000;
+    this.batchSize = options.batchSize ?? 5_000;
     this.log = options.log ?? (() => undefined);
   }
 
@@ -414,35 +423,67 @@ class ProjectionProcessor {
     target: 'live' | 'building',
     generation: number,
   ): Promise<{ applied: number; reachedEnd: boolean }> {
-    const events: RecordedEvent[] = [];
-    let read = 0;
+    const batch = await this.take(after);
+    let events = batch.events;
     let beyond = false;
-    for await (const event of this.options.store.readAll({ after, maxCount: this.batchSize })) {
-      read++;
-      if (until !== null && event.position > until) {
-        beyond = true;
-        break;
-      }
-      events.push(event);
+    if (until !== null) {
+      const cut = events.findIndex((event) => event.position > until);
+      if (cut >= 0 || (batch.head !== null && batch.head > until)) beyond = true;
+      if (cut >= 0) events = events.slice(0, cut);
     }
-    const reachedEnd = beyond || read < this.batchSize;
-    if (events.length === 0) return { applied: 0, reachedEnd };
+    const reachedEnd = beyond || !batch.full;
+    // Reading one category, a batch that is not full has seen everything up to the head it was read against.
+    let to = events.length > 0 ? events[events.length - 1].position : after;
+    if (!batch.full && batch.head !== null) {
+      const head = until !== null && until < batch.head ? until : batch.head;
+      if (head > to) to = head;
+    }
+    if (to === after) return { applied: 0, reachedEnd };
+    // The next batch is read while this one is applied.
+    if (batch.full && !beyond) this.prefetch(to);
     const handled = events.filter((event) => this.projection.eventTypes.has(event.type));
-    const last = events[events.length - 1].position;
     const client = this.client!;
     const context = { sql: client, history: this.options.store };
     await client.query('BEGIN');
     try {
       await client.query(`SET LOCAL search_path TO ${schema}, public`);
       await this.projection.apply(handled, context);
-      await this.checkpoint(target, generation, last);
+      await this.checkpoint(target, generation, to);
       await client.query('COMMIT');
-      return { applied: events.length, reachedEnd };
+      return { applied: events.length + 1, reachedEnd };
     } catch (error) {
+      this.prefetched = undefined;
       await client.query('ROLLBACK').catch(() => undefined);
       if (!(await this.isolate(schema, events, after, target, generation))) throw error;
       return { applied: 0, reachedEnd: false };
     }
+  }
+
+  /** The batch after `after`: the one read ahead if it starts there, else read now. */
+  private take(after: bigint): Promise<Batch> {
+    const prefetched = this.prefetched;
+    this.prefetched = undefined;
+    return prefetched?.after === after ? prefetched.batch : this.read(after);
+  }
+
+  private prefetch(after: bigint): void {
+    const batch = this.read(after);
+    batch.catch(() => undefined); // a read ahead that is never taken must not be an unhandled rejection
+    this.prefetched = { after, batch };
+  }
+
+  /** Up to a batch of events after `after`; only the projection's category when it names exactly one. */
+  private async read(after: bigint): Promise<Batch> {
+    const category = this.projection.categories?.length === 1 ? this.projection.categories[0] : undefined;
+    const head = category === undefined ? null : await this.options.store.lastPosition();
+    const events: RecordedEvent[] = [];
+    let read = 0;
+    for await (const event of this.options.store.readAll({ after, maxCount: this.batchSize, category })) {
+      read++;
+      if (head !== null && event.position > head) break;
+      events.push(event);
+    }
+    return { events, full: read === this.batchSize && events.length === read, head };
   }
 
   /** Applies a failed batch one event at a time; records the failure at the first event that throws. False if none did. */
