@@ -13,6 +13,7 @@ import { Logger } from '@nestjs/common';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { Pool } from 'pg';
 import { randomUUID } from 'node:crypto';
 import { base58Encode } from '../domain/values';
@@ -30,7 +31,7 @@ import { markdownTable, measureMerkleBuilds } from './merkle-build';
 const SIZES = (process.env.BENCH_SYNQERS ?? '100000,1000000').split(',').map(Number);
 const REPORTS_PER_SYNQER = 10;
 const PROOF_REQUESTS = Number(process.env.BENCH_PROOFS ?? 4_000);
-const CONNECTIONS = 8;
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 const EPOCH_START = Date.UTC(2026, 0, 1) / 1000;
 const METADATA = '{"actor":"bench","correlationId":"bench-epoch","causationId":"bench-epoch"}';
 
@@ -108,6 +109,49 @@ async function generate(pool: Pool, store: PostgresEventStore, synqers: number):
   return wallets;
 }
 
+/**
+ * GET /epochs/1/distribution/{wallet} for random paid wallets, 8 keep-alive connections, from a worker thread (so the
+ * load generator does not share the engine's event loop; it still shares the machine's two cores). Latencies in ms.
+ */
+async function proofLookups(url: string, key: string, wallets: string[]): Promise<number[]> {
+  const source = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const http = require('node:http');
+    const { url, key, wallets, requests, connections } = workerData;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+    const latencies = [];
+    let next = 0;
+    let seed = 42;
+    const one = (wallet) => new Promise((resolve, reject) => {
+      const started = process.hrtime.bigint();
+      http.get(url + '/epochs/1/distribution/' + wallet, { agent, headers: { authorization: 'Bearer ' + key } }, (response) => {
+        const chunks = [];
+        response.on('data', (chunk) => chunks.push(chunk));
+        response.on('end', () => {
+          latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+          const body = JSON.parse(Buffer.concat(chunks).toString());
+          if (response.statusCode !== 200 || !Array.isArray(body.proof)) reject(new Error('proof lookup answered ' + response.statusCode));
+          else resolve();
+        });
+      }).on('error', reject);
+    });
+    (async () => {
+      await Promise.all(Array.from({ length: connections }, async () => {
+        while (next++ < requests) {
+          seed = (seed * 1103515245 + 12345) % 2147483648;
+          await one(wallets[seed % wallets.length]);
+        }
+      }));
+      agent.destroy();
+      parentPort.postMessage(latencies);
+    })().catch((error) => { throw error; });`;
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(source, { eval: true, workerData: { url, key, wallets, requests: PROOF_REQUESTS, connections: CONNECTIONS } });
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
 }
@@ -155,22 +199,7 @@ async function runSize(serverUrl: string, synqers: number, dataDir: string) {
     const key = (await createApiKey(engine.database.pool, 'auditor')).key;
     const paid = (await pool.query<{ wallet: string }>(`SELECT wallet FROM ${(await schemaOf(pool))}.distribution_leaves WHERE epoch = 1`)).rows.map((r) => r.wallet);
     if (paid.length === 0) throw new Error('nobody was paid');
-    const latencies: number[] = [];
-    let next = 0;
-    let seed = 42;
-    await Promise.all(
-      Array.from({ length: CONNECTIONS }, async () => {
-        while (next++ < PROOF_REQUESTS) {
-          seed = (seed * 1103515245 + 12345) % 2147483648;
-          const wallet = paid[seed % paid.length];
-          const t = now();
-          const response = await fetch(`${engine.url}/epochs/1/distribution/${wallet}`, { headers: { authorization: `Bearer ${key}` } });
-          const body = (await response.json()) as { proof?: string[] };
-          latencies.push((now() - t) * 1000);
-          if (response.status !== 200 || !body.proof) throw new Error(`proof lookup answered ${response.status}`);
-        }
-      }),
-    );
+    const latencies = await proofLookups(engine.url, key, paid);
     latencies.sort((a, b) => a - b);
     const settled = await engine.app.get(EpochClosePipeline).settledEpoch(1);
     return {

@@ -5,6 +5,7 @@ import { Database } from '../database/database';
 import { authenticate, type ApiKeyPrincipal, type Role } from './api-keys';
 
 const ROLES_KEY = 'synq:roles';
+export const KEY_CACHE_MS = 5_000;
 /** The roles allowed on a route; routes without it are public (health, docs). */
 export const Roles = (...roles: Role[]) => SetMetadata(ROLES_KEY, roles);
 
@@ -18,13 +19,26 @@ export class ApiKeyGuard implements CanActivate {
     private readonly database: Database,
   ) {}
 
+  /** Keys recently proven, so that a burst of reads costs one lookup; a revoked key stops working within KEY_CACHE_MS. */
+  private readonly recent = new Map<string, { principal: ApiKeyPrincipal; until: number }>();
+
+  private async principalOf(key: string): Promise<ApiKeyPrincipal | undefined> {
+    const cached = this.recent.get(key);
+    if (cached && cached.until > Date.now()) return cached.principal;
+    const principal = await authenticate(this.database.pool, key);
+    if (this.recent.size >= 10_000) this.recent.clear();
+    if (principal) this.recent.set(key, { principal, until: Date.now() + KEY_CACHE_MS });
+    else this.recent.delete(key);
+    return principal;
+  }
+
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, [context.getHandler(), context.getClass()]);
     if (!roles) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const header = request.header('authorization');
     const key = header?.startsWith('Bearer ') ? header.slice(7).trim() : request.header('x-api-key');
-    const principal = key ? await authenticate(this.database.pool, key) : undefined;
+    const principal = key ? await this.principalOf(key) : undefined;
     if (!principal) throw new UnauthorizedException('a valid API key is required (Authorization: Bearer <key>)');
     if (!roles.includes(principal.role)) throw new ForbiddenException(`the ${principal.role} role may not do this; allowed: ${roles.join(', ')}`);
     request.principal = principal;

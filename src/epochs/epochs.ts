@@ -2,7 +2,6 @@ import { Controller, Get, Inject, Module, Param, ParseIntPipe, Post, Query, Req 
 import { CommandBus, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
 import { DISTRIBUTION_FORMAT } from '../../domain/epoch-settlement';
-import { proofNodePositions } from '../../domain/merkle-distribution';
 import { reject } from '../../domain/rejection';
 import { NODE_CHUNK } from '../../projections/settlement';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
@@ -134,29 +133,39 @@ export class EpochsController {
   @Get(':epoch/distribution/:wallet')
   @Roles('operator', 'auditor', 'developer', 'ingest')
   async claim(@Param('epoch', ParseIntPipe) epoch: number, @Param('wallet') wallet: string) {
-    const leaves = await this.reader.query<{ leaf_index: number; amount: string; leaf_count: number; root: string }>(
+    // One query: the leaf, and on each level below the root the node its proof needs (the sibling, or the node itself
+    // when it is the last of an odd level), sliced out of the stored chunk. Level k has ceil(n / 2^k) nodes.
+    const rows = await this.reader.query<{ leaf_index: number; amount: string; root: string; level: number | null; node: Buffer | null }>(
       'settlement',
-      (s) => `SELECT l.leaf_index, l.amount, e.leaf_count, e.root FROM ${s}.distribution_leaves l JOIN ${s}.epochs e USING (epoch) WHERE l.epoch = $1 AND l.wallet = $2`,
+      (s) => `
+        WITH leaf AS (
+          SELECT l.leaf_index, l.amount, e.leaf_count, e.root FROM ${s}.distribution_leaves l JOIN ${s}.epochs e USING (epoch)
+           WHERE l.epoch = $1 AND l.wallet = $2),
+        steps AS (
+          SELECT k AS level, leaf.leaf_index >> k AS i, ((leaf.leaf_count + (1 << k) - 1) >> k) AS width
+            FROM leaf, generate_series(0, 31) AS k
+           WHERE ((leaf.leaf_count + (1 << k) - 1) >> k) > 1),
+        wanted AS (
+          SELECT level, CASE WHEN i % 2 = 1 THEN i - 1 WHEN i + 1 < width THEN i + 1 ELSE i END AS node FROM steps)
+        SELECT leaf.leaf_index, leaf.amount, leaf.root, w.level,
+               substring(n.hashes FROM (w.node % ${NODE_CHUNK}) * 32 + 1 FOR 32) AS node
+          FROM leaf
+          LEFT JOIN wanted w ON true
+          LEFT JOIN ${s}.distribution_nodes n ON n.epoch = $1 AND n.level = w.level AND n.chunk = w.node / ${NODE_CHUNK}
+         ORDER BY w.level`,
       [epoch, wallet],
     );
-    if (leaves.length === 0) {
+    if (rows.length === 0) {
       await this.distributionRow(epoch);
       reject('not_found', 'wallet', `wallet ${wallet} has no claim in epoch ${epoch}`);
     }
-    const { leaf_index: index, amount, leaf_count: leafCount, root } = leaves[0];
-    const positions = proofNodePositions(leafCount, index);
-    const chunks = await this.reader.query<{ level: number; chunk: number; hashes: Buffer }>(
-      'settlement',
-      (s) => `SELECT level, chunk, hashes FROM ${s}.distribution_nodes WHERE epoch = $1 AND (level, chunk) IN (SELECT * FROM unnest($2::integer[], $3::integer[]))`,
-      [epoch, positions.map((p) => p.level), positions.map((p) => Math.floor(p.index / NODE_CHUNK))],
-    );
-    const byKey = new Map(chunks.map((c) => [`${c.level}:${c.chunk}`, c.hashes]));
-    const proof = positions.map(({ level, index: at }) => {
-      const hashes = byKey.get(`${level}:${Math.floor(at / NODE_CHUNK)}`);
-      const offset = (at % NODE_CHUNK) * 32;
-      if (!hashes || hashes.length < offset + 32) throw new Error(`epoch ${epoch}: tree level ${level} has no node ${at}`);
-      return hashes.subarray(offset, offset + 32).toString('hex');
-    });
+    const { leaf_index: index, amount, root } = rows[0];
+    const proof = rows
+      .filter((row) => row.level !== null)
+      .map((row) => {
+        if (row.node === null || row.node.length !== 32) throw new Error(`epoch ${epoch}: tree level ${row.level} lacks a node of leaf ${index}'s proof`);
+        return row.node.toString('hex');
+      });
     return { epoch, wallet, index, amount, amountLocked: '0', root, proof };
   }
 
