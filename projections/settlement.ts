@@ -97,7 +97,6 @@ CREATE TABLE rewards (
   reward numeric NOT NULL,
   PRIMARY KEY (epoch, synqer_id)
 );
-CREATE INDEX rewards_by_amount ON rewards (epoch, reward DESC, synqer_id);
 CREATE TABLE distribution_leaves (
   epoch integer NOT NULL,
   wallet text NOT NULL,

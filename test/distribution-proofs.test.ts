@@ -1,0 +1,107 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import { base58Decode, base58Encode } from '../domain/values';
+import { createApiKey } from '../src/auth/api-keys';
+import { startEngine, type RunningEngine } from '../src/engine';
+import { EpochClosePipeline } from '../src/epochs/epoch-close';
+import type { EventToAppend } from '../src/event-store/event-store';
+import { createTestDatabase, type TestDatabase } from './support/database';
+
+const sha256 = (...parts: Uint8Array[]) => createHash('sha256').update(Buffer.concat(parts)).digest();
+const u64 = (value: bigint) => {
+  const bytes = Buffer.alloc(8);
+  bytes.writeBigUInt64LE(value);
+  return bytes;
+};
+
+/** jito-foundation/distributor's leaf and `verify`, written out plainly. */
+function jitoVerify(wallet: string, amount: bigint, proofHex: string[], rootHex: string): boolean {
+  let computed = sha256(Buffer.from([0]), sha256(base58Decode(wallet)!, u64(amount), u64(0n)));
+  for (const element of proofHex.map((hex) => Buffer.from(hex, 'hex'))) {
+    computed = Buffer.compare(computed, element) <= 0 ? sha256(Buffer.from([1]), computed, element) : sha256(Buffer.from([1]), element, computed);
+  }
+  return computed.toString('hex') === rootHex;
+}
+
+const SYNQERS = 2_100; // 2,100 leaves: levels of 2100, 1050, 525 (odd), 263 (odd), ... chunks of 1,024 cross at 1024 and 2048
+const meta = { actor: 'test', correlationId: 'c', causationId: 'c' };
+const event = (type: string, data: Record<string, unknown>): EventToAppend => ({ id: randomUUID(), type, data: data as EventToAppend['data'], metadata: meta });
+const wallet = (i: number) => base58Encode(Uint8Array.from({ length: 32 }, (_, j) => (j < 2 ? (i >> (8 * j)) & 0xff : (i * 31 + j * 17) % 256)));
+
+describe('proofs of a distribution larger than a stored chunk', () => {
+  let db: TestDatabase;
+  let engine: RunningEngine;
+
+  beforeAll(async () => {
+    db = await createTestDatabase({ migrated: false });
+    engine = await startEngine({ databaseUrl: db.url, eventStoreConnectionString: undefined, port: 0, dataDir: '/nonexistent-not-used' }, new Logger('proofs'), { frameworkLogs: false });
+    const store = engine.eventStore;
+    await store.append('network-ledger', [
+      event('TreasuryFunded', { amount: '1000000000000', reference: 'seed' }),
+      event('EpochOpened', { epoch: 1, start: '2026-01-01T00:00:00Z', end: '2026-01-01T01:00:00Z', rewardPool: '987654321987' }),
+    ]);
+    for (let from = 0; from < SYNQERS; from += 300) {
+      await store.appendMany(
+        Array.from({ length: Math.min(300, SYNQERS - from) }, (_, k) => {
+          const i = from + k;
+          return {
+            stream: `synqer-p${i}`,
+            events: [event('SynqerRegistered', { synqerId: `p${i}`, payoutWallet: wallet(i), reportingKey: wallet(i), region: 'eu', labels: {} })],
+          };
+        }),
+      );
+      await store.appendMany(
+        Array.from({ length: Math.min(300, SYNQERS - from) }, (_, k) => {
+          const i = from + k;
+          return {
+            stream: `metrics-p${i}-1`,
+            events: [
+              event('MetricReportAccepted', {
+                reportId: `r${i}`,
+                synqerId: `p${i}`,
+                epoch: 1,
+                periodStart: '2026-01-01T00:00:00Z',
+                periodEnd: '2026-01-01T01:00:00Z',
+                bytes: String(1_000 + ((i * 7919) % 100_000)),
+                sessions: 1 + (i % 9),
+                uptimeSeconds: 3600,
+                qosBps: 9_000,
+                signature: 'not-checked-by-projections',
+              }),
+            ],
+          };
+        }),
+      );
+    }
+    await engine.app.get(EpochClosePipeline).close(1, { actor: 'test', correlationId: 'c' });
+  }, 120_000);
+  afterAll(async () => {
+    await engine.stop();
+    await db.drop();
+  });
+
+  it('serves a proof that verifies for the first, last, chunk-crossing and self-paired leaves and a sample between', async () => {
+    const key = (await createApiKey(engine.database.pool, 'auditor')).key;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const get = async (path: string): Promise<any> => (await fetch(`${engine.url}${path}`, { headers: { authorization: `Bearer ${key}` } })).json();
+    const distribution = await get('/epochs/1/distribution');
+    expect(distribution).toMatchObject({ leafCount: SYNQERS, total: '987654321987' });
+    const { rows } = await engine.database.pool.query<{ generation: number }>(`SELECT generation FROM projection_state WHERE name = 'settlement'`);
+    const leaves = await engine.database.pool.query<{ wallet: string; leaf_index: number; amount: string }>(
+      `SELECT wallet, leaf_index, amount FROM projection_settlement_g${rows[0].generation}.distribution_leaves WHERE epoch = 1 ORDER BY leaf_index`,
+    );
+    const indexes = new Set([0, 1, 1022, 1023, 1024, 1025, 2047, 2048, 2049, SYNQERS - 2, SYNQERS - 1]);
+    for (let i = 3; i < SYNQERS; i += 97) indexes.add(i);
+    let total = 0n;
+    for (const leaf of leaves.rows) total += BigInt(leaf.amount);
+    expect(total).toBe(987_654_321_987n);
+    for (const index of indexes) {
+      const leaf = leaves.rows[index];
+      const claim = await get(`/epochs/1/distribution/${leaf.wallet}`);
+      expect(claim).toMatchObject({ index, amount: leaf.amount, root: distribution.root });
+      expect(claim.proof).toHaveLength(Math.ceil(Math.log2(SYNQERS)));
+      expect(jitoVerify(leaf.wallet, BigInt(leaf.amount), claim.proof, distribution.root)).toBe(true);
+      expect(jitoVerify(leaf.wallet, BigInt(leaf.amount) - 1n, claim.proof, distribution.root)).toBe(false);
+    }
+  });
+});
