@@ -77,21 +77,31 @@ function firstEndingAfter(periods: MetricReportsState['periods'], instant: numbe
  * "YYYY-MM-DDTHH:MM:SSZ". `scripts/sign-report` produces the same.
  */
 export function canonicalReportText(report: Omit<MetricReport, 'signature'>): string {
-  return [
-    'synq-metric-report/v1',
-    `reportId:${report.reportId}`,
-    `synqerId:${report.synqerId}`,
-    `epoch:${report.epoch}`,
-    `periodStart:${report.periodStart}`,
-    `periodEnd:${report.periodEnd}`,
-    `bytes:${report.bytes}`,
-    `sessions:${report.sessions}`,
-    `uptimeSeconds:${report.uptimeSeconds}`,
-    `qosBps:${report.qosBps}`,
-  ].join('\n');
+  let text = canonicalTexts.get(report);
+  if (text === undefined) {
+    text = [
+      'synq-metric-report/v1',
+      `reportId:${report.reportId}`,
+      `synqerId:${report.synqerId}`,
+      `epoch:${report.epoch}`,
+      `periodStart:${report.periodStart}`,
+      `periodEnd:${report.periodEnd}`,
+      `bytes:${report.bytes}`,
+      `sessions:${report.sessions}`,
+      `uptimeSeconds:${report.uptimeSeconds}`,
+      `qosBps:${report.qosBps}`,
+    ].join('\n');
+    canonicalTexts.set(report, text);
+  }
+  return text;
 }
 
-export const canonicalReportBytes = (report: Omit<MetricReport, 'signature'>): Uint8Array => new TextEncoder().encode(canonicalReportText(report));
+// A report's text is asked for when its signature is checked, when it is decided and when its event is folded: made
+// once per report object (reports are never changed after parsing).
+const canonicalTexts = new WeakMap<object, string>();
+
+const utf8 = new TextEncoder();
+export const canonicalReportBytes = (report: Omit<MetricReport, 'signature'>): Uint8Array => utf8.encode(canonicalReportText(report));
 
 /** Checks the fields of a report as received; returns it normalised. */
 export function parseMetricReport(input: Record<string, unknown>): MetricReport {
@@ -130,12 +140,11 @@ export interface ReportContext {
 export function acceptReport(state: MetricReportsState, report: MetricReport, context: ReportContext): MetricReportEvent[] {
   const { synqer, epoch } = context;
   if (!synqer) reject('not_found', 'synqerId', `no synqer is registered as ${report.synqerId}`);
-  const { signature, ...content } = report;
   const voided = state.voided.get(report.reportId);
   if (voided !== undefined) reject('conflict', 'epoch', voided);
   const earlier = state.reports.get(report.reportId);
   if (earlier !== undefined) {
-    if (earlier === canonicalReportText(content)) return [];
+    if (earlier === canonicalReportText(report)) return [];
     reject('conflict', 'reportId', `report ${report.reportId} is already recorded with other content`);
   }
   if (synqer.status === 'suspended') reject('conflict', 'synqerId', `synqer ${synqer.synqerId} is suspended`);
@@ -149,7 +158,7 @@ export function acceptReport(state: MetricReportsState, report: MetricReport, co
   // The first period ending after this one starts is the only one that can overlap it.
   const overlap = state.periods[firstEndingAfter(state.periods, start)];
   if (overlap && overlap.start < end) reject('conflict', 'periodStart', `overlaps the period of report ${overlap.reportId}`);
-  if (!context.verify(canonicalReportBytes(content), signature, synqer.reportingKey)) {
+  if (!context.verify(canonicalReportBytes(report), report.signature, synqer.reportingKey)) {
     reject('invalid', 'signature', "is not a valid signature of this report by the synqer's reporting key");
   }
   return [{ type: 'MetricReportAccepted', data: report }];

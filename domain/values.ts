@@ -91,34 +91,47 @@ for (let i = 0; i < BASE58.length; i++) BASE58_DIGIT[BASE58.charCodeAt(i)] = i;
 
 /**
  * Bitcoin-alphabet base58, as Solana writes public keys and signatures; undefined when the text is not base58.
- * Digits are multiplied into a little-endian byte array (each report's signature and key pass through here, so no
- * bigint arithmetic).
+ * Every report's signature passes through here: four digits at a time (58^4 < 2^24) are multiplied into 24-bit limbs,
+ * so each step stays an exact integer below 2^53 and a 64-byte signature takes a few hundred steps.
  */
 export function base58Decode(text: string): Uint8Array | undefined {
-  if (text.length === 0 || text.length > 128) return undefined;
+  const length = text.length;
+  if (length === 0 || length > 128) return undefined;
   let zeros = 0;
-  while (zeros < text.length && text.charCodeAt(zeros) === 49 /* '1' */) zeros++;
-  // log(58) / log(256) < 0.733: enough bytes for any text of this length.
-  const bytes = new Uint8Array(Math.ceil(text.length * 0.733) + 1);
-  let length = 0;
-  for (let i = zeros; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    let carry = code < 128 ? BASE58_DIGIT[code] : -1;
-    if (carry < 0) return undefined;
-    for (let j = 0; j < length; j++) {
-      carry += bytes[j] * 58;
-      bytes[j] = carry & 0xff;
-      carry >>= 8;
+  while (zeros < length && text.charCodeAt(zeros) === 49 /* '1' */) zeros++;
+  const limbs = new Float64Array(Math.ceil((length * 0.733) / 3) + 2);
+  let used = 0;
+  for (let at = zeros; at < length; ) {
+    let group = 0;
+    let factor = 1;
+    for (const end = Math.min(at + 4, length); at < end; at++) {
+      const code = text.charCodeAt(at);
+      const digit = code < 128 ? BASE58_DIGIT[code] : -1;
+      if (digit < 0) return undefined;
+      group = group * 58 + digit;
+      factor *= 58;
+    }
+    let carry = group;
+    for (let j = 0; j < used; j++) {
+      const x = limbs[j] * factor + carry;
+      carry = Math.floor(x / LIMB);
+      limbs[j] = x - carry * LIMB;
     }
     while (carry > 0) {
-      bytes[length++] = carry & 0xff;
-      carry >>= 8;
+      const next = Math.floor(carry / LIMB);
+      limbs[used++] = carry - next * LIMB;
+      carry = next;
     }
   }
-  const out = new Uint8Array(zeros + length);
-  for (let j = 0; j < length; j++) out[zeros + j] = bytes[length - 1 - j];
+  const bytes: number[] = [];
+  for (let j = used - 1; j >= 0; j--) bytes.push(limbs[j] >>> 16, (limbs[j] >>> 8) & 0xff, limbs[j] & 0xff);
+  let first = 0;
+  while (first < bytes.length && bytes[first] === 0) first++;
+  const out = new Uint8Array(zeros + bytes.length - first);
+  for (let k = first; k < bytes.length; k++) out[zeros + k - first] = bytes[k];
   return out;
 }
+const LIMB = 16_777_216; // 2^24
 
 export function base58Encode(bytes: Uint8Array): string {
   let zeros = 0;

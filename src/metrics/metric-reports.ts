@@ -174,8 +174,7 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
     const checks = items.flatMap(({ report }) => {
       const synqer = synqers.get(report.synqerId);
       if (!synqer) return [];
-      const { signature, ...content } = report;
-      return [{ message: reports.canonicalReportBytes(content), signature, publicKey: synqer.reportingKey }];
+      return [{ message: reports.canonicalReportBytes(report), signature: report.signature, publicKey: synqer.reportingKey }];
     });
     const results = await this.signatures.verifyMany(checks);
     const verified = new Map(checks.map((check, i) => [`${check.publicKey}:${check.signature}`, { message: check.message, valid: results[i] }]));
