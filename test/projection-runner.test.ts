@@ -181,8 +181,9 @@ describe('projection runner', () => {
     b.start();
     await appendNetwork(store, 20, 2);
     await b.waitFor();
-    // Exactly one session holds each projection's lock, and it is a's.
-    const { rows: locks } = await db.pool.query(`SELECT count(*)::int AS held FROM pg_locks WHERE locktype = 'advisory' AND classid = 735813 AND granted`);
+    // Exactly one session holds each projection's lock (in this database: other test files run their own), and it is a's.
+    const { rows: locks } = await db.pool.query(`SELECT count(*)::int AS held FROM pg_locks WHERE locktype = 'advisory' AND classid = 735813 AND granted
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
     expect(locks[0].held).toBe(PROJECTIONS.length);
     for (const projection of PROJECTIONS) expect((await state(db.pool, projection.name)).owner).toBe('instance-a');
 
