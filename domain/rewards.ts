@@ -243,21 +243,16 @@ export function calculateRewards(request: RewardRequest): RewardCalculation {
   if (W > 0n) {
     // Floor shares first; what they leave over (fewer units than synqers with a remainder) goes one unit each to the
     // largest remainders, ties by id, so the total is exactly P and no unit is created or lost.
-    const remainders = new Map<SynqerReward, bigint>();
+    const withRemainders: { row: SynqerReward; remainder: bigint }[] = [];
     for (const row of eligible) {
-      row.reward = (pool * row.weight) / W;
-      remainders.set(row, (pool * row.weight) % W);
+      const share = pool * row.weight;
+      row.reward = share / W;
       paid += row.reward;
+      if (row.weight > 0n) withRemainders.push({ row, remainder: share % W });
     }
-    const byRemainder = eligible
-      .filter((row) => row.weight > 0n)
-      .sort((a, b) => {
-        const ra = remainders.get(a)!;
-        const rb = remainders.get(b)!;
-        return ra > rb ? -1 : ra < rb ? 1 : compareIds(a.synqerId, b.synqerId);
-      });
+    withRemainders.sort((a, b) => (a.remainder > b.remainder ? -1 : a.remainder < b.remainder ? 1 : compareIds(a.row.synqerId, b.row.synqerId)));
     for (let i = 0; paid < pool; i += 1) {
-      byRemainder[i].reward += 1n;
+      withRemainders[i].row.reward += 1n;
       paid += 1n;
     }
   }

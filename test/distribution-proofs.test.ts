@@ -1,27 +1,13 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { base58Decode, base58Encode } from '../domain/values';
+import { base58Encode } from '../domain/values';
 import { createApiKey } from '../src/auth/api-keys';
 import { startEngine, type RunningEngine } from '../src/engine';
 import { EpochClosePipeline } from '../src/epochs/epoch-close';
 import type { EventToAppend } from '../src/event-store/event-store';
+import { jitoVerify } from './support/jito-verify';
 import { createTestDatabase, type TestDatabase } from './support/database';
 
-const sha256 = (...parts: Uint8Array[]) => createHash('sha256').update(Buffer.concat(parts)).digest();
-const u64 = (value: bigint) => {
-  const bytes = Buffer.alloc(8);
-  bytes.writeBigUInt64LE(value);
-  return bytes;
-};
-
-/** jito-foundation/distributor's leaf and `verify`, written out plainly. */
-function jitoVerify(wallet: string, amount: bigint, proofHex: string[], rootHex: string): boolean {
-  let computed = sha256(Buffer.from([0]), sha256(base58Decode(wallet)!, u64(amount), u64(0n)));
-  for (const element of proofHex.map((hex) => Buffer.from(hex, 'hex'))) {
-    computed = Buffer.compare(computed, element) <= 0 ? sha256(Buffer.from([1]), computed, element) : sha256(Buffer.from([1]), element, computed);
-  }
-  return computed.toString('hex') === rootHex;
-}
 
 const SYNQERS = 2_100; // 2,100 leaves: levels of 2100, 1050, 525 (odd), 263 (odd), ... chunks of 1,024 cross at 1024 and 2048
 const meta = { actor: 'test', correlationId: 'c', causationId: 'c' };

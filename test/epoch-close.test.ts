@@ -1,29 +1,14 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { canonicalReportBytes } from '../domain/metric-report';
-import { base58Decode, base58Encode } from '../domain/values';
+import { base58Encode } from '../domain/values';
 import { generateReportingKeypair, publicKeyOf, signEd25519 } from '../src/commands/ed25519';
 import { EpochClosePipeline } from '../src/epochs/epoch-close';
+import { jitoVerify } from './support/jito-verify';
 import { startTestApi, type TestApi } from './support/api';
 
 const run = promisify(execFile);
-const sha256 = (...parts: Uint8Array[]) => createHash('sha256').update(Buffer.concat(parts)).digest();
-const u64 = (value: bigint) => {
-  const bytes = Buffer.alloc(8);
-  bytes.writeBigUInt64LE(value);
-  return bytes;
-};
-
-/** The on-chain check of jito-foundation/distributor, written out plainly: leaf from (wallet, amount), then the proof. */
-function jitoVerify(wallet: string, amount: bigint, proofHex: string[], rootHex: string): boolean {
-  let computed = sha256(Buffer.from([0]), sha256(base58Decode(wallet)!, u64(amount), u64(0n)));
-  for (const element of proofHex.map((hex) => Buffer.from(hex, 'hex'))) {
-    computed = Buffer.compare(computed, element) <= 0 ? sha256(Buffer.from([1]), computed, element) : sha256(Buffer.from([1]), element, computed);
-  }
-  return computed.toString('hex') === rootHex;
-}
 
 const wallet = (seed: number) => base58Encode(Uint8Array.from({ length: 32 }, (_, i) => (seed * 37 + i * 11 + 5) % 256));
 const EPOCH_START = Date.parse('2026-11-01T00:00:00Z') / 1000;

@@ -323,8 +323,8 @@ class ProjectionProcessor {
     if (row.status === 'failed') return false;
     if (building) return this.buildStep(row);
     if (row.status !== 'running') return false;
-    const { applied } = await this.applyBatch(projectionSchema(this.projection.name, row.generation), BigInt(row.position), null, 'live', row.generation);
-    return applied > 0;
+    const { moved } = await this.applyBatch(projectionSchema(this.projection.name, row.generation), BigInt(row.position), null, 'live', row.generation);
+    return moved;
   }
 
   private async carryOut(row: StateRow): Promise<void> {
@@ -380,9 +380,9 @@ class ProjectionProcessor {
     const generation = row.building_generation!;
     const until = row.building_until === null ? null : BigInt(row.building_until);
     const schema = projectionSchema(row.name, generation);
-    const { applied, reachedEnd } = await this.applyBatch(schema, BigInt(row.building_position ?? '0'), until, 'building', generation);
+    const { moved, reachedEnd } = await this.applyBatch(schema, BigInt(row.building_position ?? '0'), until, 'building', generation);
     if (reachedEnd) await this.swap(row, generation, until);
-    return applied > 0 || reachedEnd;
+    return moved || reachedEnd;
   }
 
   /** The built generation replaces the live one in one transaction; the old tables are dropped with it. */
@@ -413,7 +413,7 @@ class ProjectionProcessor {
 
   /**
    * Reads the events after `after` (up to `until` when set), applies the ones the projection handles and moves the
-   * checkpoint, all in one transaction. An event that cannot be applied is found by applying them one at a time; the
+   * checkpoint, all in one transaction; `moved` says whether the checkpoint moved. An event that cannot be applied is found by applying them one at a time; the
    * ones before it are kept and the projection stops at it.
    */
   private async applyBatch(
@@ -422,7 +422,7 @@ class ProjectionProcessor {
     until: bigint | null,
     target: 'live' | 'building',
     generation: number,
-  ): Promise<{ applied: number; reachedEnd: boolean }> {
+  ): Promise<{ moved: boolean; reachedEnd: boolean }> {
     const batch = await this.take(after);
     let events = batch.events;
     let beyond = false;
@@ -438,7 +438,7 @@ class ProjectionProcessor {
       const head = until !== null && until < batch.head ? until : batch.head;
       if (head > to) to = head;
     }
-    if (to === after) return { applied: 0, reachedEnd };
+    if (to === after) return { moved: false, reachedEnd };
     // The next batch is read while this one is applied.
     if (batch.full && !beyond) this.prefetch(to);
     const handled = events.filter((event) => this.projection.eventTypes.has(event.type));
@@ -450,12 +450,12 @@ class ProjectionProcessor {
       await this.projection.apply(handled, context);
       await this.checkpoint(target, generation, to);
       await client.query('COMMIT');
-      return { applied: events.length + 1, reachedEnd };
+      return { moved: true, reachedEnd };
     } catch (error) {
       this.prefetched = undefined;
       await client.query('ROLLBACK').catch(() => undefined);
       if (!(await this.isolate(schema, events, after, target, generation))) throw error;
-      return { applied: 0, reachedEnd: false };
+      return { moved: false, reachedEnd: false };
     }
   }
 
