@@ -8,6 +8,8 @@ export interface ProjectionSql {
 
 export interface ProjectionContext {
   sql: ProjectionSql;
+  /** Writes many rows at once (COPY) in the same transaction: for the tables a close fills with a row per synqer. */
+  copy(table: string, columns: readonly string[], rows: Iterable<readonly unknown[]>): Promise<void>;
   /** The event log, for a projection that must look back at a fixed, already recorded range. */
   history: EventStore;
 }

@@ -337,8 +337,8 @@ async function closeEpoch(event: RecordedEvent, context: ProjectionContext, cutO
   cutOffs.set(closed.epoch, cutOff);
 
   const calculation = calculateRewards(await rewardRequest(sql, closed.epoch));
-  await storeRewards(sql, calculation);
-  await storeDistribution(sql, calculation);
+  await storeRewards(context, calculation);
+  await storeDistribution(context, calculation);
 }
 
 /** The reward calculation's input, from the tables as they stand at the close (domain/epoch-books.ts says the same). */
@@ -387,37 +387,13 @@ async function rewardRequest(sql: ProjectionSql, epoch: number) {
   };
 }
 
-const CHUNK_ROWS = 20_000;
-
-async function storeRewards(sql: ProjectionSql, calculation: RewardCalculation): Promise<void> {
+async function storeRewards({ sql, copy }: ProjectionContext, calculation: RewardCalculation): Promise<void> {
   const { epoch, results, totals } = calculation;
-  for (let from = 0; from < results.length; from += CHUNK_ROWS) {
-    const chunk = results.slice(from, from + CHUNK_ROWS);
-    const column = (pick: (row: (typeof chunk)[number]) => unknown) => chunk.map(pick);
-    await sql.query(
-      `INSERT INTO rewards (epoch, synqer_id, payout_wallet, bytes, sessions, uptime_seconds, uptime_bps, qos_bps, active_stake, stake_boost_bps,
-                            eligible, reasons, work, weight, reward)
-       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::numeric[], $7::integer[], $8::integer[], $9::numeric[],
-                                $10::integer[], $11::boolean[], $12::text[], $13::numeric[], $14::numeric[], $15::numeric[])`,
-      [
-        epoch,
-        column((r) => r.synqerId),
-        column((r) => r.payoutWallet),
-        column((r) => r.bytes.toString()),
-        column((r) => r.sessions.toString()),
-        column((r) => r.uptimeSeconds.toString()),
-        column((r) => Number(r.uptimeBps)),
-        column((r) => Number(r.qosBps)),
-        column((r) => r.activeStake.toString()),
-        column((r) => Number(r.stakeBoostBps)),
-        column((r) => r.eligible),
-        column((r) => r.reasons.join(',')),
-        column((r) => r.work.toString()),
-        column((r) => r.weight.toString()),
-        column((r) => r.reward.toString()),
-      ],
-    );
-  }
+  await copy(
+    'rewards',
+    ['epoch', 'synqer_id', 'payout_wallet', 'bytes', 'sessions', 'uptime_seconds', 'uptime_bps', 'qos_bps', 'active_stake', 'stake_boost_bps', 'eligible', 'reasons', 'work', 'weight', 'reward'],
+    results.map((r) => [epoch, r.synqerId, r.payoutWallet, r.bytes, r.sessions, r.uptimeSeconds, r.uptimeBps, r.qosBps, r.activeStake, r.stakeBoostBps, r.eligible, r.reasons.join(','), r.work, r.weight, r.reward]),
+  );
   await sql.query(
     `UPDATE epochs SET policy_version = $2, synqers = $3, eligible = $4, ineligible = $5, bytes = $6, sessions = $7, total_weight = $8, paid = $9,
             returned_to_treasury = $10, digest = $11 WHERE epoch = $1`,
@@ -437,7 +413,7 @@ async function storeRewards(sql: ProjectionSql, calculation: RewardCalculation):
   );
 }
 
-async function storeDistribution(sql: ProjectionSql, calculation: RewardCalculation): Promise<void> {
+async function storeDistribution({ sql, copy }: ProjectionContext, calculation: RewardCalculation): Promise<void> {
   const { epoch } = calculation;
   const payouts = calculation.results.filter((r) => r.reward > 0n && r.payoutWallet !== null).map((r) => ({ wallet: r.payoutWallet!, amount: r.reward }));
   if (payouts.length === 0) {
@@ -446,14 +422,11 @@ async function storeDistribution(sql: ProjectionSql, calculation: RewardCalculat
   }
   const distribution = buildDistribution(payouts);
   const { leaves, levels } = distribution;
-  for (let from = 0; from < leaves.length; from += CHUNK_ROWS) {
-    const chunk = leaves.slice(from, from + CHUNK_ROWS);
-    await sql.query(
-      `INSERT INTO distribution_leaves (epoch, wallet, leaf_index, amount, leaf_hash)
-       SELECT $1, * FROM unnest($2::text[], $3::integer[], $4::numeric[], $5::bytea[])`,
-      [epoch, chunk.map((l) => l.wallet), chunk.map((l) => l.index), chunk.map((l) => l.amount.toString()), chunk.map((l) => l.leafHash)],
-    );
-  }
+  await copy(
+    'distribution_leaves',
+    ['epoch', 'wallet', 'leaf_index', 'amount', 'leaf_hash'],
+    leaves.map((l) => [epoch, l.wallet, l.index, l.amount, l.leafHash]),
+  );
   const chunks: { level: number; chunk: number; hashes: Buffer }[] = [];
   levels.forEach((level, depth) => {
     for (let c = 0; c * NODE_CHUNK < level.length; c++) chunks.push({ level: depth, chunk: c, hashes: Buffer.concat(level.slice(c * NODE_CHUNK, (c + 1) * NODE_CHUNK)) });

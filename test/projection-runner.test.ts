@@ -7,6 +7,7 @@ import { settlementProjection } from '../projections/settlement';
 import { base58Encode } from '../domain/values';
 import type { EventToAppend, RecordedEvent } from '../src/event-store/event-store';
 import { PostgresEventStore } from '../src/event-store/postgres-event-store';
+import { copyRows } from '../src/projections/copy-rows';
 import { ProjectionRunner } from '../src/projections/projection-runner';
 import { PROJECTIONS } from '../src/projections/projections';
 import { createTestDatabase, type TestDatabase } from './support/database';
@@ -79,7 +80,10 @@ async function freshBuild(pool: Pool, store: PostgresEventStore, projection: Pro
     let events: RecordedEvent[] = [];
     const flush = async () => {
       await client.query('BEGIN');
-      await projection.apply(events.filter((e) => projection.eventTypes.has(e.type)), { sql: client, history: store });
+      await projection.apply(
+        events.filter((e) => projection.eventTypes.has(e.type)),
+        { sql: client, history: store, copy: (table, columns, rows) => copyRows(client, table, columns, rows) },
+      );
       await client.query('COMMIT');
       events = [];
     };

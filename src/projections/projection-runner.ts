@@ -1,5 +1,6 @@
 import { Client, type ClientConfig, type Pool } from 'pg';
-import { projectionSchema, type Projection } from '../../projections/projection';
+import { projectionSchema, type Projection, type ProjectionContext } from '../../projections/projection';
+import { copyRows } from './copy-rows';
 import type { EventStore, RecordedEvent } from '../event-store/event-store';
 
 export type ProjectionRequest = { action: 'rebuild' } | { action: 'rewind'; toPosition: bigint } | { action: 'resume' };
@@ -443,7 +444,7 @@ class ProjectionProcessor {
     if (batch.full && !beyond) this.prefetch(to);
     const handled = events.filter((event) => this.projection.eventTypes.has(event.type));
     const client = this.client!;
-    const context = { sql: client, history: this.options.store };
+    const context = this.context(client);
     await client.query('BEGIN');
     try {
       await client.query(`SET LOCAL search_path TO ${schema}, public`);
@@ -489,7 +490,7 @@ class ProjectionProcessor {
   /** Applies a failed batch one event at a time; records the failure at the first event that throws. False if none did. */
   private async isolate(schema: string, events: RecordedEvent[], after: bigint, target: 'live' | 'building', generation: number): Promise<boolean> {
     const client = this.client!;
-    const context = { sql: client, history: this.options.store };
+    const context = this.context(client);
     await client.query('BEGIN');
     try {
       await client.query(`SET LOCAL search_path TO ${schema}, public`);
@@ -520,6 +521,14 @@ class ProjectionProcessor {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     }
+  }
+
+  private context(client: Client): ProjectionContext {
+    return {
+      sql: client,
+      history: this.options.store,
+      copy: (table, columns, rows) => copyRows(client, table, columns, rows),
+    };
   }
 
   private async checkpoint(target: 'live' | 'building', generation: number, position: bigint): Promise<void> {
