@@ -18,6 +18,7 @@ import { generateReportingKeypair, publicKeyOf, signEd25519, verifyEd25519 } fro
 import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
 import { startEngine } from '../src/engine';
 import { SubmitMetricReports, type ReportOutcome } from '../src/metrics/metric-reports';
+import { ProjectionRunner } from '../src/projections/projection-runner';
 import { projectRoot } from '../src/project-root';
 
 const REPORTS = Number(process.env.BENCH_REPORTS ?? 60_000);
@@ -25,6 +26,7 @@ const SYNQERS = 200;
 const BATCH = 1_000;
 const HTTP_CONNECTIONS = 8;
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 2);
+const PROJECTIONS_ON = process.env.BENCH_PROJECTIONS !== 'off';
 const EPOCH_START = Date.UTC(2026, 0, 1) / 1000;
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -197,6 +199,8 @@ async function main(): Promise<void> {
     const floorTwo = await verificationFloor(samples, 2);
 
     // In process: the command bus, batches of 1,000, two batches in flight.
+    // The projections follow the log as in a running engine, unless BENCH_PROJECTIONS=off: then the command path alone.
+    if (!PROJECTIONS_ON) await engine.app.get(ProjectionRunner).stop();
     const bus = engine.app.get(CommandBus);
     const metadata = { actor: 'bench', correlationId: 'bench-in-process', commandId: 'bench' };
     let accepted = 0;
@@ -231,7 +235,7 @@ async function main(): Promise<void> {
     const httpRate = REPORTS / httpSeconds;
     const markdown = [
       `Run ${new Date().toISOString()} on ${cpu}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; PostgreSQL ${rows[0].server_version} (embedded); ` +
-        `Node ${process.version}; ${fmt(REPORTS)} reports per phase from ${SYNQERS} synqers.`,
+        `Node ${process.version}; ${fmt(REPORTS)} reports per phase from ${SYNQERS} synqers; projections ${PROJECTIONS_ON ? 'following the log meanwhile' : 'stopped (the command path alone)'}.`,
       'Command: `npm run bench:ingest`',
       '',
       '| path | reports/s | share of the 2-thread floor |',

@@ -59,11 +59,12 @@ export class Checks {
 
   /** An ISO-8601 UTC instant with whole seconds ("2026-11-24T10:00:00Z"), as unix seconds. */
   instant(field: string, value: unknown): number {
-    if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(value) || Number.isNaN(Date.parse(value))) {
+    const ms = typeof value === 'string' && INSTANT.test(value) ? Date.parse(value) : Number.NaN;
+    if (Number.isNaN(ms)) {
       this.add(field, 'must be a UTC time with whole seconds, e.g. "2026-11-24T10:00:00Z"');
       return 0;
     }
-    return Date.parse(value) / 1000;
+    return ms / 1000;
   }
 
   labels(field: string, value: unknown): Record<string, string> {
@@ -80,6 +81,8 @@ export class Checks {
     return Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) as Record<string, string>;
   }
 }
+
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 
 export function toInstant(unixSeconds: number): string {
   return new Date(unixSeconds * 1000).toISOString().replace('.000Z', 'Z');

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { EventMetadata, EventStore, ExpectedRevision, JsonObject } from '../event-store/event-store';
 import { WrongExpectedRevisionError } from '../event-store/errors';
 import { CommandRejected } from '../../domain/rejection';
@@ -71,10 +71,10 @@ export function toEnvelopes(stream: string, events: readonly DomainEvent[], meta
 
 /** A uuid (version 8, name-based with SHA-256) derived from `name`. */
 export function deterministicId(name: string): string {
-  const hash = createHash('sha256').update(name).digest();
-  hash[6] = (hash[6] & 0x0f) | 0x80;
-  hash[8] = (hash[8] & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString('hex');
+  const digest = hash('sha256', name, 'buffer');
+  digest[6] = (digest[6] & 0x0f) | 0x80;
+  digest[8] = (digest[8] & 0x3f) | 0x80;
+  const hex = digest.subarray(0, 16).toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
