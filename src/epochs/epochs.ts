@@ -11,6 +11,7 @@ import { commandMetadata } from '../http/request-metadata';
 import { epochView, loadNetwork } from '../network/network';
 import { ProjectionReader } from '../projections/projection-reader';
 import { ProjectionRunner } from '../projections/projection-runner';
+import { ClaimsCache } from './claims-cache';
 import { EpochClosePipeline, type SettledEpochRow } from './epoch-close';
 
 export class CloseEpoch {
@@ -53,6 +54,7 @@ export class EpochsController {
     private readonly pipeline: EpochClosePipeline,
     private readonly reader: ProjectionReader,
     @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly claims: ClaimsCache,
   ) {}
 
   /** Closes the epoch, calculates its rewards and builds its distribution; after a failure, the same call resumes. */
@@ -129,10 +131,13 @@ export class EpochsController {
     };
   }
 
-  /** A wallet's claim: amount, leaf index and proof (hex, bottom up), read from the stored tree levels. */
+  /** A wallet's claim: amount, leaf index and proof (hex, bottom up), from the stored tree levels (kept in memory once asked for). */
   @Get(':epoch/distribution/:wallet')
   @Roles('operator', 'auditor', 'developer', 'ingest')
   async claim(@Param('epoch', ParseIntPipe) epoch: number, @Param('wallet') wallet: string) {
+    const cached = this.claims.claim(epoch, wallet);
+    if (cached) return { epoch, wallet, index: cached.index, amount: cached.amount, amountLocked: '0', root: cached.root, proof: cached.proof };
+    if (cached === null) reject('not_found', 'wallet', `wallet ${wallet} has no claim in epoch ${epoch}`);
     // One query: the leaf, and on each level below the root the node its proof needs (the sibling, or the node itself
     // when it is the last of an odd level), sliced out of the stored chunk. Level k has ceil(n / 2^k) nodes.
     const rows = await this.reader.query<{ leaf_index: number; amount: string; root: string; level: number | null; node: Buffer | null }>(
@@ -188,6 +193,7 @@ function pageNumber(field: string, value: string | undefined, fallback: number, 
   controllers: [EpochsController],
   providers: [
     CloseEpochHandler,
+    { provide: ClaimsCache, inject: [ProjectionReader], useFactory: (reader: ProjectionReader) => new ClaimsCache(reader) },
     {
       provide: EpochClosePipeline,
       inject: [EVENT_STORE, ProjectionRunner, ProjectionReader],
