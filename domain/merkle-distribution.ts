@@ -21,6 +21,7 @@
  */
 import { hash } from 'node:crypto';
 import { MerkleTree } from 'merkletreejs';
+import { base58Decode } from './values';
 
 export const U64_MAX = (1n << 64n) - 1n;
 const LEAF_PREFIX = 0x00;
@@ -118,9 +119,9 @@ export function buildDistribution(payouts: readonly Payout[]): Distribution {
   const keys = Buffer.alloc(count * 32);
   for (let i = 0; i < count; i++) {
     const { wallet, amount } = payouts[i];
-    if (typeof wallet !== 'string' || !decodePublicKey(wallet, keys, 32 * i)) {
-      throw new Error(`wallet ${JSON.stringify(wallet)} is not a base58 public key of 32 bytes`);
-    }
+    const key = typeof wallet === 'string' ? base58Decode(wallet) : undefined;
+    if (key?.length !== 32) throw new Error(`wallet ${JSON.stringify(wallet)} is not a base58 public key of 32 bytes`);
+    keys.set(key, 32 * i);
     if (typeof amount !== 'bigint') throw new Error(`payout to ${wallet}: amount must be a bigint of base units`);
     if (amount < 0n) throw new Error(`payout to ${wallet}: amount ${amount} is negative`);
   }
@@ -205,53 +206,4 @@ function orderByKeyBytes(keys: Buffer, n: number): { order: Uint32Array; prefix:
   for (let i = 0; i < n; i++) order[i] = i;
   order.sort((a, b) => prefix[a] - prefix[b] || keys.compare(keys, 32 * b, 32 * b + 32, 32 * a, 32 * a + 32));
   return { order, prefix };
-}
-
-const ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
-const DIGIT = new Int8Array(128).fill(-1);
-for (let i = 0; i < ALPHABET.length; i++) DIGIT[ALPHABET.charCodeAt(i)] = i;
-const limbs = new Int32Array(16); // the value in 16-bit limbs, least significant first
-
-/**
- * Writes the 32 bytes of a base58 public key at `out[offset ..]`; false when the text is not base58 or does not decode
- * to exactly 32 bytes: the same answer as `base58Decode(text)?.length === 32` (domain/values.ts), without bigint
- * arithmetic. Two digits at a time (58^2 < 2^12) into 16-bit limbs, so every step stays a small integer.
- */
-function decodePublicKey(text: string, out: Uint8Array, offset: number): boolean {
-  const length = text.length;
-  if (length === 0 || length > 64) return false; // 32 bytes take at most 44 digits, or 32 '1's
-  limbs.fill(0);
-  let used = 0; // limbs below `used` may be non-zero
-  for (let at = 0; at < length; ) {
-    let group = 0;
-    let factor = 1;
-    for (const end = Math.min(at + 2, length); at < end; at++) {
-      const code = text.charCodeAt(at);
-      const digit = code < 128 ? DIGIT[code] : -1;
-      if (digit < 0) return false;
-      group = group * 58 + digit;
-      factor *= 58;
-    }
-    let carry = group;
-    for (let j = 0; j < used; j++) {
-      const x = limbs[j] * factor + carry; // < 2^16 * 58^2 + 2^15 < 2^28
-      limbs[j] = x & 0xffff;
-      carry = x >>> 16;
-    }
-    while (carry !== 0) {
-      if (used === 16) return false; // 2^256 or more
-      limbs[used++] = carry & 0xffff;
-      carry >>>= 16;
-    }
-  }
-  for (let j = 0; j < 16; j++) {
-    out[offset + 31 - 2 * j] = limbs[j] & 0xff;
-    out[offset + 30 - 2 * j] = limbs[j] >>> 8;
-  }
-  let zeroBytes = 0;
-  while (zeroBytes < 32 && out[offset + zeroBytes] === 0) zeroBytes++;
-  let leadingOnes = 0;
-  while (leadingOnes < length && text.charCodeAt(leadingOnes) === 49) leadingOnes++;
-  // base58 writes each leading zero byte as a '1' and the rest of the value without leading zeros.
-  return zeroBytes === leadingOnes;
 }

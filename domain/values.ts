@@ -102,7 +102,6 @@ export function base58Decode(text: string): Uint8Array | undefined {
   if (length === 0 || length > 128) return undefined;
   let zeros = 0;
   while (zeros < length && text.charCodeAt(zeros) === 49 /* '1' */) zeros++;
-  const limbs = new Float64Array(Math.ceil((length * 0.733) / 3) + 2);
   let used = 0;
   for (let at = zeros; at < length; ) {
     let group = 0;
@@ -126,15 +125,19 @@ export function base58Decode(text: string): Uint8Array | undefined {
       carry = next;
     }
   }
-  const bytes: number[] = [];
-  for (let j = used - 1; j >= 0; j--) bytes.push(limbs[j] >>> 16, (limbs[j] >>> 8) & 0xff, limbs[j] & 0xff);
-  let first = 0;
-  while (first < bytes.length && bytes[first] === 0) first++;
-  const out = new Uint8Array(zeros + bytes.length - first);
-  for (let k = first; k < bytes.length; k++) out[zeros + k - first] = bytes[k];
+  // The value's bytes, most significant first, without its leading zero bytes; then one zero byte per leading '1'.
+  let significant = used * 3;
+  if (used > 0) significant -= limbs[used - 1] < 256 ? 2 : limbs[used - 1] < 65_536 ? 1 : 0;
+  const out = new Uint8Array(zeros + significant);
+  for (let j = 0, at = out.length - 1; j < used; j++) {
+    const limb = limbs[j];
+    for (let k = 0; k < 3 && at >= zeros; k++, at--) out[at] = (limb >>> (8 * k)) & 0xff;
+  }
   return out;
 }
 const LIMB = 16_777_216; // 2^24
+// Scratch for base58Decode: 128 digits are at most 94 bytes, 32 limbs.
+const limbs = new Float64Array(32);
 
 export function base58Encode(bytes: Uint8Array): string {
   let zeros = 0;

@@ -1,12 +1,12 @@
 import { Body, Controller, Get, Inject, Module, Param, Post, Put, Req } from '@nestjs/common';
 import { CommandBus, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
-import * as network from '../../domain/network';
 import * as synqer from '../../domain/synqer';
 import { reject } from '../../domain/rejection';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
 import { decideAndAppend, fold, type CommandMetadata } from '../commands/decide-and-append';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
+import { loadNetwork } from '../network/network';
 import { commandMetadata } from '../http/request-metadata';
 
 type SynqerDecision = (state: synqer.SynqerState | undefined, lastOpenedEpoch: number) => synqer.SynqerEvent[];
@@ -25,7 +25,7 @@ export class ChangeSynqerHandler implements ICommandHandler<ChangeSynqer> {
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
   async execute({ synqerId, decide, metadata }: ChangeSynqer) {
-    const { state: ledger } = await fold(this.store, network.NETWORK_STREAM, network.initialNetwork(), network.evolveNetwork);
+    const ledger = await loadNetwork(this.store);
     return decideAndAppend(this.store, synqer.synqerStream(synqerId), undefined, synqer.evolveSynqer, (state) => decide(state, ledger.lastEpoch), metadata);
   }
 }
