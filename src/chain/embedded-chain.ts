@@ -1,0 +1,256 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { Client, type ClientConfig, type Pool } from 'pg';
+import { PublicKey, VersionedTransaction } from '@solana/web3.js';
+import type { FailedTransactionMetadata, LiteSVM as LiteSvmType, TransactionMetadata } from 'litesvm';
+import { base58Encode } from '../../domain/values';
+import { ChainError, decodeWire, type ChainAccount, type ChainGateway, type Confirmation, type LandedTransaction, type RecentBlockhash } from './chain-gateway';
+
+// litesvm's native module corrupts V8's allocation-site pretenuring table once an SBF program (SPL Token, Memo) has
+// run, and the next full GC aborts with std::bad_alloc (LiteSVM/litesvm#171, reproduced here with one Memo
+// transaction and global.gc()). Pretenuring is an optimisation only; without it the crash does not occur.
+setFlagsFromString('--no-allocation-site-pretenuring');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { LiteSVM } = require('litesvm') as typeof import('litesvm');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { TransactionErrorInstructionError, TransactionErrorInsufficientFundsForRent } = require('litesvm/dist/internal') as typeof import('litesvm/dist/internal');
+
+/** As on mainnet: a blockhash stays usable for 150 blocks. */
+const BLOCKHASH_VALIDITY = 150n;
+/** The embedded chain's fee schedule: the cluster default, per signature, no priority fees. */
+const LAMPORTS_PER_SIGNATURE = 5000n;
+// Another namespace than the projections' (735813) and the migrator's.
+const LOCK_NAMESPACE = 735814;
+
+/**
+ * The embedded chain: litesvm runs the real SPL Token, Associated Token Account and Memo programs in-process, and this
+ * adapter gives it what litesvm leaves out: a ledger that survives restarts (PostgreSQL, migration 005), transactions
+ * found by signature, block heights and blockhash expiry. Transactions execute one at a time, each in full, and are
+ * written with the accounts they touched in one statement; a process that dies before that statement leaves the chain
+ * as if the transaction had never been sent (as a cluster drops one it never received).
+ *
+ * One process at a time owns the ledger (a session advisory lock): two in-memory copies would diverge.
+ */
+export class EmbeddedChain implements ChainGateway {
+  readonly kind = 'embedded';
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Blockhash → the height it was issued at, for those issued since this process opened the ledger. */
+  private readonly issued = new Map<string, bigint>();
+
+  private constructor(
+    private readonly pool: Pool,
+    private readonly lock: Client,
+    private svm: LiteSvmType,
+    private readonly genesis: string,
+    private height: bigint,
+  ) {}
+
+  static async open(pool: Pool, connection: ClientConfig): Promise<EmbeddedChain> {
+    const lock = new Client(connection);
+    await lock.connect();
+    try {
+      const { rows } = await lock.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, 0) AS locked', [LOCK_NAMESPACE]);
+      if (!rows[0].locked) {
+        throw new ChainError('the embedded chain is open in another process (a running engine?): stop it, or use its API, to work on the chain');
+      }
+      await pool.query('INSERT INTO chain_ledger (genesis, block_height) VALUES ($1, 1) ON CONFLICT (id) DO NOTHING', [randomUUID()]);
+      const ledger = await pool.query<{ genesis: string; block_height: string }>('SELECT genesis, block_height FROM chain_ledger');
+      const chain = new EmbeddedChain(pool, lock, await loadSvm(pool), ledger.rows[0].genesis, BigInt(ledger.rows[0].block_height));
+      return chain;
+    } catch (error) {
+      await lock.end().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async cluster(): Promise<string> {
+    return `embedded:${this.genesis}`;
+  }
+
+  async getAccount(address: PublicKey): Promise<ChainAccount | null> {
+    return this.read(address);
+  }
+
+  async getAccounts(addresses: readonly PublicKey[]): Promise<(ChainAccount | null)[]> {
+    return addresses.map((address) => this.read(address));
+  }
+
+  async latestBlockhash(): Promise<RecentBlockhash> {
+    const blockhash = this.blockhashAt(this.height);
+    if (this.issued.size > 1000) this.issued.clear();
+    this.issued.set(blockhash, this.height);
+    return { blockhash, lastValidBlockHeight: this.height + BLOCKHASH_VALIDITY };
+  }
+
+  async blockHeight(): Promise<bigint> {
+    return this.height;
+  }
+
+  async minimumBalanceForRentExemption(dataLength: number): Promise<bigint> {
+    return this.svm.minimumBalanceForRentExemption(BigInt(dataLength));
+  }
+
+  sendTransaction(wire: Uint8Array): Promise<string> {
+    return this.serially(() => this.execute(wire));
+  }
+
+  async confirmTransaction(signature: string, lastValidBlockHeight: bigint): Promise<Confirmation> {
+    const landed = await this.getTransaction(signature);
+    if (landed) return landed.error === null ? { status: 'succeeded', slot: landed.slot } : { status: 'failed', slot: landed.slot, error: landed.error };
+    // Executed transactions land at once, so one not found never will: waiting for it is letting its blocks pass.
+    await this.serially(async () => {
+      if (this.height <= lastValidBlockHeight) await this.advanceTo(lastValidBlockHeight + 1n);
+    });
+    return { status: 'expired' };
+  }
+
+  async getTransaction(signature: string): Promise<LandedTransaction | null> {
+    const { rows } = await this.pool.query<{ block_height: string; wire: Buffer; error: string | null; fee: string; logs: string[] }>(
+      'SELECT block_height, wire, error, fee, logs FROM chain_transactions WHERE signature = $1',
+      [signature],
+    );
+    if (rows.length === 0) return null;
+    const decoded = decodeWire(rows[0].wire);
+    return {
+      signature,
+      slot: BigInt(rows[0].block_height),
+      error: rows[0].error,
+      fee: BigInt(rows[0].fee),
+      instructions: decoded.instructions,
+      signers: decoded.signers,
+      logs: rows[0].logs,
+    };
+  }
+
+  requestAirdrop(address: PublicKey, lamports: bigint): Promise<void> {
+    return this.serially(async () => {
+      const result = this.svm.airdrop(address, lamports);
+      if (!result || isFailure(result)) throw new ChainError(`airdrop of ${lamports} lamports to ${address.toBase58()} failed`);
+      await this.persist([address.toBase58()], undefined);
+    });
+  }
+
+  /** Lets blocks pass without transactions (the embedded chain's clock): blockhashes older than 150 blocks expire. */
+  advanceBlocks(count: bigint): Promise<void> {
+    return this.serially(() => this.advanceTo(this.height + count));
+  }
+
+  async close(): Promise<void> {
+    await this.queue.catch(() => undefined);
+    await this.lock.end().catch(() => undefined);
+  }
+
+  private async execute(wire: Uint8Array): Promise<string> {
+    const decoded = decodeWire(wire);
+    const known = await this.pool.query('SELECT 1 FROM chain_transactions WHERE signature = $1', [decoded.signature]);
+    if (known.rows.length > 0) return decoded.signature;
+    const issuedAt = this.issuedAt(decoded.blockhash);
+    // An unknown or expired blockhash: the cluster accepts the bytes and drops them; nothing lands.
+    if (issuedAt === undefined || this.height > issuedAt + BLOCKHASH_VALIDITY) return decoded.signature;
+
+    const result = this.svm.sendTransaction(VersionedTransaction.deserialize(wire));
+    let error: string | null = null;
+    let logs: string[];
+    if (isFailure(result)) {
+      const reason = result.err();
+      // Rejected before execution (bad signature, fee payer without lamports, missing account): it does not land.
+      if (!(reason instanceof TransactionErrorInstructionError || reason instanceof TransactionErrorInsufficientFundsForRent)) {
+        throw new ChainError(`transaction ${decoded.signature} rejected: ${result.toString()}`);
+      }
+      error = reason.toString();
+      logs = result.meta().logs();
+    } else {
+      logs = result.logs();
+    }
+    const fee = LAMPORTS_PER_SIGNATURE * BigInt(decoded.signers.length);
+    const touched = new Set(decoded.instructions.flatMap((instruction) => instruction.accounts));
+    for (const signer of decoded.signers) touched.add(signer);
+    await this.persist([...touched], { signature: decoded.signature, wire, error, fee, logs });
+    return decoded.signature;
+  }
+
+  /** Writes the accounts, the transaction and the new height in one statement: all of it, or none. */
+  private async persist(addresses: string[], transaction: { signature: string; wire: Uint8Array; error: string | null; fee: bigint; logs: string[] } | undefined): Promise<void> {
+    const height = transaction ? this.height + 1n : this.height;
+    const rows = addresses.flatMap((address) => {
+      const account = this.svm.getAccount(new PublicKey(address));
+      if (!account || account.executable) return [];
+      return [{ address, lamports: BigInt(account.lamports).toString(), owner: account.owner.toBase58(), data: Buffer.from(account.data) }];
+    });
+    try {
+      await this.pool.query(
+        `WITH accounts AS (
+           INSERT INTO chain_accounts (address, lamports, owner, data, executable)
+           SELECT address, lamports, owner, data, false FROM unnest($1::text[], $2::numeric[], $3::text[], $4::bytea[]) AS a(address, lamports, owner, data)
+           ON CONFLICT (address) DO UPDATE SET lamports = excluded.lamports, owner = excluded.owner, data = excluded.data
+         ), landed AS (
+           INSERT INTO chain_transactions (signature, block_height, wire, error, fee, logs)
+           SELECT $5::text, $6::bigint, $7::bytea, $8::text, $9::numeric, $10::text[] WHERE $5::text IS NOT NULL
+         )
+         UPDATE chain_ledger SET block_height = $6`,
+        [
+          rows.map((row) => row.address),
+          rows.map((row) => row.lamports),
+          rows.map((row) => row.owner),
+          rows.map((row) => row.data),
+          transaction?.signature ?? null,
+          height.toString(),
+          transaction ? Buffer.from(transaction.wire) : null,
+          transaction?.error ?? null,
+          transaction?.fee.toString() ?? null,
+          transaction?.logs ?? null,
+        ],
+      );
+    } catch (error) {
+      // Memory ran ahead of the ledger: go back to what the ledger holds, as after a restart.
+      this.svm = await loadSvm(this.pool);
+      throw error;
+    }
+    this.height = height;
+  }
+
+  private async advanceTo(height: bigint): Promise<void> {
+    await this.pool.query('UPDATE chain_ledger SET block_height = $1', [height.toString()]);
+    this.height = height;
+  }
+
+  private read(address: PublicKey): ChainAccount | null {
+    const account = this.svm.getAccount(address);
+    if (!account) return null;
+    return { lamports: BigInt(account.lamports), owner: account.owner, data: Buffer.from(account.data), executable: account.executable };
+  }
+
+  /** Blockhashes derive from the chain's genesis and the height they were issued at, so they survive a restart. */
+  private blockhashAt(height: bigint): string {
+    return base58Encode(createHash('sha256').update(`synq embedded chain ${this.genesis} ${height}`).digest());
+  }
+
+  private issuedAt(blockhash: string): bigint | undefined {
+    const known = this.issued.get(blockhash);
+    if (known !== undefined) return known;
+    for (let height = this.height; height >= 1n && height >= this.height - BLOCKHASH_VALIDITY; height--) {
+      if (this.blockhashAt(height) === blockhash) return height;
+    }
+    return undefined;
+  }
+
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work, work);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}
+
+function isFailure(result: TransactionMetadata | FailedTransactionMetadata): result is FailedTransactionMetadata {
+  return typeof (result as FailedTransactionMetadata).err === 'function';
+}
+
+async function loadSvm(pool: Pool): Promise<LiteSvmType> {
+  // Blockhashes are the adapter's (see issuedAt); litesvm's own check knows only its latest one.
+  const svm = new LiteSVM().withBlockhashCheck(false).withTransactionHistory(0n);
+  const { rows } = await pool.query<{ address: string; lamports: string; owner: string; data: Buffer }>('SELECT address, lamports, owner, data FROM chain_accounts');
+  for (const row of rows) {
+    svm.setAccount(new PublicKey(row.address), { lamports: Number(row.lamports), owner: new PublicKey(row.owner), data: row.data, executable: false });
+  }
+  return svm;
+}
