@@ -20,6 +20,8 @@ export interface Policy {
   unstakeCooldownEpochs: number;
   /** Largest reward pool an epoch may have, base units. */
   maxPoolPerEpoch: string;
+  /** $SYNQ base units one SOL is worth, when set: settlement cost is then reported as a share of the rewards paid. */
+  solPriceInSynq?: string;
 }
 
 /** In force until a version is adopted (version 0). */
@@ -53,6 +55,7 @@ export function parsePolicyParameters(input: Record<string, unknown>): PolicyPar
     creditsPerToken: checks.amount('creditsPerToken', input.creditsPerToken).toString(),
     unstakeCooldownEpochs: checks.integer('unstakeCooldownEpochs', input.unstakeCooldownEpochs, 0, 1_000),
     maxPoolPerEpoch: checks.amount('maxPoolPerEpoch', input.maxPoolPerEpoch).toString(),
+    ...(input.solPriceInSynq === undefined ? {} : { solPriceInSynq: checks.amount('solPriceInSynq', input.solPriceInSynq).toString() }),
   };
   if (parameters.weightBytesBps + parameters.weightSessionsBps !== 10_000) {
     checks.add('weightSessionsBps', 'weightBytesBps and weightSessionsBps must sum to 10000');

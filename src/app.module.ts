@@ -1,7 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
-import type { AppConfig } from './config/config';
+import { APP_CONFIG, type AppConfig } from './config/config';
 import { Database } from './database/database';
 import { EVENT_STORE, type EventStore } from './event-store/event-store';
 import { ApiKeyGuard } from './auth/api-key.guard';
@@ -15,13 +15,16 @@ import { SynqersModule } from './synqers/synqers';
 import { EpochsModule } from './epochs/epochs';
 import { ProjectionsModule } from './projections/projections';
 import { AuditModule } from './audit/audit.module';
+import type { ChainGateway } from './chain/chain-gateway';
+import { CHAIN_GATEWAY } from './chain/open-chain';
+import { ChainModule } from './chain/chain.module';
+import { SettlementModule } from './settlement/settlement.module';
 
-export const APP_CONFIG = Symbol('AppConfig');
 
 /** Infrastructure shared by every capability module: configuration, the database and the event store. */
 @Module({})
 export class InfrastructureModule {
-  static forRoot(config: AppConfig, database: Database, eventStore: EventStore): DynamicModule {
+  static forRoot(config: AppConfig, database: Database, eventStore: EventStore, chain: ChainGateway): DynamicModule {
     return {
       module: InfrastructureModule,
       global: true,
@@ -29,18 +32,19 @@ export class InfrastructureModule {
         { provide: APP_CONFIG, useValue: config },
         { provide: Database, useValue: database },
         { provide: EVENT_STORE, useValue: eventStore },
+        { provide: CHAIN_GATEWAY, useValue: chain },
       ],
-      exports: [APP_CONFIG, Database, EVENT_STORE],
+      exports: [APP_CONFIG, Database, EVENT_STORE, CHAIN_GATEWAY],
     };
   }
 }
 
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, database: Database, eventStore: EventStore): DynamicModule {
+  static forRoot(config: AppConfig, database: Database, eventStore: EventStore, chain: ChainGateway): DynamicModule {
     return {
       module: AppModule,
-      imports: [InfrastructureModule.forRoot(config, database, eventStore), CqrsModule.forRoot(),
+      imports: [InfrastructureModule.forRoot(config, database, eventStore, chain), CqrsModule.forRoot(),
         ProjectionsModule,
         SynqersModule,
         NetworkModule,
@@ -49,6 +53,8 @@ export class AppModule {
         StakesModule,
         EpochsModule,
         AuditModule,
+        ChainModule,
+        SettlementModule,
       ],
       controllers: [HealthController],
       providers: [

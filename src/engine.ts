@@ -9,11 +9,14 @@ import type { AppConfig } from './config/config';
 import { openDatabase, type Database } from './database/database';
 import type { EventStore } from './event-store/event-store';
 import { openEventStore } from './event-store/open-event-store';
+import type { ChainGateway } from './chain/chain-gateway';
+import { openChainGateway } from './chain/open-chain';
 
 export interface RunningEngine {
   app: INestApplication;
   database: Database;
   eventStore: EventStore;
+  chain: ChainGateway;
   /** Base URL the HTTP API listens on. */
   url: string;
   /** Closes HTTP, then the event store, then the database (and the embedded server). Safe to call twice. */
@@ -26,8 +29,10 @@ export async function startEngine(config: AppConfig, logger = new Logger('engine
   const database = await openDatabase(config, log);
   const eventStore = openEventStore(config, database);
   let app: INestApplication | undefined;
+  let chain: ChainGateway | undefined;
   try {
-    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, database, eventStore), {
+    chain = await openChainGateway(config, database);
+    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, database, eventStore, chain), {
       logger: options.frameworkLogs === false ? ['error', 'warn'] : ['error', 'warn', 'log'],
       bodyParser: false,
     });
@@ -37,24 +42,28 @@ export async function startEngine(config: AppConfig, logger = new Logger('engine
     await app.listen(config.port, '127.0.0.1');
   } catch (error) {
     await app?.close().catch(() => undefined);
+    await chain?.close().catch(() => undefined);
     await eventStore.close().catch(() => undefined);
     await database.close().catch(() => undefined);
     throw error;
   }
   const { port } = app.getHttpServer().address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
-  log(`synq-settlement listening on ${url} (database: ${database.source}, event store: ${eventStore.kind})`);
+  log(`synq-settlement listening on ${url} (database: ${database.source}, event store: ${eventStore.kind}, chain: ${chain.kind})`);
 
   let stopping: Promise<void> | undefined;
   const running = app;
+  const openChain = chain;
   return {
     app: running,
     database,
     eventStore,
+    chain: openChain,
     url,
     stop() {
       stopping ??= (async () => {
         await running.close();
+        await openChain.close();
         await eventStore.close();
         await database.close();
       })();

@@ -8,6 +8,9 @@ describe('configuration', () => {
       eventStoreConnectionString: undefined,
       port: 3000,
       dataDir: path.resolve('/srv/engine', '.synq'),
+      solanaRpcUrl: undefined,
+      solanaCommitment: 'confirmed',
+      treasuryKeypairPath: undefined,
     });
   });
 
@@ -18,6 +21,9 @@ describe('configuration', () => {
         EVENTSTORE_CONNECTION_STRING: 'esdb://127.0.0.1:2113?tls=false',
         PORT: '8080',
         SYNQ_DATA_DIR: '/var/lib/synq',
+        SOLANA_RPC_URL: 'http://127.0.0.1:8899',
+        SOLANA_COMMITMENT: 'finalized',
+        SYNQ_TREASURY_KEYPAIR: 'keys/treasury.json',
       },
       '/srv',
     );
@@ -26,13 +32,16 @@ describe('configuration', () => {
       eventStoreConnectionString: 'esdb://127.0.0.1:2113?tls=false',
       port: 8080,
       dataDir: '/var/lib/synq',
+      solanaRpcUrl: 'http://127.0.0.1:8899',
+      solanaCommitment: 'finalized',
+      treasuryKeypairPath: '/srv/keys/treasury.json',
     });
   });
 
   it('reports every bad value at once, naming the variable and the reason', () => {
     let error: unknown;
     try {
-      loadConfig({ DATABASE_URL: 'mysql://db/x', EVENTSTORE_CONNECTION_STRING: 'http://es', PORT: '70000' });
+      loadConfig({ DATABASE_URL: 'mysql://db/x', EVENTSTORE_CONNECTION_STRING: 'http://es', PORT: '70000', SOLANA_RPC_URL: 'devnet', SOLANA_COMMITMENT: 'max' });
     } catch (e) {
       error = e;
     }
@@ -41,6 +50,8 @@ describe('configuration', () => {
       'DATABASE_URL: must use the postgres:// or postgresql:// scheme, got "mysql://"',
       'EVENTSTORE_CONNECTION_STRING: must be a connection string such as esdb://host:2113?tls=false',
       'PORT: must be a whole number from 0 to 65535, got "70000"',
+      'SOLANA_RPC_URL: must be an http(s) URL such as http://127.0.0.1:8899',
+      'SOLANA_COMMITMENT: must be processed, confirmed or finalized, got "max"',
     ]);
   });
 

@@ -51,7 +51,7 @@ export class EmbeddedChain implements ChainGateway {
     try {
       const { rows } = await lock.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, 0) AS locked', [LOCK_NAMESPACE]);
       if (!rows[0].locked) {
-        throw new ChainError('the embedded chain is open in another process (a running engine?): stop it, or use its API, to work on the chain');
+        throw new ChainBusyError('the embedded chain is open in another process (a running engine?): stop it, or use its API, to work on the chain');
       }
       await pool.query('INSERT INTO chain_ledger (genesis, block_height) VALUES ($1, 1) ON CONFLICT (id) DO NOTHING', [randomUUID()]);
       const ledger = await pool.query<{ genesis: string; block_height: string }>('SELECT genesis, block_height FROM chain_ledger');
@@ -239,6 +239,11 @@ export class EmbeddedChain implements ChainGateway {
     this.queue = next.catch(() => undefined);
     return next;
   }
+}
+
+/** Another process owns the embedded chain's ledger. */
+export class ChainBusyError extends ChainError {
+  override name = 'ChainBusyError';
 }
 
 function isFailure(result: TransactionMetadata | FailedTransactionMetadata): result is FailedTransactionMetadata {

@@ -1,5 +1,8 @@
 import * as path from 'node:path';
 
+/** Nest injection token of the engine's AppConfig. */
+export const APP_CONFIG = Symbol('AppConfig');
+
 /** The engine's configuration, read once from the environment at start. */
 export interface AppConfig {
   /** PostgreSQL server to use; undefined means start the embedded one in `dataDir`. */
@@ -9,6 +12,11 @@ export interface AppConfig {
   port: number;
   /** Absolute path of the folder that holds the embedded database and other local state. */
   dataDir: string;
+  /** A Solana cluster's JSON-RPC URL; undefined means the embedded chain (litesvm, ledger in PostgreSQL). */
+  solanaRpcUrl?: string;
+  solanaCommitment?: 'processed' | 'confirmed' | 'finalized';
+  /** The treasury authority's keypair file (solana-keygen JSON); defaults to `<dataDir>/treasury-keypair.json`. */
+  treasuryKeypairPath?: string;
 }
 
 export class ConfigError extends Error {
@@ -53,8 +61,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   const dataDirText = text('SYNQ_DATA_DIR') ?? DEFAULT_DATA_DIR;
   if (dataDirText.includes('\0')) problems.push('SYNQ_DATA_DIR: must be a path without NUL characters');
 
+  const solanaRpcUrl = text('SOLANA_RPC_URL');
+  if (solanaRpcUrl !== undefined && !/^https?:\/\/\S+$/.test(solanaRpcUrl)) problems.push('SOLANA_RPC_URL: must be an http(s) URL such as http://127.0.0.1:8899');
+  const commitment = text('SOLANA_COMMITMENT') ?? 'confirmed';
+  if (!['processed', 'confirmed', 'finalized'].includes(commitment)) problems.push(`SOLANA_COMMITMENT: must be processed, confirmed or finalized, got "${commitment}"`);
+  const keypathText = text('SYNQ_TREASURY_KEYPAIR');
+
   if (problems.length > 0) throw new ConfigError(problems);
-  return { databaseUrl, eventStoreConnectionString, port, dataDir: path.resolve(cwd, dataDirText) };
+  const dataDir = path.resolve(cwd, dataDirText);
+  return {
+    databaseUrl,
+    eventStoreConnectionString,
+    port,
+    dataDir,
+    solanaRpcUrl,
+    solanaCommitment: commitment as AppConfig['solanaCommitment'],
+    treasuryKeypairPath: keypathText === undefined ? undefined : path.resolve(cwd, keypathText),
+  };
 }
 
 function postgresUrlProblem(value: string): string | undefined {

@@ -1,6 +1,7 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import { CommandRejected, type Problem } from '../../domain/rejection';
+import { ChainError } from '../chain/chain-gateway';
 import { ProjectionNotReadyError } from '../projections/projection-reader';
 
 const STATUS_BY_KIND = { invalid: 422, not_found: 404, conflict: 409 } as const;
@@ -34,6 +35,8 @@ export class ProblemFilter implements ExceptionFilter {
 
 function describe(error: unknown): { status: number; detail: string; problems: Problem[] } {
   if (error instanceof CommandRejected) return { status: STATUS_BY_KIND[error.kind], detail: error.message, problems: error.problems };
+  // The chain (or the embedded chain's owner) did not answer as needed: the request may succeed later.
+  if (error instanceof ChainError) return { status: 503, detail: error.message, problems: [{ field: 'chain', reason: error.message }] };
   if (error instanceof ProjectionNotReadyError) return { status: 503, detail: error.message, problems: [{ field: 'projection', reason: error.message }] };
   if (error instanceof HttpException) {
     const body = error.getResponse();

@@ -1,4 +1,7 @@
 import { Logger } from '@nestjs/common';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { createApiKey } from '../../src/auth/api-keys';
 import { startEngine, type RunningEngine } from '../../src/engine';
 import { createTestDatabase, type TestDatabase } from './database';
@@ -10,6 +13,8 @@ export interface TestApi {
   /** The test database, for command-line tools run against it. */
   databaseUrl: string;
   keys: { operator: string; ingest: string; auditor: string; developer: string };
+  /** SYNQ_DATA_DIR of this engine (the treasury keypair). */
+  dataDir: string;
   /** A JSON request; `key` undefined sends none. Bodies are whatever JSON the API answered, checked by each test. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   call(method: string, path: string, key: string | undefined, body?: unknown): Promise<{ status: number; body: any; contentType: string }>;
@@ -19,8 +24,10 @@ export interface TestApi {
 /** The real engine on a fresh database, over real HTTP, with one key per role. */
 export async function startTestApi(): Promise<TestApi> {
   const db: TestDatabase = await createTestDatabase({ migrated: false });
+  // The treasury keypair of the embedded chain lives here.
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'synq-test-'));
   const engine = await startEngine(
-    { databaseUrl: db.url, eventStoreConnectionString: undefined, port: 0, dataDir: '/nonexistent-not-used' },
+    { databaseUrl: db.url, eventStoreConnectionString: undefined, port: 0, dataDir },
     new Logger('api-test'),
     { frameworkLogs: false },
   );
@@ -35,6 +42,7 @@ export async function startTestApi(): Promise<TestApi> {
     engine,
     databaseUrl: db.url,
     keys,
+    dataDir,
     async call(method, path, key, body) {
       const response = await fetch(`${engine.url}${path}`, {
         method,
@@ -47,6 +55,7 @@ export async function startTestApi(): Promise<TestApi> {
     async close() {
       await engine.stop();
       await db.drop();
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,132 @@
+import { Keypair, LAMPORTS_PER_SOL, PublicKey } from '@solana/web3.js';
+import { CHAIN_SETUP_STREAM, evolveChainSetup, initializeChain, type ChainSetup, type ChainSetupEvent } from '../../domain/chain-setup';
+import { TOKEN } from '../../domain/policy';
+import type { AppConfig } from '../config/config';
+import { decideAndAppend, fold, type CommandMetadata } from '../commands/decide-and-append';
+import type { EventStore } from '../event-store/event-store';
+import { ChainError, type ChainGateway } from './chain-gateway';
+import {
+  associatedTokenAddress,
+  createAssociatedAccountIdempotent,
+  createMintInstructions,
+  createTokenAccountInstructions,
+  execute,
+  mintToChecked,
+  readMint,
+  readTokenAccount,
+  SYNQ_DECIMALS,
+} from './token';
+import { loadOrCreateTreasuryKey, loadTreasuryKey } from './treasury-key';
+
+export async function loadChainSetup(store: EventStore): Promise<ChainSetup | undefined> {
+  return (await fold<ChainSetup | undefined, ChainSetupEvent>(store, CHAIN_SETUP_STREAM, undefined, evolveChainSetup)).state;
+}
+
+export interface ChainInitOptions {
+  /** Embedded chain: $SYNQ minted into the treasury at setup, in base units. Default 1,000,000,000 SYNQ. */
+  supply?: bigint;
+  /** Real cluster: the existing $SYNQ mint (its authority is not needed). */
+  mint?: string;
+  log?: (line: string) => void;
+}
+
+export const DEFAULT_SUPPLY = 1_000_000_000n * TOKEN;
+/** Lamports the embedded chain gives the treasury authority for fees and recipients' account rent. */
+const EMBEDDED_FEE_FUNDS = 100_000n * BigInt(LAMPORTS_PER_SOL);
+
+/**
+ * `chain init`. On the embedded chain: creates the treasury key (0600, in SYNQ_DATA_DIR), the $SYNQ mint with 6
+ * decimals, the treasury's associated account and the stake vault, and mints the supply into the treasury. On a real
+ * cluster: takes the existing mint and the treasury key from SYNQ_TREASURY_KEYPAIR, checks them, and creates the
+ * treasury account and stake vault if missing. Either way the accounts are recorded as `ChainInitialized`; a second
+ * run finds them recorded and changes nothing.
+ */
+export async function initChain(gateway: ChainGateway, store: EventStore, config: AppConfig, options: ChainInitOptions, metadata: CommandMetadata): Promise<{ setup: ChainSetup; created: boolean }> {
+  const log = options.log ?? (() => undefined);
+  const cluster = await gateway.cluster();
+  const recorded = await loadChainSetup(store);
+  if (recorded) {
+    if (recorded.cluster !== cluster) throw new ChainError(`the books are set up on ${recorded.cluster}, and this engine is connected to ${cluster}`);
+    return { setup: recorded, created: false };
+  }
+  const setup = gateway.kind === 'embedded' ? await createOnEmbeddedChain(gateway, config, options, cluster, log) : await adoptOnCluster(gateway, config, options, cluster, log);
+  await decideAndAppend(store, CHAIN_SETUP_STREAM, undefined as ChainSetup | undefined, evolveChainSetup, (state) => initializeChain(state, setup), metadata);
+  const stored = await loadChainSetup(store);
+  return { setup: stored!, created: stored!.mint === setup.mint };
+}
+
+async function createOnEmbeddedChain(gateway: ChainGateway, config: AppConfig, options: ChainInitOptions, cluster: string, log: (line: string) => void): Promise<ChainSetup> {
+  const authority = await loadOrCreateTreasuryKey(config);
+  const mint = Keypair.generate();
+  const vault = Keypair.generate();
+  const supply = options.supply ?? DEFAULT_SUPPLY;
+  await gateway.requestAirdrop(authority.publicKey, EMBEDDED_FEE_FUNDS);
+  const signatures = [
+    await execute(gateway, await createMintInstructions(gateway, authority.publicKey, mint.publicKey, authority.publicKey), [authority, mint], 'create the $SYNQ mint'),
+    await execute(
+      gateway,
+      [
+        createAssociatedAccountIdempotent(authority.publicKey, authority.publicKey, mint.publicKey),
+        ...(await createTokenAccountInstructions(gateway, authority.publicKey, vault.publicKey, mint.publicKey, authority.publicKey)),
+      ],
+      [authority, vault],
+      'create the treasury account and the stake vault',
+    ),
+  ];
+  const treasuryAccount = associatedTokenAddress(authority.publicKey, mint.publicKey);
+  if (supply > 0n) signatures.push(await execute(gateway, [mintToChecked(mint.publicKey, treasuryAccount, authority.publicKey, supply)], [authority], 'mint the supply'));
+  log(`created the $SYNQ mint ${mint.publicKey.toBase58()} and minted ${supply} base units into the treasury ${treasuryAccount.toBase58()}`);
+  return {
+    cluster,
+    mint: mint.publicKey.toBase58(),
+    decimals: SYNQ_DECIMALS,
+    treasuryAuthority: authority.publicKey.toBase58(),
+    treasuryAccount: treasuryAccount.toBase58(),
+    stakeVault: vault.publicKey.toBase58(),
+    treasuryOpeningBalance: supply.toString(),
+    stakeVaultOpeningBalance: '0',
+    mintSupplyAtSetup: supply.toString(),
+    signatures,
+  };
+}
+
+async function adoptOnCluster(gateway: ChainGateway, config: AppConfig, options: ChainInitOptions, cluster: string, log: (line: string) => void): Promise<ChainSetup> {
+  if (!options.mint) throw new ChainError('on a real cluster, init takes the existing $SYNQ mint: --mint <address>');
+  let mintAddress: PublicKey;
+  try {
+    mintAddress = new PublicKey(options.mint);
+  } catch {
+    throw new ChainError(`--mint: "${options.mint}" is not a base58 public key`);
+  }
+  const authority = await loadTreasuryKey(config);
+  const mint = readMint(mintAddress, await gateway.getAccount(mintAddress));
+  if (!mint) throw new ChainError(`--mint: ${options.mint} is not an SPL token mint on ${cluster}`);
+  if (mint.decimals !== SYNQ_DECIMALS) throw new ChainError(`--mint: ${options.mint} has ${mint.decimals} decimals; $SYNQ has ${SYNQ_DECIMALS}`);
+  const treasuryAccount = associatedTokenAddress(authority.publicKey, mintAddress);
+  const vault = Keypair.generate();
+  const signatures = [
+    await execute(
+      gateway,
+      [
+        createAssociatedAccountIdempotent(authority.publicKey, authority.publicKey, mintAddress),
+        ...(await createTokenAccountInstructions(gateway, authority.publicKey, vault.publicKey, mintAddress, authority.publicKey)),
+      ],
+      [authority, vault],
+      'create the treasury account and the stake vault',
+    ),
+  ];
+  const [treasury, mintAfter] = await gateway.getAccounts([treasuryAccount, mintAddress]);
+  log(`took over mint ${options.mint}; treasury ${treasuryAccount.toBase58()}, stake vault ${vault.publicKey.toBase58()}`);
+  return {
+    cluster,
+    mint: mintAddress.toBase58(),
+    decimals: SYNQ_DECIMALS,
+    treasuryAuthority: authority.publicKey.toBase58(),
+    treasuryAccount: treasuryAccount.toBase58(),
+    stakeVault: vault.publicKey.toBase58(),
+    treasuryOpeningBalance: (readTokenAccount(treasuryAccount, treasury)?.amount ?? 0n).toString(),
+    stakeVaultOpeningBalance: '0',
+    mintSupplyAtSetup: (readMint(mintAddress, mintAfter)?.supply ?? 0n).toString(),
+    signatures,
+  };
+}

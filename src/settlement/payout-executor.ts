@@ -1,0 +1,269 @@
+import { PublicKey, type Keypair, type TransactionInstruction } from '@solana/web3.js';
+import type { ChainSetup } from '../../domain/chain-setup';
+import {
+  anchorMemo,
+  awaitingAttempts,
+  batchesToSign,
+  completeSettlement,
+  evolvePayout,
+  initialPayout,
+  payoutMemo,
+  payoutStream,
+  planSettlement,
+  recordOutcomes,
+  recordSigned,
+  type AttemptOutcome,
+  type EpochSettledData,
+  type PayoutEvent,
+  type PayoutState,
+  type SignedAttempt,
+} from '../../domain/epoch-payout';
+import { evolveEpochSettlement, epochStream, initialEpochSettlement } from '../../domain/epoch-settlement';
+import { merkleTreeOf } from '../../domain/merkle-distribution';
+import { reject } from '../../domain/rejection';
+import { evolveSettlementControl, initialSettlementControl, modeOf, requireNotPaused, SETTLEMENT_CONTROL_STREAM } from '../../domain/settlement-control';
+import { fold, toEnvelopes, type CommandMetadata } from '../commands/decide-and-append';
+import { WrongExpectedRevisionError } from '../event-store/errors';
+import type { EventStore, ExpectedRevision } from '../event-store/event-store';
+import { ChainError, signatureOf, type ChainGateway } from '../chain/chain-gateway';
+import { loadChainSetup } from '../chain/chain-setup';
+import { associatedTokenAddress, createAssociatedAccountIdempotent, memoInstruction, signTransaction, TOKEN_ACCOUNT_SIZE, transferChecked } from '../chain/token';
+import type { ProjectionReader } from '../projections/projection-reader';
+import { loadNetwork } from '../network/network';
+
+/** Payouts per transaction at most, whatever fits in bytes: each creation of a token account costs compute. */
+export const MAX_TRANSFERS_PER_TRANSACTION = 24;
+/** Attempts signed, recorded and sent together: one append before sending, one after. */
+const WINDOW = 128;
+
+export interface SettleOptions {
+  onProgress?: (done: number, total: number) => void;
+  log?: (line: string) => void;
+  /** Tests and benches: called after the window's attempts are recorded, and after each is sent. */
+  afterStep?: (step: 'recorded' | 'sent', batch: number) => void | Promise<void>;
+}
+
+interface Leaf {
+  wallet: string;
+  amount: bigint;
+}
+
+/**
+ * Executes epoch settlements: web2 in the books, hybrid as SPL transfers from the treasury, web3 as the root's anchor.
+ * Every attempt is recorded before it is sent and resolved by asking the chain, so a process killed at any point
+ * resumes where it was, and no leaf is paid twice (domain/epoch-payout.ts holds the rule; this class keeps to it).
+ * Two executors on one epoch cannot both proceed: each append expects the exact revision it read.
+ */
+export class PayoutExecutor {
+  constructor(
+    private readonly store: EventStore,
+    private readonly chain: ChainGateway,
+    private readonly reader: ProjectionReader,
+    private readonly treasuryKey: () => Promise<Keypair>,
+  ) {}
+
+  async settle(epoch: number, metadata: CommandMetadata, options: SettleOptions = {}): Promise<EpochSettledData> {
+    const log = options.log ?? (() => undefined);
+    const payout = new PayoutLog(this.store, epoch, metadata);
+    await payout.load();
+    if (payout.state.settled) return payout.state.settled;
+
+    if (!payout.state.plan) await this.plan(epoch, payout, log);
+    const plan = payout.state.plan!;
+    if (plan.mode === 'web2') {
+      await payout.append(completeSettlement(payout.state));
+      return payout.state.settled!;
+    }
+
+    const setup = await loadChainSetup(this.store);
+    if (!setup) reject('conflict', 'chain', 'the chain is not set up');
+    const authority = await this.treasuryKey();
+    if (authority.publicKey.toBase58() !== setup.treasuryAuthority) {
+      throw new ChainError(`the treasury keypair (${authority.publicKey.toBase58()}) is not the recorded treasury authority ${setup.treasuryAuthority}`);
+    }
+    const leaves = plan.mode === 'hybrid' ? await this.leaves(epoch, plan.leafCount) : [];
+
+    // First what may be on the chain already: attempts recorded before a crash or a lost answer.
+    const awaiting = awaitingAttempts(payout.state);
+    if (awaiting.length > 0) {
+      log(`epoch ${epoch}: resolving ${awaiting.length} attempts recorded before`);
+      await payout.append(recordOutcomes(payout.state, await Promise.all(awaiting.map((attempt) => this.resolve(attempt)))));
+    }
+
+    const total = plan.batches.length;
+    for (;;) {
+      const pending = batchesToSign(payout.state);
+      options.onProgress?.(total - pending.length, total);
+      if (pending.length === 0) break;
+      requireNotPaused((await fold(this.store, SETTLEMENT_CONTROL_STREAM, initialSettlementControl(), evolveSettlementControl)).state);
+      const window = pending.slice(0, WINDOW);
+      const { blockhash, lastValidBlockHeight } = await this.chain.latestBlockhash();
+      const rentPerAccount = await this.chain.minimumBalanceForRentExemption(TOKEN_ACCOUNT_SIZE);
+      const attempts: Omit<SignedAttempt, 'attempt'>[] = [];
+      for (const index of window) {
+        const batch = plan.batches[index];
+        const { instructions, created } = batch.kind === 'anchor' ? { instructions: [memoInstruction(anchorMemo(plan), authority.publicKey)], created: [] } : this.payoutInstructions(setup, authority.publicKey, plan.epoch, plan.root, batch, leaves);
+        const missing = created.length === 0 ? 0 : (await this.chain.getAccounts(created)).filter((account) => account === null).length;
+        const wire = signTransaction(instructions, [authority], blockhash);
+        attempts.push({
+          epoch,
+          batch: index,
+          signature: signatureOf(wire),
+          blockhash,
+          lastValidBlockHeight: lastValidBlockHeight.toString(),
+          wire: Buffer.from(wire).toString('base64'),
+          rent: (rentPerAccount * BigInt(missing)).toString(),
+        });
+      }
+      await payout.append(recordSigned(payout.state, attempts));
+      await options.afterStep?.('recorded', window[0]);
+      const outcomes: AttemptOutcome[] = [];
+      for (const attempt of attempts) {
+        outcomes.push(await this.sendAndResolve(attempt));
+        await options.afterStep?.('sent', attempt.batch);
+      }
+      await payout.append(recordOutcomes(payout.state, outcomes));
+      const failed = outcomes.filter((outcome) => outcome.status === 'failed');
+      if (failed.length > 0) {
+        // A failed transaction moved nothing, and retrying at once would most likely fail the same way.
+        const first = failed[0] as Extract<AttemptOutcome, { status: 'failed' }>;
+        throw new ChainError(`epoch ${epoch}: ${failed.length} settlement transactions failed (first ${first.signature}: ${first.error}); nothing of them was paid, settle again once the cause is fixed`);
+      }
+    }
+    await payout.append(completeSettlement(payout.state));
+    log(`epoch ${epoch}: settled in ${plan.mode} mode, ${plan.batches.length} transactions`);
+    return payout.state.settled!;
+  }
+
+  private async plan(epoch: number, payout: PayoutLog, log: (line: string) => void): Promise<void> {
+    const network = await loadNetwork(this.store);
+    const info = network.epochs.get(epoch);
+    if (!info) reject('not_found', 'epoch', `epoch ${epoch} does not exist`);
+    if (info.status !== 'closed') reject('conflict', 'epoch', `epoch ${epoch} is not closed`);
+    const recorded = (await fold(this.store, epochStream(epoch), initialEpochSettlement(), evolveEpochSettlement)).state;
+    if (!recorded.distribution) reject('conflict', 'epoch', `epoch ${epoch}'s distribution is not built yet: close it first (the close records it)`);
+    const control = (await fold(this.store, SETTLEMENT_CONTROL_STREAM, initialSettlementControl(), evolveSettlementControl)).state;
+    const mode = modeOf(control, epoch);
+    const distribution = recorded.distribution;
+    let accounts: boolean[] = [];
+    if (mode !== 'web2') {
+      requireNotPaused(control);
+      const setup = await loadChainSetup(this.store);
+      if (!setup) reject('conflict', 'chain', `epoch ${epoch} settles in ${mode} mode, and the chain is not set up`);
+      if (mode === 'hybrid') {
+        const leaves = await this.leaves(epoch, distribution.leafCount, distribution.root);
+        const mint = new PublicKey(setup.mint);
+        const found = await this.chain.getAccounts(leaves.map((leaf) => associatedTokenAddress(new PublicKey(leaf.wallet), mint)));
+        accounts = found.map((account) => account !== null);
+      }
+    }
+    log(`epoch ${epoch}: planning a ${mode} settlement of ${distribution.leafCount} payouts`);
+    await payout.append(
+      planSettlement(payout.state, {
+        epoch,
+        mode,
+        root: distribution.root,
+        leafCount: distribution.leafCount,
+        total: distribution.total,
+        leaves: mode === 'hybrid' ? accounts.map((accountExists) => ({ accountExists })) : Array.from({ length: distribution.leafCount }, () => ({ accountExists: true })),
+        maxTransfersPerTransaction: MAX_TRANSFERS_PER_TRANSACTION,
+      }),
+    );
+  }
+
+  /** The distribution's leaves in order, from the projection; checked against the recorded root when planning. */
+  private async leaves(epoch: number, leafCount: number, root?: string): Promise<Leaf[]> {
+    const rows = await this.reader.query<{ wallet: string; amount: string; leaf_hash: Buffer }>(
+      'settlement',
+      (s) => `SELECT wallet, amount::text AS amount, leaf_hash FROM ${s}.distribution_leaves WHERE epoch = $1 ORDER BY leaf_index`,
+      [epoch],
+    );
+    if (rows.length !== leafCount) reject('conflict', 'epoch', `the projection holds ${rows.length} of epoch ${epoch}'s ${leafCount} leaves: let it catch up`);
+    if (root !== undefined) {
+      const rebuilt = merkleTreeOf(rows.map((row) => row.leaf_hash)).getRoot().toString('hex');
+      if (rebuilt !== root) reject('conflict', 'root', `the projection's leaves of epoch ${epoch} hash to ${rebuilt}, not the recorded root ${root}`);
+    }
+    return rows.map((row) => ({ wallet: row.wallet, amount: BigInt(row.amount) }));
+  }
+
+  private payoutInstructions(setup: ChainSetup, authority: PublicKey, epoch: number, root: string, batch: { batch: number; firstLeaf: number; leafCount: number; creates: string }, leaves: Leaf[]) {
+    const mint = new PublicKey(setup.mint);
+    const treasury = new PublicKey(setup.treasuryAccount);
+    const instructions: TransactionInstruction[] = [];
+    const created: PublicKey[] = [];
+    for (let i = 0; i < batch.leafCount; i++) {
+      const leaf = leaves[batch.firstLeaf + i];
+      const owner = new PublicKey(leaf.wallet);
+      const account = associatedTokenAddress(owner, mint);
+      if (batch.creates[i] === '1') {
+        instructions.push(createAssociatedAccountIdempotent(authority, owner, mint));
+        created.push(account);
+      }
+      instructions.push(transferChecked(treasury, mint, account, authority, leaf.amount));
+    }
+    instructions.push(memoInstruction(payoutMemo(epoch, batch.batch, root), authority));
+    return { instructions, created };
+  }
+
+  private async sendAndResolve(attempt: Omit<SignedAttempt, 'attempt'>): Promise<AttemptOutcome> {
+    try {
+      await this.chain.sendTransaction(Buffer.from(attempt.wire, 'base64'));
+    } catch (error) {
+      // Refused before executing (a cluster's preflight): it cannot land; confirmation finds it expired in time.
+      if (!(error instanceof ChainError)) throw error;
+    }
+    return this.outcomeOf(attempt.signature, await this.chain.confirmTransaction(attempt.signature, BigInt(attempt.lastValidBlockHeight)));
+  }
+
+  /** After a crash: the chain is asked first; only an attempt it does not have is sent again (the same bytes). */
+  private async resolve(attempt: SignedAttempt): Promise<AttemptOutcome> {
+    const landed = await this.chain.getTransaction(attempt.signature);
+    if (landed) return landed.error === null ? { signature: attempt.signature, status: 'succeeded', slot: landed.slot, fee: landed.fee } : { signature: attempt.signature, status: 'failed', slot: landed.slot, fee: landed.fee, error: landed.error };
+    const height = await this.chain.blockHeight();
+    if (height > BigInt(attempt.lastValidBlockHeight)) return { signature: attempt.signature, status: 'expired', blockHeight: height };
+    return this.sendAndResolve(attempt);
+  }
+
+  private async outcomeOf(signature: string, confirmation: Awaited<ReturnType<ChainGateway['confirmTransaction']>>): Promise<AttemptOutcome> {
+    // The domain refuses an expiry at a height the attempt could still land at, whatever the gateway said.
+    if (confirmation.status === 'expired') return { signature, status: 'expired', blockHeight: await this.chain.blockHeight() };
+    const landed = await this.chain.getTransaction(signature);
+    const fee = landed?.fee ?? 0n;
+    return confirmation.status === 'succeeded' ? { signature, status: 'succeeded', slot: confirmation.slot, fee } : { signature, status: 'failed', slot: confirmation.slot, fee, error: confirmation.error };
+  }
+}
+
+/** The payout stream of one epoch as this executor last read or wrote it; appends expect exactly that revision. */
+class PayoutLog {
+  state: PayoutState = initialPayout();
+  private revision: ExpectedRevision = 'no_stream';
+  private appended = 0;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly epoch: number,
+    private readonly metadata: CommandMetadata,
+  ) {}
+
+  async load(): Promise<void> {
+    const folded = await fold(this.store, payoutStream(this.epoch), initialPayout(), evolvePayout);
+    this.state = folded.state;
+    this.revision = folded.revision;
+  }
+
+  async append(events: PayoutEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const stream = payoutStream(this.epoch);
+    // Event ids derive from the stream position they are written at: a retried append is a no-op, never a duplicate.
+    const at = this.revision === 'no_stream' ? 0n : (this.revision as bigint) + 1n;
+    const metadata = { ...this.metadata, commandId: `${this.metadata.commandId}:${at}:${this.appended++}` };
+    try {
+      const result = await this.store.append(stream, toEnvelopes(stream, events, metadata), { expectedRevision: this.revision });
+      this.revision = result.nextExpectedRevision;
+    } catch (error) {
+      if (error instanceof WrongExpectedRevisionError) reject('conflict', 'epoch', `epoch ${this.epoch} is being settled by another process at the same time; this one stopped, and whatever it sent is recorded and resolved by the next run`);
+      throw error;
+    }
+    for (const event of events) this.state = evolvePayout(this.state, event);
+  }
+}

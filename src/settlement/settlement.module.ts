@@ -1,0 +1,150 @@
+import { Body, Controller, Get, HttpCode, Inject, Module, Param, ParseIntPipe, Post, Req } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { evolvePayout, initialPayout, payoutStream, type PayoutState } from '../../domain/epoch-payout';
+import { policyFor } from '../../domain/policy';
+import { reject } from '../../domain/rejection';
+import * as control from '../../domain/settlement-control';
+import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import { decideAndAppend, fold } from '../commands/decide-and-append';
+import { EVENT_STORE, type EventStore } from '../event-store/event-store';
+import { commandMetadata } from '../http/request-metadata';
+import type { ChainGateway } from '../chain/chain-gateway';
+import { loadChainSetup } from '../chain/chain-setup';
+import { CHAIN_GATEWAY } from '../chain/open-chain';
+import { loadTreasuryKey } from '../chain/treasury-key';
+import { ProjectionReader } from '../projections/projection-reader';
+import { loadNetwork } from '../network/network';
+import { PayoutExecutor } from './payout-executor';
+
+const LAMPORTS_PER_SOL = 1_000_000_000n;
+
+/** What an epoch's settlement cost: lamports, and where the policy prices SOL, a share of the rewards paid. */
+export function settlementCost(state: PayoutState, solPriceInSynq: string | undefined) {
+  const lamports = state.feeLamports + state.rentLamports;
+  const paid = BigInt(state.plan?.mode === 'hybrid' ? state.plan.total : '0');
+  let percentOfPaid: string | null = null;
+  if (solPriceInSynq !== undefined && paid > 0n) {
+    // In hundred-thousandths of a percent, rounded down, then written with five decimals.
+    const scaled = (lamports * BigInt(solPriceInSynq) * 100n * 100_000n) / (LAMPORTS_PER_SOL * paid);
+    percentOfPaid = `${scaled / 100_000n}.${(scaled % 100_000n).toString().padStart(5, '0')}`;
+  }
+  return { feeLamports: state.feeLamports.toString(), rentLamports: state.rentLamports.toString(), totalLamports: lamports.toString(), percentOfPaid };
+}
+
+export function describePayout(state: PayoutState, solPriceInSynq: string | undefined) {
+  const plan = state.plan!;
+  const count = (status: string) => state.batches.filter((batch) => batch.status === status).length;
+  return {
+    epoch: plan.epoch,
+    mode: plan.mode,
+    root: plan.root,
+    leafCount: plan.leafCount,
+    total: plan.total,
+    status: state.settled ? 'settled' : 'in_progress',
+    transactions: { planned: plan.batches.length, confirmed: count('confirmed'), awaiting: count('awaiting'), failed: count('failed'), expired: count('expired'), unsigned: count('unsigned') },
+    cost: settlementCost(state, solPriceInSynq),
+    batches: plan.batches.map((batch, i) => ({
+      batch: batch.batch,
+      kind: batch.kind,
+      firstLeaf: batch.firstLeaf,
+      leafCount: batch.leafCount,
+      status: state.batches[i].status,
+      attempts: state.batches[i].attempts,
+      signature: state.batches[i].confirmedSignature ?? state.batches[i].current?.signature ?? null,
+    })),
+  };
+}
+
+@Controller()
+export class SettlementController {
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly executor: PayoutExecutor,
+  ) {}
+
+  /** Settles a closed epoch in its mode. Repeating it resumes an interrupted settlement, or answers the settled one. */
+  @Post('epochs/:epoch/settlement')
+  @HttpCode(200)
+  @Roles('operator')
+  async settle(@Param('epoch', ParseIntPipe) epoch: number, @Req() request: AuthenticatedRequest) {
+    await this.executor.settle(epoch, commandMetadata(request, `settle-${epoch}-${randomUUID()}`));
+    return this.get(epoch);
+  }
+
+  @Get('epochs/:epoch/settlement')
+  @Roles('operator', 'auditor')
+  async get(@Param('epoch', ParseIntPipe) epoch: number) {
+    const { state } = await fold(this.store, payoutStream(epoch), initialPayout(), evolvePayout);
+    if (!state.plan) reject('not_found', 'epoch', `epoch ${epoch} has no settlement yet`);
+    const network = await loadNetwork(this.store);
+    return describePayout(state, policyFor(network.policies, epoch).solPriceInSynq);
+  }
+
+  @Get('settlement')
+  @Roles('operator', 'auditor')
+  async status() {
+    const state = await this.control();
+    const network = await loadNetwork(this.store);
+    return {
+      nextEpoch: network.lastEpoch + 1,
+      modeOfNextEpoch: control.modeOf(state, network.lastEpoch + 1),
+      modes: state.modes,
+      paused: state.paused ?? null,
+    };
+  }
+
+  /** An operator decision, effective from the next epoch opened; web2 is always allowed (the rollback path). */
+  @Post('settlement/mode')
+  @HttpCode(200)
+  @Roles('operator')
+  async chooseMode(@Body() body: { mode?: unknown; reason?: unknown } | undefined, @Req() request: AuthenticatedRequest) {
+    const network = await loadNetwork(this.store);
+    const chainReady = (await loadChainSetup(this.store)) !== undefined;
+    await decideAndAppend(
+      this.store,
+      control.SETTLEMENT_CONTROL_STREAM,
+      control.initialSettlementControl(),
+      control.evolveSettlementControl,
+      (state) => control.chooseMode(state, { mode: body?.mode, reason: body?.reason }, network.lastEpoch, chainReady),
+      commandMetadata(request, `mode-${randomUUID()}`),
+    );
+    return this.status();
+  }
+
+  /** Closes the circuit breaker after a discrepancy, with the operator's reason recorded. */
+  @Post('settlement/resume')
+  @HttpCode(200)
+  @Roles('operator')
+  async resume(@Body() body: { reason?: unknown } | undefined, @Req() request: AuthenticatedRequest) {
+    await decideAndAppend(
+      this.store,
+      control.SETTLEMENT_CONTROL_STREAM,
+      control.initialSettlementControl(),
+      control.evolveSettlementControl,
+      (state) => control.resumeSettlement(state, { reason: body?.reason }),
+      commandMetadata(request, `resume-${randomUUID()}`),
+    );
+    return this.status();
+  }
+
+  private async control() {
+    return (await fold(this.store, control.SETTLEMENT_CONTROL_STREAM, control.initialSettlementControl(), control.evolveSettlementControl)).state;
+  }
+}
+
+@Module({
+  controllers: [SettlementController],
+  providers: [
+    {
+      provide: PayoutExecutor,
+      inject: [EVENT_STORE, CHAIN_GATEWAY, ProjectionReader, APP_CONFIG],
+      useFactory: (store: EventStore, chain: ChainGateway, reader: ProjectionReader, config: AppConfig) => {
+        let key: ReturnType<typeof loadTreasuryKey> | undefined;
+        return new PayoutExecutor(store, chain, reader, () => (key ??= loadTreasuryKey(config)));
+      },
+    },
+  ],
+  exports: [PayoutExecutor],
+})
+export class SettlementModule {}

@@ -1,0 +1,94 @@
+import { PublicKey } from '@solana/web3.js';
+import { payoutMemo } from '../domain/epoch-payout';
+import { associatedTokenAddress, readTokenAccount } from '../src/chain/token';
+import { startTestApi, type TestApi } from './support/api';
+import { registerSynqers, runAndCloseEpoch, type TestSynqer } from './support/network';
+
+describe('settlement modes and hybrid payouts on the embedded chain', () => {
+  let api: TestApi;
+  let synqers: TestSynqer[];
+  let setup: { mint: string; treasuryAccount: string };
+
+  const balanceOf = async (owner: PublicKey) => {
+    const address = associatedTokenAddress(owner, new PublicKey(setup.mint));
+    return readTokenAccount(address, await api.engine.chain.getAccount(address))?.amount ?? 0n;
+  };
+  const treasuryBalance = async () => readTokenAccount(new PublicKey(setup.treasuryAccount), await api.engine.chain.getAccount(new PublicKey(setup.treasuryAccount)))!.amount;
+  const owedIn = async (epoch: number, synqer: TestSynqer) => {
+    const claim = await api.call('GET', `/epochs/${epoch}/distribution/${synqer.wallet.publicKey.toBase58()}`, api.keys.auditor);
+    return claim.status === 200 ? BigInt(claim.body.amount) : 0n;
+  };
+
+  beforeAll(async () => {
+    api = await startTestApi();
+    synqers = await registerSynqers(api, 30);
+    expect((await api.call('POST', '/treasury/fundings', api.keys.operator, { amount: '100000000000', reference: 'seed' })).status).toBe(201);
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+
+  it('refuses an on-chain mode before the chain is set up, and sets the chain up once', async () => {
+    const refused = await api.call('POST', '/settlement/mode', api.keys.operator, { mode: 'hybrid', reason: 'phase 2' });
+    expect(refused).toMatchObject({ status: 409, body: { problems: [{ field: 'mode', reason: expect.stringContaining('chain is not set up') }] } });
+    const bad = await api.call('POST', '/settlement/mode', api.keys.operator, { mode: 'sideways' });
+    expect(bad).toMatchObject({ status: 422, body: { problems: [{ field: 'reason' }, { field: 'mode', reason: 'must be one of web2, hybrid, web3' }] } });
+
+    const init = await api.call('POST', '/chain/init', api.keys.operator, { supply: '1000000000000000' });
+    expect(init).toMatchObject({ status: 201, body: { created: true, decimals: 6, treasuryOpeningBalance: '1000000000000000' } });
+    setup = init.body;
+    const again = await api.call('POST', '/chain/init', api.keys.operator, {});
+    expect(again.body).toMatchObject({ created: false, mint: setup.mint });
+    const status = await api.call('GET', '/chain', api.keys.auditor);
+    expect(status.body.balances).toMatchObject({ treasury: '1000000000000000', mintSupply: '1000000000000000', stakeVault: '0' });
+    expect(JSON.stringify(status.body)).not.toMatch(/secret/i);
+  });
+
+  it('settles a hybrid epoch end to end: every leaf paid once from the treasury, memos naming the batch and root, cost recorded', async () => {
+    expect((await api.call('POST', '/settlement/mode', api.keys.operator, { mode: 'hybrid', reason: 'phase 2 starts' })).body).toMatchObject({ nextEpoch: 1, modeOfNextEpoch: 'hybrid' });
+    const closed = await runAndCloseEpoch(api, 1, '3000000000', synqers);
+    const treasuryBefore = await treasuryBalance();
+
+    const settled = await api.call('POST', '/epochs/1/settlement', api.keys.operator);
+    expect(settled.status).toBe(200);
+    expect(settled.body).toMatchObject({ epoch: 1, mode: 'hybrid', status: 'settled', total: closed.settlement.paid, leafCount: 30, root: closed.settlement.distribution.root });
+    const { transactions, cost, batches } = settled.body;
+    expect(transactions.planned).toBeGreaterThan(1);
+    expect(transactions.confirmed).toBe(transactions.planned);
+    expect(BigInt(cost.feeLamports)).toBe(5000n * BigInt(transactions.planned));
+    expect(BigInt(cost.rentLamports)).toBe(30n * (await api.engine.chain.minimumBalanceForRentExemption(165)));
+
+    for (const synqer of synqers) expect(await balanceOf(synqer.wallet.publicKey)).toBe(await owedIn(1, synqer));
+    expect(await treasuryBalance()).toBe(treasuryBefore - BigInt(closed.settlement.paid));
+    const first = await api.engine.chain.getTransaction(batches[0].signature);
+    expect(first?.instructions.at(-1)?.data.toString()).toBe(payoutMemo(1, 0, closed.settlement.distribution.root));
+
+    // Asking again pays nothing more.
+    const again = await api.call('POST', '/epochs/1/settlement', api.keys.operator);
+    expect(again.body.batches).toEqual(batches);
+    expect(await treasuryBalance()).toBe(treasuryBefore - BigInt(closed.settlement.paid));
+  });
+
+  it('falls back to web2 at an epoch boundary and back to hybrid, the chain moving only for hybrid epochs', async () => {
+    expect((await api.call('POST', '/settlement/mode', api.keys.operator, { mode: 'web2', reason: 'rollback drill' })).body.modeOfNextEpoch).toBe('web2');
+    await runAndCloseEpoch(api, 2, '1000000000', synqers);
+    const treasury = await treasuryBalance();
+    const web2 = await api.call('POST', '/epochs/2/settlement', api.keys.operator);
+    expect(web2.body).toMatchObject({ mode: 'web2', status: 'settled', transactions: { planned: 0 }, cost: { totalLamports: '0' } });
+    expect(await treasuryBalance()).toBe(treasury);
+
+    expect((await api.call('POST', '/settlement/mode', api.keys.operator, { mode: 'hybrid', reason: 'drill over' })).body.modeOfNextEpoch).toBe('hybrid');
+    await runAndCloseEpoch(api, 3, '2000000000', synqers);
+    const hybrid = await api.call('POST', '/epochs/3/settlement', api.keys.operator);
+    expect(hybrid.body).toMatchObject({ mode: 'hybrid', status: 'settled' });
+    // Accounts exist since epoch 1: no rent this time.
+    expect(hybrid.body.cost.rentLamports).toBe('0');
+    for (const synqer of synqers) expect(await balanceOf(synqer.wallet.publicKey)).toBe((await owedIn(1, synqer)) + (await owedIn(3, synqer)));
+    const modes = (await api.call('GET', '/settlement', api.keys.auditor)).body.modes;
+    expect(modes).toEqual([
+      { mode: 'hybrid', effectiveFromEpoch: 1 },
+      { mode: 'web2', effectiveFromEpoch: 2 },
+      { mode: 'hybrid', effectiveFromEpoch: 3 },
+    ]);
+  });
+});
