@@ -41,6 +41,8 @@ export interface SettleOptions {
   log?: (line: string) => void;
   /** Tests and benches: called after the window's attempts are recorded, and after each is sent. */
   afterStep?: (step: 'recorded' | 'sent', batch: number) => void | Promise<void>;
+  /** Attempts signed and recorded together (default 128). */
+  window?: number;
 }
 
 interface Leaf {
@@ -96,7 +98,7 @@ export class PayoutExecutor {
       options.onProgress?.(total - pending.length, total);
       if (pending.length === 0) break;
       requireNotPaused((await fold(this.store, SETTLEMENT_CONTROL_STREAM, initialSettlementControl(), evolveSettlementControl)).state);
-      const window = pending.slice(0, WINDOW);
+      const window = pending.slice(0, options.window ?? WINDOW);
       const { blockhash, lastValidBlockHeight } = await this.chain.latestBlockhash();
       const rentPerAccount = await this.chain.minimumBalanceForRentExemption(TOKEN_ACCOUNT_SIZE);
       const attempts: Omit<SignedAttempt, 'attempt'>[] = [];
