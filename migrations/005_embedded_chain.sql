@@ -24,5 +24,8 @@ CREATE TABLE chain_transactions (
   -- Null when it succeeded; a failed transaction still landed and paid its fee.
   error text,
   fee numeric(20) NOT NULL,
-  logs text[] NOT NULL
+  logs text[] NOT NULL,
+  -- Every account the transaction names, to answer "which transactions touched this account" as a cluster does.
+  accounts text[] NOT NULL
 );
+CREATE INDEX chain_transactions_accounts ON chain_transactions USING gin (accounts);

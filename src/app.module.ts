@@ -19,6 +19,7 @@ import type { ChainGateway } from './chain/chain-gateway';
 import { CHAIN_GATEWAY } from './chain/open-chain';
 import { ChainModule } from './chain/chain.module';
 import { SettlementModule } from './settlement/settlement.module';
+import { VerificationModule } from './verification/verification.module';
 
 
 /** Infrastructure shared by every capability module: configuration, the database and the event store. */
@@ -55,6 +56,7 @@ export class AppModule {
         AuditModule,
         ChainModule,
         SettlementModule,
+        VerificationModule,
       ],
       controllers: [HealthController],
       providers: [

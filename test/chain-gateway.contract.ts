@@ -84,6 +84,8 @@ export function chainGatewayContract(name: string, open: () => Promise<{ gateway
       expect(landed!.instructions[1].accounts).toEqual([treasury, mint.publicKey, bobAccount, authority.publicKey].map((key) => key.toBase58()));
       expect(landed!.instructions[2].data.toString('utf8')).toBe('synq:v1:test');
       expect(readTokenAccount(bobAccount, await gateway.getAccount(bobAccount))?.amount).toBe(1_250_000n);
+      expect((await gateway.signaturesForAddress(bobAccount)).at(-1)).toBe(signature);
+      expect(await gateway.signaturesForAddress(treasury)).toContain(signature);
       // The fee payer paid exactly the fee and the new account's rent.
       expect((await gateway.getAccount(authority.publicKey))!.lamports).toBe(before - landed!.fee - rent);
     });

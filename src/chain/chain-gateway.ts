@@ -25,6 +25,8 @@ export interface ChainGateway {
   confirmTransaction(signature: string, lastValidBlockHeight: bigint): Promise<Confirmation>;
   /** A landed transaction, with its message and status; null if the chain does not know it. */
   getTransaction(signature: string): Promise<LandedTransaction | null>;
+  /** Signatures of every landed transaction that names `address`, oldest first (failed ones included). */
+  signaturesForAddress(address: PublicKey): Promise<string[]>;
   /** Lamports for fees and rent. The embedded chain mints them; a cluster may refuse (mainnet). */
   requestAirdrop(address: PublicKey, lamports: bigint): Promise<void>;
   close(): Promise<void>;

@@ -122,6 +122,11 @@ export class EmbeddedChain implements ChainGateway {
     };
   }
 
+  async signaturesForAddress(address: PublicKey): Promise<string[]> {
+    const { rows } = await this.pool.query<{ signature: string }>('SELECT signature FROM chain_transactions WHERE accounts @> ARRAY[$1::text] ORDER BY block_height', [address.toBase58()]);
+    return rows.map((row) => row.signature);
+  }
+
   requestAirdrop(address: PublicKey, lamports: bigint): Promise<void> {
     return this.serially(async () => {
       const result = this.svm.airdrop(address, lamports);
@@ -165,12 +170,12 @@ export class EmbeddedChain implements ChainGateway {
     const fee = LAMPORTS_PER_SIGNATURE * BigInt(decoded.signers.length);
     const touched = new Set(decoded.instructions.flatMap((instruction) => instruction.accounts));
     for (const signer of decoded.signers) touched.add(signer);
-    await this.persist([...touched], { signature: decoded.signature, wire, error, fee, logs });
+    await this.persist([...touched], { signature: decoded.signature, wire, error, fee, logs, accounts: [...touched] });
     return decoded.signature;
   }
 
   /** Writes the accounts, the transaction and the new height in one statement: all of it, or none. */
-  private async persist(addresses: string[], transaction: { signature: string; wire: Uint8Array; error: string | null; fee: bigint; logs: string[] } | undefined): Promise<void> {
+  private async persist(addresses: string[], transaction: { signature: string; wire: Uint8Array; error: string | null; fee: bigint; logs: string[]; accounts: string[] } | undefined): Promise<void> {
     const height = transaction ? this.height + 1n : this.height;
     const rows = addresses.flatMap((address) => {
       const account = this.svm.getAccount(new PublicKey(address));
@@ -184,8 +189,8 @@ export class EmbeddedChain implements ChainGateway {
            SELECT address, lamports, owner, data, false FROM unnest($1::text[], $2::numeric[], $3::text[], $4::bytea[]) AS a(address, lamports, owner, data)
            ON CONFLICT (address) DO UPDATE SET lamports = excluded.lamports, owner = excluded.owner, data = excluded.data
          ), landed AS (
-           INSERT INTO chain_transactions (signature, block_height, wire, error, fee, logs)
-           SELECT $5::text, $6::bigint, $7::bytea, $8::text, $9::numeric, $10::text[] WHERE $5::text IS NOT NULL
+           INSERT INTO chain_transactions (signature, block_height, wire, error, fee, logs, accounts)
+           SELECT $5::text, $6::bigint, $7::bytea, $8::text, $9::numeric, $10::text[], $11::text[] WHERE $5::text IS NOT NULL
          )
          UPDATE chain_ledger SET block_height = $6`,
         [
@@ -199,6 +204,7 @@ export class EmbeddedChain implements ChainGateway {
           transaction?.error ?? null,
           transaction?.fee.toString() ?? null,
           transaction?.logs ?? null,
+          transaction?.accounts ?? null,
         ],
       );
     } catch (error) {

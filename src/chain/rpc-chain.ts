@@ -116,6 +116,17 @@ export class RpcChain implements ChainGateway {
     };
   }
 
+  async signaturesForAddress(address: PublicKey): Promise<string[]> {
+    const newestFirst: string[] = [];
+    let before: string | undefined;
+    for (;;) {
+      const page = await this.retrying(() => this.connection.getSignaturesForAddress(address, { before, limit: 1000 }, this.commitment === 'processed' ? 'confirmed' : (this.commitment as 'confirmed' | 'finalized')));
+      newestFirst.push(...page.map((entry) => entry.signature));
+      if (page.length < 1000) return newestFirst.reverse();
+      before = page[page.length - 1].signature;
+    }
+  }
+
   async requestAirdrop(address: PublicKey, lamports: bigint): Promise<void> {
     const signature = await this.retrying(() => this.connection.requestAirdrop(address, Number(lamports)));
     const latest = await this.latestBlockhash();

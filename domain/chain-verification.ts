@@ -1,0 +1,282 @@
+import type { ChainSetup } from './chain-setup';
+import { anchorMemo, payoutMemo, type PayoutState } from './epoch-payout';
+
+/**
+ * Replay-verification: what the event history implies the chain must hold, compared with what it holds. The engine
+ * fetches the facts (src/verification); this module decides, from plain data, every discrepancy and its type.
+ *
+ * The books imply:
+ * - every confirmed settlement transaction exists, succeeded, and moved exactly the planned amounts from the treasury
+ *   to the planned recipients' token accounts, with the batch's memo; every anchored root is on chain as recorded;
+ * - nothing else left the treasury or the stake vault (a transfer out of band that repeats a leaf is a leaf paid twice);
+ * - treasury = opening balance − hybrid payouts; stake vault = opening balance + stake deposits proven on chain;
+ *   mint supply = supply at setup − burns credited;
+ * - every burn and stake deposit credited from the chain is there, succeeded, and moved what was credited.
+ */
+
+export const DISCREPANCY_TYPES = [
+  'payout_transaction_missing',
+  'payout_transaction_failed',
+  'payout_transfer_mismatch',
+  'payout_memo_mismatch',
+  'leaf_paid_twice',
+  'unrecorded_treasury_transfer',
+  'unrecorded_stake_vault_transfer',
+  'treasury_balance_mismatch',
+  'stake_vault_balance_mismatch',
+  'mint_supply_mismatch',
+  'burn_not_on_chain',
+  'stake_deposit_not_on_chain',
+  'anchor_missing',
+  'anchor_mismatch',
+] as const;
+export type DiscrepancyType = (typeof DISCREPANCY_TYPES)[number];
+
+export interface Discrepancy {
+  type: DiscrepancyType;
+  epoch: number | null;
+  account: string | null;
+  signature: string | null;
+  /** What the books imply, and what the chain holds (amounts in base units, as decimal strings). */
+  expected: string | null;
+  actual: string | null;
+  detail: string;
+}
+
+/** A transaction as the chain reports it, reduced to what verification reads. */
+export interface ChainTransactionFacts {
+  signature: string;
+  error: string | null;
+  signers: string[];
+  instructions: { programId: string; accounts: string[]; data: Uint8Array }[];
+}
+
+export interface PayoutLeaf {
+  wallet: string;
+  /** The wallet's associated $SYNQ token account. */
+  account: string;
+  amount: bigint;
+}
+
+export interface ProvenCredit {
+  kind: 'burn' | 'stake_deposit';
+  signature: string;
+  /** The token account burnt from, or the stake vault deposited into. */
+  account: string;
+  amount: bigint;
+  who: string;
+}
+
+export interface VerificationInput {
+  setup: ChainSetup;
+  programs: { token: string; memo: string };
+  /** Every epoch's payout stream, with its leaves for hybrid epochs (in distribution order). */
+  payouts: { state: PayoutState; leaves: readonly PayoutLeaf[] }[];
+  credits: readonly ProvenCredit[];
+  /** Every transaction the chain has for the signatures asked (recorded attempts, credits, and those naming the treasury or vault). */
+  transactions: ReadonlyMap<string, ChainTransactionFacts>;
+  treasurySignatures: readonly string[];
+  stakeVaultSignatures: readonly string[];
+  balances: { treasury: bigint | null; stakeVault: bigint | null; mintSupply: bigint | null };
+}
+
+export interface VerificationResult {
+  checked: { settlementTransactions: number; payouts: number; anchors: number; credits: number; treasuryTransactions: number };
+  discrepancies: Discrepancy[];
+}
+
+const TRANSFER = 3;
+const TRANSFER_CHECKED = 12;
+const BURN = 8;
+const BURN_CHECKED = 15;
+
+interface TokenMovement {
+  tag: number;
+  source: string;
+  destination: string | null;
+  amount: bigint;
+}
+
+/** SPL Token transfers and burns of a transaction's top-level instructions. */
+export function tokenMovements(transaction: ChainTransactionFacts, tokenProgram: string): TokenMovement[] {
+  const movements: TokenMovement[] = [];
+  for (const instruction of transaction.instructions) {
+    if (instruction.programId !== tokenProgram || instruction.data.length < 9) continue;
+    const tag = instruction.data[0];
+    const amount = readU64(instruction.data, 1);
+    if (tag === TRANSFER) movements.push({ tag, source: instruction.accounts[0], destination: instruction.accounts[1], amount });
+    if (tag === TRANSFER_CHECKED) movements.push({ tag, source: instruction.accounts[0], destination: instruction.accounts[2], amount });
+    if (tag === BURN || tag === BURN_CHECKED) movements.push({ tag, source: instruction.accounts[0], destination: null, amount });
+  }
+  return movements;
+}
+
+export const memosOf = (transaction: ChainTransactionFacts, memoProgram: string): string[] =>
+  transaction.instructions.filter((instruction) => instruction.programId === memoProgram).map((instruction) => new TextDecoder().decode(instruction.data));
+
+export function verifyChain(input: VerificationInput): VerificationResult {
+  const { setup, programs, transactions } = input;
+  const discrepancies: Discrepancy[] = [];
+  const found = (d: Omit<Discrepancy, 'signature' | 'expected' | 'actual' | 'account'> & Partial<Discrepancy>) =>
+    discrepancies.push({ account: null, signature: null, expected: null, actual: null, ...d });
+  const known = new Set<string>(setup.signatures);
+  let treasury = BigInt(setup.treasuryOpeningBalance);
+  let stakeVault = BigInt(setup.stakeVaultOpeningBalance);
+  let mintSupply = BigInt(setup.mintSupplyAtSetup);
+  const checked = { settlementTransactions: 0, payouts: 0, anchors: 0, credits: 0, treasuryTransactions: input.treasurySignatures.length };
+  /** (account, amount) of every leaf of a hybrid epoch, to recognise a leaf paid again out of band. */
+  const leafByPayment = new Map<string, number>();
+
+  for (const { state, leaves } of input.payouts) {
+    const plan = state.plan;
+    if (!plan || plan.mode === 'web2') continue;
+    const epoch = plan.epoch;
+    for (const leaf of leaves) leafByPayment.set(`${leaf.account}:${leaf.amount}`, epoch);
+    for (const [signature] of state.signatures) known.add(signature);
+    state.batches.forEach((batch, index) => {
+      const planned = plan.batches[index];
+      const attempt = batch.current;
+      if (!attempt) return;
+      const landed = transactions.get(attempt.signature);
+      // An attempt awaiting its outcome is in flight: counted if it landed, not a discrepancy (the executor resolves it).
+      if (batch.status === 'awaiting' && (!landed || landed.error !== null)) return;
+      if (batch.status !== 'confirmed' && batch.status !== 'awaiting') return;
+      checked.settlementTransactions++;
+      const memo = planned.kind === 'anchor' ? anchorMemo(plan) : payoutMemo(epoch, planned.batch, plan.root);
+      if (!landed) {
+        found({ type: planned.kind === 'anchor' ? 'anchor_missing' : 'payout_transaction_missing', epoch, signature: attempt.signature, detail: `batch ${planned.batch} is recorded as confirmed and the chain does not have its transaction` });
+        if (planned.kind === 'payout') for (const leaf of leaves.slice(planned.firstLeaf, planned.firstLeaf + planned.leafCount)) treasury -= leaf.amount;
+        return;
+      }
+      if (landed.error !== null) {
+        found({ type: 'payout_transaction_failed', epoch, signature: attempt.signature, actual: landed.error, detail: `batch ${planned.batch} is recorded as confirmed and its transaction failed on chain` });
+        return;
+      }
+      const memos = memosOf(landed, programs.memo);
+      if (planned.kind === 'anchor') {
+        checked.anchors++;
+        if (!memos.includes(memo) || !landed.signers.includes(setup.treasuryAuthority)) {
+          found({ type: 'anchor_mismatch', epoch, signature: attempt.signature, expected: memo, actual: memos.join(' | ') || null, detail: 'the anchor transaction does not carry the recorded root, signed by the treasury authority' });
+        }
+        return;
+      }
+      if (!memos.includes(memo)) found({ type: 'payout_memo_mismatch', epoch, signature: attempt.signature, expected: memo, actual: memos.join(' | ') || null, detail: `batch ${planned.batch}'s memo` });
+      const moved = new Map<string, bigint>();
+      for (const movement of tokenMovements(landed, programs.token)) {
+        if (movement.source !== setup.treasuryAccount || movement.destination === null) continue;
+        moved.set(movement.destination, (moved.get(movement.destination) ?? 0n) + movement.amount);
+      }
+      for (const leaf of leaves.slice(planned.firstLeaf, planned.firstLeaf + planned.leafCount)) {
+        checked.payouts++;
+        treasury -= leaf.amount;
+        const actual = moved.get(leaf.account) ?? 0n;
+        moved.delete(leaf.account);
+        if (actual !== leaf.amount) {
+          found({ type: 'payout_transfer_mismatch', epoch, account: leaf.account, signature: attempt.signature, expected: leaf.amount.toString(), actual: actual.toString(), detail: `payout to ${leaf.wallet} in batch ${planned.batch}` });
+        }
+      }
+      for (const [account, amount] of moved) {
+        found({ type: 'payout_transfer_mismatch', epoch, account, signature: attempt.signature, expected: '0', actual: amount.toString(), detail: `batch ${planned.batch} paid an account its plan does not name` });
+      }
+    });
+  }
+
+  for (const credit of input.credits) {
+    known.add(credit.signature);
+    checked.credits++;
+    const landed = transactions.get(credit.signature);
+    const type = credit.kind === 'burn' ? 'burn_not_on_chain' : 'stake_deposit_not_on_chain';
+    const movements = landed && landed.error === null ? tokenMovements(landed, programs.token) : [];
+    const matching =
+      credit.kind === 'burn'
+        ? movements.some((m) => m.destination === null && m.source === credit.account && m.amount === credit.amount)
+        : movements.some((m) => m.destination === setup.stakeVault && m.amount === credit.amount);
+    if (!matching) {
+      found({
+        type,
+        epoch: null,
+        account: credit.account,
+        signature: credit.signature,
+        expected: credit.amount.toString(),
+        actual: landed ? (landed.error ?? 'no such movement') : null,
+        detail: `${credit.kind === 'burn' ? 'burn' : 'stake deposit'} credited to ${credit.who} ${landed ? 'does not match the chain' : 'is not on chain'}`,
+      });
+    }
+    if (credit.kind === 'burn') mintSupply -= credit.amount;
+    else stakeVault += credit.amount;
+  }
+
+  // Everything else that moved tokens out of the treasury or the vault happened outside the books.
+  for (const signature of new Set([...input.treasurySignatures, ...input.stakeVaultSignatures])) {
+    if (known.has(signature)) continue;
+    const landed = transactions.get(signature);
+    if (!landed || landed.error !== null) continue;
+    const memos = memosOf(landed, programs.memo);
+    for (const movement of tokenMovements(landed, programs.token)) {
+      // The books do not count these: the balance checks below show them too.
+      if (movement.source === setup.treasuryAccount) {
+        const epoch = movement.destination === null ? undefined : leafByPayment.get(`${movement.destination}:${movement.amount}`);
+        const memoEpoch = memos.map((memo) => /^synq:v1:epoch=(\d+):/.exec(memo)?.[1]).find((e) => e !== undefined);
+        if (epoch !== undefined || memoEpoch !== undefined) {
+          // The memo names the epoch it claims to pay; without one, the epoch whose leaf it repeats.
+          found({ type: 'leaf_paid_twice', epoch: memoEpoch !== undefined ? Number(memoEpoch) : epoch!, account: movement.destination, signature, expected: '0', actual: movement.amount.toString(), detail: 'a transfer outside the recorded settlement repeats a payout' });
+        } else {
+          found({ type: 'unrecorded_treasury_transfer', epoch: null, account: movement.destination, signature, expected: '0', actual: movement.amount.toString(), detail: 'tokens left the treasury in a transaction the books do not record' });
+        }
+      }
+      if (movement.source === setup.stakeVault) {
+        found({ type: 'unrecorded_stake_vault_transfer', epoch: null, account: movement.destination, signature, expected: '0', actual: movement.amount.toString(), detail: 'tokens left the stake vault in a transaction the books do not record' });
+      }
+    }
+  }
+
+  const compare = (type: DiscrepancyType, account: string, expected: bigint, actual: bigint | null, what: string) => {
+    if (actual !== expected) found({ type, epoch: null, account, expected: expected.toString(), actual: actual?.toString() ?? null, detail: `${what}: the books imply ${expected}, the chain holds ${actual ?? 'no account'}` });
+  };
+  compare('treasury_balance_mismatch', setup.treasuryAccount, treasury, input.balances.treasury, 'treasury balance');
+  compare('stake_vault_balance_mismatch', setup.stakeVault, stakeVault, input.balances.stakeVault, 'stake vault balance');
+  compare('mint_supply_mismatch', setup.mint, mintSupply, input.balances.mintSupply, 'mint supply');
+  return { checked, discrepancies };
+}
+
+function readU64(data: Uint8Array, offset: number): bigint {
+  let value = 0n;
+  for (let i = 7; i >= 0; i--) value = (value << 8n) | BigInt(data[offset + i]);
+  return value;
+}
+
+/** A verification run, recorded on `verification-<runId>` whatever it found. */
+export interface VerificationRun extends VerificationResult {
+  runId: string;
+  cluster: string;
+  /** Global position of the last event the run replayed. */
+  upToPosition: string;
+  completedAt: string;
+  discrepancyCount: number;
+  byType: Partial<Record<DiscrepancyType, number>>;
+}
+
+export type VerificationEvent = { type: 'VerificationRunCompleted'; data: VerificationRun };
+export const verificationStream = (runId: string) => `verification-${runId}`;
+/** A run lists at most this many discrepancies (with counts of all): enough to act on, small enough to record. */
+export const MAX_LISTED_DISCREPANCIES = 1000;
+
+export function recordRun(result: VerificationResult, run: { runId: string; cluster: string; upToPosition: bigint; completedAt: string }): VerificationEvent[] {
+  const byType: Partial<Record<DiscrepancyType, number>> = {};
+  for (const d of result.discrepancies) byType[d.type] = (byType[d.type] ?? 0) + 1;
+  return [
+    {
+      type: 'VerificationRunCompleted',
+      data: {
+        runId: run.runId,
+        cluster: run.cluster,
+        upToPosition: run.upToPosition.toString(),
+        completedAt: run.completedAt,
+        checked: result.checked,
+        discrepancyCount: result.discrepancies.length,
+        byType,
+        discrepancies: result.discrepancies.slice(0, MAX_LISTED_DISCREPANCIES),
+      },
+    },
+  ];
+}

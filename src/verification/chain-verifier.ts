@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import { PublicKey } from '@solana/web3.js';
+import { verifyChain, recordRun, verificationStream, type ChainTransactionFacts, type PayoutLeaf, type ProvenCredit, type VerificationRun } from '../../domain/chain-verification';
+import { evolvePayout, initialPayout, type PayoutEvent, type PayoutState } from '../../domain/epoch-payout';
+import { reject } from '../../domain/rejection';
+import * as control from '../../domain/settlement-control';
+import { decideAndAppend, toEnvelopes, type CommandMetadata } from '../commands/decide-and-append';
+import type { EventStore } from '../event-store/event-store';
+import type { ChainGateway } from '../chain/chain-gateway';
+import { loadChainSetup } from '../chain/chain-setup';
+import { associatedTokenAddress, MEMO_PROGRAM_ID, readMint, readTokenAccount, TOKEN_PROGRAM_ID } from '../chain/token';
+import type { ProjectionReader } from '../projections/projection-reader';
+import { loadProvenCredits } from './proven-credits';
+
+const FETCH_CONCURRENCY = 32;
+
+/**
+ * Runs replay-verification (domain/chain-verification.ts): reads the event history and the chain through the gateway,
+ * records the run as an event, and opens the circuit breaker when it found a discrepancy.
+ */
+export class ChainVerifier {
+  constructor(
+    private readonly store: EventStore,
+    private readonly chain: ChainGateway,
+    private readonly reader: ProjectionReader,
+  ) {}
+
+  async run(metadata: Omit<CommandMetadata, 'commandId'>, options: { now?: () => Date; onProgress?: (done: number, total: number) => void } = {}): Promise<VerificationRun> {
+    const setup = await loadChainSetup(this.store);
+    if (!setup) reject('conflict', 'chain', 'the chain is not set up: there is nothing on chain to verify');
+    const upToPosition = await this.store.lastPosition();
+    const payouts = await this.loadPayouts(upToPosition);
+    const mint = new PublicKey(setup.mint);
+    const withLeaves: { state: PayoutState; leaves: PayoutLeaf[] }[] = [];
+    for (const state of payouts) {
+      const hybrid = state.plan?.mode === 'hybrid';
+      withLeaves.push({ state, leaves: hybrid ? await this.leaves(state.plan!.epoch, mint) : [] });
+    }
+    const credits: ProvenCredit[] = await loadProvenCredits(this.store, upToPosition);
+    const [treasurySignatures, stakeVaultSignatures] = await Promise.all([
+      this.chain.signaturesForAddress(new PublicKey(setup.treasuryAccount)),
+      this.chain.signaturesForAddress(new PublicKey(setup.stakeVault)),
+    ]);
+    const wanted = new Set<string>([...treasurySignatures, ...stakeVaultSignatures, ...credits.map((credit) => credit.signature)]);
+    for (const state of payouts) for (const batch of state.batches) if (batch.current && (batch.status === 'confirmed' || batch.status === 'awaiting')) wanted.add(batch.current.signature);
+    const transactions = await this.fetch([...wanted], options.onProgress);
+    const [treasury, vault, mintAccount] = await this.chain.getAccounts([new PublicKey(setup.treasuryAccount), new PublicKey(setup.stakeVault), mint]);
+
+    const result = verifyChain({
+      setup,
+      programs: { token: TOKEN_PROGRAM_ID.toBase58(), memo: MEMO_PROGRAM_ID.toBase58() },
+      payouts: withLeaves,
+      credits,
+      transactions,
+      treasurySignatures,
+      stakeVaultSignatures,
+      balances: {
+        treasury: readTokenAccount(new PublicKey(setup.treasuryAccount), treasury)?.amount ?? null,
+        stakeVault: readTokenAccount(new PublicKey(setup.stakeVault), vault)?.amount ?? null,
+        mintSupply: readMint(mint, mintAccount)?.supply ?? null,
+      },
+    });
+    const runId = randomUUID();
+    const events = recordRun(result, { runId, cluster: setup.cluster, upToPosition, completedAt: (options.now?.() ?? new Date()).toISOString() });
+    const stream = verificationStream(runId);
+    await this.store.append(stream, toEnvelopes(stream, events, { ...metadata, commandId: runId }), { expectedRevision: 'no_stream' });
+    const run = events[0].data;
+    if (run.discrepancyCount > 0) {
+      await decideAndAppend(
+        this.store,
+        control.SETTLEMENT_CONTROL_STREAM,
+        control.initialSettlementControl(),
+        control.evolveSettlementControl,
+        (state) => control.pauseSettlement(state, { verificationRunId: runId, discrepancies: run.discrepancyCount }),
+        { ...metadata, commandId: `pause-${runId}` },
+      );
+    }
+    return run;
+  }
+
+  async get(runId: string): Promise<VerificationRun | undefined> {
+    for await (const event of this.store.readStream(verificationStream(runId))) return event.data as unknown as VerificationRun;
+    return undefined;
+  }
+
+  async list(limit = 50): Promise<Omit<VerificationRun, 'discrepancies'>[]> {
+    const runs: Omit<VerificationRun, 'discrepancies'>[] = [];
+    for await (const event of this.store.readAll({ category: 'verification' })) {
+      const { discrepancies: _listed, ...summary } = event.data as unknown as VerificationRun;
+      runs.push(summary);
+    }
+    return runs.slice(-limit).reverse();
+  }
+
+  private async loadPayouts(upTo: bigint): Promise<PayoutState[]> {
+    const states = new Map<string, PayoutState>();
+    for await (const event of this.store.readAll({ category: 'payout' })) {
+      if (event.position > upTo) break;
+      states.set(event.stream, evolvePayout(states.get(event.stream) ?? initialPayout(), { type: event.type, data: event.data } as PayoutEvent));
+    }
+    return [...states.values()];
+  }
+
+  private async leaves(epoch: number, mint: PublicKey): Promise<PayoutLeaf[]> {
+    const rows = await this.reader.query<{ wallet: string; amount: string }>('settlement', (s) => `SELECT wallet, amount::text AS amount FROM ${s}.distribution_leaves WHERE epoch = $1 ORDER BY leaf_index`, [epoch]);
+    return rows.map((row) => ({ wallet: row.wallet, account: associatedTokenAddress(new PublicKey(row.wallet), mint).toBase58(), amount: BigInt(row.amount) }));
+  }
+
+  private async fetch(signatures: string[], onProgress?: (done: number, total: number) => void): Promise<Map<string, ChainTransactionFacts>> {
+    const found = new Map<string, ChainTransactionFacts>();
+    let next = 0;
+    let done = 0;
+    const worker = async () => {
+      while (next < signatures.length) {
+        const signature = signatures[next++];
+        const landed = await this.chain.getTransaction(signature);
+        if (landed) found.set(signature, { signature, error: landed.error, signers: landed.signers, instructions: landed.instructions });
+        if (++done % 500 === 0) onProgress?.(done, signatures.length);
+      }
+    };
+    await Promise.all(Array.from({ length: FETCH_CONCURRENCY }, worker));
+    onProgress?.(signatures.length, signatures.length);
+    return found;
+  }
+}

@@ -1,0 +1,52 @@
+import { Controller, Get, Module, Param, Post, Query, Req } from '@nestjs/common';
+import { reject } from '../../domain/rejection';
+import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
+import { EVENT_STORE, type EventStore } from '../event-store/event-store';
+import { commandMetadata } from '../http/request-metadata';
+import type { ChainGateway } from '../chain/chain-gateway';
+import { CHAIN_GATEWAY } from '../chain/open-chain';
+import { ProjectionReader } from '../projections/projection-reader';
+import { ChainVerifier } from './chain-verifier';
+
+@Controller('verification/runs')
+export class VerificationController {
+  constructor(private readonly verifier: ChainVerifier) {}
+
+  /** Replays the books against the chain now; a run that finds a discrepancy pauses settlement. */
+  @Post()
+  @Roles('operator', 'auditor')
+  async start(@Req() request: AuthenticatedRequest) {
+    const { actor, correlationId } = commandMetadata(request, 'verification');
+    return this.verifier.run({ actor, correlationId });
+  }
+
+  @Get()
+  @Roles('operator', 'auditor')
+  async list(@Query('limit') limit?: string) {
+    const count = limit === undefined ? 50 : Number(limit);
+    if (!Number.isInteger(count) || count < 1 || count > 1000) reject('invalid', 'limit', 'must be a whole number from 1 to 1000');
+    return { runs: await this.verifier.list(count) };
+  }
+
+  @Get(':id')
+  @Roles('operator', 'auditor')
+  async get(@Param('id') id: string) {
+    const run = await this.verifier.get(id);
+    if (!run) reject('not_found', 'id', `no verification run ${id}`);
+    return run;
+  }
+}
+
+@Module({
+  controllers: [VerificationController],
+  providers: [
+    {
+      provide: ChainVerifier,
+      inject: [EVENT_STORE, CHAIN_GATEWAY, ProjectionReader],
+      useFactory: (store: EventStore, chain: ChainGateway, reader: ProjectionReader) => new ChainVerifier(store, chain, reader),
+    },
+  ],
+  exports: [ChainVerifier],
+})
+export class VerificationModule {}
+
