@@ -1,4 +1,7 @@
-import { ConfigError, loadConfig } from '../config/config';
+import { ConfigError, loadConfig, type AppConfig } from '../config/config';
+import type { ChainGateway } from '../chain/chain-gateway';
+import { EmbeddedChain } from '../chain/embedded-chain';
+import { RpcChain } from '../chain/rpc-chain';
 import { openDatabase, type Database } from '../database/database';
 import type { EventStore } from '../event-store/event-store';
 import { openEventStore } from '../event-store/open-event-store';
@@ -7,8 +10,11 @@ import { openEventStore } from '../event-store/open-event-store';
 export class UsageError extends Error {}
 
 export interface CliContext {
+  config: AppConfig;
   database: Database;
   store: EventStore;
+  /** The engine's chain (SOLANA_RPC_URL, or the embedded one, which a running engine owns: then this fails and says so). */
+  openChain(): Promise<ChainGateway>;
   close(): Promise<void>;
 }
 
@@ -17,10 +23,18 @@ export async function openCliContext(): Promise<CliContext> {
   const config = loadConfig();
   const database = await openDatabase(config, () => undefined);
   const store = openEventStore(config, database);
+  let chain: ChainGateway | undefined;
   return {
+    config,
     database,
     store,
+    async openChain() {
+      if (config.solanaRpcUrl) chain ??= new RpcChain({ url: config.solanaRpcUrl, commitment: config.solanaCommitment });
+      else chain ??= await EmbeddedChain.open(database.pool, database.connection);
+      return chain;
+    },
     async close() {
+      await chain?.close();
       await store.close();
       await database.close();
     },

@@ -1,0 +1,50 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { openCliContext, parseArguments, runCli, UsageError } from '../src/cli/context';
+import { progress } from '../src/cli/progress';
+import { loadTreasuryKey } from '../src/chain/treasury-key';
+import { evolvePayout, initialPayout, payoutStream } from '../domain/epoch-payout';
+import { policyFor } from '../domain/policy';
+import { fold } from '../src/commands/decide-and-append';
+import { loadNetwork } from '../src/network/network';
+import { ProjectionReader } from '../src/projections/projection-reader';
+import { createProjectionRunner } from '../src/projections/projections';
+import { describePayout } from '../src/settlement/settlement.module';
+import { PayoutExecutor } from '../src/settlement/payout-executor';
+
+const USAGE = 'usage: npm run settle -- N [--json]';
+
+/**
+ * Settles closed epoch N in the mode it was opened under (web2 in the books, hybrid by SPL transfers, web3 by anchoring
+ * its root), resuming an interrupted settlement. With the embedded chain, the engine must be stopped (it owns the
+ * chain): while it runs, use POST /epochs/N/settlement.
+ */
+runCli('settle', async () => {
+  const { words, options } = parseArguments(process.argv.slice(2));
+  const epoch = Number(words[0]);
+  if (words.length !== 1 || !Number.isSafeInteger(epoch) || epoch < 1) throw new UsageError(USAGE);
+  const context = await openCliContext();
+  const runner = createProjectionRunner(context.database, context.store, () => undefined, `cli:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`);
+  try {
+    const chain = await context.openChain();
+    runner.start();
+    await runner.waitFor({ position: await context.store.lastPosition(), names: ['settlement'] });
+    const executor = new PayoutExecutor(context.store, chain, new ProjectionReader(context.database.pool), () => loadTreasuryKey(context.config));
+    const bar = progress(`settling epoch ${epoch}`, 'transactions');
+    await executor.settle(epoch, { actor: 'cli', correlationId: randomUUID(), commandId: `settle-${epoch}-${randomUUID()}` }, { onProgress: (done, total) => bar.update(done, total) });
+    bar.finish();
+    const { state } = await fold(context.store, payoutStream(epoch), initialPayout(), evolvePayout);
+    const view = describePayout(state, policyFor((await loadNetwork(context.store)).policies, epoch).solPriceInSynq);
+    if (options.has('--json')) process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
+    else {
+      process.stdout.write(
+        `epoch ${epoch}: ${view.status} (${view.mode}), ${view.leafCount} payouts totalling ${view.total}, ${view.transactions.confirmed} transactions, ` +
+          `fees ${view.cost.feeLamports} + rent ${view.cost.rentLamports} lamports${view.cost.percentOfPaid === null ? '' : ` (${view.cost.percentOfPaid}% of rewards paid)`}\n`,
+      );
+    }
+    return 0;
+  } finally {
+    await runner.stop();
+    await context.close();
+  }
+});

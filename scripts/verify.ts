@@ -1,0 +1,40 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { openCliContext, parseArguments, runCli, UsageError } from '../src/cli/context';
+import { progress } from '../src/cli/progress';
+import { ProjectionReader } from '../src/projections/projection-reader';
+import { createProjectionRunner } from '../src/projections/projections';
+import { ChainVerifier } from '../src/verification/chain-verifier';
+
+const USAGE = 'usage: npm run verify -- chain [--json]';
+
+/**
+ * Replay-verification of the chain against the books (domain/chain-verification.ts). The run is recorded; exit code 1
+ * when it found a discrepancy (each listed with its type, epoch, account and both values), 0 when none.
+ */
+runCli('verify', async () => {
+  const { words, options } = parseArguments(process.argv.slice(2));
+  if (words.length !== 1 || words[0] !== 'chain') throw new UsageError(USAGE);
+  const context = await openCliContext();
+  const runner = createProjectionRunner(context.database, context.store, () => undefined, `cli:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`);
+  try {
+    const chain = await context.openChain();
+    runner.start();
+    await runner.waitFor({ position: await context.store.lastPosition(), names: ['settlement'] });
+    const bar = progress('verifying', 'transactions');
+    const run = await new ChainVerifier(context.store, chain, new ProjectionReader(context.database.pool)).run({ actor: 'cli', correlationId: randomUUID() }, { onProgress: (done, total) => bar.update(done, total) });
+    bar.finish();
+    if (options.has('--json')) process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
+    else {
+      process.stdout.write(`verification run ${run.runId} on ${run.cluster}: ${run.discrepancyCount} discrepancies (${run.checked.settlementTransactions} settlement transactions, ${run.checked.payouts} payouts, ${run.checked.credits} credits checked)\n`);
+      for (const d of run.discrepancies) {
+        process.stdout.write(`  ${d.type}${d.epoch === null ? '' : ` epoch ${d.epoch}`}${d.account ? ` account ${d.account}` : ''}${d.signature ? ` tx ${d.signature}` : ''}: expected ${d.expected ?? '-'}, chain ${d.actual ?? '-'} (${d.detail})\n`);
+      }
+      if (run.discrepancyCount > 0) process.stdout.write('settlement is paused until an operator acknowledges it (POST /settlement/resume with a reason)\n');
+    }
+    return run.discrepancyCount > 0 ? 1 : 0;
+  } finally {
+    await runner.stop();
+    await context.close();
+  }
+});
