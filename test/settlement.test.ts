@@ -1,5 +1,5 @@
 import { PublicKey } from '@solana/web3.js';
-import { payoutMemo } from '../domain/epoch-payout';
+import { anchorMemo, payoutMemo } from '../domain/epoch-payout';
 import { associatedTokenAddress, readTokenAccount } from '../src/chain/token';
 import { startTestApi, type TestApi } from './support/api';
 import { registerSynqers, runAndCloseEpoch, type TestSynqer } from './support/network';
@@ -7,7 +7,7 @@ import { registerSynqers, runAndCloseEpoch, type TestSynqer } from './support/ne
 describe('settlement modes and hybrid payouts on the embedded chain', () => {
   let api: TestApi;
   let synqers: TestSynqer[];
-  let setup: { mint: string; treasuryAccount: string };
+  let setup: { mint: string; treasuryAccount: string; treasuryAuthority: string };
 
   const balanceOf = async (owner: PublicKey) => {
     const address = associatedTokenAddress(owner, new PublicKey(setup.mint));
@@ -90,5 +90,19 @@ describe('settlement modes and hybrid payouts on the embedded chain', () => {
       { mode: 'web2', effectiveFromEpoch: 2 },
       { mode: 'hybrid', effectiveFromEpoch: 3 },
     ]);
+  });
+
+  it('anchors a web3 distribution root on chain with a memo signed by the treasury authority, paying nothing', async () => {
+    expect((await api.call('POST', '/settlement/mode', api.keys.operator, { mode: 'web3', reason: 'phase 3' })).body.modeOfNextEpoch).toBe('web3');
+    const closed = await runAndCloseEpoch(api, 4, '4000000000', synqers);
+    const treasury = await treasuryBalance();
+    const settled = await api.call('POST', '/epochs/4/settlement', api.keys.operator);
+    expect(settled.body).toMatchObject({ mode: 'web3', status: 'settled', transactions: { planned: 1, confirmed: 1 }, batches: [{ kind: 'anchor', status: 'confirmed' }] });
+    const anchor = await api.engine.chain.getTransaction(settled.body.batches[0].signature);
+    expect(anchor?.signers).toEqual([setup.treasuryAuthority]);
+    expect(anchor?.instructions.map((i) => i.data.toString())).toEqual([anchorMemo({ epoch: 4, root: closed.settlement.distribution.root, total: closed.settlement.paid, leafCount: 30 })]);
+    expect(await treasuryBalance()).toBe(treasury);
+    const run = await api.call('POST', '/verification/runs', api.keys.auditor);
+    expect(run.body).toMatchObject({ discrepancyCount: 0, checked: { anchors: 1 } });
   });
 });
