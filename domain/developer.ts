@@ -1,3 +1,4 @@
+import { checkSignature, proveBurn, requireNotCredited, type ChainProofClaim, type ObservedTransaction, type ProofAddresses } from './chain-proofs';
 import { TOKEN } from './policy';
 import { reject } from './rejection';
 import { Checks } from './values';
@@ -5,13 +6,17 @@ import { Checks } from './values';
 /**
  * An app developer's account: $SYNQ bought, burnt for data credits, credits consumed. Stream `developer-<id>`.
  * Balances never go negative: an over-spend is refused, never clipped. Every operation is idempotent by its id.
+ * A burn can also be proven on chain (`OnChainBurnCredited`): the developer burned $SYNQ of their own wallet's token
+ * account themselves, so it adds credits and leaves the books' `tokenBalance` (tokens bought through the engine) alone.
  */
 
 export type DeveloperEvent =
   | { type: 'DeveloperRegistered'; data: { developerId: string; wallet: string } }
   | { type: 'TokensPurchased'; data: { purchaseId: string; amount: string; paymentReference: string } }
   | { type: 'TokensBurnedForCredits'; data: { burnId: string; amount: string; creditsPerToken: string; credits: string } }
-  | { type: 'CreditsConsumed'; data: { usageId: string; credits: string; sessionReference: string } };
+  | { type: 'CreditsConsumed'; data: { usageId: string; credits: string; sessionReference: string } }
+  /** `signature`: the burn's transaction; `tokenAccount`: the wallet's token account it burned from. */
+  | { type: 'OnChainBurnCredited'; data: { signature: string; amount: string; creditsPerToken: string; credits: string; tokenAccount: string } };
 
 export interface DeveloperState {
   developerId: string;
@@ -40,6 +45,9 @@ export function evolveDeveloper(state: DeveloperState | undefined, event: Develo
     case 'CreditsConsumed':
       operations.set(`usage:${event.data.usageId}`, JSON.stringify(event.data));
       return { ...state, operations, credits: state.credits - BigInt(event.data.credits) };
+    case 'OnChainBurnCredited':
+      operations.set(onChainBurnKey(event.data.signature), JSON.stringify({ signature: event.data.signature, amount: event.data.amount }));
+      return { ...state, operations, credits: state.credits + BigInt(event.data.credits) };
   }
 }
 
@@ -82,6 +90,45 @@ export function burnForCredits(state: DeveloperState | undefined, command: { bur
   if (amount > account.tokenBalance) reject('conflict', 'amount', `exceeds the token balance (${account.tokenBalance} base units)`);
   const credits = (amount * creditsPerToken) / TOKEN;
   return [{ type: 'TokensBurnedForCredits', data: { burnId, amount: amount.toString(), creditsPerToken: creditsPerToken.toString(), credits: credits.toString() } }];
+}
+
+const onChainBurnKey = (signature: string) => `onchain-burn:${signature}`;
+
+/** What the engine read from the chain about a burn, as plain data (src/developers fetches it through the gateway). */
+export interface OnChainBurnFacts {
+  signature: string;
+  /** The claim on `chainproof-<signature>`, if the signature was claimed before. */
+  claim: ChainProofClaim | undefined;
+  /** The landed transaction; null when the chain does not know the signature. */
+  transaction: ObservedTransaction | null;
+  /** Owner (base58) of each $SYNQ token account the transaction burns from, as the chain holds it now; null if none. */
+  tokenAccountOwners: ReadonlyMap<string, string | null>;
+}
+
+/**
+ * Credits a burn proven on chain (domain/chain-proofs.ts `proveBurn`): $SYNQ burned from token accounts owned by the
+ * developer's registered wallet, at `creditsPerToken` (the rate in force when it is credited); the credits must come out
+ * whole. Refused when the signature is credited already, here or on any other account.
+ */
+export function creditOnChainBurn(state: DeveloperState | undefined, facts: OnChainBurnFacts, addresses: Pick<ProofAddresses, 'mint'>, creditsPerToken: bigint): DeveloperEvent[] {
+  const account = requireDeveloper(state);
+  const signature = checkSignature(facts.signature);
+  requireNotCredited(facts.claim, developerStream(account.developerId), account.operations.has(onChainBurnKey(signature)));
+  const burn = proveBurn(facts.transaction, addresses, account.wallet, facts.tokenAccountOwners);
+  if ((burn.amount * creditsPerToken) % TOKEN !== 0n) {
+    reject(
+      'invalid',
+      'signature',
+      `the burn of ${burn.amount} base units does not buy whole credits: at ${creditsPerToken} credits per token, burn a multiple of ${TOKEN / gcd(TOKEN, creditsPerToken)} base units`,
+    );
+  }
+  const credits = (burn.amount * creditsPerToken) / TOKEN;
+  return [
+    {
+      type: 'OnChainBurnCredited',
+      data: { signature, amount: burn.amount.toString(), creditsPerToken: creditsPerToken.toString(), credits: credits.toString(), tokenAccount: burn.tokenAccount },
+    },
+  ];
 }
 
 export function consumeCredits(state: DeveloperState | undefined, command: { usageId: unknown; credits: unknown; sessionReference: unknown }): DeveloperEvent[] {

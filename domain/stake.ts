@@ -1,3 +1,4 @@
+import { checkSignature, proveStakeDeposit, requireNotCredited, type ChainProofClaim, type ObservedTransaction, type ProofAddresses } from './chain-proofs';
 import { reject } from './rejection';
 import { Checks } from './values';
 
@@ -8,7 +9,11 @@ import { Checks } from './values';
  */
 
 export type StakeEvent =
-  | { type: 'StakeDeposited'; data: { synqerId: string; depositId: string; amount: string } }
+  /**
+   * `sourceAccount` is set on a deposit proven on chain: its `depositId` is then the transaction's signature (longer than
+   * any id an operator can give) and this is the token account its $SYNQ came from into the stake vault.
+   */
+  | { type: 'StakeDeposited'; data: { synqerId: string; depositId: string; amount: string; sourceAccount?: string } }
   | { type: 'UnstakeRequested'; data: { synqerId: string; requestId: string; amount: string; unlockEpoch: number } }
   | { type: 'StakeWithdrawn'; data: { synqerId: string; requestId: string; amount: string } }
   | { type: 'StakeSlashed'; data: { synqerId: string; slashId: string; requested: string; amount: string; fromActive: string; reason: string } };
@@ -71,6 +76,27 @@ export function deposit(state: StakeState, synqerId: string, command: { depositI
   checks.done();
   if (state.operations.has(`deposit:${depositId}`)) return [];
   return [{ type: 'StakeDeposited', data: { synqerId, depositId, amount: amount.toString() } }];
+}
+
+/** What the engine read from the chain about a stake deposit, as plain data (src/stakes fetches it through the gateway). */
+export interface OnChainDepositFacts {
+  signature: string;
+  /** The claim on `chainproof-<signature>`, if the signature was claimed before. */
+  claim: ChainProofClaim | undefined;
+  /** The landed transaction; null when the chain does not know the signature. */
+  transaction: ObservedTransaction | null;
+}
+
+/**
+ * Credits a stake deposit proven on chain (domain/chain-proofs.ts `proveStakeDeposit`): $SYNQ transferred into the stake
+ * vault with the memo `synq:stake:<synqerId>`. Recorded as `StakeDeposited` whose depositId is the signature. Refused
+ * when the signature is credited already, to this synqer or any other account.
+ */
+export function depositOnChain(state: StakeState, synqerId: string, facts: OnChainDepositFacts, addresses: ProofAddresses): StakeEvent[] {
+  const signature = checkSignature(facts.signature);
+  requireNotCredited(facts.claim, stakeStream(synqerId), state.operations.has(`deposit:${signature}`));
+  const deposit = proveStakeDeposit(facts.transaction, addresses, synqerId);
+  return [{ type: 'StakeDeposited', data: { synqerId, depositId: signature, amount: deposit.amount.toString(), sourceAccount: deposit.sourceAccount } }];
 }
 
 /** `lastOpenedEpoch` and `cooldownEpochs` from the ledger and the policy in force. */

@@ -1,11 +1,14 @@
 import type { DeveloperEvent } from '../domain/developer';
 import type { Projection } from './projection';
 
-/** Developers' $SYNQ balances and data credits, and what moved them. */
+/**
+ * Developers' $SYNQ balances and data credits, and what moved them. A burn proven on chain adds credits and counts in
+ * `burned_onchain`; it leaves `token_balance` (tokens bought through the engine) and `burned` (burns of that balance) alone.
+ */
 export const developersProjection: Projection = {
   name: 'developers',
-  version: 1,
-  eventTypes: new Set(['DeveloperRegistered', 'TokensPurchased', 'TokensBurnedForCredits', 'CreditsConsumed']),
+  version: 2,
+  eventTypes: new Set(['DeveloperRegistered', 'TokensPurchased', 'TokensBurnedForCredits', 'CreditsConsumed', 'OnChainBurnCredited']),
   categories: ['developer'],
   tables: `
 CREATE TABLE developers (
@@ -15,6 +18,7 @@ CREATE TABLE developers (
   credits numeric NOT NULL DEFAULT 0,
   purchased numeric NOT NULL DEFAULT 0,
   burned numeric NOT NULL DEFAULT 0,
+  burned_onchain numeric NOT NULL DEFAULT 0,
   credits_consumed numeric NOT NULL DEFAULT 0,
   operations integer NOT NULL DEFAULT 0
 );`,
@@ -36,6 +40,12 @@ CREATE TABLE developers (
           await sql.query(
             `UPDATE developers SET token_balance = token_balance - $2::numeric, burned = burned + $2::numeric, credits = credits + $3::numeric,
                     operations = operations + 1 WHERE developer_id = $1`,
+            [developerId, data.amount, data.credits],
+          );
+          break;
+        case 'OnChainBurnCredited':
+          await sql.query(
+            'UPDATE developers SET burned_onchain = burned_onchain + $2::numeric, credits = credits + $3::numeric, operations = operations + 1 WHERE developer_id = $1',
             [developerId, data.amount, data.credits],
           );
           break;

@@ -1,10 +1,20 @@
 import { Body, Controller, ForbiddenException, Get, Inject, Module, Param, Post, Req } from '@nestjs/common';
 import { CommandBus, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
+import { PublicKey } from '@solana/web3.js';
+import { burnedAccounts, checkSignature, type ProofAddresses } from '../../domain/chain-proofs';
+import { requireChain } from '../../domain/chain-setup';
 import * as developer from '../../domain/developer';
 import { currentPolicy } from '../../domain/network';
 import { reject } from '../../domain/rejection';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
+import type { ChainGateway } from '../chain/chain-gateway';
+import { loadChainSetup } from '../chain/chain-setup';
+import { CHAIN_GATEWAY } from '../chain/open-chain';
+import { appendChainProofCredit } from '../chain/chain-proofs';
+import { ChainMovements } from '../settlement/chain-movements';
+import { SettlementModule } from '../settlement/settlement.module';
+import { readTokenAccount } from '../chain/token';
 import { decideAndAppend, fold, type CommandMetadata } from '../commands/decide-and-append';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../http/request-metadata';
@@ -30,11 +40,68 @@ export class ChangeDeveloperHandler implements ICommandHandler<ChangeDeveloper> 
   }
 }
 
+/** A burn of $SYNQ proven by its transaction on chain (`POST /developers/:id/burns/onchain`). */
+export class CreditOnChainBurn {
+  constructor(
+    readonly developerId: string,
+    readonly signature: unknown,
+    readonly metadata: CommandMetadata,
+  ) {}
+}
+
+@CommandHandler(CreditOnChainBurn)
+export class CreditOnChainBurnHandler implements ICommandHandler<CreditOnChainBurn> {
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(CHAIN_GATEWAY) private readonly chain: ChainGateway,
+  ) {}
+
+  /**
+   * Reads the transaction and the owners of the token accounts it burns from through the gateway, then decides on
+   * that plain data alone (domain/developer.ts `creditOnChainBurn`). The owner is the token account's owner as the
+   * chain holds it now, not the burn's signing authority: a delegate's burn of someone else's tokens is not the
+   * developer's, and an account closed since proves no owner.
+   */
+  async execute({ developerId, signature: input, metadata }: CreditOnChainBurn) {
+    const stream = developer.developerStream(developerId);
+    if (!(await fold(this.store, stream, undefined as developer.DeveloperState | undefined, developer.evolveDeveloper)).state) {
+      reject('not_found', 'developerId', `no developer is registered as ${developerId}`);
+    }
+    const signature = checkSignature(input);
+    const addresses = requireChain(await loadChainSetup(this.store));
+    const transaction = await this.chain.getTransaction(signature);
+    const owners = await tokenAccountOwners(this.chain, burnedAccounts(transaction, addresses), addresses);
+    const rate = BigInt(currentPolicy(await loadNetwork(this.store)).creditsPerToken);
+    return appendChainProofCredit(
+      this.store,
+      { signature, kind: 'developer-burn' },
+      stream,
+      undefined,
+      developer.evolveDeveloper,
+      (state, claim) => developer.creditOnChainBurn(state, { signature, claim, transaction, tokenAccountOwners: owners }, addresses, rate),
+      metadata,
+    );
+  }
+}
+
+/** Each account's owner if it is a token account of the $SYNQ mint now; null otherwise (closed, or never one). */
+async function tokenAccountOwners(chain: ChainGateway, accounts: string[], addresses: Pick<ProofAddresses, 'mint'>): Promise<Map<string, string | null>> {
+  const keys = accounts.map((account) => new PublicKey(account));
+  const found = keys.length > 0 ? await chain.getAccounts(keys) : [];
+  return new Map(
+    accounts.map((account, i) => {
+      const token = readTokenAccount(keys[i], found[i]);
+      return [account, token && token.mint.toBase58() === addresses.mint ? token.owner.toBase58() : null];
+    }),
+  );
+}
+
 @Controller('developers')
 export class DevelopersController {
   constructor(
     private readonly commands: CommandBus,
     @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly movements: ChainMovements,
   ) {}
 
   @Post()
@@ -50,13 +117,28 @@ export class DevelopersController {
   @Roles('operator')
   async purchase(@Param('id') id: string, @Body() body: { purchaseId?: unknown; amount?: unknown; paymentReference?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, id, (state) => developer.recordPurchase(state, { purchaseId: body?.purchaseId, amount: body?.amount, paymentReference: body?.paymentReference }));
-    return this.get(id, request);
+    // In hybrid settlement the treasury delivers the tokens on chain, once: a repeated request resumes the delivery.
+    const chainTransfer = await this.movements.deliverPurchase(id, String(body?.purchaseId), commandMetadata(request, randomUUID()));
+    return { ...(await this.get(id, request)), chainTransfer };
   }
 
   @Post(':id/burns')
   @Roles('operator', 'developer')
   async burn(@Param('id') id: string, @Body() body: { burnId?: unknown; amount?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, id, (state, rate) => developer.burnForCredits(state, { burnId: body?.burnId, amount: body?.amount }, rate));
+    return this.get(id, request);
+  }
+
+  /**
+   * A burn the developer made on chain themselves, from a token account of their registered wallet: credited at the
+   * rate in force, once per transaction across the engine. It adds credits; `tokenBalance` (tokens bought through the
+   * engine) does not move, since the tokens were the wallet's.
+   */
+  @Post(':id/burns/onchain')
+  @Roles('operator', 'developer')
+  async burnOnChain(@Param('id') id: string, @Body() body: { signature?: unknown }, @Req() request: AuthenticatedRequest) {
+    ownAccountOnly(request, id);
+    await this.commands.execute(new CreditOnChainBurn(id, body?.signature, commandMetadata(request, randomUUID())));
     return this.get(id, request);
   }
 
@@ -90,5 +172,5 @@ function ownAccountOnly(request: AuthenticatedRequest, developerId: string): voi
   }
 }
 
-@Module({ controllers: [DevelopersController], providers: [ChangeDeveloperHandler] })
+@Module({ imports: [SettlementModule], controllers: [DevelopersController], providers: [ChangeDeveloperHandler, CreditOnChainBurnHandler] })
 export class DevelopersModule {}

@@ -1,10 +1,18 @@
 import { Body, Controller, Get, Inject, Module, Param, Post, Req } from '@nestjs/common';
 import { CommandBus, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
+import { checkSignature } from '../../domain/chain-proofs';
+import { requireChain } from '../../domain/chain-setup';
 import { currentPolicy, type NetworkState } from '../../domain/network';
 import { reject } from '../../domain/rejection';
 import * as stake from '../../domain/stake';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
+import type { ChainGateway } from '../chain/chain-gateway';
+import { loadChainSetup } from '../chain/chain-setup';
+import { CHAIN_GATEWAY } from '../chain/open-chain';
+import { appendChainProofCredit } from '../chain/chain-proofs';
+import { ChainMovements } from '../settlement/chain-movements';
+import { SettlementModule } from '../settlement/settlement.module';
 import { decideAndAppend, fold, type CommandMetadata } from '../commands/decide-and-append';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../http/request-metadata';
@@ -32,17 +40,63 @@ export class ChangeStakeHandler implements ICommandHandler<ChangeStake> {
   }
 }
 
+/** A stake deposit proven by its transaction on chain (`POST /synqers/:id/stake/deposits/onchain`). */
+export class CreditOnChainDeposit {
+  constructor(
+    readonly synqerId: string,
+    readonly signature: unknown,
+    readonly metadata: CommandMetadata,
+  ) {}
+}
+
+@CommandHandler(CreditOnChainDeposit)
+export class CreditOnChainDepositHandler implements ICommandHandler<CreditOnChainDeposit> {
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(CHAIN_GATEWAY) private readonly chain: ChainGateway,
+  ) {}
+
+  /** Reads the transaction through the gateway, then decides on that plain data alone (domain/stake.ts `depositOnChain`). */
+  async execute({ synqerId, signature: input, metadata }: CreditOnChainDeposit) {
+    if (!(await loadSynqer(this.store, synqerId))) reject('not_found', 'synqerId', `no synqer is registered as ${synqerId}`);
+    const signature = checkSignature(input);
+    const addresses = requireChain(await loadChainSetup(this.store));
+    const transaction = await this.chain.getTransaction(signature);
+    return appendChainProofCredit(
+      this.store,
+      { signature, kind: 'stake-deposit' },
+      stake.stakeStream(synqerId),
+      stake.initialStake(),
+      stake.evolveStake,
+      (state, claim) => stake.depositOnChain(state, synqerId, { signature, claim, transaction }, addresses),
+      metadata,
+    );
+  }
+}
+
 @Controller('synqers/:id/stake')
 export class StakesController {
   constructor(
     private readonly commands: CommandBus,
     @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly movements: ChainMovements,
   ) {}
 
   @Post('deposits')
   @Roles('operator')
   async deposit(@Param('id') id: string, @Body() body: { depositId?: unknown; amount?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, id, (state) => stake.deposit(state, id, { depositId: body?.depositId, amount: body?.amount }));
+    return this.get(id);
+  }
+
+  /**
+   * A deposit the synqer (or anyone for them) made on chain: a TransferChecked of $SYNQ into the stake vault with the
+   * memo `synq:stake:<id>`. Credited as `StakeDeposited` (depositId = the signature), once per transaction.
+   */
+  @Post('deposits/onchain')
+  @Roles('operator')
+  async depositOnChain(@Param('id') id: string, @Body() body: { signature?: unknown }, @Req() request: AuthenticatedRequest) {
+    await this.commands.execute(new CreditOnChainDeposit(id, body?.signature, commandMetadata(request, randomUUID())));
     return this.get(id);
   }
 
@@ -59,14 +113,18 @@ export class StakesController {
   @Roles('operator')
   async withdraw(@Param('id') id: string, @Body() body: { requestId?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, id, (state, ledger) => stake.withdraw(state, id, { requestId: body?.requestId }, ledger.lastEpoch));
-    return this.get(id);
+    // In hybrid settlement the vault pays the tokens back on chain, once.
+    const chainTransfer = await this.movements.returnStake(id, String(body?.requestId), commandMetadata(request, randomUUID()));
+    return { ...(await this.get(id)), chainTransfer };
   }
 
   @Post('slashes')
   @Roles('operator')
   async slash(@Param('id') id: string, @Body() body: { slashId?: unknown; amount?: unknown; reason?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, id, (state) => stake.slash(state, id, { slashId: body?.slashId, amount: body?.amount, reason: body?.reason }));
-    return this.get(id);
+    // In hybrid settlement the slashed stake moves from the vault to the treasury on chain, once.
+    const chainTransfer = await this.movements.moveSlash(id, String(body?.slashId), commandMetadata(request, randomUUID()));
+    return { ...(await this.get(id)), chainTransfer };
   }
 
   @Get()
@@ -87,5 +145,5 @@ export class StakesController {
   }
 }
 
-@Module({ controllers: [StakesController], providers: [ChangeStakeHandler] })
+@Module({ imports: [SettlementModule], controllers: [StakesController], providers: [ChangeStakeHandler, CreditOnChainDepositHandler] })
 export class StakesModule {}
