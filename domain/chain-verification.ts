@@ -29,6 +29,8 @@ export const DISCREPANCY_TYPES = [
   'stake_deposit_not_on_chain',
   'anchor_missing',
   'anchor_mismatch',
+  'chain_transfer_missing',
+  'chain_transfer_mismatch',
 ] as const;
 export type DiscrepancyType = (typeof DISCREPANCY_TYPES)[number];
 
@@ -67,12 +69,26 @@ export interface ProvenCredit {
   who: string;
 }
 
+/** A transfer the books ordered (domain/chain-transfer.ts), with its accounts resolved. */
+export interface OrderedTransfer {
+  orderId: string;
+  status: 'unsigned' | 'awaiting' | 'confirmed' | 'failed' | 'expired';
+  /** Every signature of its attempts, and the last one. */
+  signatures: readonly string[];
+  current: string | null;
+  source: string;
+  destination: string;
+  amount: bigint;
+  memo: string;
+}
+
 export interface VerificationInput {
   setup: ChainSetup;
   programs: { token: string; memo: string };
   /** Every epoch's payout stream, with its leaves for hybrid epochs (in distribution order). */
   payouts: { state: PayoutState; leaves: readonly PayoutLeaf[] }[];
   credits: readonly ProvenCredit[];
+  transfers: readonly OrderedTransfer[];
   /** Every transaction the chain has for the signatures asked (recorded attempts, credits, and those naming the treasury or vault). */
   transactions: ReadonlyMap<string, ChainTransactionFacts>;
   treasurySignatures: readonly string[];
@@ -81,7 +97,7 @@ export interface VerificationInput {
 }
 
 export interface VerificationResult {
-  checked: { settlementTransactions: number; payouts: number; anchors: number; credits: number; treasuryTransactions: number };
+  checked: { settlementTransactions: number; payouts: number; anchors: number; credits: number; transfers: number; treasuryTransactions: number };
   discrepancies: Discrepancy[];
 }
 
@@ -123,7 +139,7 @@ export function verifyChain(input: VerificationInput): VerificationResult {
   let treasury = BigInt(setup.treasuryOpeningBalance);
   let stakeVault = BigInt(setup.stakeVaultOpeningBalance);
   let mintSupply = BigInt(setup.mintSupplyAtSetup);
-  const checked = { settlementTransactions: 0, payouts: 0, anchors: 0, credits: 0, treasuryTransactions: input.treasurySignatures.length };
+  const checked = { settlementTransactions: 0, payouts: 0, anchors: 0, credits: 0, transfers: 0, treasuryTransactions: input.treasurySignatures.length };
   /** (account, amount) of every leaf of a hybrid epoch, to recognise a leaf paid again out of band. */
   const leafByPayment = new Map<string, number>();
 
@@ -204,6 +220,28 @@ export function verifyChain(input: VerificationInput): VerificationResult {
     }
     if (credit.kind === 'burn') mintSupply -= credit.amount;
     else stakeVault += credit.amount;
+  }
+
+  for (const transfer of input.transfers) {
+    for (const signature of transfer.signatures) known.add(signature);
+    const landed = transfer.current === null ? undefined : transactions.get(transfer.current);
+    if (transfer.status === 'awaiting' && (!landed || landed.error !== null)) continue;
+    if (transfer.status !== 'confirmed' && transfer.status !== 'awaiting') continue;
+    checked.transfers++;
+    // The books count an ordered transfer once it is confirmed (or has landed while awaiting its outcome).
+    if (transfer.source === setup.treasuryAccount) treasury -= transfer.amount;
+    if (transfer.source === setup.stakeVault) stakeVault -= transfer.amount;
+    if (transfer.destination === setup.treasuryAccount) treasury += transfer.amount;
+    if (!landed || landed.error !== null) {
+      found({ type: 'chain_transfer_missing', epoch: null, account: transfer.destination, signature: transfer.current, expected: transfer.amount.toString(), actual: landed?.error ?? null, detail: `transfer ${transfer.orderId} is recorded as confirmed and the chain ${landed ? 'has it failed' : 'does not have it'}` });
+      continue;
+    }
+    const moved = tokenMovements(landed, programs.token)
+      .filter((m) => m.source === transfer.source && m.destination === transfer.destination)
+      .reduce((sum, m) => sum + m.amount, 0n);
+    if (moved !== transfer.amount || !memosOf(landed, programs.memo).includes(transfer.memo)) {
+      found({ type: 'chain_transfer_mismatch', epoch: null, account: transfer.destination, signature: transfer.current, expected: transfer.amount.toString(), actual: moved.toString(), detail: `transfer ${transfer.orderId} does not move what was ordered, with its memo` });
+    }
   }
 
   // Everything else that moved tokens out of the treasury or the vault happened outside the books.

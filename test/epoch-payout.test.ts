@@ -1,4 +1,4 @@
-import { Keypair } from '@solana/web3.js';
+import { Keypair, type TransactionInstruction } from '@solana/web3.js';
 import { CommandRejected } from '../domain/rejection';
 import { evolvePayout, initialPayout, MAX_TRANSACTION_SIZE, payoutMemo, payoutTransactionSize, planSettlement, recordOutcomes, recordSigned, type PayoutEvent, type PayoutState } from '../domain/epoch-payout';
 import { associatedTokenAddress, createAssociatedAccountIdempotent, memoInstruction, signTransaction, transferChecked } from '../src/chain/token';
@@ -12,7 +12,7 @@ describe('payout plan and the exactly-once rule (domain/epoch-payout.ts)', () =>
     const mint = Keypair.generate().publicKey;
     const treasury = Keypair.generate().publicKey;
     for (const [transfers, creates] of [[1, 0], [1, 1], [8, 8], [9, 0], [17, 0], [12, 3]] as const) {
-      const instructions = [];
+      const instructions: TransactionInstruction[] = [];
       for (let i = 0; i < transfers; i++) {
         const owner = Keypair.generate().publicKey;
         if (i < creates) instructions.push(createAssociatedAccountIdempotent(authority.publicKey, owner, mint));

@@ -16,6 +16,8 @@ import { loadTreasuryKey } from '../chain/treasury-key';
 import { ProjectionReader } from '../projections/projection-reader';
 import { loadNetwork } from '../network/network';
 import { PayoutExecutor } from './payout-executor';
+import { ChainMovements } from './chain-movements';
+import { TransferExecutor } from './transfer-executor';
 
 const LAMPORTS_PER_SOL = 1_000_000_000n;
 
@@ -133,18 +135,57 @@ export class SettlementController {
   }
 }
 
+/** Single token movements the books ordered on chain (purchase deliveries, stake withdrawals, slashes). */
+@Controller('chain/transfers')
+export class ChainTransfersController {
+  constructor(private readonly transfers: TransferExecutor) {}
+
+  @Get()
+  @Roles('operator', 'auditor')
+  async list() {
+    const states = await this.transfers.list();
+    return {
+      transfers: states.map((state) => ({
+        ...state.order,
+        status: state.status,
+        attempts: state.attempts,
+        signature: state.confirmedSignature ?? state.current?.signature ?? null,
+        feeLamports: state.feeLamports.toString(),
+        lastError: state.lastError ?? null,
+      })),
+    };
+  }
+
+  /** Carries out every transfer not done yet: after a crash, a failure, or an outage of the chain. */
+  @Post('execute')
+  @HttpCode(200)
+  @Roles('operator')
+  async execute(@Req() request: AuthenticatedRequest) {
+    await this.transfers.executePending(commandMetadata(request, `transfers-${randomUUID()}`));
+    return this.list();
+  }
+}
+
+const treasuryKeyOf = (config: AppConfig) => {
+  let key: ReturnType<typeof loadTreasuryKey> | undefined;
+  return () => (key ??= loadTreasuryKey(config));
+};
+
 @Module({
-  controllers: [SettlementController],
+  controllers: [SettlementController, ChainTransfersController],
   providers: [
+    {
+      provide: TransferExecutor,
+      inject: [EVENT_STORE, CHAIN_GATEWAY, APP_CONFIG],
+      useFactory: (store: EventStore, chain: ChainGateway, config: AppConfig) => new TransferExecutor(store, chain, treasuryKeyOf(config)),
+    },
+    { provide: ChainMovements, inject: [EVENT_STORE, TransferExecutor], useFactory: (store: EventStore, transfers: TransferExecutor) => new ChainMovements(store, transfers) },
     {
       provide: PayoutExecutor,
       inject: [EVENT_STORE, CHAIN_GATEWAY, ProjectionReader, APP_CONFIG],
-      useFactory: (store: EventStore, chain: ChainGateway, reader: ProjectionReader, config: AppConfig) => {
-        let key: ReturnType<typeof loadTreasuryKey> | undefined;
-        return new PayoutExecutor(store, chain, reader, () => (key ??= loadTreasuryKey(config)));
-      },
+      useFactory: (store: EventStore, chain: ChainGateway, reader: ProjectionReader, config: AppConfig) => new PayoutExecutor(store, chain, reader, treasuryKeyOf(config)),
     },
   ],
-  exports: [PayoutExecutor],
+  exports: [PayoutExecutor, TransferExecutor, ChainMovements],
 })
 export class SettlementModule {}

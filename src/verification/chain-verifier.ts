@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { PublicKey } from '@solana/web3.js';
-import { verifyChain, recordRun, verificationStream, type ChainTransactionFacts, type PayoutLeaf, type ProvenCredit, type VerificationRun } from '../../domain/chain-verification';
+import type { ChainSetup } from '../../domain/chain-setup';
+import { evolveChainTransfer, initialChainTransfer, transferMemo, type ChainTransferEvent, type ChainTransferState } from '../../domain/chain-transfer';
+import { verifyChain, recordRun, verificationStream, type ChainTransactionFacts, type OrderedTransfer, type PayoutLeaf, type ProvenCredit, type VerificationRun } from '../../domain/chain-verification';
 import { evolvePayout, initialPayout, type PayoutEvent, type PayoutState } from '../../domain/epoch-payout';
 import { reject } from '../../domain/rejection';
 import * as control from '../../domain/settlement-control';
@@ -36,12 +38,13 @@ export class ChainVerifier {
       const hybrid = state.plan?.mode === 'hybrid';
       withLeaves.push({ state, leaves: hybrid ? await this.leaves(state.plan!.epoch, mint) : [] });
     }
-    const credits: ProvenCredit[] = await loadProvenCredits(this.store, upToPosition);
+    const credits: ProvenCredit[] = await loadProvenCredits(this.store, upToPosition, setup.stakeVault);
+    const transfers = await this.loadTransfers(upToPosition, setup);
     const [treasurySignatures, stakeVaultSignatures] = await Promise.all([
       this.chain.signaturesForAddress(new PublicKey(setup.treasuryAccount)),
       this.chain.signaturesForAddress(new PublicKey(setup.stakeVault)),
     ]);
-    const wanted = new Set<string>([...treasurySignatures, ...stakeVaultSignatures, ...credits.map((credit) => credit.signature)]);
+    const wanted = new Set<string>([...treasurySignatures, ...stakeVaultSignatures, ...credits.map((credit) => credit.signature), ...transfers.flatMap((t) => (t.current ? [t.current] : []))]);
     for (const state of payouts) for (const batch of state.batches) if (batch.current && (batch.status === 'confirmed' || batch.status === 'awaiting')) wanted.add(batch.current.signature);
     const transactions = await this.fetch([...wanted], options.onProgress);
     const [treasury, vault, mintAccount] = await this.chain.getAccounts([new PublicKey(setup.treasuryAccount), new PublicKey(setup.stakeVault), mint]);
@@ -51,6 +54,7 @@ export class ChainVerifier {
       programs: { token: TOKEN_PROGRAM_ID.toBase58(), memo: MEMO_PROGRAM_ID.toBase58() },
       payouts: withLeaves,
       credits,
+      transfers,
       transactions,
       treasurySignatures,
       stakeVaultSignatures,
@@ -99,6 +103,31 @@ export class ChainVerifier {
       states.set(event.stream, evolvePayout(states.get(event.stream) ?? initialPayout(), { type: event.type, data: event.data } as PayoutEvent));
     }
     return [...states.values()];
+  }
+
+  private async loadTransfers(upTo: bigint, setup: ChainSetup): Promise<OrderedTransfer[]> {
+    const states = new Map<string, ChainTransferState>();
+    for await (const event of this.store.readAll({ category: 'chaintransfer' })) {
+      if (event.position > upTo) break;
+      states.set(event.stream, evolveChainTransfer(states.get(event.stream) ?? initialChainTransfer(), { type: event.type, data: event.data } as ChainTransferEvent));
+    }
+    const mint = new PublicKey(setup.mint);
+    return [...states.values()].flatMap((state) => {
+      const order = state.order;
+      if (!order) return [];
+      return [
+        {
+          orderId: order.orderId,
+          status: state.status,
+          signatures: state.signatures,
+          current: state.current?.signature ?? null,
+          source: order.source === 'treasury' ? setup.treasuryAccount : setup.stakeVault,
+          destination: order.toTreasury ? setup.treasuryAccount : associatedTokenAddress(new PublicKey(order.recipientWallet!), mint).toBase58(),
+          amount: BigInt(order.amount),
+          memo: transferMemo(order),
+        },
+      ];
+    });
   }
 
   private async leaves(epoch: number, mint: PublicKey): Promise<PayoutLeaf[]> {

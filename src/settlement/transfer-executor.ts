@@ -1,0 +1,121 @@
+import { PublicKey, type Keypair } from '@solana/web3.js';
+import {
+  chainTransferStream,
+  evolveChainTransfer,
+  initialChainTransfer,
+  orderTransfer,
+  recordTransferOutcome,
+  signTransfer,
+  transferMemo,
+  type ChainTransferEvent,
+  type ChainTransferState,
+  type TransferOrder,
+} from '../../domain/chain-transfer';
+import { reject } from '../../domain/rejection';
+import { decideAndAppend, fold, type CommandMetadata } from '../commands/decide-and-append';
+import type { EventStore } from '../event-store/event-store';
+import { ChainError, signatureOf, type ChainGateway } from '../chain/chain-gateway';
+import { loadChainSetup } from '../chain/chain-setup';
+import { associatedTokenAddress, createAssociatedAccountIdempotent, memoInstruction, signTransaction, transferChecked } from '../chain/token';
+
+type Outcome = Parameters<typeof recordTransferOutcome>[1];
+
+/**
+ * Executes single $SYNQ movements the books ordered (purchase deliveries, stake withdrawals, slashes) exactly once,
+ * by the rule of domain/chain-transfer.ts: record the attempt, send it, ask the chain, record what it says.
+ */
+export class TransferExecutor {
+  constructor(
+    private readonly store: EventStore,
+    private readonly chain: ChainGateway,
+    private readonly treasuryKey: () => Promise<Keypair>,
+  ) {}
+
+  async order(order: TransferOrder, metadata: CommandMetadata): Promise<void> {
+    await this.decide(order.orderId, (state) => orderTransfer(state, order), { ...metadata, commandId: `order-${order.orderId}` });
+  }
+
+  /** Orders a transfer and carries it out; a failure to reach the chain leaves it ordered, for `executePending`. */
+  async orderAndExecute(order: TransferOrder, metadata: CommandMetadata): Promise<ChainTransferState> {
+    await this.order(order, metadata);
+    return this.execute(order.orderId, metadata);
+  }
+
+  async get(orderId: string): Promise<ChainTransferState> {
+    return (await fold(this.store, chainTransferStream(orderId), initialChainTransfer(), evolveChainTransfer)).state;
+  }
+
+  async list(): Promise<ChainTransferState[]> {
+    const states = new Map<string, ChainTransferState>();
+    for await (const event of this.store.readAll({ category: 'chaintransfer' })) {
+      states.set(event.stream, evolveChainTransfer(states.get(event.stream) ?? initialChainTransfer(), { type: event.type, data: event.data } as ChainTransferEvent));
+    }
+    return [...states.values()];
+  }
+
+  /** Resumes every transfer not done: after a crash, or once the chain is reachable again. */
+  async executePending(metadata: CommandMetadata): Promise<ChainTransferState[]> {
+    const done: ChainTransferState[] = [];
+    for (const state of await this.list()) if (state.order && state.status !== 'confirmed') done.push(await this.execute(state.order.orderId, metadata));
+    return done;
+  }
+
+  async execute(orderId: string, metadata: CommandMetadata): Promise<ChainTransferState> {
+    let state = await this.get(orderId);
+    if (!state.order) reject('not_found', 'orderId', `no transfer ${orderId} is ordered`);
+    if (state.status === 'awaiting') {
+      state = await this.record(orderId, await this.resolve(state), metadata);
+    }
+    if (state.status === 'confirmed') return state;
+
+    const setup = await loadChainSetup(this.store);
+    if (!setup) reject('conflict', 'chain', 'the chain is not set up');
+    const authority = await this.treasuryKey();
+    const order = state.order!;
+    const mint = new PublicKey(setup.mint);
+    const source = new PublicKey(order.source === 'treasury' ? setup.treasuryAccount : setup.stakeVault);
+    const instructions = [];
+    let destination = new PublicKey(setup.treasuryAccount);
+    if (!order.toTreasury) {
+      const wallet = new PublicKey(order.recipientWallet!);
+      destination = associatedTokenAddress(wallet, mint);
+      instructions.push(createAssociatedAccountIdempotent(authority.publicKey, wallet, mint));
+    }
+    instructions.push(transferChecked(source, mint, destination, authority.publicKey, BigInt(order.amount)), memoInstruction(transferMemo(order), authority.publicKey));
+    const { blockhash, lastValidBlockHeight } = await this.chain.latestBlockhash();
+    const wire = signTransaction(instructions, [authority], blockhash);
+    const attempt = { orderId, signature: signatureOf(wire), blockhash, lastValidBlockHeight: lastValidBlockHeight.toString(), wire: Buffer.from(wire).toString('base64') };
+    await this.decide(orderId, (current) => signTransfer(current, attempt), { ...metadata, commandId: `sign-${attempt.signature}` });
+    return this.record(orderId, await this.sendAndConfirm(attempt.signature, wire, lastValidBlockHeight), metadata);
+  }
+
+  private async resolve(state: ChainTransferState): Promise<Outcome> {
+    const attempt = state.current!;
+    const landed = await this.chain.getTransaction(attempt.signature);
+    if (landed) return { signature: attempt.signature, status: landed.error === null ? 'succeeded' : 'failed', slot: landed.slot, fee: landed.fee, error: landed.error ?? undefined };
+    const height = await this.chain.blockHeight();
+    if (height > BigInt(attempt.lastValidBlockHeight)) return { signature: attempt.signature, status: 'expired', blockHeight: height };
+    return this.sendAndConfirm(attempt.signature, Buffer.from(attempt.wire, 'base64'), BigInt(attempt.lastValidBlockHeight));
+  }
+
+  private async sendAndConfirm(signature: string, wire: Uint8Array, lastValidBlockHeight: bigint): Promise<Outcome> {
+    try {
+      await this.chain.sendTransaction(wire);
+    } catch (error) {
+      if (!(error instanceof ChainError)) throw error;
+    }
+    const confirmation = await this.chain.confirmTransaction(signature, lastValidBlockHeight);
+    if (confirmation.status === 'expired') return { signature, status: 'expired', blockHeight: await this.chain.blockHeight() };
+    const fee = (await this.chain.getTransaction(signature))?.fee ?? 0n;
+    return confirmation.status === 'succeeded' ? { signature, status: 'succeeded', slot: confirmation.slot, fee } : { signature, status: 'failed', slot: confirmation.slot, fee, error: confirmation.error };
+  }
+
+  private async record(orderId: string, outcome: Outcome, metadata: CommandMetadata): Promise<ChainTransferState> {
+    await this.decide(orderId, (state) => recordTransferOutcome(state, outcome), { ...metadata, commandId: `outcome-${outcome.signature}-${outcome.status}` });
+    return this.get(orderId);
+  }
+
+  private decide(orderId: string, decide: (state: ChainTransferState) => ChainTransferEvent[], metadata: CommandMetadata) {
+    return decideAndAppend(this.store, chainTransferStream(orderId), initialChainTransfer(), evolveChainTransfer, decide, metadata);
+  }
+}
