@@ -1,6 +1,7 @@
 import { Keypair, type TransactionInstruction } from '@solana/web3.js';
 import { CommandRejected } from '../domain/rejection';
 import { evolvePayout, initialPayout, MAX_TRANSACTION_SIZE, payoutMemo, payoutTransactionSize, planSettlement, recordOutcomes, recordSigned, type PayoutEvent, type PayoutState } from '../domain/epoch-payout';
+import { settlementCost } from '../src/settlement/settlement.module';
 import { associatedTokenAddress, createAssociatedAccountIdempotent, memoInstruction, signTransaction, transferChecked } from '../src/chain/token';
 
 const root = 'ab'.repeat(32);
@@ -53,5 +54,16 @@ describe('payout plan and the exactly-once rule (domain/epoch-payout.ts)', () =>
     state = apply(state, recordOutcomes(state, [{ signature: 'sig-2', status: 'succeeded', slot: 9n, fee: 5000n }]));
     expect(() => recordSigned(state, [attempt('sig-3')])).toThrow('is paid');
     expect(state.batches[0]).toMatchObject({ status: 'confirmed', attempts: 2, confirmedSignature: 'sig-2' });
+  });
+});
+
+describe('settlement cost (src/settlement/settlement.module.ts)', () => {
+  it('reports fees and rent in lamports and, with a SOL price in the policy, as a share of the rewards paid', () => {
+    let state = apply(initialPayout(), planSettlement(initialPayout(), { epoch: 1, mode: 'hybrid', root, leafCount: 1, total: '250000000000', leaves: [{ accountExists: false }], maxTransfersPerTransaction: 24 }));
+    state = apply(state, recordSigned(state, [{ epoch: 1, batch: 0, signature: 's', blockhash: 'h', lastValidBlockHeight: '9', wire: '', rent: '2039280' }]));
+    state = apply(state, recordOutcomes(state, [{ signature: 's', status: 'succeeded', slot: 1n, fee: 5000n }]));
+    // 2,044,280 lamports at 150 SYNQ per SOL = 306,642 base units, of 250,000 SYNQ paid: 0.00012%.
+    expect(settlementCost(state, (150n * 1_000_000n).toString())).toEqual({ feeLamports: '5000', rentLamports: '2039280', totalLamports: '2044280', percentOfPaid: '0.00012' });
+    expect(settlementCost(state, undefined).percentOfPaid).toBeNull();
   });
 });

@@ -46,8 +46,8 @@ export interface RecentBlockhash {
 }
 
 export type Confirmation =
-  | { status: 'succeeded'; slot: bigint }
-  | { status: 'failed'; slot: bigint; error: string }
+  | { status: 'succeeded'; slot: bigint; fee: bigint }
+  | { status: 'failed'; slot: bigint; fee: bigint; error: string }
   | { status: 'expired' };
 
 export interface LandedTransaction {
@@ -70,11 +70,13 @@ export interface LandedInstruction {
 
 /** The first signature of a signed transaction's wire bytes, base58: its id on the chain. */
 export function signatureOf(wire: Uint8Array): string {
-  return decodeWire(wire).signature;
+  // After the signature count, a compact-u16 (one byte below 128 signatures, two above).
+  const offset = wire[0] < 0x80 ? 1 : 2;
+  return base58Encode(wire.subarray(offset, offset + 64));
 }
 
 /** Reads instructions and signers out of a transaction's wire bytes (legacy or v0 without lookup tables). */
-export function decodeWire(wire: Uint8Array): { signature: string; signers: string[]; instructions: LandedInstruction[]; blockhash: string } {
+export function decodeWire(wire: Uint8Array): { signature: string; signers: string[]; instructions: LandedInstruction[]; blockhash: string; version: 'legacy' | number } {
   const transaction = VersionedTransaction.deserialize(wire);
   const message = transaction.message;
   const keys = message.staticAccountKeys.map((key) => key.toBase58());
@@ -88,6 +90,7 @@ export function decodeWire(wire: Uint8Array): { signature: string; signers: stri
     signers: keys.slice(0, message.header.numRequiredSignatures),
     instructions,
     blockhash: message.recentBlockhash,
+    version: transaction.version,
   };
 }
 

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { Client, type ClientConfig, type Pool } from 'pg';
-import { PublicKey, VersionedTransaction } from '@solana/web3.js';
+import { PublicKey } from '@solana/web3.js';
 import type { FailedTransactionMetadata, LiteSVM as LiteSvmType, TransactionMetadata } from 'litesvm';
 import { base58Encode } from '../../domain/values';
 import { ChainError, decodeWire, type ChainAccount, type ChainGateway, type Confirmation, type LandedTransaction, type RecentBlockhash } from './chain-gateway';
@@ -36,6 +36,8 @@ export class EmbeddedChain implements ChainGateway {
   private queue: Promise<unknown> = Promise.resolve();
   /** Blockhash → the height it was issued at, for those issued since this process opened the ledger. */
   private readonly issued = new Map<string, bigint>();
+  /** Outcomes of the transactions this process executed, so confirming one needs no query (the ledger has them all). */
+  private readonly landed = new Map<string, { height: bigint; error: string | null; fee: bigint }>();
 
   private constructor(
     private readonly pool: Pool,
@@ -95,8 +97,9 @@ export class EmbeddedChain implements ChainGateway {
   }
 
   async confirmTransaction(signature: string, lastValidBlockHeight: bigint): Promise<Confirmation> {
-    const landed = await this.getTransaction(signature);
-    if (landed) return landed.error === null ? { status: 'succeeded', slot: landed.slot } : { status: 'failed', slot: landed.slot, error: landed.error };
+    const recent = this.landed.get(signature);
+    const landed = recent ? { slot: recent.height, error: recent.error, fee: recent.fee } : await this.getTransaction(signature);
+    if (landed) return landed.error === null ? { status: 'succeeded', slot: landed.slot, fee: landed.fee } : { status: 'failed', slot: landed.slot, fee: landed.fee, error: landed.error };
     // Executed transactions land at once, so one not found never will: waiting for it is letting its blocks pass.
     await this.serially(async () => {
       if (this.height <= lastValidBlockHeight) await this.advanceTo(lastValidBlockHeight + 1n);
@@ -147,13 +150,16 @@ export class EmbeddedChain implements ChainGateway {
 
   private async execute(wire: Uint8Array): Promise<string> {
     const decoded = decodeWire(wire);
+    if (this.landed.has(decoded.signature)) return decoded.signature;
     const known = await this.pool.query('SELECT 1 FROM chain_transactions WHERE signature = $1', [decoded.signature]);
     if (known.rows.length > 0) return decoded.signature;
     const issuedAt = this.issuedAt(decoded.blockhash);
     // An unknown or expired blockhash: the cluster accepts the bytes and drops them; nothing lands.
     if (issuedAt === undefined || this.height > issuedAt + BLOCKHASH_VALIDITY) return decoded.signature;
 
-    const result = this.svm.sendTransaction(VersionedTransaction.deserialize(wire));
+    // The wire bytes go to litesvm as they are (its sendTransaction would decode and encode them again).
+    const inner = (this.svm as unknown as { inner: { sendLegacyTransaction(b: Uint8Array): TransactionMetadata | FailedTransactionMetadata; sendVersionedTransaction(b: Uint8Array): TransactionMetadata | FailedTransactionMetadata } }).inner;
+    const result = decoded.version === 'legacy' ? inner.sendLegacyTransaction(wire) : inner.sendVersionedTransaction(wire);
     let error: string | null = null;
     let logs: string[];
     if (isFailure(result)) {
@@ -213,6 +219,10 @@ export class EmbeddedChain implements ChainGateway {
       throw error;
     }
     this.height = height;
+    if (transaction) {
+      if (this.landed.size >= 1_000_000) this.landed.clear();
+      this.landed.set(transaction.signature, { height, error: transaction.error, fee: transaction.fee });
+    }
   }
 
   private async advanceTo(height: bigint): Promise<void> {

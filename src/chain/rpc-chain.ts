@@ -88,7 +88,8 @@ export class RpcChain implements ChainGateway {
       const { value } = await this.retrying(() => this.connection.getSignatureStatuses([signature], { searchTransactionHistory: true }));
       const status = value[0];
       if (status && status.confirmationStatus && reached(status.confirmationStatus, this.commitment)) {
-        return status.err === null ? { status: 'succeeded', slot: BigInt(status.slot) } : { status: 'failed', slot: BigInt(status.slot), error: JSON.stringify(status.err) };
+        const fee = (await this.getTransaction(signature))?.fee ?? 0n;
+        return status.err === null ? { status: 'succeeded', slot: BigInt(status.slot), fee } : { status: 'failed', slot: BigInt(status.slot), fee, error: JSON.stringify(status.err) };
       }
       if (!status && (await this.blockHeight()) > lastValidBlockHeight) {
         // Asked once more after expiry: a transaction that landed in the last block is not taken for expired.

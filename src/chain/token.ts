@@ -1,4 +1,7 @@
-import { Keypair, PublicKey, SystemProgram, TransactionInstruction, TransactionMessage, VersionedTransaction } from '@solana/web3.js';
+import { Keypair, PublicKey, SystemProgram, TransactionInstruction, TransactionMessage } from '@solana/web3.js';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { signEd25519Bytes } from '../commands/ed25519';
 import { ChainError, type ChainAccount, type ChainGateway, type Confirmation } from './chain-gateway';
 import { spl } from './spl-token';
 
@@ -20,7 +23,73 @@ export interface TokenAccount {
   amount: bigint;
 }
 
-export const associatedTokenAddress = (owner: PublicKey, mint: PublicKey): PublicKey => spl.getAssociatedTokenAddressSync(mint, owner, true);
+/**
+ * A wallet's associated $SYNQ account. Deriving it costs about 0.2 ms (a curve check per bump tried), and settlement
+ * and verification derive the same 100,000 addresses several times: each is kept once derived (an address never changes).
+ */
+export function associatedTokenAddress(owner: PublicKey | string, mint: PublicKey): PublicKey {
+  const key = `${typeof owner === 'string' ? owner : owner.toBase58()}:${mint.toBase58()}`;
+  let address = derivedAccounts.get(key);
+  if (!address) {
+    if (derivedAccounts.size >= MAX_DERIVED_ACCOUNTS) derivedAccounts.clear();
+    address = spl.getAssociatedTokenAddressSync(mint, typeof owner === 'string' ? new PublicKey(owner) : owner, true);
+    derivedAccounts.set(key, address);
+  }
+  return address;
+}
+const MAX_DERIVED_ACCOUNTS = 2_000_000;
+const derivedAccounts = new Map<string, PublicKey>();
+
+/** Below this many addresses to derive, threads cost more than they save. */
+const PARALLEL_FROM = 2_000;
+
+// Each worker derives its share with web3.js (the same code as associatedTokenAddress), 32 bytes in and out per owner.
+const DERIVE_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { PublicKey } = require(${JSON.stringify(require.resolve('@solana/web3.js'))});
+const { owners, mint, tokenProgram, ataProgram } = workerData;
+const out = new Uint8Array(owners.length);
+for (let i = 0; i < owners.length; i += 32) {
+  const [address] = PublicKey.findProgramAddressSync([owners.subarray(i, i + 32), tokenProgram, mint], new PublicKey(ataProgram));
+  out.set(address.toBytes(), i);
+}
+parentPort.postMessage(out, [out.buffer]);`;
+
+/**
+ * Many wallets' associated accounts at once (a settlement's 100,000 recipients): those not derived before are spread
+ * over one worker thread per core, then kept as associatedTokenAddress keeps them.
+ */
+export async function associatedTokenAddresses(owners: readonly string[], mint: PublicKey): Promise<PublicKey[]> {
+  const mintText = mint.toBase58();
+  const missing = [...new Set(owners.filter((owner) => !derivedAccounts.has(`${owner}:${mintText}`)))];
+  if (missing.length >= PARALLEL_FROM) {
+    const threads = Math.max(1, Math.min(availableParallelism(), 8));
+    const share = Math.ceil(missing.length / threads);
+    const parts = await Promise.all(
+      Array.from({ length: threads }, (_, t) => {
+        const slice = missing.slice(t * share, (t + 1) * share);
+        const bytes = new Uint8Array(32 * slice.length);
+        slice.forEach((owner, i) => bytes.set(new PublicKey(owner).toBytes(), 32 * i));
+        return new Promise<Uint8Array>((resolve, reject) => {
+          const worker = new Worker(DERIVE_WORKER, {
+            eval: true,
+            workerData: { owners: bytes, mint: mint.toBytes(), tokenProgram: TOKEN_PROGRAM_ID.toBytes(), ataProgram: ASSOCIATED_TOKEN_PROGRAM_ID.toBytes() },
+          });
+          worker.once('message', (out: Uint8Array) => {
+            resolve(out);
+            void worker.terminate();
+          });
+          worker.once('error', reject);
+        });
+      }),
+    );
+    if (derivedAccounts.size + missing.length >= MAX_DERIVED_ACCOUNTS) derivedAccounts.clear();
+    parts.forEach((out, t) => {
+      for (let i = 0; i * 32 < out.length; i++) derivedAccounts.set(`${missing[t * share + i]}:${mintText}`, new PublicKey(out.subarray(32 * i, 32 * i + 32)));
+    });
+  }
+  return owners.map((owner) => associatedTokenAddress(owner, mint));
+}
 
 /** Null when there is no account or it is not an SPL token account. */
 export function readTokenAccount(address: PublicKey, account: ChainAccount | null): TokenAccount | null {
@@ -68,12 +137,22 @@ export async function createTokenAccountInstructions(gateway: ChainGateway, paye
   ];
 }
 
-/** A v0 transaction's signed wire bytes. The first signer pays the fee. */
+/** A v0 transaction's signed wire bytes. The first signer pays the fee. Signed with node:crypto (OpenSSL). */
 export function signTransaction(instructions: TransactionInstruction[], signers: Keypair[], blockhash: string): Uint8Array {
   const message = new TransactionMessage({ payerKey: signers[0].publicKey, recentBlockhash: blockhash, instructions }).compileToV0Message();
-  const transaction = new VersionedTransaction(message);
-  transaction.sign(signers);
-  return transaction.serialize();
+  const bytes = message.serialize();
+  const required = message.staticAccountKeys.slice(0, message.header.numRequiredSignatures);
+  if (required.length >= 0x80) throw new ChainError('too many signers for one transaction');
+  const wire = new Uint8Array(1 + 64 * required.length + bytes.length);
+  wire[0] = required.length;
+  required.forEach((key, i) => {
+    const signer = signers.find((candidate) => candidate.publicKey.equals(key));
+    if (!signer) throw new ChainError(`transaction needs a signature of ${key.toBase58()}, which is not among its signers`);
+    wire.set(signEd25519Bytes(bytes, signer.secretKey), 1 + 64 * i);
+  });
+  wire.set(bytes, 1 + 64 * required.length);
+  if (wire.length > PACKET_DATA_SIZE) throw new ChainError(`transaction of ${wire.length} bytes exceeds the ${PACKET_DATA_SIZE}-byte limit`);
+  return wire;
 }
 
 /**

@@ -36,6 +36,11 @@ export const publicKeyOf = (keypair: Uint8Array): string => base58Encode(keypair
 
 /** base58 ed25519 signature of `message` by the keypair's seed. */
 export function signEd25519(message: Uint8Array, keypair: Uint8Array): string {
+  return base58Encode(signEd25519Bytes(message, keypair));
+}
+
+/** The 64 signature bytes: OpenSSL signs in about 50 µs where a JavaScript ed25519 takes close to 1 ms. */
+export function signEd25519Bytes(message: Uint8Array, keypair: Uint8Array): Buffer {
   const seed = Buffer.from(keypair.subarray(0, 32));
   const cacheKey = seed.toString('hex');
   let key = signingKeys.get(cacheKey);
@@ -44,7 +49,7 @@ export function signEd25519(message: Uint8Array, keypair: Uint8Array): string {
     if (signingKeys.size >= 1_000) signingKeys.clear();
     signingKeys.set(cacheKey, key);
   }
-  return base58Encode(sign(null, message, key));
+  return sign(null, message, key);
 }
 
 const signingKeys = new Map<string, KeyObject>();

@@ -27,7 +27,7 @@ import { WrongExpectedRevisionError } from '../event-store/errors';
 import type { EventStore, ExpectedRevision } from '../event-store/event-store';
 import { ChainError, signatureOf, type ChainGateway } from '../chain/chain-gateway';
 import { loadChainSetup } from '../chain/chain-setup';
-import { associatedTokenAddress, createAssociatedAccountIdempotent, memoInstruction, signTransaction, TOKEN_ACCOUNT_SIZE, transferChecked } from '../chain/token';
+import { associatedTokenAddress, associatedTokenAddresses, createAssociatedAccountIdempotent, memoInstruction, signTransaction, TOKEN_ACCOUNT_SIZE, transferChecked } from '../chain/token';
 import type { ProjectionReader } from '../projections/projection-reader';
 import { loadNetwork } from '../network/network';
 
@@ -155,7 +155,7 @@ export class PayoutExecutor {
       if (mode === 'hybrid') {
         const leaves = await this.leaves(epoch, distribution.leafCount, distribution.root);
         const mint = new PublicKey(setup.mint);
-        const found = await this.chain.getAccounts(leaves.map((leaf) => associatedTokenAddress(new PublicKey(leaf.wallet), mint)));
+        const found = await this.chain.getAccounts(await associatedTokenAddresses(leaves.map((leaf) => leaf.wallet), mint));
         accounts = found.map((account) => account !== null);
       }
     }
@@ -195,10 +195,9 @@ export class PayoutExecutor {
     const created: PublicKey[] = [];
     for (let i = 0; i < batch.leafCount; i++) {
       const leaf = leaves[batch.firstLeaf + i];
-      const owner = new PublicKey(leaf.wallet);
-      const account = associatedTokenAddress(owner, mint);
+      const account = associatedTokenAddress(leaf.wallet, mint);
       if (batch.creates[i] === '1') {
-        instructions.push(createAssociatedAccountIdempotent(authority, owner, mint));
+        instructions.push(createAssociatedAccountIdempotent(authority, new PublicKey(leaf.wallet), mint));
         created.push(account);
       }
       instructions.push(transferChecked(treasury, mint, account, authority, leaf.amount));
@@ -229,8 +228,7 @@ export class PayoutExecutor {
   private async outcomeOf(signature: string, confirmation: Awaited<ReturnType<ChainGateway['confirmTransaction']>>): Promise<AttemptOutcome> {
     // The domain refuses an expiry at a height the attempt could still land at, whatever the gateway said.
     if (confirmation.status === 'expired') return { signature, status: 'expired', blockHeight: await this.chain.blockHeight() };
-    const landed = await this.chain.getTransaction(signature);
-    const fee = landed?.fee ?? 0n;
+    const fee = confirmation.fee;
     return confirmation.status === 'succeeded' ? { signature, status: 'succeeded', slot: confirmation.slot, fee } : { signature, status: 'failed', slot: confirmation.slot, fee, error: confirmation.error };
   }
 }

@@ -106,7 +106,7 @@ export class TransferExecutor {
     }
     const confirmation = await this.chain.confirmTransaction(signature, lastValidBlockHeight);
     if (confirmation.status === 'expired') return { signature, status: 'expired', blockHeight: await this.chain.blockHeight() };
-    const fee = (await this.chain.getTransaction(signature))?.fee ?? 0n;
+    const fee = confirmation.fee;
     return confirmation.status === 'succeeded' ? { signature, status: 'succeeded', slot: confirmation.slot, fee } : { signature, status: 'failed', slot: confirmation.slot, fee, error: confirmation.error };
   }
 

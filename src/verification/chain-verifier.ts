@@ -10,7 +10,7 @@ import { decideAndAppend, toEnvelopes, type CommandMetadata } from '../commands/
 import type { EventStore } from '../event-store/event-store';
 import type { ChainGateway } from '../chain/chain-gateway';
 import { loadChainSetup } from '../chain/chain-setup';
-import { associatedTokenAddress, MEMO_PROGRAM_ID, readMint, readTokenAccount, TOKEN_PROGRAM_ID } from '../chain/token';
+import { associatedTokenAddress, associatedTokenAddresses, MEMO_PROGRAM_ID, readMint, readTokenAccount, TOKEN_PROGRAM_ID } from '../chain/token';
 import type { ProjectionReader } from '../projections/projection-reader';
 import { loadProvenCredits } from './proven-credits';
 
@@ -132,7 +132,8 @@ export class ChainVerifier {
 
   private async leaves(epoch: number, mint: PublicKey): Promise<PayoutLeaf[]> {
     const rows = await this.reader.query<{ wallet: string; amount: string }>('settlement', (s) => `SELECT wallet, amount::text AS amount FROM ${s}.distribution_leaves WHERE epoch = $1 ORDER BY leaf_index`, [epoch]);
-    return rows.map((row) => ({ wallet: row.wallet, account: associatedTokenAddress(new PublicKey(row.wallet), mint).toBase58(), amount: BigInt(row.amount) }));
+    const accounts = await associatedTokenAddresses(rows.map((row) => row.wallet), mint);
+    return rows.map((row, i) => ({ wallet: row.wallet, account: accounts[i].toBase58(), amount: BigInt(row.amount) }));
   }
 
   private async fetch(signatures: string[], onProgress?: (done: number, total: number) => void): Promise<Map<string, ChainTransactionFacts>> {
