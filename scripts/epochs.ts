@@ -2,11 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { openCliContext, parseArguments, runCli, UsageError } from '../src/cli/context';
 import { EpochClosePipeline } from '../src/epochs/epoch-close';
+import * as network from '../domain/network';
+import { decideAndAppend } from '../src/commands/decide-and-append';
 import { loadNetwork } from '../src/network/network';
 import { ProjectionReader } from '../src/projections/projection-reader';
 import { createProjectionRunner } from '../src/projections/projections';
 
-const USAGE = 'usage: npm run epochs -- close N | status [N] [--json]';
+const USAGE = 'usage: npm run epochs -- open N --start ISO --end ISO --pool BASE_UNITS | close N | status [N] [--json]';
 
 /**
  * `close N` runs the epoch close pipeline (close, rewards, distribution), resuming where an earlier run stopped; the
@@ -15,15 +17,26 @@ const USAGE = 'usage: npm run epochs -- close N | status [N] [--json]';
 runCli('epochs', async () => {
   const { words, options } = parseArguments(process.argv.slice(2));
   const [command, epochText] = words;
-  if (command !== 'close' && command !== 'status') throw new UsageError(USAGE);
+  if (command !== 'open' && command !== 'close' && command !== 'status') throw new UsageError(USAGE);
   const epoch = epochText === undefined ? undefined : Number(epochText);
-  if ((command === 'close' && epoch === undefined) || (epoch !== undefined && (!Number.isSafeInteger(epoch) || epoch < 1))) {
+  if ((command !== 'status' && epoch === undefined) || (epoch !== undefined && (!Number.isSafeInteger(epoch) || epoch < 1))) {
     throw new UsageError(`the epoch must be a whole number from 1; ${USAGE}`);
   }
   const context = await openCliContext();
   const runner = createProjectionRunner(context.database, context.store, () => undefined, `cli:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`);
   const pipeline = new EpochClosePipeline(context.store, runner, new ProjectionReader(context.database.pool));
   try {
+    if (command === 'open') {
+      // The same decision as POST /epochs: numbered without gaps, never overlapping, the pool within the treasury.
+      await decideAndAppend(
+        context.store,
+        network.NETWORK_STREAM,
+        network.initialNetwork(),
+        network.evolveNetwork,
+        (state) => network.openEpoch(state, { epoch, start: options.get('--start'), end: options.get('--end'), rewardPool: options.get('--pool') }),
+        { actor: 'cli', correlationId: randomUUID(), commandId: `open-${epoch}-${randomUUID()}` },
+      );
+    }
     if (command === 'close') {
       runner.start();
       const started = Date.now();

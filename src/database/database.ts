@@ -40,8 +40,11 @@ export async function openDatabase(config: AppConfig, log: (line: string) => voi
     url = embedded.url;
   }
   const pool = new Pool({ connectionString: url, max: 10 });
-  // An idle client losing its server must not crash the process; the next query reports the problem.
-  pool.on('error', (error) => log(`PostgreSQL pool: idle client error: ${error.message}`));
+  // An idle client losing its server must not crash the process; the next query reports the problem. While the pool
+  // is ending (pool.end() resolves before its sockets close), the embedded server stopping is expected, not news.
+  pool.on('error', (error) => {
+    if (!(pool as Pool & { ending?: boolean }).ending) log(`PostgreSQL pool: idle client error: ${error.message}`);
+  });
   try {
     const migrations = await migrate(pool, MIGRATIONS_DIR, log);
     return new Database(pool, { connectionString: url }, embedded ? 'embedded' : 'external', migrations, embedded);

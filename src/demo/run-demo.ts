@@ -1,0 +1,265 @@
+import { Logger } from '@nestjs/common';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { PublicKey, LAMPORTS_PER_SOL } from '@solana/web3.js';
+import { canonicalReportBytes } from '../../domain/metric-report';
+import { createApiKey } from '../auth/api-keys';
+import { signEd25519 } from '../commands/ed25519';
+import type { AppConfig } from '../config/config';
+import { startEngine, type RunningEngine } from '../engine';
+import { associatedTokenAddress, burnChecked, execute, memoInstruction, transferChecked } from '../chain/token';
+import { demoNetwork, demoReports, type DemoNetwork } from './demo-network';
+
+export interface DemoOptions {
+  dataDir: string;
+  port: number;
+  synqers: number;
+  developers: number;
+  seed: string;
+  /** Lines of progress (stderr) and the summary (stdout). */
+  say: (line: string) => void;
+  out: (line: string) => void;
+}
+
+export interface EpochSummary {
+  epoch: number;
+  mode: string;
+  pool: string;
+  paid: string;
+  synqers: number;
+  eligible: number;
+  root: string;
+  reportsAccepted: number;
+  reportsRefused: number;
+  topEarners: { synqerId: string; reward: string }[];
+  settlementTransactions: number;
+  feeLamports: string;
+  rentLamports: string;
+  verification: { runId: string; discrepancies: number };
+}
+
+export interface DemoResult {
+  engine: RunningEngine;
+  keys: { operator: string; auditor: string };
+  epochs: EpochSummary[];
+  audit: { epoch: number; status: string }[];
+  rewind: { toEpoch: number; resumedTo: string };
+}
+
+const SYNQ = 1_000_000n;
+const EPOCH_START = Date.parse('2026-11-02T00:00:00Z') / 1000;
+const POOL = 50_000n * SYNQ;
+const instant = (seconds: number) => new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
+export const synq = (amount: string | bigint) => {
+  const value = BigInt(amount);
+  const fraction = (value % SYNQ).toString().padStart(6, '0').replace(/0+$/, '');
+  return `${(value / SYNQ).toLocaleString('en-US')}${fraction ? `.${fraction}` : ''} SYNQ`;
+};
+
+/**
+ * `synq demo`: a whole network on the embedded PostgreSQL and the embedded chain, in a fresh data folder, driven through
+ * the REST API as its users would: the chain set up and the treasury funded; synqers in several regions with
+ * heavy-tailed traffic (a few with poor QoS or uptime, one whose signatures are bad, one suspended mid-way), stakes of
+ * various sizes and one slashing; developers who buy, burn on chain and consume credits; three epochs (web2, then
+ * hybrid), each closed, settled and verified; then an audit replay and a projection rewind and resume.
+ */
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const { say } = options;
+  freshDataDir(options.dataDir);
+  const network = demoNetwork(options.seed, options.synqers, options.developers);
+  const config: AppConfig = { databaseUrl: undefined, eventStoreConnectionString: undefined, port: options.port, dataDir: options.dataDir };
+  say(`starting the engine on embedded PostgreSQL and the embedded chain in ${options.dataDir}`);
+  const engine = await startEngine(config, new DemoLogger(say), { frameworkLogs: false });
+  try {
+    const pool = engine.database.pool;
+    const keys = { operator: (await createApiKey(pool, 'operator')).key, ingest: (await createApiKey(pool, 'ingest')).key, auditor: (await createApiKey(pool, 'auditor')).key };
+    const api = client(engine.url);
+    const operator = (method: string, path: string, body?: unknown) => api(method, path, keys.operator, body);
+
+    say('setting up the chain: $SYNQ mint, treasury, stake vault');
+    await operator('POST', '/chain/init', {});
+    await operator('POST', '/treasury/fundings', { amount: (10_000_000n * SYNQ).toString(), reference: 'demo-genesis' });
+    say(`registering ${network.synqers.length} synqers in ${new Set(network.synqers.map((s) => s.region)).size} regions and ${network.developers.length} developers`);
+    for (const synqer of network.synqers) {
+      await operator('POST', '/synqers', { synqerId: synqer.synqerId, payoutWallet: synqer.wallet.publicKey.toBase58(), reportingKey: new PublicKey(synqer.reportingKey.subarray(32)).toBase58(), region: synqer.region });
+      if (synqer.stake > 0n) await operator('POST', `/synqers/${synqer.synqerId}/stake/deposits`, { depositId: 'genesis', amount: synqer.stake.toString() });
+    }
+    for (const developer of network.developers) {
+      await operator('POST', '/developers', { developerId: developer.developerId, wallet: developer.wallet.publicKey.toBase58() });
+      // Fees for the developers' own transactions: the embedded chain is its own faucet.
+      await engine.chain.requestAirdrop(developer.wallet.publicKey, BigInt(LAMPORTS_PER_SOL));
+    }
+
+    const epochs: EpochSummary[] = [];
+    for (const epoch of [1, 2, 3]) {
+      if (epoch === 2) {
+        say('choosing hybrid settlement from epoch 2: the books decide, the chain pays');
+        await operator('POST', '/settlement/mode', { mode: 'hybrid', reason: 'demo: phase 2, parallel Web2/Web3' });
+      }
+      const start = EPOCH_START + (epoch - 1) * 3600;
+      await operator('POST', '/epochs', { epoch, start: instant(start), end: instant(start + 3600), rewardPool: POOL.toString() });
+      say(`epoch ${epoch}: reports, purchases, burns and usage`);
+      const { accepted, refused } = await submitReports(api, keys.ingest, network, epoch, start);
+      await developerActivity(engine, operator, network, epoch);
+      if (epoch === 1) await operator('POST', `/synqers/${network.slashed}/stake/slashes`, { slashId: 'demo-slash-1', amount: (500n * SYNQ).toString(), reason: 'replayed reports detected' });
+      if (epoch === 2) await operator('POST', `/synqers/${network.suspended}/suspend`, { reason: 'demo: abuse report under review' });
+      if (epoch === 3) await stakeOnChain(engine, operator, network);
+      say(`epoch ${epoch}: closing, settling, verifying`);
+      const closed = await operator('POST', `/epochs/${epoch}/close`);
+      const settled = await operator('POST', `/epochs/${epoch}/settlement`);
+      const run = await api('POST', '/verification/runs', keys.auditor);
+      const rewards = await api('GET', `/epochs/${epoch}/rewards?limit=1000`, keys.auditor);
+      const results = rewards.results as { synqerId: string; reward: string }[];
+      epochs.push({
+        epoch,
+        mode: settled.mode,
+        pool: POOL.toString(),
+        paid: closed.settlement.paid,
+        synqers: closed.settlement.synqers,
+        eligible: closed.settlement.eligible,
+        root: closed.settlement.distribution.root,
+        reportsAccepted: accepted,
+        reportsRefused: refused,
+        topEarners: [...results].sort((a, b) => (BigInt(b.reward) > BigInt(a.reward) ? 1 : BigInt(b.reward) < BigInt(a.reward) ? -1 : a.synqerId < b.synqerId ? -1 : 1)).slice(0, 3),
+        settlementTransactions: settled.transactions.confirmed,
+        feeLamports: settled.cost.feeLamports,
+        rentLamports: settled.cost.rentLamports,
+        verification: { runId: run.runId, discrepancies: run.discrepancyCount },
+      });
+    }
+
+    say('auditing every epoch by replaying the log');
+    const audit: DemoResult['audit'] = [];
+    for (const { epoch } of epochs) audit.push({ epoch, status: (await api('GET', `/audit/epochs/${epoch}`, keys.auditor)).status });
+    say('rewinding the settlement projection to epoch 2 and resuming it');
+    await operator('POST', '/projections/settlement/rewind', { toEpoch: 2 });
+    await waitForProjection(api, keys.auditor, 'paused');
+    await operator('POST', '/projections/settlement/resume');
+    const resumedTo = await waitForProjection(api, keys.auditor, 'running');
+    return { engine, keys: { operator: keys.operator, auditor: keys.auditor }, epochs, audit, rewind: { toEpoch: 2, resumedTo } };
+  } catch (error) {
+    await engine.stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+export function printSummary(result: DemoResult, out: (line: string) => void): void {
+  for (const e of result.epochs) {
+    out(`epoch ${e.epoch} (${e.mode}): pool ${synq(e.pool)}, paid ${synq(e.paid)} to ${e.eligible} of ${e.synqers} synqers; reports ${e.reportsAccepted} accepted, ${e.reportsRefused} refused`);
+    out(`  top earners: ${e.topEarners.map((t) => `${t.synqerId} ${synq(t.reward)}`).join(', ')}`);
+    out(`  root ${e.root}`);
+    out(
+      e.mode === 'web2'
+        ? '  settled in the books (web2): no chain transactions'
+        : `  settled on chain: ${e.settlementTransactions} transactions, fees ${e.feeLamports} lamports, rent ${e.rentLamports} lamports`,
+    );
+    out(`  verification ${e.verification.runId}: ${e.verification.discrepancies === 0 ? 'chain matches the books' : `${e.verification.discrepancies} discrepancies`}`);
+  }
+  out(`audit replay: ${result.audit.map((a) => `epoch ${a.epoch} ${a.status}`).join(', ')}`);
+  out(`projection settlement rewound to epoch ${result.rewind.toEpoch} and resumed to position ${result.rewind.resumedTo}`);
+  out('');
+  out(`dashboard: ${result.engine.url}/dashboard (auditor key: ${result.keys.auditor})`);
+  out(`API docs:  ${result.engine.url}/docs (operator key: ${result.keys.operator})`);
+}
+
+/** The engine's own lines (database started, listening) as demo progress lines. */
+class DemoLogger extends Logger {
+  constructor(private readonly say: (line: string) => void) {
+    super('demo');
+  }
+
+  override log(message: unknown): void {
+    this.say(String(message));
+  }
+}
+
+const MARKER = '.synq-demo';
+
+/** The demo starts from nothing: it empties its folder, but only one it made itself (or an empty one). */
+function freshDataDir(dataDir: string): void {
+  if (existsSync(dataDir) && readdirSync(dataDir).length > 0 && !existsSync(path.join(dataDir, MARKER))) {
+    throw new Error(`${dataDir} holds files the demo did not make; choose another folder with --data-dir`);
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(path.join(dataDir, MARKER), 'made by synq demo; removed and made again by each run\n');
+}
+
+type Api = (method: string, path: string, key: string, body?: unknown) => Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function client(base: string): Api {
+  return async (method, path, key, body) => {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    const parsed = text ? JSON.parse(text) : undefined;
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${parsed?.detail ?? text}`);
+    return parsed;
+  };
+}
+
+async function submitReports(api: Api, ingestKey: string, network: DemoNetwork, epoch: number, start: number) {
+  const reports = demoReports(network, epoch, start).map(({ synqer, content }) => {
+    // One synqer signs with a key that is not its registered one: every report of it is refused.
+    const key = synqer.profile === 'bad_signatures' ? network.synqers[(network.synqers.indexOf(synqer) + 1) % network.synqers.length].reportingKey : synqer.reportingKey;
+    return { ...content, signature: signEd25519(canonicalReportBytes(content), key) };
+  });
+  let accepted = 0;
+  let refused = 0;
+  for (let i = 0; i < reports.length; i += 2000) {
+    const answer = await api('POST', '/metric-reports', ingestKey, { reports: reports.slice(i, i + 2000) });
+    accepted += answer.accepted;
+    refused += answer.refused;
+  }
+  return { accepted, refused };
+}
+
+async function developerActivity(engine: RunningEngine, operator: (m: string, p: string, b?: unknown) => Promise<any>, network: DemoNetwork, epoch: number) { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const setup = await operator('GET', '/chain');
+  const mint = new PublicKey(setup.mint);
+  for (const [i, developer] of network.developers.entries()) {
+    const path = `/developers/${developer.developerId}`;
+    await operator('POST', `${path}/purchases`, { purchaseId: `e${epoch}`, amount: developer.purchase.toString(), paymentReference: `demo invoice ${epoch}-${i}` });
+    const burn = (developer.purchase / 2n / SYNQ) * SYNQ;
+    if (epoch === 1) {
+      // Web2: the burn is a books operation.
+      await operator('POST', `${path}/burns`, { burnId: 'e1', amount: burn.toString() });
+    } else {
+      // Hybrid: the purchase was delivered to the wallet; the developer burns on chain and submits the signature.
+      const signature = await execute(engine.chain, [burnChecked(associatedTokenAddress(developer.wallet.publicKey, mint), mint, developer.wallet.publicKey, burn)], [developer.wallet], 'demo burn');
+      await operator('POST', `${path}/burns/onchain`, { signature });
+    }
+    const state = await operator('GET', path);
+    const credits = BigInt(state.credits) / 3n;
+    if (credits > 0n) await operator('POST', `${path}/usage`, { usageId: `e${epoch}`, credits: credits.toString(), sessionReference: `demo sessions ${epoch}` });
+  }
+}
+
+/** A synqer paid on chain stakes part of its reward into the vault, then is credited from the chain. */
+async function stakeOnChain(engine: RunningEngine, operator: (m: string, p: string, b?: unknown) => Promise<any>, network: DemoNetwork) { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const synqer = network.synqers.find((s) => s.synqerId === network.stakerOnChain)!;
+  const setup = await operator('GET', '/chain');
+  const mint = new PublicKey(setup.mint);
+  await engine.chain.requestAirdrop(synqer.wallet.publicKey, BigInt(LAMPORTS_PER_SOL));
+  const source = associatedTokenAddress(synqer.wallet.publicKey, mint);
+  const signature = await execute(
+    engine.chain,
+    [transferChecked(source, mint, new PublicKey(setup.stakeVault), synqer.wallet.publicKey, 10n * SYNQ), memoInstruction(`synq:stake:${synqer.synqerId}`, synqer.wallet.publicKey)],
+    [synqer.wallet],
+    'demo stake',
+  );
+  await operator('POST', `/synqers/${synqer.synqerId}/stake/deposits/onchain`, { signature });
+}
+
+async function waitForProjection(api: Api, key: string, status: 'paused' | 'running'): Promise<string> {
+  for (let i = 0; i < 600; i++) {
+    const listed = (await api('GET', '/projections', key)).projections as { name: string; status: string; position: string; lagEvents: string }[];
+    const settlement = listed.find((p) => p.name === 'settlement')!;
+    if (settlement.status === status && (status === 'paused' || settlement.lagEvents === '0')) return settlement.position;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`the settlement projection did not become ${status}`);
+}
