@@ -42,7 +42,7 @@ describe('the synq command and its demo', () => {
       expect(run.stdout).toMatch(/^dashboard: http:\/\/127\.0\.0\.1:\d+\/dashboard \(auditor key: synq_/m);
     }
     // Run ids, ports and keys differ; the books do not.
-    const books = (out: string) => out.split('\n').filter((line) => /^(epoch \d|  top earners|  root|  settled)/.test(line));
+    const books = (out: string) => out.split('\n').filter((line) => /^(epoch \d| {2}top earners| {2}root| {2}settled)/.test(line));
     expect(books(runs[0].stdout)).toHaveLength(12);
     expect(books(runs[1].stdout)).toEqual(books(runs[0].stdout));
   });
