@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { parseArguments, runCli, UsageError } from '../src/cli/context';
 import { printSummary, runDemo } from '../src/demo/run-demo';
 
-const USAGE = 'usage: synq demo [--synqers N] [--developers N] [--seed TEXT] [--port P] [--data-dir DIR] [--exit]';
+const USAGE = 'usage: synq demo [--synqers N] [--developers N] [--seed TEXT] [--port P] [--data-dir DIR] [--exit] [--json]';
 
 /**
  * The whole product on the embedded defaults, in minutes: see src/demo/run-demo.ts. Prints a summary per epoch and
@@ -33,7 +33,10 @@ runCli('demo', async () => {
     say,
     out: (line) => process.stdout.write(`${line}\n`),
   });
-  printSummary(result, (line) => process.stdout.write(`${line}\n`));
+  if (options.has('--json')) {
+    const { engine, ...summary } = result;
+    process.stdout.write(`${JSON.stringify({ ...summary, url: engine.url, dashboard: `${engine.url}/dashboard`, docs: `${engine.url}/docs` }, null, 2)}\n`);
+  } else printSummary(result, (line) => process.stdout.write(`${line}\n`));
   if (options.has('--exit')) {
     await result.engine.stop();
     return 0;

@@ -14,7 +14,7 @@ const COMMANDS: Record<string, { module: string; usage: string; about: string }>
   audit: { module: './audit', usage: 'synq audit [--epoch N] [--out report.json]', about: 'replay the log and check every closed epoch (exit 1 on a mismatch)' },
   projections: { module: './projections', usage: 'synq projections status [--json] | rebuild NAME | rewind NAME --to-position P|--to-epoch N | resume NAME', about: 'read models: status, rebuild, rewind, resume' },
   chain: { module: './chain', usage: 'synq chain init [--supply BASE_UNITS] [--mint ADDRESS] [--json] | status [--json]', about: 'set up the $SYNQ accounts on chain, or show them' },
-  demo: { module: './demo', usage: 'synq demo [--synqers N] [--developers N] [--seed TEXT] [--port P] [--data-dir DIR] [--exit]', about: 'a whole network on the embedded defaults: three epochs settled and verified' },
+  demo: { module: './demo', usage: 'synq demo [--synqers N] [--developers N] [--seed TEXT] [--port P] [--data-dir DIR] [--exit] [--json]', about: 'a whole network on the embedded defaults: three epochs settled and verified' },
 };
 
 function help(): string {

@@ -120,7 +120,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         root: closed.settlement.distribution.root,
         reportsAccepted: accepted,
         reportsRefused: refused,
-        topEarners: [...results].sort((a, b) => (BigInt(b.reward) > BigInt(a.reward) ? 1 : BigInt(b.reward) < BigInt(a.reward) ? -1 : a.synqerId < b.synqerId ? -1 : 1)).slice(0, 3),
+        topEarners: [...results].sort((a, b) => (BigInt(b.reward) > BigInt(a.reward) ? 1 : BigInt(b.reward) < BigInt(a.reward) ? -1 : a.synqerId < b.synqerId ? -1 : 1)).slice(0, 3).map(({ synqerId, reward }) => ({ synqerId, reward })),
         settlementTransactions: settled.transactions.confirmed,
         feeLamports: settled.cost.feeLamports,
         rentLamports: settled.cost.rentLamports,
