@@ -20,6 +20,7 @@ import { CHAIN_GATEWAY } from './chain/open-chain';
 import { ChainModule } from './chain/chain.module';
 import { SettlementModule } from './settlement/settlement.module';
 import { VerificationModule } from './verification/verification.module';
+import { DashboardModule } from './dashboard/dashboard.module';
 
 
 /** Infrastructure shared by every capability module: configuration, the database and the event store. */
@@ -57,6 +58,7 @@ export class AppModule {
         ChainModule,
         SettlementModule,
         VerificationModule,
+        DashboardModule,
       ],
       controllers: [HealthController],
       providers: [

@@ -11,12 +11,21 @@ import type { EventStore } from './event-store/event-store';
 import { openEventStore } from './event-store/open-event-store';
 import type { ChainGateway } from './chain/chain-gateway';
 import { openChainGateway } from './chain/open-chain';
+import { serveDashboard } from './dashboard/dashboard-assets';
+import type { Logger as PinoLogger } from 'pino';
+import { EngineMetrics } from './observability/engine-metrics';
+import { JsonLoggerService } from './observability/json-logger';
+import { MeasuredEventStore } from './observability/measured-event-store';
+import { ObservabilityModule } from './observability/observability.module';
+import { requestLogging } from './observability/request-logging';
 
 export interface RunningEngine {
   app: INestApplication;
   database: Database;
   eventStore: EventStore;
   chain: ChainGateway;
+  /** The Prometheus metrics served at /metrics (this engine's own registry). */
+  metrics: EngineMetrics;
   /** Base URL the HTTP API listens on. */
   url: string;
   /** Closes HTTP, then the event store, then the database (and the embedded server). Safe to call twice. */
@@ -24,21 +33,27 @@ export interface RunningEngine {
 }
 
 /** Starts the engine: database and migrations, event store, then the HTTP API on `config.port` (0 picks a free port). */
-export async function startEngine(config: AppConfig, logger = new Logger('engine'), options: { frameworkLogs?: boolean } = {}): Promise<RunningEngine> {
+export async function startEngine(config: AppConfig, logger = new Logger('engine'), options: { frameworkLogs?: boolean; jsonLogger?: PinoLogger } = {}): Promise<RunningEngine> {
   const log = (line: string) => logger.log(line);
   const database = await openDatabase(config, log);
-  const eventStore = openEventStore(config, database);
+  const metrics = new EngineMetrics();
+  // Every adapter's appends are timed (synq_event_store_append_duration_seconds).
+  const eventStore = new MeasuredEventStore(openEventStore(config, database), metrics);
   let app: INestApplication | undefined;
   let chain: ChainGateway | undefined;
   try {
     chain = await openChainGateway(config, database);
-    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, database, eventStore, chain), {
-      logger: options.frameworkLogs === false ? ['error', 'warn'] : ['error', 'warn', 'log'],
+    app = await NestFactory.create<NestExpressApplication>(ObservabilityModule.around(AppModule.forRoot(config, database, eventStore, chain), metrics), {
+      // With a JSON logger (npm start), Nest's own messages are JSON lines too.
+      logger: options.jsonLogger ? new JsonLoggerService(options.jsonLogger) : options.frameworkLogs === false ? ['error', 'warn'] : ['error', 'warn', 'log'],
       bodyParser: false,
     });
+    // First of all: the correlation id, one log line per request, the HTTP metrics.
+    app.use(requestLogging({ logger: options.jsonLogger, metrics }));
     // A batch of 5,000 signed reports is about 2.5 MB; anything far larger is refused with 413.
     (app as NestExpressApplication).useBodyParser('json', { limit: '8mb' });
     publishApiDocs(app);
+    serveDashboard(app as NestExpressApplication);
     await app.listen(config.port, '127.0.0.1');
   } catch (error) {
     await app?.close().catch(() => undefined);
@@ -59,6 +74,7 @@ export async function startEngine(config: AppConfig, logger = new Logger('engine
     database,
     eventStore,
     chain: openChain,
+    metrics,
     url,
     stop() {
       stopping ??= (async () => {

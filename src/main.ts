@@ -2,9 +2,13 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from './config/config';
 import { startEngine } from './engine';
+import { createJsonLogger, JsonLoggerService } from './observability/json-logger';
 
 /** `npm start`: runs the engine until SIGINT or SIGTERM, then shuts down in order. */
 async function main(): Promise<void> {
+  // Structured logs: one JSON object per line on stdout, secrets redacted (src/observability/json-logger.ts).
+  const jsonLogger = createJsonLogger();
+  Logger.overrideLogger(new JsonLoggerService(jsonLogger));
   const logger = new Logger('engine');
   let config;
   try {
@@ -16,7 +20,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const engine = await startEngine(config, logger);
+  const engine = await startEngine(config, logger, { jsonLogger });
   let signalled = false;
   const shutdown = (signal: NodeJS.Signals) => {
     if (signalled) return;

@@ -15,6 +15,7 @@ import type { EventStore } from '../event-store/event-store';
 import { loadNetwork } from '../network/network';
 import type { ProjectionReader } from '../projections/projection-reader';
 import type { ProjectionRunner } from '../projections/projection-runner';
+import type { EngineMetrics } from '../observability/engine-metrics';
 
 export type CloseStage = 'open' | 'closed' | 'rewards_calculated' | 'distribution_built';
 
@@ -50,9 +51,26 @@ export class EpochClosePipeline {
     private readonly store: EventStore,
     private readonly runner: ProjectionRunner,
     private readonly reader: ProjectionReader,
+    private readonly metrics?: EngineMetrics,
   ) {}
 
+  /** Runs (or resumes) the close; its duration and each step's go to synq_epoch_close_*_seconds. */
   async close(epoch: number, metadata: Omit<CommandMetadata, 'commandId'>, onStep: (stage: CloseStage) => void = () => undefined): Promise<CloseStage> {
+    const timer = this.metrics?.startEpochClose();
+    try {
+      const stage = await this.closeSteps(epoch, metadata, (reached) => {
+        timer?.step(reached);
+        onStep(reached);
+      });
+      timer?.end('completed');
+      return stage;
+    } catch (error) {
+      timer?.end('failed');
+      throw error;
+    }
+  }
+
+  private async closeSteps(epoch: number, metadata: Omit<CommandMetadata, 'commandId'>, onStep: (stage: CloseStage) => void): Promise<CloseStage> {
     const info = (await loadNetwork(this.store)).epochs.get(epoch);
     if (!info) reject('not_found', 'epoch', `epoch ${epoch} was never opened`);
     if (info.status === 'open') {

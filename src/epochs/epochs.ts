@@ -13,6 +13,7 @@ import { ProjectionReader } from '../projections/projection-reader';
 import { ProjectionRunner } from '../projections/projection-runner';
 import { ClaimsCache } from './claims-cache';
 import { EpochClosePipeline, type SettledEpochRow } from './epoch-close';
+import { EngineMetrics } from '../observability/engine-metrics';
 
 export class CloseEpoch {
   constructor(
@@ -196,8 +197,8 @@ function pageNumber(field: string, value: string | undefined, fallback: number, 
     { provide: ClaimsCache, inject: [ProjectionReader], useFactory: (reader: ProjectionReader) => new ClaimsCache(reader) },
     {
       provide: EpochClosePipeline,
-      inject: [EVENT_STORE, ProjectionRunner, ProjectionReader],
-      useFactory: (store: EventStore, runner: ProjectionRunner, reader: ProjectionReader) => new EpochClosePipeline(store, runner, reader),
+      inject: [EVENT_STORE, ProjectionRunner, ProjectionReader, { token: EngineMetrics, optional: true }],
+      useFactory: (store: EventStore, runner: ProjectionRunner, reader: ProjectionReader, metrics?: EngineMetrics) => new EpochClosePipeline(store, runner, reader, metrics),
     },
   ],
 })

@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Inject, Module, Post, Req } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Module, Optional, Post, Req } from '@nestjs/common';
 import { CommandBus, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
 import * as reports from '../../domain/metric-report';
@@ -15,6 +15,7 @@ import { WrongExpectedRevisionError } from '../event-store/errors';
 import { commandMetadata } from '../http/request-metadata';
 import { loadNetwork } from '../network/network';
 import { SynqerDirectory } from '../synqers/synqer-directory';
+import { EngineMetrics } from '../observability/engine-metrics';
 
 export const MAX_REPORTS_PER_BATCH = 5_000;
 
@@ -52,6 +53,7 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly signatures: SignatureVerifier,
     private readonly directory: SynqerDirectory,
+    @Optional() private readonly metrics?: EngineMetrics,
   ) {}
 
   async execute({ items, metadata }: SubmitMetricReports): Promise<ReportOutcome[]> {
@@ -78,6 +80,8 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
       const appended = await this.decideAndAppend(groups, synqers, ledger.epochs, verify, metadata, outcomes);
       if (appended.length > 0) await this.voidLateReports(appended, metadata, outcomes);
     });
+    // Accepted, duplicate, and refused by reason: synq_metric_reports_*.
+    this.metrics?.reportOutcomes(outcomes);
     return outcomes;
   }
 

@@ -30,6 +30,7 @@ import { loadChainSetup } from '../chain/chain-setup';
 import { associatedTokenAddress, associatedTokenAddresses, createAssociatedAccountIdempotent, memoInstruction, signTransaction, TOKEN_ACCOUNT_SIZE, transferChecked } from '../chain/token';
 import type { ProjectionReader } from '../projections/projection-reader';
 import { loadNetwork } from '../network/network';
+import type { EngineMetrics } from '../observability/engine-metrics';
 
 /** Payouts per transaction at most, whatever fits in bytes: each creation of a token account costs compute. */
 export const MAX_TRANSFERS_PER_TRANSACTION = 24;
@@ -62,6 +63,7 @@ export class PayoutExecutor {
     private readonly chain: ChainGateway,
     private readonly reader: ProjectionReader,
     private readonly treasuryKey: () => Promise<Keypair>,
+    private readonly metrics?: EngineMetrics,
   ) {}
 
   async settle(epoch: number, metadata: CommandMetadata, options: SettleOptions = {}): Promise<EpochSettledData> {
@@ -89,7 +91,9 @@ export class PayoutExecutor {
     const awaiting = awaitingAttempts(payout.state);
     if (awaiting.length > 0) {
       log(`epoch ${epoch}: resolving ${awaiting.length} attempts recorded before`);
-      await payout.append(recordOutcomes(payout.state, await Promise.all(awaiting.map((attempt) => this.resolve(attempt)))));
+      const resolved = await Promise.all(awaiting.map((attempt) => this.resolve(attempt)));
+      await payout.append(recordOutcomes(payout.state, resolved));
+      this.count(plan.mode, resolved);
     }
 
     const total = plan.batches.length;
@@ -125,6 +129,7 @@ export class PayoutExecutor {
         await options.afterStep?.('sent', attempt.batch);
       }
       await payout.append(recordOutcomes(payout.state, outcomes));
+      this.count(plan.mode, outcomes);
       const failed = outcomes.filter((outcome) => outcome.status === 'failed');
       if (failed.length > 0) {
         // A failed transaction moved nothing, and retrying at once would most likely fail the same way.
@@ -135,6 +140,11 @@ export class PayoutExecutor {
     await payout.append(completeSettlement(payout.state));
     log(`epoch ${epoch}: settled in ${plan.mode} mode, ${plan.batches.length} transactions`);
     return payout.state.settled!;
+  }
+
+  /** Outcomes recorded: synq_settlement_transactions_total (web3 sends the anchor, hybrid the payouts). */
+  private count(mode: string, outcomes: readonly AttemptOutcome[]): void {
+    for (const outcome of outcomes) this.metrics?.settlementTransaction(mode === 'web3' ? 'anchor' : 'payout', outcome.status);
   }
 
   private async plan(epoch: number, payout: PayoutLog, log: (line: string) => void): Promise<void> {

@@ -18,6 +18,7 @@ import { loadNetwork } from '../network/network';
 import { PayoutExecutor } from './payout-executor';
 import { ChainMovements } from './chain-movements';
 import { TransferExecutor } from './transfer-executor';
+import { EngineMetrics } from '../observability/engine-metrics';
 
 const LAMPORTS_PER_SOL = 1_000_000_000n;
 
@@ -176,14 +177,15 @@ const treasuryKeyOf = (config: AppConfig) => {
   providers: [
     {
       provide: TransferExecutor,
-      inject: [EVENT_STORE, CHAIN_GATEWAY, APP_CONFIG],
-      useFactory: (store: EventStore, chain: ChainGateway, config: AppConfig) => new TransferExecutor(store, chain, treasuryKeyOf(config)),
+      inject: [EVENT_STORE, CHAIN_GATEWAY, APP_CONFIG, { token: EngineMetrics, optional: true }],
+      useFactory: (store: EventStore, chain: ChainGateway, config: AppConfig, metrics?: EngineMetrics) => new TransferExecutor(store, chain, treasuryKeyOf(config), metrics),
     },
     { provide: ChainMovements, inject: [EVENT_STORE, TransferExecutor], useFactory: (store: EventStore, transfers: TransferExecutor) => new ChainMovements(store, transfers) },
     {
       provide: PayoutExecutor,
-      inject: [EVENT_STORE, CHAIN_GATEWAY, ProjectionReader, APP_CONFIG],
-      useFactory: (store: EventStore, chain: ChainGateway, reader: ProjectionReader, config: AppConfig) => new PayoutExecutor(store, chain, reader, treasuryKeyOf(config)),
+      inject: [EVENT_STORE, CHAIN_GATEWAY, ProjectionReader, APP_CONFIG, { token: EngineMetrics, optional: true }],
+      useFactory: (store: EventStore, chain: ChainGateway, reader: ProjectionReader, config: AppConfig, metrics?: EngineMetrics) =>
+        new PayoutExecutor(store, chain, reader, treasuryKeyOf(config), metrics),
     },
   ],
   exports: [PayoutExecutor, TransferExecutor, ChainMovements],

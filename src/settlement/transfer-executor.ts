@@ -17,6 +17,7 @@ import type { EventStore } from '../event-store/event-store';
 import { ChainError, signatureOf, type ChainGateway } from '../chain/chain-gateway';
 import { loadChainSetup } from '../chain/chain-setup';
 import { associatedTokenAddress, createAssociatedAccountIdempotent, memoInstruction, signTransaction, transferChecked } from '../chain/token';
+import type { EngineMetrics } from '../observability/engine-metrics';
 
 type Outcome = Parameters<typeof recordTransferOutcome>[1];
 
@@ -29,6 +30,7 @@ export class TransferExecutor {
     private readonly store: EventStore,
     private readonly chain: ChainGateway,
     private readonly treasuryKey: () => Promise<Keypair>,
+    private readonly metrics?: EngineMetrics,
   ) {}
 
   async order(order: TransferOrder, metadata: CommandMetadata): Promise<void> {
@@ -112,6 +114,7 @@ export class TransferExecutor {
 
   private async record(orderId: string, outcome: Outcome, metadata: CommandMetadata): Promise<ChainTransferState> {
     await this.decide(orderId, (state) => recordTransferOutcome(state, outcome), { ...metadata, commandId: `outcome-${outcome.signature}-${outcome.status}` });
+    this.metrics?.settlementTransaction('transfer', outcome.status);
     return this.get(orderId);
   }
 

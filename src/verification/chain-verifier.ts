@@ -13,6 +13,7 @@ import { loadChainSetup } from '../chain/chain-setup';
 import { associatedTokenAddress, associatedTokenAddresses, MEMO_PROGRAM_ID, readMint, readTokenAccount, TOKEN_PROGRAM_ID } from '../chain/token';
 import type { ProjectionReader } from '../projections/projection-reader';
 import { loadProvenCredits } from './proven-credits';
+import type { EngineMetrics } from '../observability/engine-metrics';
 
 const FETCH_CONCURRENCY = 32;
 
@@ -25,6 +26,7 @@ export class ChainVerifier {
     private readonly store: EventStore,
     private readonly chain: ChainGateway,
     private readonly reader: ProjectionReader,
+    private readonly metrics?: EngineMetrics,
   ) {}
 
   async run(metadata: Omit<CommandMetadata, 'commandId'>, options: { now?: () => Date; onProgress?: (done: number, total: number) => void } = {}): Promise<VerificationRun> {
@@ -69,6 +71,7 @@ export class ChainVerifier {
     const stream = verificationStream(runId);
     await this.store.append(stream, toEnvelopes(stream, events, { ...metadata, commandId: runId }), { expectedRevision: 'no_stream' });
     const run = events[0].data;
+    this.metrics?.verificationRun(run);
     if (run.discrepancyCount > 0) {
       await decideAndAppend(
         this.store,

@@ -7,6 +7,7 @@ import type { ChainGateway } from '../chain/chain-gateway';
 import { CHAIN_GATEWAY } from '../chain/open-chain';
 import { ProjectionReader } from '../projections/projection-reader';
 import { ChainVerifier } from './chain-verifier';
+import { EngineMetrics } from '../observability/engine-metrics';
 
 @Controller('verification/runs')
 export class VerificationController {
@@ -42,8 +43,8 @@ export class VerificationController {
   providers: [
     {
       provide: ChainVerifier,
-      inject: [EVENT_STORE, CHAIN_GATEWAY, ProjectionReader],
-      useFactory: (store: EventStore, chain: ChainGateway, reader: ProjectionReader) => new ChainVerifier(store, chain, reader),
+      inject: [EVENT_STORE, CHAIN_GATEWAY, ProjectionReader, { token: EngineMetrics, optional: true }],
+      useFactory: (store: EventStore, chain: ChainGateway, reader: ProjectionReader, metrics?: EngineMetrics) => new ChainVerifier(store, chain, reader, metrics),
     },
   ],
   exports: [ChainVerifier],

@@ -2,8 +2,10 @@ import { Logger } from '@nestjs/common';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import type { DestinationStream } from 'pino';
 import { createApiKey } from '../../src/auth/api-keys';
 import { startEngine, type RunningEngine } from '../../src/engine';
+import { createJsonLogger } from '../../src/observability/json-logger';
 import { createTestDatabase, type TestDatabase } from './database';
 
 Logger.overrideLogger(['error', 'warn']);
@@ -17,19 +19,19 @@ export interface TestApi {
   dataDir: string;
   /** A JSON request; `key` undefined sends none. Bodies are whatever JSON the API answered, checked by each test. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  call(method: string, path: string, key: string | undefined, body?: unknown): Promise<{ status: number; body: any; contentType: string }>;
+  call(method: string, path: string, key: string | undefined, body?: unknown): Promise<{ status: number; body: any; contentType: string; headers: Headers }>;
   close(): Promise<void>;
 }
 
-/** The real engine on a fresh database, over real HTTP, with one key per role. */
-export async function startTestApi(): Promise<TestApi> {
+/** The real engine on a fresh database, over real HTTP, with one key per role; `logs`: JSON logs (pino) written there. */
+export async function startTestApi(options: { logs?: DestinationStream } = {}): Promise<TestApi> {
   const db: TestDatabase = await createTestDatabase({ migrated: false });
   // The treasury keypair of the embedded chain lives here.
   const dataDir = mkdtempSync(path.join(tmpdir(), 'synq-test-'));
   const engine = await startEngine(
     { databaseUrl: db.url, eventStoreConnectionString: undefined, port: 0, dataDir },
     new Logger('api-test'),
-    { frameworkLogs: false },
+    { frameworkLogs: false, ...(options.logs ? { jsonLogger: createJsonLogger({ destination: options.logs }) } : {}) },
   );
   const pool = engine.database.pool;
   const keys = {
@@ -50,7 +52,7 @@ export async function startTestApi(): Promise<TestApi> {
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       });
       const text = await response.text();
-      return { status: response.status, body: text ? JSON.parse(text) : undefined, contentType: response.headers.get('content-type') ?? '' };
+      return { status: response.status, body: text ? JSON.parse(text) : undefined, contentType: response.headers.get('content-type') ?? '', headers: response.headers };
     },
     async close() {
       await engine.stop();

@@ -29,27 +29,47 @@ export async function registerSynqers(api: TestApi, count: number, prefix = 's')
   return synqers;
 }
 
-/** Opens epoch `epoch` (one hour), has every synqer report six signed periods, and closes it. Returns the close's answer. */
-export async function runAndCloseEpoch(api: TestApi, epoch: number, rewardPool: string, synqers: readonly TestSynqer[]) {
+/** What one synqer reports in each of its six periods, where a test wants other figures than the defaults. */
+export interface ReportFigures {
+  bytes?: number;
+  sessions?: number;
+  /** Of the period's 600 s; default 600. */
+  uptimeSeconds?: number;
+  /** Default 9,500. */
+  qosBps?: number;
+}
+
+/**
+ * Opens epoch `epoch` (one hour), has every synqer report six signed periods, and closes it. Returns the close's answer.
+ * `figures` overrides what a synqer reports (by default full uptime, QoS 9,500 bps, bytes and sessions growing with its index).
+ */
+export async function runAndCloseEpoch(
+  api: TestApi,
+  epoch: number,
+  rewardPool: string,
+  synqers: readonly TestSynqer[],
+  options: { figures?: (synqer: TestSynqer, index: number) => ReportFigures } = {},
+) {
   const start = EPOCH_START + (epoch - 1) * 3600;
   const opened = await api.call('POST', '/epochs', api.keys.operator, { epoch, start: instant(start), end: instant(start + 3600), rewardPool });
   if (opened.status !== 201) throw new Error(`opening epoch ${epoch}: ${JSON.stringify(opened.body)}`);
-  const reports = synqers.flatMap((synqer, i) =>
-    Array.from({ length: 6 }, (_, k) => {
+  const reports = synqers.flatMap((synqer, i) => {
+    const figures = options.figures?.(synqer, i) ?? {};
+    return Array.from({ length: 6 }, (_, k) => {
       const content = {
         reportId: `e${epoch}-${synqer.synqerId}-${k}`,
         synqerId: synqer.synqerId,
         epoch,
         periodStart: instant(start + k * 600),
         periodEnd: instant(start + k * 600 + 600),
-        bytes: String(1_000_000 * (i + 1) + k),
-        sessions: 3 + (i % 5),
-        uptimeSeconds: 600,
-        qosBps: 9_500,
+        bytes: String((figures.bytes ?? 1_000_000 * (i + 1)) + k),
+        sessions: figures.sessions ?? 3 + (i % 5),
+        uptimeSeconds: figures.uptimeSeconds ?? 600,
+        qosBps: figures.qosBps ?? 9_500,
       };
       return { ...content, signature: signEd25519(canonicalReportBytes(content), synqer.reportingKey) };
-    }),
-  );
+    });
+  });
   for (let i = 0; i < reports.length; i += 5000) {
     const submitted = await api.call('POST', '/metric-reports', api.keys.ingest, { reports: reports.slice(i, i + 5000) });
     if (submitted.body?.refused !== 0) throw new Error(`reports refused: ${JSON.stringify(submitted.body).slice(0, 500)}`);
