@@ -18,7 +18,8 @@ import { EPOCH_START, instant, registerSynqers, runAndCloseEpoch, type TestSynqe
 /**
  * The dashboard end to end: a real engine on real PostgreSQL and the embedded chain, seeded with a small network
  * (three epochs, web2 then hybrid, settled, verified), driven in Debian's Chromium, headless. Screenshots of each page
- * go to test-artifacts/dashboard/, and with UPDATE_SCREENSHOTS=1 also to docs/screenshots/.
+ * go to test-artifacts/dashboard/; with UPDATE_SCREENSHOTS=1 the discrepancies page also goes to docs/screenshots/ (the
+ * other pages' come from the demo-seeded test, test/dashboard-demo.e2e.test.ts).
  */
 
 const ROOT = path.resolve(__dirname, '..');
@@ -228,7 +229,7 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
     expect(await page.locator('canvas#chart-pool').count()).toBe(1);
     expect(await page.locator('#projections-table').innerText()).toContain('settlement');
     expect(await page.locator('.cards').innerText()).toContain('0 discrepancies');
-    await screenshot(page, 'overview');
+    await screenshot(page, 'overview', false);
 
     // Epoch 2: charts, the root, eligibility reasons, the settlement transactions, a proof looked up by wallet.
     await page.locator('#epochs-table a[href="#/epochs/2"]').click();
@@ -250,7 +251,7 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
     await page.locator('#claim-amount').waitFor();
     expect(await page.locator('#claim-amount').innerText()).toBe(synq(claim.amount));
     expect(await page.locator('.claim').innerText()).toContain(claim.proof[0]);
-    await screenshot(page, 'epoch');
+    await screenshot(page, 'epoch', false);
 
     // A wallet without a claim says so.
     await page.locator('#wallet-input').fill(synqers[6].wallet.publicKey.toBase58());
@@ -266,7 +267,7 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
     expect(await page.locator('[data-section="stake"]').innerText()).toContain(synq('5000000000'));
     expect(await page.locator('#synqer-epochs tr[data-epoch="1"]').innerText()).toContain('web2');
     expect(await page.locator('#synqer-epochs tr[data-epoch="3"]').innerText()).toMatch(/hybrid\s+confirmed/);
-    await screenshot(page, 'synqer');
+    await screenshot(page, 'synqer', false);
 
     // An ineligible synqer's reasons, through the search box.
     await page.locator('#synqer-jump input').fill('s7');
@@ -283,7 +284,7 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
     expect(await runRow.getAttribute('data-discrepancies')).toBe('0');
     expect(await page.locator('#breaker').innerText()).toContain('Settlement is running');
     expect(await page.locator('canvas#chart-runs').count()).toBe(1);
-    await screenshot(page, 'verification');
+    await screenshot(page, 'verification', false);
     await runRow.locator('a').click();
     await page.locator('#no-discrepancies').waitFor();
     expect(await page.locator('[data-section="run"]').innerText()).toContain('payouts');
