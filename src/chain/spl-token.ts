@@ -4,5 +4,20 @@
  */
 import type * as SplToken from '@solana/spl-token' with { 'resolution-mode': 'import' };
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const spl: typeof SplToken = require('@solana/spl-token');
+export const spl: typeof SplToken = quietly(() => require('@solana/spl-token')); // eslint-disable-line @typescript-eslint/no-require-imports
+
+/**
+ * spl-token loads bigint-buffer, whose native build needs an install script this project does not run; its pure
+ * JavaScript fallback is what we use, and its warning about that would otherwise be the first line of every command.
+ */
+function quietly<T>(load: () => T): T {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (!String(args[0]).startsWith('bigint: Failed to load bindings')) warn(...args);
+  };
+  try {
+    return load();
+  } finally {
+    console.warn = warn;
+  }
+}
