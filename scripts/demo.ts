@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { parseArguments, runCli, UsageError } from '../src/cli/context';
+import { progress } from '../src/cli/progress';
 import { printSummary, runDemo } from '../src/demo/run-demo';
 
 const USAGE = 'usage: synq demo [--synqers N] [--developers N] [--seed TEXT] [--port P] [--data-dir DIR] [--exit] [--json]';
@@ -31,6 +32,7 @@ runCli('demo', async () => {
     developers: count('--developers', 20, 1, 1_000),
     seed,
     say,
+    progress: (label, unit) => progress(label, unit),
     out: (line) => process.stdout.write(`${line}\n`),
   });
   if (options.has('--json')) {

@@ -83,6 +83,8 @@ export function chainGatewayContract(name: string, open: () => Promise<{ gateway
       ]);
       expect(landed!.instructions[1].accounts).toEqual([treasury, mint.publicKey, bobAccount, authority.publicKey].map((key) => key.toBase58()));
       expect(landed!.instructions[2].data.toString('utf8')).toBe('synq:v1:test');
+      const { logs: _logs, ...withoutLogs } = landed!;
+      expect(await gateway.getTransactions([signature, '5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW', signature])).toEqual([withoutLogs, null, withoutLogs]);
       expect(readTokenAccount(bobAccount, await gateway.getAccount(bobAccount))?.amount).toBe(1_250_000n);
       expect((await gateway.signaturesForAddress(bobAccount)).at(-1)).toBe(signature);
       expect(await gateway.signaturesForAddress(treasury)).toContain(signature);

@@ -25,6 +25,8 @@ export interface ChainGateway {
   confirmTransaction(signature: string, lastValidBlockHeight: bigint): Promise<Confirmation>;
   /** A landed transaction, with its message and status; null if the chain does not know it. */
   getTransaction(signature: string): Promise<LandedTransaction | null>;
+  /** Many at once, in the order asked, without their logs (verification reads thousands and never the logs). */
+  getTransactions(signatures: readonly string[]): Promise<(Omit<LandedTransaction, 'logs'> | null)[]>;
   /** Signatures of every landed transaction that names `address`, oldest first (failed ones included). */
   signaturesForAddress(address: PublicKey): Promise<string[]>;
   /** Lamports for fees and rent. The embedded chain mints them; a cluster may refuse (mainnet). */
@@ -79,7 +81,7 @@ export function signatureOf(wire: Uint8Array): string {
 export function decodeWire(wire: Uint8Array): { signature: string; signers: string[]; instructions: LandedInstruction[]; blockhash: string; version: 'legacy' | number } {
   const transaction = VersionedTransaction.deserialize(wire);
   const message = transaction.message;
-  const keys = message.staticAccountKeys.map((key) => key.toBase58());
+  const keys = message.staticAccountKeys.map((key) => base58Encode(key.toBytes()));
   const instructions = message.compiledInstructions.map((instruction) => ({
     programId: keys[instruction.programIdIndex],
     accounts: instruction.accountKeyIndexes.map((index) => keys[index]),

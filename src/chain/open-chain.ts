@@ -35,6 +35,7 @@ function unavailableChain(reason: string): ChainGateway {
     sendTransaction: refuse,
     confirmTransaction: refuse,
     getTransaction: refuse,
+    getTransactions: refuse,
     signaturesForAddress: refuse,
     requestAirdrop: refuse,
     close: async () => undefined,

@@ -117,6 +117,22 @@ export class RpcChain implements ChainGateway {
     };
   }
 
+  async getTransactions(signatures: readonly string[]): Promise<(Omit<LandedTransaction, 'logs'> | null)[]> {
+    const found: (Omit<LandedTransaction, 'logs'> | null)[] = [];
+    for (let i = 0; i < signatures.length; i += 100) {
+      const chunk = signatures.slice(i, i + 100);
+      const answers = await this.retrying(() =>
+        this.connection.getTransactions(chunk, { commitment: this.commitment === 'processed' ? 'confirmed' : (this.commitment as 'confirmed' | 'finalized'), maxSupportedTransactionVersion: 0 }),
+      );
+      answers.forEach((answer, j) => {
+        if (!answer) return found.push(null);
+        const decoded = decodeWire(serializeLanded(answer.transaction));
+        found.push({ signature: chunk[j], slot: BigInt(answer.slot), error: answer.meta?.err ? JSON.stringify(answer.meta.err) : null, fee: BigInt(answer.meta?.fee ?? 0), instructions: decoded.instructions, signers: decoded.signers });
+      });
+    }
+    return found;
+  }
+
   async signaturesForAddress(address: PublicKey): Promise<string[]> {
     const newestFirst: string[] = [];
     let before: string | undefined;

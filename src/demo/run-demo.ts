@@ -6,6 +6,7 @@ import { canonicalReportBytes } from '../../domain/metric-report';
 import { createApiKey } from '../auth/api-keys';
 import { signEd25519 } from '../commands/ed25519';
 import type { AppConfig } from '../config/config';
+import type { Progress } from '../cli/progress';
 import { startEngine, type RunningEngine } from '../engine';
 import { associatedTokenAddress, burnChecked, execute, memoInstruction, transferChecked } from '../chain/token';
 import { demoNetwork, demoReports, type DemoNetwork } from './demo-network';
@@ -19,6 +20,8 @@ export interface DemoOptions {
   /** Lines of progress (stderr) and the summary (stdout). */
   say: (line: string) => void;
   out: (line: string) => void;
+  /** A progress bar (src/cli/progress.ts) for the longer steps. */
+  progress?: (label: string, unit: string) => Progress;
 }
 
 export interface EpochSummary {
@@ -80,10 +83,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     await operator('POST', '/chain/init', {});
     await operator('POST', '/treasury/fundings', { amount: (10_000_000n * SYNQ).toString(), reference: 'demo-genesis' });
     say(`registering ${network.synqers.length} synqers in ${new Set(network.synqers.map((s) => s.region)).size} regions and ${network.developers.length} developers`);
-    for (const synqer of network.synqers) {
+    const registering = options.progress?.('registering', 'synqers');
+    for (const [i, synqer] of network.synqers.entries()) {
+      registering?.update(i, network.synqers.length);
       await operator('POST', '/synqers', { synqerId: synqer.synqerId, payoutWallet: synqer.wallet.publicKey.toBase58(), reportingKey: new PublicKey(synqer.reportingKey.subarray(32)).toBase58(), region: synqer.region });
       if (synqer.stake > 0n) await operator('POST', `/synqers/${synqer.synqerId}/stake/deposits`, { depositId: 'genesis', amount: synqer.stake.toString() });
     }
+    registering?.finish();
     for (const developer of network.developers) {
       await operator('POST', '/developers', { developerId: developer.developerId, wallet: developer.wallet.publicKey.toBase58() });
       // Fees for the developers' own transactions: the embedded chain is its own faucet.

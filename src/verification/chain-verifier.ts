@@ -15,7 +15,6 @@ import type { ProjectionReader } from '../projections/projection-reader';
 import { loadProvenCredits } from './proven-credits';
 import type { EngineMetrics } from '../observability/engine-metrics';
 
-const FETCH_CONCURRENCY = 32;
 
 /**
  * Runs replay-verification (domain/chain-verification.ts): reads the event history and the chain through the gateway,
@@ -141,18 +140,16 @@ export class ChainVerifier {
 
   private async fetch(signatures: string[], onProgress?: (done: number, total: number) => void): Promise<Map<string, ChainTransactionFacts>> {
     const found = new Map<string, ChainTransactionFacts>();
-    let next = 0;
-    let done = 0;
-    const worker = async () => {
-      while (next < signatures.length) {
-        const signature = signatures[next++];
-        const landed = await this.chain.getTransaction(signature);
-        if (landed) found.set(signature, { signature, error: landed.error, signers: landed.signers, instructions: landed.instructions });
-        if (++done % 500 === 0) onProgress?.(done, signatures.length);
-      }
-    };
-    await Promise.all(Array.from({ length: FETCH_CONCURRENCY }, worker));
-    onProgress?.(signatures.length, signatures.length);
+    const CHUNK = 2000;
+    for (let i = 0; i < signatures.length; i += CHUNK) {
+      const chunk = signatures.slice(i, i + CHUNK);
+      const landed = await this.chain.getTransactions(chunk);
+      landed.forEach((transaction, j) => {
+        if (transaction) found.set(chunk[j], { signature: chunk[j], error: transaction.error, signers: transaction.signers, instructions: transaction.instructions });
+      });
+      onProgress?.(Math.min(i + CHUNK, signatures.length), signatures.length);
+    }
     return found;
   }
+
 }
