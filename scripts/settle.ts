@@ -11,6 +11,7 @@ import { ProjectionReader } from '../src/projections/projection-reader';
 import { createProjectionRunner } from '../src/projections/projections';
 import { describePayout } from '../src/settlement/settlement.module';
 import { PayoutExecutor } from '../src/settlement/payout-executor';
+import { ChainVerifier } from '../src/verification/chain-verifier';
 
 const USAGE = 'usage: npm run settle -- N [--json]';
 
@@ -33,16 +34,20 @@ runCli('settle', async () => {
     const bar = progress(`settling epoch ${epoch}`, 'transactions');
     await executor.settle(epoch, { actor: 'cli', correlationId: randomUUID(), commandId: `settle-${epoch}-${randomUUID()}` }, { onProgress: (done, total) => bar.update(done, total) });
     bar.finish();
-    const { state } = await fold(context.store, payoutStream(epoch), initialPayout(), evolvePayout);
-    const view = describePayout(state, policyFor((await loadNetwork(context.store)).policies, epoch).solPriceInSynq);
+    const { state: settledState } = await fold(context.store, payoutStream(epoch), initialPayout(), evolvePayout);
+    // Hybrid and web3: the chain executed, now the chain is verified against the books (a discrepancy pauses settlement).
+    const run = settledState.plan?.mode === 'web2' ? null : await new ChainVerifier(context.store, chain, new ProjectionReader(context.database.pool)).run({ actor: 'cli', correlationId: randomUUID() });
+    const state = settledState;
+    const view = { ...describePayout(state, policyFor((await loadNetwork(context.store)).policies, epoch).solPriceInSynq), verification: run && { runId: run.runId, discrepancyCount: run.discrepancyCount, byType: run.byType } };
     if (options.has('--json')) process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
     else {
       process.stdout.write(
         `epoch ${epoch}: ${view.status} (${view.mode}), ${view.leafCount} payouts totalling ${view.total}, ${view.transactions.confirmed} transactions, ` +
           `fees ${view.cost.feeLamports} + rent ${view.cost.rentLamports} lamports${view.cost.percentOfPaid === null ? '' : ` (${view.cost.percentOfPaid}% of rewards paid)`}\n`,
       );
+      if (run) process.stdout.write(`verification run ${run.runId}: ${run.discrepancyCount === 0 ? 'the chain matches the books' : `${run.discrepancyCount} discrepancies, settlement paused (npm run verify -- chain lists them)`}\n`);
     }
-    return 0;
+    return run && run.discrepancyCount > 0 ? 1 : 0;
   } finally {
     await runner.stop();
     await context.close();

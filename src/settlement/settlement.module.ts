@@ -16,6 +16,8 @@ import { loadTreasuryKey } from '../chain/treasury-key';
 import { ProjectionReader } from '../projections/projection-reader';
 import { loadNetwork } from '../network/network';
 import { PayoutExecutor } from './payout-executor';
+import { ChainVerifier } from '../verification/chain-verifier';
+import { VerificationModule } from '../verification/verification.module';
 import { ChainMovements } from './chain-movements';
 import { TransferExecutor } from './transfer-executor';
 import { EngineMetrics } from '../observability/engine-metrics';
@@ -64,6 +66,7 @@ export class SettlementController {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly executor: PayoutExecutor,
+    private readonly verifier: ChainVerifier,
   ) {}
 
   /** Settles a closed epoch in its mode. Repeating it resumes an interrupted settlement, or answers the settled one. */
@@ -71,8 +74,11 @@ export class SettlementController {
   @HttpCode(200)
   @Roles('operator')
   async settle(@Param('epoch', ParseIntPipe) epoch: number, @Req() request: AuthenticatedRequest) {
-    await this.executor.settle(epoch, commandMetadata(request, `settle-${epoch}-${randomUUID()}`));
-    return this.get(epoch);
+    const metadata = commandMetadata(request, `settle-${epoch}-${randomUUID()}`);
+    const settled = await this.executor.settle(epoch, metadata);
+    // Hybrid and web3: the chain executed, now the chain is verified against the books (a discrepancy pauses settlement).
+    const run = settled.mode === 'web2' ? null : await this.verifier.run({ actor: metadata.actor, correlationId: metadata.correlationId });
+    return { ...(await this.get(epoch)), verification: run && { runId: run.runId, discrepancyCount: run.discrepancyCount, byType: run.byType } };
   }
 
   @Get('epochs/:epoch/settlement')
@@ -173,6 +179,7 @@ const treasuryKeyOf = (config: AppConfig) => {
 };
 
 @Module({
+  imports: [VerificationModule],
   controllers: [SettlementController, ChainTransfersController],
   providers: [
     {
