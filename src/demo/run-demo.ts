@@ -7,6 +7,7 @@ import { createApiKey } from '../auth/api-keys';
 import { signEd25519 } from '../commands/ed25519';
 import type { AppConfig } from '../config/config';
 import type { Progress } from '../cli/progress';
+import { DASHBOARD_DIR } from '../dashboard/dashboard-assets';
 import { startEngine, type RunningEngine } from '../engine';
 import { associatedTokenAddress, burnChecked, execute, memoInstruction, transferChecked } from '../chain/token';
 import { demoNetwork, demoReports, type DemoNetwork } from './demo-network';
@@ -165,7 +166,11 @@ export function printSummary(result: DemoResult, out: (line: string) => void): v
   out(`audit replay: ${result.audit.map((a) => `epoch ${a.epoch} ${a.status}`).join(', ')}`);
   out(`projection settlement rewound to epoch ${result.rewind.toEpoch} and resumed to position ${result.rewind.resumedTo}`);
   out('');
-  out(`dashboard: ${result.engine.url}/dashboard (auditor key: ${result.keys.auditor})`);
+  out(
+    existsSync(path.join(DASHBOARD_DIR, 'index.html'))
+      ? `dashboard: ${result.engine.url}/dashboard (auditor key: ${result.keys.auditor})`
+      : `dashboard: not built (npm run build), then ${result.engine.url}/dashboard (auditor key: ${result.keys.auditor})`,
+  );
   out(`API docs:  ${result.engine.url}/docs (operator key: ${result.keys.operator})`);
 }
 
