@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { openCliContext, parseArguments, runCli, UsageError } from '../src/cli/context';
 import { progress } from '../src/cli/progress';
 import { loadTreasuryKey } from '../src/chain/treasury-key';
@@ -8,7 +7,6 @@ import { policyFor } from '../domain/policy';
 import { fold } from '../src/commands/decide-and-append';
 import { loadNetwork } from '../src/network/network';
 import { ProjectionReader } from '../src/projections/projection-reader';
-import { createProjectionRunner } from '../src/projections/projections';
 import { describePayout } from '../src/settlement/settlement.module';
 import { PayoutExecutor } from '../src/settlement/payout-executor';
 import { ChainVerifier } from '../src/verification/chain-verifier';
@@ -25,11 +23,9 @@ runCli('settle', async () => {
   const epoch = Number(words[0]);
   if (words.length !== 1 || !Number.isSafeInteger(epoch) || epoch < 1) throw new UsageError(USAGE);
   const context = await openCliContext();
-  const runner = createProjectionRunner(context.database, context.store, () => undefined, `cli:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`);
   try {
     const chain = await context.openChain();
-    runner.start();
-    await runner.waitFor({ position: await context.store.lastPosition(), names: ['settlement'] });
+    await context.catchUp(['settlement']);
     const executor = new PayoutExecutor(context.store, chain, new ProjectionReader(context.database.pool), () => loadTreasuryKey(context.config));
     const bar = progress(`settling epoch ${epoch}`, 'transactions');
     await executor.settle(epoch, { actor: 'cli', correlationId: randomUUID(), commandId: `settle-${epoch}-${randomUUID()}` }, { onProgress: (done, total) => bar.update(done, total) });
@@ -49,7 +45,6 @@ runCli('settle', async () => {
     }
     return run && run.discrepancyCount > 0 ? 1 : 0;
   } finally {
-    await runner.stop();
     await context.close();
   }
 });

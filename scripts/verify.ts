@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { openCliContext, parseArguments, runCli, UsageError } from '../src/cli/context';
 import { progress } from '../src/cli/progress';
 import { ProjectionReader } from '../src/projections/projection-reader';
-import { createProjectionRunner } from '../src/projections/projections';
 import { ChainVerifier } from '../src/verification/chain-verifier';
 
 const USAGE = 'usage: npm run verify -- chain [--json]';
@@ -16,11 +14,9 @@ runCli('verify', async () => {
   const { words, options } = parseArguments(process.argv.slice(2));
   if (words.length !== 1 || words[0] !== 'chain') throw new UsageError(USAGE);
   const context = await openCliContext();
-  const runner = createProjectionRunner(context.database, context.store, () => undefined, `cli:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`);
   try {
     const chain = await context.openChain();
-    runner.start();
-    await runner.waitFor({ position: await context.store.lastPosition(), names: ['settlement'] });
+    await context.catchUp(['settlement']);
     const bar = progress('verifying', 'transactions');
     const run = await new ChainVerifier(context.store, chain, new ProjectionReader(context.database.pool)).run({ actor: 'cli', correlationId: randomUUID() }, { onProgress: (done, total) => bar.update(done, total) });
     bar.finish();
@@ -34,7 +30,6 @@ runCli('verify', async () => {
     }
     return run.discrepancyCount > 0 ? 1 : 0;
   } finally {
-    await runner.stop();
     await context.close();
   }
 });

@@ -2,6 +2,10 @@ import { ConfigError, loadConfig, type AppConfig } from '../config/config';
 import type { ChainGateway } from '../chain/chain-gateway';
 import { EmbeddedChain } from '../chain/embedded-chain';
 import { RpcChain } from '../chain/rpc-chain';
+import type { ProjectionRunner } from '../projections/projection-runner';
+import { createProjectionRunner } from '../projections/projections';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { openDatabase, type Database } from '../database/database';
 import type { EventStore } from '../event-store/event-store';
 import { openEventStore } from '../event-store/open-event-store';
@@ -15,6 +19,11 @@ export interface CliContext {
   store: EventStore;
   /** The engine's chain (SOLANA_RPC_URL, or the embedded one, which a running engine owns: then this fails and says so). */
   openChain(): Promise<ChainGateway>;
+  /**
+   * Brings the named projections to the log's head and keeps them following until close: processed here when no
+   * engine runs, by the engine when one does (whoever holds a projection's lock processes it).
+   */
+  catchUp(names: string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -24,6 +33,7 @@ export async function openCliContext(): Promise<CliContext> {
   const database = await openDatabase(config, () => undefined);
   const store = openEventStore(config, database);
   let chain: ChainGateway | undefined;
+  let runner: ProjectionRunner | undefined;
   return {
     config,
     database,
@@ -33,7 +43,13 @@ export async function openCliContext(): Promise<CliContext> {
       else chain ??= await EmbeddedChain.open(database.pool, database.connection);
       return chain;
     },
+    async catchUp(names) {
+      runner ??= createProjectionRunner(database, store, () => undefined, `cli:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`);
+      runner.start();
+      await runner.waitFor({ position: await store.lastPosition(), names });
+    },
     async close() {
+      await runner?.stop();
       await chain?.close();
       await store.close();
       await database.close();

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Keypair } from '@solana/web3.js';
+import type { MetricReport } from '../../domain/metric-report';
 
 /**
  * The demo's network, generated from a seed: the same seed gives the same synqers, keys, traffic, stakes and
@@ -102,17 +103,8 @@ export function demoNetwork(seed: string, synqerCount: number, developerCount: n
   };
 }
 
-export interface DemoReport {
-  reportId: string;
-  synqerId: string;
-  epoch: number;
-  periodStart: string;
-  periodEnd: string;
-  bytes: string;
-  sessions: number;
-  uptimeSeconds: number;
-  qosBps: number;
-}
+/** A report's signed content: everything but the signature. */
+export type DemoReport = Omit<MetricReport, 'signature'>;
 
 /** Six ten-minute periods of an hour-long epoch, per synqer, shaped by its capacity and profile. */
 export function demoReports(network: DemoNetwork, epoch: number, epochStart: number): { synqer: DemoSynqer; content: DemoReport }[] {
