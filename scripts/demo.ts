@@ -28,6 +28,7 @@ runCli('demo', async () => {
   const result = await runDemo({
     dataDir: path.resolve(dataDir),
     port: count('--port', 3000, 0, 65535),
+    anyPortIfTaken: !options.has('--port'),
     synqers: count('--synqers', 200, 10, 100_000),
     developers: count('--developers', 20, 1, 1_000),
     seed,

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import * as path from 'node:path';
 import { PublicKey, LAMPORTS_PER_SOL } from '@solana/web3.js';
 import { canonicalReportBytes } from '../../domain/metric-report';
@@ -21,6 +22,8 @@ export interface DemoOptions {
   /** Lines of progress (stderr) and the summary (stdout). */
   say: (line: string) => void;
   out: (line: string) => void;
+  /** When `port` is taken, serve on a free one (the default port; a port asked for explicitly is not replaced). */
+  anyPortIfTaken?: boolean;
   /** A progress bar (src/cli/progress.ts) for the longer steps. */
   progress?: (label: string, unit: string) => Progress;
 }
@@ -73,6 +76,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const network = demoNetwork(options.seed, options.synqers, options.developers);
   const config: AppConfig = { databaseUrl: undefined, eventStoreConnectionString: undefined, port: options.port, dataDir: options.dataDir };
   say(`starting the engine on embedded PostgreSQL and the embedded chain in ${options.dataDir}`);
+  if (options.anyPortIfTaken && config.port !== 0 && !(await portFree(config.port))) {
+    say(`port ${config.port} is taken: serving on a free port instead`);
+    config.port = 0;
+  }
   const engine = await startEngine(config, new DemoLogger(say), { frameworkLogs: false });
   try {
     const pool = engine.database.pool;
@@ -183,6 +190,14 @@ class DemoLogger extends Logger {
   override log(message: unknown): void {
     this.say(String(message));
   }
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
 }
 
 const MARKER = '.synq-demo';
