@@ -239,7 +239,7 @@ describe('facts proven on chain', () => {
         expectedRevision: 'no_stream',
       });
       await expectRefused(burnOnChain('dev1', signature), 409, /^this transaction is already credited/, { stream: 'developer-dev1', signature });
-      // dev3 may hold credits already: the concurrent test above credits whichever of dev2 and dev3 wins.
+      // dev3 may hold credits already: the concurrent test above credits whichever of dev1 and dev3 wins.
       const before = BigInt((await api.call('GET', '/developers/dev3', api.keys.operator)).body.credits);
       expect((await burnOnChain('dev3', signature)).body.credits).toBe((before + 1000n).toString());
       expect(await events(chainProofStream(signature))).toHaveLength(1);
