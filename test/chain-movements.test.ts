@@ -105,4 +105,16 @@ describe('hybrid token movements (purchases, stake withdrawals, slashes) and pro
       ]),
     );
   });
+
+  it('keeps a purchase ordered but unsent while settlement is paused, and delivers it once an operator resumes', async () => {
+    expect((await api.call('GET', '/settlement', api.keys.operator)).body.paused).not.toBeNull();
+    const bought = await api.call('POST', '/developers/dev1/purchases', api.keys.operator, { purchaseId: 'p-paused', amount: (3n * SYNQ).toString(), paymentReference: 'wire 43' });
+    expect(bought.status).toBe(201);
+    expect(bought.body.chainTransfer).toEqual({ orderId: 'purchase_delivery.dev1.p-paused', status: 'unsigned', signature: null });
+    const before = await balance(ata(developerWallet.publicKey));
+    expect((await api.call('POST', '/settlement/resume', api.keys.operator, { reason: 'forged credit investigated' })).status).toBe(200);
+    const executed = await api.call('POST', '/chain/transfers/execute', api.keys.operator);
+    expect(executed.body.transfers.find((t: { orderId: string }) => t.orderId === 'purchase_delivery.dev1.p-paused')).toMatchObject({ status: 'confirmed' });
+    expect(await balance(ata(developerWallet.publicKey))).toBe(before + 3n * SYNQ);
+  });
 });

@@ -12,6 +12,7 @@ import {
   type TransferOrder,
 } from '../../domain/chain-transfer';
 import { reject } from '../../domain/rejection';
+import { evolveSettlementControl, initialSettlementControl, SETTLEMENT_CONTROL_STREAM } from '../../domain/settlement-control';
 import { decideAndAppend, fold, type CommandMetadata } from '../commands/decide-and-append';
 import type { EventStore } from '../event-store/event-store';
 import { ChainError, signatureOf, type ChainGateway } from '../chain/chain-gateway';
@@ -69,6 +70,9 @@ export class TransferExecutor {
       state = await this.record(orderId, await this.resolve(state), metadata);
     }
     if (state.status === 'confirmed') return state;
+    // While the circuit breaker is open nothing new is sent: the transfer stays ordered, for POST /chain/transfers/execute.
+    const control = (await fold(this.store, SETTLEMENT_CONTROL_STREAM, initialSettlementControl(), evolveSettlementControl)).state;
+    if (control.paused) return state;
 
     const setup = await loadChainSetup(this.store);
     if (!setup) reject('conflict', 'chain', 'the chain is not set up');
