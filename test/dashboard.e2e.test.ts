@@ -104,7 +104,7 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     mkdirSync(DOCS, { recursive: true });
     // Standalone runs build the dashboard first (npm run build does it otherwise).
-    if (!existsSync(path.join(DASHBOARD_DIR, 'index.html'))) await run('npx', ['vite', 'build', 'dashboard', '--config', 'dashboard/vite.config.mts']);
+    if (!existsSync(path.join(DASHBOARD_DIR, 'index.html'))) await run('npx', ['vite', 'build', 'src/dashboard/web', '--config', 'src/dashboard/web/vite.config.mts']);
     await waitForChromium();
 
     api = await startTestApi();

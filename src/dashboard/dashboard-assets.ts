@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { projectRoot } from '../project-root';
 
-/** Where `vite build dashboard` writes the dashboard (dashboard/vite.config.mts). */
+/** Where `vite build src/dashboard/web` writes the dashboard (src/dashboard/web/vite.config.mts). */
 export const DASHBOARD_DIR = path.join(projectRoot(), 'dist', 'dashboard');
 
 const NOT_BUILT = 'dashboard not built: run npm run build';
