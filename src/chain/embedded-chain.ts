@@ -108,21 +108,8 @@ export class EmbeddedChain implements ChainGateway {
   }
 
   async getTransaction(signature: string): Promise<LandedTransaction | null> {
-    const { rows } = await this.pool.query<{ block_height: string; wire: Buffer; error: string | null; fee: string; logs: string[] }>(
-      'SELECT block_height, wire, error, fee, logs FROM chain_transactions WHERE signature = $1',
-      [signature],
-    );
-    if (rows.length === 0) return null;
-    const decoded = decodeWire(rows[0].wire);
-    return {
-      signature,
-      slot: BigInt(rows[0].block_height),
-      error: rows[0].error,
-      fee: BigInt(rows[0].fee),
-      instructions: decoded.instructions,
-      signers: decoded.signers,
-      logs: rows[0].logs,
-    };
+    const { rows } = await this.pool.query<LedgerRow & { logs: string[] }>('SELECT signature, block_height, wire, error, fee, logs FROM chain_transactions WHERE signature = $1', [signature]);
+    return rows.length === 0 ? null : { ...fromLedger(rows[0]), logs: rows[0].logs };
   }
 
   async signaturesForAddress(address: PublicKey): Promise<string[]> {
@@ -133,14 +120,8 @@ export class EmbeddedChain implements ChainGateway {
   async getTransactions(signatures: readonly string[]): Promise<(Omit<LandedTransaction, 'logs'> | null)[]> {
     const found = new Map<string, Omit<LandedTransaction, 'logs'>>();
     for (let i = 0; i < signatures.length; i += 1000) {
-      const { rows } = await this.pool.query<{ signature: string; block_height: string; wire: Buffer; error: string | null; fee: string }>(
-        'SELECT signature, block_height, wire, error, fee FROM chain_transactions WHERE signature = ANY($1::text[])',
-        [signatures.slice(i, i + 1000)],
-      );
-      for (const row of rows) {
-        const decoded = decodeWire(row.wire);
-        found.set(row.signature, { signature: row.signature, slot: BigInt(row.block_height), error: row.error, fee: BigInt(row.fee), instructions: decoded.instructions, signers: decoded.signers });
-      }
+      const { rows } = await this.pool.query<LedgerRow>('SELECT signature, block_height, wire, error, fee FROM chain_transactions WHERE signature = ANY($1::text[])', [signatures.slice(i, i + 1000)]);
+      for (const row of rows) found.set(row.signature, fromLedger(row));
     }
     return signatures.map((signature) => found.get(signature) ?? null);
   }
@@ -279,6 +260,19 @@ export class EmbeddedChain implements ChainGateway {
 /** Another process owns the embedded chain's ledger. */
 export class ChainBusyError extends ChainError {
   override name = 'ChainBusyError';
+}
+
+interface LedgerRow {
+  signature: string;
+  block_height: string;
+  wire: Buffer;
+  error: string | null;
+  fee: string;
+}
+
+function fromLedger(row: LedgerRow): Omit<LandedTransaction, 'logs'> {
+  const decoded = decodeWire(row.wire);
+  return { signature: row.signature, slot: BigInt(row.block_height), error: row.error, fee: BigInt(row.fee), instructions: decoded.instructions, signers: decoded.signers };
 }
 
 function isFailure(result: TransactionMetadata | FailedTransactionMetadata): result is FailedTransactionMetadata {

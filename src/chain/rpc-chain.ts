@@ -101,34 +101,16 @@ export class RpcChain implements ChainGateway {
   }
 
   async getTransaction(signature: string): Promise<LandedTransaction | null> {
-    const found = await this.retrying(() =>
-      this.connection.getTransaction(signature, { commitment: this.commitment === 'processed' ? 'confirmed' : (this.commitment as 'confirmed' | 'finalized'), maxSupportedTransactionVersion: 0 }),
-    );
-    if (!found) return null;
-    const decoded = decodeWire(serializeLanded(found.transaction));
-    return {
-      signature,
-      slot: BigInt(found.slot),
-      error: found.meta?.err ? JSON.stringify(found.meta.err) : null,
-      fee: BigInt(found.meta?.fee ?? 0),
-      instructions: decoded.instructions,
-      signers: decoded.signers,
-      logs: found.meta?.logMessages ?? [],
-    };
+    const found = await this.retrying(() => this.connection.getTransaction(signature, { commitment: this.readCommitment(), maxSupportedTransactionVersion: 0 }));
+    return found && { ...landed(signature, found), logs: found.meta?.logMessages ?? [] };
   }
 
   async getTransactions(signatures: readonly string[]): Promise<(Omit<LandedTransaction, 'logs'> | null)[]> {
     const found: (Omit<LandedTransaction, 'logs'> | null)[] = [];
     for (let i = 0; i < signatures.length; i += 100) {
       const chunk = signatures.slice(i, i + 100);
-      const answers = await this.retrying(() =>
-        this.connection.getTransactions(chunk, { commitment: this.commitment === 'processed' ? 'confirmed' : (this.commitment as 'confirmed' | 'finalized'), maxSupportedTransactionVersion: 0 }),
-      );
-      answers.forEach((answer, j) => {
-        if (!answer) return found.push(null);
-        const decoded = decodeWire(serializeLanded(answer.transaction));
-        found.push({ signature: chunk[j], slot: BigInt(answer.slot), error: answer.meta?.err ? JSON.stringify(answer.meta.err) : null, fee: BigInt(answer.meta?.fee ?? 0), instructions: decoded.instructions, signers: decoded.signers });
-      });
+      const answers = await this.retrying(() => this.connection.getTransactions(chunk, { commitment: this.readCommitment(), maxSupportedTransactionVersion: 0 }));
+      answers.forEach((answer, j) => found.push(answer && landed(chunk[j], answer)));
     }
     return found;
   }
@@ -137,7 +119,7 @@ export class RpcChain implements ChainGateway {
     const newestFirst: string[] = [];
     let before: string | undefined;
     for (;;) {
-      const page = await this.retrying(() => this.connection.getSignaturesForAddress(address, { before, limit: 1000 }, this.commitment === 'processed' ? 'confirmed' : (this.commitment as 'confirmed' | 'finalized')));
+      const page = await this.retrying(() => this.connection.getSignaturesForAddress(address, { before, limit: 1000 }, this.readCommitment()));
       newestFirst.push(...page.map((entry) => entry.signature));
       if (page.length < 1000) return newestFirst.reverse();
       before = page[page.length - 1].signature;
@@ -152,6 +134,11 @@ export class RpcChain implements ChainGateway {
   }
 
   async close(): Promise<void> {}
+
+  /** getTransaction(s) and getSignaturesForAddress take confirmed or finalized, not processed. */
+  private readCommitment(): 'confirmed' | 'finalized' {
+    return this.commitment === 'processed' ? 'confirmed' : (this.commitment as 'confirmed' | 'finalized');
+  }
 
   /** Retries rate limits and timeouts with exponential backoff; other errors go straight to the caller. */
   private async retrying<T>(call: () => Promise<T>): Promise<T> {
@@ -169,6 +156,19 @@ export class RpcChain implements ChainGateway {
 function transient(error: unknown): boolean {
   const text = String((error as Error)?.message ?? error);
   return /429|Too Many Requests|timed? ?out|ETIMEDOUT|ECONNRESET|ECONNREFUSED|fetch failed|503|502|504/i.test(text);
+}
+
+/** A transaction as getTransaction(s) answers it, read like every other: from its wire bytes. */
+function landed(signature: string, found: { slot: number; transaction: { message: { serialize(): Uint8Array }; signatures: string[] }; meta: { err: unknown; fee: number } | null }): Omit<LandedTransaction, 'logs'> {
+  const decoded = decodeWire(serializeLanded(found.transaction));
+  return {
+    signature,
+    slot: BigInt(found.slot),
+    error: found.meta?.err ? JSON.stringify(found.meta.err) : null,
+    fee: BigInt(found.meta?.fee ?? 0),
+    instructions: decoded.instructions,
+    signers: decoded.signers,
+  };
 }
 
 const ORDER: Commitment[] = ['processed', 'confirmed', 'finalized'];

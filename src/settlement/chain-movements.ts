@@ -7,6 +7,7 @@ import { fold, type CommandMetadata } from '../commands/decide-and-append';
 import type { EventStore } from '../event-store/event-store';
 import { loadChainSetup } from '../chain/chain-setup';
 import { loadNetwork } from '../network/network';
+import { loadSettlementControl } from './chain-attempts';
 import type { TransferExecutor } from './transfer-executor';
 
 /** What a books operation did on chain, answered with it: nothing (web2), or the transfer that carries it out. */
@@ -28,7 +29,7 @@ export class ChainMovements {
   async onChain(): Promise<boolean> {
     if (!(await loadChainSetup(this.store))) return false;
     const network = await loadNetwork(this.store);
-    const state = (await fold(this.store, control.SETTLEMENT_CONTROL_STREAM, control.initialSettlementControl(), control.evolveSettlementControl)).state;
+    const state = await loadSettlementControl(this.store);
     return control.modeOf(state, network.lastEpoch) === 'hybrid';
   }
 

@@ -21,7 +21,7 @@ import {
 import { evolveEpochSettlement, epochStream, initialEpochSettlement } from '../../domain/epoch-settlement';
 import { merkleTreeOf } from '../../domain/merkle-distribution';
 import { reject } from '../../domain/rejection';
-import { evolveSettlementControl, initialSettlementControl, modeOf, requireNotPaused, SETTLEMENT_CONTROL_STREAM } from '../../domain/settlement-control';
+import { modeOf, requireNotPaused } from '../../domain/settlement-control';
 import { fold, toEnvelopes, type CommandMetadata } from '../commands/decide-and-append';
 import { WrongExpectedRevisionError } from '../event-store/errors';
 import type { EventStore, ExpectedRevision } from '../event-store/event-store';
@@ -31,6 +31,7 @@ import { associatedTokenAddress, associatedTokenAddresses, createAssociatedAccou
 import type { ProjectionReader } from '../projections/projection-reader';
 import { loadNetwork } from '../network/network';
 import type { EngineMetrics } from '../observability/engine-metrics';
+import { loadSettlementControl, resolveAttempt, sendAttempt } from './chain-attempts';
 
 /** Payouts per transaction at most, whatever fits in bytes: each creation of a token account costs compute. */
 export const MAX_TRANSFERS_PER_TRANSACTION = 24;
@@ -91,7 +92,7 @@ export class PayoutExecutor {
     const awaiting = awaitingAttempts(payout.state);
     if (awaiting.length > 0) {
       log(`epoch ${epoch}: resolving ${awaiting.length} attempts recorded before`);
-      const resolved = await Promise.all(awaiting.map((attempt) => this.resolve(attempt)));
+      const resolved = await Promise.all(awaiting.map((attempt) => resolveAttempt(this.chain, attempt)));
       await payout.append(recordOutcomes(payout.state, resolved));
       this.count(plan.mode, resolved);
     }
@@ -101,7 +102,7 @@ export class PayoutExecutor {
       const pending = batchesToSign(payout.state);
       options.onProgress?.(total - pending.length, total);
       if (pending.length === 0) break;
-      requireNotPaused((await fold(this.store, SETTLEMENT_CONTROL_STREAM, initialSettlementControl(), evolveSettlementControl)).state);
+      requireNotPaused(await loadSettlementControl(this.store));
       const window = pending.slice(0, options.window ?? WINDOW);
       const { blockhash, lastValidBlockHeight } = await this.chain.latestBlockhash();
       const rentPerAccount = await this.chain.minimumBalanceForRentExemption(TOKEN_ACCOUNT_SIZE);
@@ -125,7 +126,7 @@ export class PayoutExecutor {
       await options.afterStep?.('recorded', window[0]);
       const outcomes: AttemptOutcome[] = [];
       for (const attempt of attempts) {
-        outcomes.push(await this.sendAndResolve(attempt));
+        outcomes.push(await sendAttempt(this.chain, attempt));
         await options.afterStep?.('sent', attempt.batch);
       }
       await payout.append(recordOutcomes(payout.state, outcomes));
@@ -154,7 +155,7 @@ export class PayoutExecutor {
     if (info.status !== 'closed') reject('conflict', 'epoch', `epoch ${epoch} is not closed`);
     const recorded = (await fold(this.store, epochStream(epoch), initialEpochSettlement(), evolveEpochSettlement)).state;
     if (!recorded.distribution) reject('conflict', 'epoch', `epoch ${epoch}'s distribution is not built yet: close it first (the close records it)`);
-    const control = (await fold(this.store, SETTLEMENT_CONTROL_STREAM, initialSettlementControl(), evolveSettlementControl)).state;
+    const control = await loadSettlementControl(this.store);
     const mode = modeOf(control, epoch);
     const distribution = recorded.distribution;
     let accounts: boolean[] = [];
@@ -216,31 +217,6 @@ export class PayoutExecutor {
     return { instructions, created };
   }
 
-  private async sendAndResolve(attempt: Omit<SignedAttempt, 'attempt'>): Promise<AttemptOutcome> {
-    try {
-      await this.chain.sendTransaction(Buffer.from(attempt.wire, 'base64'));
-    } catch (error) {
-      // Refused before executing (a cluster's preflight): it cannot land; confirmation finds it expired in time.
-      if (!(error instanceof ChainError)) throw error;
-    }
-    return this.outcomeOf(attempt.signature, await this.chain.confirmTransaction(attempt.signature, BigInt(attempt.lastValidBlockHeight)));
-  }
-
-  /** After a crash: the chain is asked first; only an attempt it does not have is sent again (the same bytes). */
-  private async resolve(attempt: SignedAttempt): Promise<AttemptOutcome> {
-    const landed = await this.chain.getTransaction(attempt.signature);
-    if (landed) return landed.error === null ? { signature: attempt.signature, status: 'succeeded', slot: landed.slot, fee: landed.fee } : { signature: attempt.signature, status: 'failed', slot: landed.slot, fee: landed.fee, error: landed.error };
-    const height = await this.chain.blockHeight();
-    if (height > BigInt(attempt.lastValidBlockHeight)) return { signature: attempt.signature, status: 'expired', blockHeight: height };
-    return this.sendAndResolve(attempt);
-  }
-
-  private async outcomeOf(signature: string, confirmation: Awaited<ReturnType<ChainGateway['confirmTransaction']>>): Promise<AttemptOutcome> {
-    // The domain refuses an expiry at a height the attempt could still land at, whatever the gateway said.
-    if (confirmation.status === 'expired') return { signature, status: 'expired', blockHeight: await this.chain.blockHeight() };
-    const fee = confirmation.fee;
-    return confirmation.status === 'succeeded' ? { signature, status: 'succeeded', slot: confirmation.slot, fee } : { signature, status: 'failed', slot: confirmation.slot, fee, error: confirmation.error };
-  }
 }
 
 /** The payout stream of one epoch as this executor last read or wrote it; appends expect exactly that revision. */

@@ -15,6 +15,7 @@ import { CHAIN_GATEWAY } from '../chain/open-chain';
 import { loadTreasuryKey } from '../chain/treasury-key';
 import { ProjectionReader } from '../projections/projection-reader';
 import { loadNetwork } from '../network/network';
+import { loadSettlementControl } from './chain-attempts';
 import { PayoutExecutor } from './payout-executor';
 import { ChainVerifier } from '../verification/chain-verifier';
 import { VerificationModule } from '../verification/verification.module';
@@ -137,8 +138,8 @@ export class SettlementController {
     return this.status();
   }
 
-  private async control() {
-    return (await fold(this.store, control.SETTLEMENT_CONTROL_STREAM, control.initialSettlementControl(), control.evolveSettlementControl)).state;
+  private control() {
+    return loadSettlementControl(this.store);
   }
 }
 

@@ -12,13 +12,13 @@ import {
   type TransferOrder,
 } from '../../domain/chain-transfer';
 import { reject } from '../../domain/rejection';
-import { evolveSettlementControl, initialSettlementControl, SETTLEMENT_CONTROL_STREAM } from '../../domain/settlement-control';
 import { decideAndAppend, fold, type CommandMetadata } from '../commands/decide-and-append';
 import type { EventStore } from '../event-store/event-store';
-import { ChainError, signatureOf, type ChainGateway } from '../chain/chain-gateway';
+import { signatureOf, type ChainGateway } from '../chain/chain-gateway';
 import { loadChainSetup } from '../chain/chain-setup';
 import { associatedTokenAddress, createAssociatedAccountIdempotent, memoInstruction, signTransaction, transferChecked } from '../chain/token';
 import type { EngineMetrics } from '../observability/engine-metrics';
+import { loadSettlementControl, resolveAttempt, sendAttempt } from './chain-attempts';
 
 type Outcome = Parameters<typeof recordTransferOutcome>[1];
 
@@ -67,11 +67,11 @@ export class TransferExecutor {
     let state = await this.get(orderId);
     if (!state.order) reject('not_found', 'orderId', `no transfer ${orderId} is ordered`);
     if (state.status === 'awaiting') {
-      state = await this.record(orderId, await this.resolve(state), metadata);
+      state = await this.record(orderId, await resolveAttempt(this.chain, state.current!), metadata);
     }
     if (state.status === 'confirmed') return state;
     // While the circuit breaker is open nothing new is sent: the transfer stays ordered, for POST /chain/transfers/execute.
-    const control = (await fold(this.store, SETTLEMENT_CONTROL_STREAM, initialSettlementControl(), evolveSettlementControl)).state;
+    const control = await loadSettlementControl(this.store);
     if (control.paused) return state;
 
     const setup = await loadChainSetup(this.store);
@@ -92,28 +92,7 @@ export class TransferExecutor {
     const wire = signTransaction(instructions, [authority], blockhash);
     const attempt = { orderId, signature: signatureOf(wire), blockhash, lastValidBlockHeight: lastValidBlockHeight.toString(), wire: Buffer.from(wire).toString('base64') };
     await this.decide(orderId, (current) => signTransfer(current, attempt), { ...metadata, commandId: `sign-${attempt.signature}` });
-    return this.record(orderId, await this.sendAndConfirm(attempt.signature, wire, lastValidBlockHeight), metadata);
-  }
-
-  private async resolve(state: ChainTransferState): Promise<Outcome> {
-    const attempt = state.current!;
-    const landed = await this.chain.getTransaction(attempt.signature);
-    if (landed) return { signature: attempt.signature, status: landed.error === null ? 'succeeded' : 'failed', slot: landed.slot, fee: landed.fee, error: landed.error ?? undefined };
-    const height = await this.chain.blockHeight();
-    if (height > BigInt(attempt.lastValidBlockHeight)) return { signature: attempt.signature, status: 'expired', blockHeight: height };
-    return this.sendAndConfirm(attempt.signature, Buffer.from(attempt.wire, 'base64'), BigInt(attempt.lastValidBlockHeight));
-  }
-
-  private async sendAndConfirm(signature: string, wire: Uint8Array, lastValidBlockHeight: bigint): Promise<Outcome> {
-    try {
-      await this.chain.sendTransaction(wire);
-    } catch (error) {
-      if (!(error instanceof ChainError)) throw error;
-    }
-    const confirmation = await this.chain.confirmTransaction(signature, lastValidBlockHeight);
-    if (confirmation.status === 'expired') return { signature, status: 'expired', blockHeight: await this.chain.blockHeight() };
-    const fee = confirmation.fee;
-    return confirmation.status === 'succeeded' ? { signature, status: 'succeeded', slot: confirmation.slot, fee } : { signature, status: 'failed', slot: confirmation.slot, fee, error: confirmation.error };
+    return this.record(orderId, await sendAttempt(this.chain, attempt), metadata);
   }
 
   private async record(orderId: string, outcome: Outcome, metadata: CommandMetadata): Promise<ChainTransferState> {
