@@ -4,11 +4,12 @@
  * subscription catch-up. `npm run bench:append` (BENCH_SECONDS per configuration, default 4; BENCH_DATABASE_URL to use
  * another server instead of a fresh embedded one). Prints Markdown and writes bench/results/append-latest.md.
  */
+import { createBenchDatabase } from './support';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import * as path from 'node:path';
-import { Client, Pool } from 'pg';
+import { Pool } from 'pg';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/database/embedded-postgres';
 import { migrate } from '../src/database/migrator';
 import type { EventToAppend } from '../src/event-store/event-store';
@@ -96,17 +97,6 @@ async function timeReadAll(store: PostgresEventStore, total: number): Promise<nu
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
-async function createDatabase(serverUrl: string, name: string): Promise<string> {
-  const admin = new Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
 const rate = (m: Measurement) => m.events / m.seconds;
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -130,7 +120,7 @@ async function main(): Promise<void> {
 
 async function run(serverUrl: string, serverSource: string): Promise<void> {
   // Ours.
-  const oursUrl = await createDatabase(serverUrl, 'bench_ours');
+  const oursUrl = await createBenchDatabase(serverUrl, 'bench_ours');
   const pool = new Pool({ connectionString: oursUrl, max: 10 });
   await migrate(pool, MIGRATIONS_DIR);
   const store = new PostgresEventStore(pool);
@@ -138,7 +128,7 @@ async function run(serverUrl: string, serverSource: string): Promise<void> {
     (await store.append(stream, ourEvents(batch), { expectedRevision: revision ?? 'no_stream' })).nextExpectedRevision;
 
   // Emmett, on its own fresh database on the same server.
-  const emmettUrl = await createDatabase(serverUrl, 'bench_emmett');
+  const emmettUrl = await createBenchDatabase(serverUrl, 'bench_emmett');
   const { getPostgreSQLEventStore } = await import('@event-driven-io/emmett-postgresql');
   const { STREAM_DOES_NOT_EXIST } = await import('@event-driven-io/emmett');
   const emmett = getPostgreSQLEventStore(emmettUrl, { schema: { autoMigration: 'None' } });

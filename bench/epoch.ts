@@ -9,6 +9,7 @@
  * positions from the sequence, consecutive stream revisions): generating 11 million events through the command path
  * would measure ingestion, which bench/ingest does.
  */
+import { createBenchDatabase, SYNQER_REGISTRATIONS_SQL } from './support';
 import { Logger } from '@nestjs/common';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -68,14 +69,7 @@ async function generate(pool: Pool, store: PostgresEventStore, synqers: number):
   const wallets = Array.from({ length: synqers }, (_, i) => walletOf(i));
   for (let from = 0; from < synqers; from += 100_000) {
     const chunk = wallets.slice(from, from + 100_000);
-    await pool.query(
-      `INSERT INTO events (global_position, event_id, stream_name, stream_category, stream_revision, event_type, data, metadata)
-       SELECT nextval('events_global_position_seq'), gen_random_uuid(), 'synqer-s' || i, 'synqer', 0, 'SynqerRegistered',
-              json_build_object('synqerId', 's' || i, 'payoutWallet', w, 'reportingKey', w, 'region', (ARRAY['eu-west','us-east','ap-south'])[i % 3 + 1], 'labels', '{}'::json),
-              $3::json
-         FROM (SELECT w, ($2::int + o - 1)::int AS i FROM unnest($1::text[]) WITH ORDINALITY AS t(w, o) ORDER BY o) s`,
-      [chunk, from, METADATA],
-    );
+    await pool.query(SYNQER_REGISTRATIONS_SQL, [chunk, from, METADATA]);
   }
   // A tenth of the synqers stake, in sizes up to twice the boost's target.
   await pool.query(
@@ -159,11 +153,7 @@ function percentile(sorted: number[], p: number): number {
 
 async function runSize(serverUrl: string, synqers: number, dataDir: string) {
   const name = `epoch_${synqers}`;
-  const admin = new Pool({ connectionString: serverUrl.replace(/\/[^/]*$/, '/postgres') });
-  await admin.query(`DROP DATABASE IF EXISTS ${name}`);
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = serverUrl.replace(/\/[^/]*$/, `/${name}`);
+  const url = await createBenchDatabase(serverUrl, name);
   const pool = new Pool({ connectionString: url, max: 4 });
   await migrate(pool, MIGRATIONS_DIR, () => undefined);
   const store = new PostgresEventStore(pool);

@@ -4,9 +4,10 @@
  * Node's raw ed25519 verification rate on this machine, on one thread and on two. `npm run bench:ingest`
  * (BENCH_REPORTS per phase, default 60,000). Prints Markdown and writes bench/results/ingest-latest.md.
  */
+import { postgresCpuSeconds } from './support';
 import { CommandBus } from '@nestjs/cqrs';
 import { Logger } from '@nestjs/common';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import * as path from 'node:path';
@@ -94,35 +95,16 @@ function postBatches(url: string, key: string, bodies: string[]): Promise<number
   });
 }
 
-/** CPU seconds used so far by the embedded PostgreSQL: its postmaster and every process it started. */
-function postgresCpuSeconds(dataDir: string): number {
-  const pidFile = readdirSync(dataDir, { recursive: true, encoding: 'utf8' }).find((file) => file.endsWith('postmaster.pid'));
-  const postmaster = Number(readFileSync(path.join(dataDir, pidFile!), 'utf8').split('\n')[0]);
-  let ticks = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // Fields after the command name: state ppid ... utime (14th) stime (15th).
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(entry) === postmaster || Number(fields[1]) === postmaster) ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return ticks / 100;
-}
-
 /** Where a phase's CPU went, in microseconds per report: the engine's threads, its event loop alone, PostgreSQL. */
 function cpuMeter(dataDir: string) {
   const node = process.cpuUsage();
   const loop = performance.eventLoopUtilization();
-  const pg = postgresCpuSeconds(dataDir);
+  const pg = postgresCpuSeconds(dataDir) ?? 0;
   return (reports: number) => {
     const used = process.cpuUsage(node);
     const active = performance.eventLoopUtilization(loop).active / 1000;
     const per = (secondsUsed: number) => (secondsUsed * 1e6) / reports;
-    return { engine: per((used.user + used.system) / 1e6), eventLoop: per(active), postgres: per(postgresCpuSeconds(dataDir) - pg) };
+    return { engine: per((used.user + used.system) / 1e6), eventLoop: per(active), postgres: per((postgresCpuSeconds(dataDir) ?? 0) - pg) };
   };
 }
 

@@ -17,9 +17,10 @@
  * 1) if a verification run finds any discrepancy. BENCH_BREAKDOWN=1 also times the chain gateway's and the event
  * store's calls from the outside (wrappers on the instances; nothing in src/ changes).
  */
+import { createBenchDatabase, postgresCpuSeconds, SYNQER_REGISTRATIONS_SQL } from './support';
 import { Logger } from '@nestjs/common';
 import { PublicKey } from '@solana/web3.js';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -77,31 +78,6 @@ function makeWallets(count: number): string[] {
     wallets.push(wallet);
   }
   return wallets;
-}
-
-/**
- * CPU seconds used so far by the embedded PostgreSQL: its postmaster and every process it started (as bench/ingest),
- * plus what its children that ended left in the postmaster's cutime and cstime (connections closed mid-phase).
- */
-function postgresCpuSeconds(dataDir: string | undefined): number | null {
-  if (!dataDir) return null;
-  const pidFile = readdirSync(dataDir, { recursive: true, encoding: 'utf8' }).find((file) => file.endsWith('postmaster.pid'));
-  if (!pidFile) return null;
-  const postmaster = Number(readFileSync(path.join(dataDir, pidFile), 'utf8').split('\n')[0]);
-  let ticks = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // Fields after the command name: state ppid ... utime (14th) stime cutime cstime (17th).
-      if (Number(entry) === postmaster) ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
-      else if (Number(fields[1]) === postmaster) ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return ticks / 100;
 }
 
 interface PhaseTiming {
@@ -243,11 +219,7 @@ function registrations(wallets: string[]) {
   const statements = [];
   for (let from = 0; from < wallets.length; from += 100_000) {
     statements.push({
-      sql: `INSERT INTO events (global_position, event_id, stream_name, stream_category, stream_revision, event_type, data, metadata)
-            SELECT nextval('events_global_position_seq'), gen_random_uuid(), 'synqer-s' || i, 'synqer', 0, 'SynqerRegistered',
-                   json_build_object('synqerId', 's' || i, 'payoutWallet', w, 'reportingKey', w, 'region', (ARRAY['eu-west','us-east','ap-south'])[i % 3 + 1], 'labels', '{}'::json),
-                   $3::json
-              FROM (SELECT w, ($2::int + o - 1)::int AS i FROM unnest($1::text[]) WITH ORDINALITY AS t(w, o) ORDER BY o) s`,
+      sql: SYNQER_REGISTRATIONS_SQL,
       params: [wallets.slice(from, from + 100_000), from, METADATA],
     });
   }
@@ -293,11 +265,7 @@ async function spotCheck(engine: RunningEngine, mint: PublicKey, leaves: { walle
 
 async function runSize(payouts: number, allWallets: string[], embedded: EmbeddedDatabase | undefined, serverUrl: string): Promise<Row[]> {
   const name = `settle_${payouts}`;
-  const admin = new Pool({ connectionString: serverUrl.replace(/\/[^/]*$/, '/postgres') });
-  await admin.query(`DROP DATABASE IF EXISTS ${name}`);
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = serverUrl.replace(/\/[^/]*$/, `/${name}`);
+  const url = await createBenchDatabase(serverUrl, name);
   const pool = new Pool({ connectionString: url, max: 4 });
   await migrate(pool, MIGRATIONS_DIR, () => undefined);
   const dataDir = mkdtempSync(path.join(tmpdir(), 'synq-bench-settle-engine-'));
