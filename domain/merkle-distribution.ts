@@ -15,7 +15,7 @@
  * The levels are built by merkletreejs (`sortPairs`, `duplicateOdd`, a concatenator that prefixes 0x01, sha256); the
  * leaves are hashed here (merkletreejs's `hashLeaves` would use the node hash function, without the 0x00 prefix).
  * Proofs are computed here from the stored levels: merkletreejs's `getProof` leaves out the element of a node that is
- * paired with itself, which Jito's `verify` needs (see test/merkle-distribution.test.ts).
+ * paired with itself, which Jito's `verify` needs (see test/merkle-distribution.unit.test.ts).
  *
  * Pure: no I/O, no clock, no randomness; sha256 from node:crypto.
  */
