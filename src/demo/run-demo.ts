@@ -92,10 +92,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     await operator('POST', '/treasury/fundings', { amount: (10_000_000n * SYNQ).toString(), reference: 'demo-genesis' });
     say(`registering ${network.synqers.length} synqers in ${new Set(network.synqers.map((s) => s.region)).size} regions and ${network.developers.length} developers`);
     const registering = options.progress?.('registering', 'synqers');
+    registering?.update(0, network.synqers.length);
     for (const [i, synqer] of network.synqers.entries()) {
-      registering?.update(i, network.synqers.length);
       await operator('POST', '/synqers', { synqerId: synqer.synqerId, payoutWallet: synqer.wallet.publicKey.toBase58(), reportingKey: new PublicKey(synqer.reportingKey.subarray(32)).toBase58(), region: synqer.region });
       if (synqer.stake > 0n) await operator('POST', `/synqers/${synqer.synqerId}/stake/deposits`, { depositId: 'genesis', amount: synqer.stake.toString() });
+      // Counted once registered: the last update, drawn by finish, is n of n.
+      registering?.update(i + 1, network.synqers.length);
     }
     registering?.finish();
     for (const developer of network.developers) {
