@@ -17,6 +17,25 @@ export interface AppConfig {
   solanaCommitment?: 'processed' | 'confirmed' | 'finalized';
   /** The treasury authority's keypair file (solana-keygen JSON); defaults to `<dataDir>/treasury-keypair.json`. */
   treasuryKeypairPath?: string;
+  /** LOG_LEVEL: the structured logger's level (pino); undefined means info. `--log-level` on the command line overrides it. */
+  logLevel?: LogLevel;
+}
+
+/** pino's levels, most to least severe, and `silent`. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Why `text` is not a log level (the same words for LOG_LEVEL and `--log-level`), or undefined when it is one. */
+export function logLevelProblem(text: string): string | undefined {
+  return (LOG_LEVELS as readonly string[]).includes(text) ? undefined : `must be one of ${LOG_LEVELS.join(', ')}, got "${text}"`;
+}
+
+/** LOG_LEVEL alone, for a command that reads nothing else of the configuration (the demo): its level, or its problem. */
+export function logLevelSetting(env: NodeJS.ProcessEnv = process.env): { level?: LogLevel; problem?: string } {
+  const text = env.LOG_LEVEL?.trim();
+  if (text === undefined || text === '') return {};
+  const reason = logLevelProblem(text);
+  return reason ? { problem: `LOG_LEVEL: ${reason}` } : { level: text as LogLevel };
 }
 
 export class ConfigError extends Error {
@@ -66,6 +85,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   const commitment = text('SOLANA_COMMITMENT') ?? 'confirmed';
   if (!['processed', 'confirmed', 'finalized'].includes(commitment)) problems.push(`SOLANA_COMMITMENT: must be processed, confirmed or finalized, got "${commitment}"`);
   const keypathText = text('SYNQ_TREASURY_KEYPAIR');
+  const { level: logLevel, problem: logLevelReason } = logLevelSetting(env);
+  if (logLevelReason) problems.push(logLevelReason);
 
   if (problems.length > 0) throw new ConfigError(problems);
   const dataDir = path.resolve(cwd, dataDirText);
@@ -77,6 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     solanaRpcUrl,
     solanaCommitment: commitment as AppConfig['solanaCommitment'],
     treasuryKeypairPath: keypathText === undefined ? undefined : path.resolve(cwd, keypathText),
+    logLevel,
   };
 }
 

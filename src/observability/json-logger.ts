@@ -2,6 +2,7 @@ import type { LoggerService } from '@nestjs/common';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { hostname } from 'node:os';
 import pino, { type DestinationStream, type Logger as PinoLogger } from 'pino';
+import type { LogLevel } from '../config/config';
 
 /** The request being handled, for every log line written while it is: its correlation id. */
 export const requestContext = new AsyncLocalStorage<{ correlationId: string }>();
@@ -52,8 +53,9 @@ export function scrubValue(value: unknown, depth = 0, seen = new WeakSet<object>
  * The engine's structured logger: one JSON object per line (pino), with `level` as a word, an ISO `time`, and the
  * correlation id of the request being handled. Secrets are kept out three ways: pino's `redact` paths, every field
  * whose name looks sensitive censored at any depth, and API keys, bearer tokens and keypair bytes cut out of text.
+ * `level`: from `--log-level` or LOG_LEVEL (src/config/config.ts checks both against the same list); info by default.
  */
-export function createJsonLogger(options: { destination?: DestinationStream; level?: string } = {}): PinoLogger {
+export function createJsonLogger(options: { destination?: DestinationStream; level?: LogLevel } = {}): PinoLogger {
   return pino(
     {
       level: options.level ?? 'info',
