@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { Pool } from 'pg';
 import { Audit, EpochNeverClosedError, type AuditMismatch, type EpochAudit } from '../src/audit/audit';
+import { noMoreWords, readCommandLine, UsageError, wholeNumber } from '../src/cli/arguments';
 import { progress } from '../src/cli/progress';
 import { ConfigError, loadConfig } from '../src/config/config';
 import { Database, openDatabase } from '../src/database/database';
@@ -9,9 +10,9 @@ import { openEventStore } from '../src/event-store/open-event-store';
 import { ProjectionReader } from '../src/projections/projection-reader';
 
 /**
- * `npm run audit -- [--epoch N] [--out report.json]`: replays the event log, recalculates every closed epoch's rewards,
- * digest and Merkle root in memory and compares them with the recorded events and the settlement projection. One
- * line per epoch on stdout, the progress of the replay on stderr. Exit codes: 0 everything matches (or is not
+ * `synq audit [--epoch N] [--out FILE]` (src/cli/commands.ts): replays the event log, recalculates every closed epoch's
+ * rewards, digest and Merkle root in memory and compares them with the recorded events and the settlement projection.
+ * One line per epoch on stdout, the progress of the replay on stderr. Exit codes: 0 everything matches (or is not
  * recorded yet), 1 a mismatch, 2 bad arguments or a failure to run.
  *
  * With DATABASE_URL it connects with a plain pool whose transactions are read-only (no migrations, no projection
@@ -19,39 +20,11 @@ import { ProjectionReader } from '../src/projections/projection-reader';
  * enough. Without it, it starts the embedded PostgreSQL as the engine does (which applies pending migrations).
  */
 
-const USAGE = 'usage: npm run audit -- [--epoch N] [--out report.json]';
-
-class UsageError extends Error {}
-
-interface Arguments {
-  epoch?: number;
-  out?: string;
-}
-
-function parseArguments(argv: string[]): Arguments {
-  const args: Arguments = {};
-  for (let i = 0; i < argv.length; i++) {
-    const [name, inline] = argv[i].startsWith('--') && argv[i].includes('=') ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)] : [argv[i], undefined];
-    const value = () => {
-      const next = inline ?? argv[++i];
-      if (next === undefined || next === '') throw new UsageError(`${name} needs a value; ${USAGE}`);
-      return next;
-    };
-    if (name === '--epoch' && args.epoch === undefined) {
-      const text = value();
-      if (!/^[1-9]\d{0,9}$/.test(text) || Number(text) > 1_000_000_000) throw new UsageError(`--epoch must be a whole number from 1 to 1000000000, got "${text}"`);
-      args.epoch = Number(text);
-    } else if (name === '--out' && args.out === undefined) {
-      args.out = value();
-    } else {
-      throw new UsageError(`unexpected argument "${argv[i]}"; ${USAGE}`);
-    }
-  }
-  return args;
-}
-
 async function main(argv: string[]): Promise<number> {
-  const args = parseArguments(argv);
+  const commandLine = readCommandLine('audit', argv);
+  noMoreWords(commandLine.words, 0);
+  const epochText = commandLine.value('--epoch');
+  const args = { epoch: epochText === undefined ? undefined : wholeNumber('--epoch', epochText, 1, 1_000_000_000), out: commandLine.value('--out') };
   const config = loadConfig();
   let database: Database;
   if (config.databaseUrl) {
@@ -115,9 +88,11 @@ main(process.argv.slice(2)).then(
     const message =
       error instanceof ConfigError
         ? `configuration error: ${error.problems.join('; ')}`
-        : error instanceof UsageError || error instanceof EpochNeverClosedError
-          ? error.message
-          : `audit failed: ${error instanceof Error ? error.message : String(error)}`;
+        : error instanceof UsageError
+          ? `audit: ${error.message}${error.seeHelp ? '; see synq audit --help' : ''}`
+          : error instanceof EpochNeverClosedError
+            ? error.message
+            : `audit failed: ${error instanceof Error ? error.message : String(error)}`;
     process.stderr.write(`${message.replace(/\s*\n\s*/g, ' ')}\n`);
     process.exitCode = 2;
   },

@@ -1,24 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import { PublicKey } from '@solana/web3.js';
-import { openCliContext, parseArguments, runCli, UsageError } from '../src/cli/context';
+import { noMoreWords, readCommandLine, UsageError } from '../src/cli/arguments';
+import { openCliContext, runCli } from '../src/cli/context';
 import { initChain, loadChainSetup } from '../src/chain/chain-setup';
 import { readMint, readTokenAccount } from '../src/chain/token';
 
-const USAGE = 'usage: npm run chain -- init [--supply BASE_UNITS] [--mint ADDRESS] [--json] | status [--json]';
-
 /**
- * `init` sets the chain up for settlement and records it (src/chain/chain-setup.ts): on the embedded chain it creates
- * the mint, treasury and stake vault; on a cluster (SOLANA_RPC_URL) it takes `--mint` and the treasury key from
- * SYNQ_TREASURY_KEYPAIR. `status` shows the recorded accounts and their balances on chain. The key is never printed.
+ * `synq chain` (src/cli/commands.ts). `init` sets the chain up for settlement and records it
+ * (src/chain/chain-setup.ts): on the embedded chain it creates the mint, treasury and stake vault; on a cluster
+ * (SOLANA_RPC_URL) it takes `--mint` and the treasury key from SYNQ_TREASURY_KEYPAIR. `status` shows the recorded
+ * accounts and their balances on chain. The key is never printed.
  */
 runCli('chain', async () => {
-  const { words, options } = parseArguments(process.argv.slice(2));
-  const [command] = words;
-  if (command !== 'init' && command !== 'status') throw new UsageError(USAGE);
-  const supplyText = options.get('--supply');
-  if (supplyText !== undefined && (typeof supplyText !== 'string' || !/^(0|[1-9]\d{0,30})$/.test(supplyText))) throw new UsageError(`--supply must be a whole number of base units; ${USAGE}`);
-  const mint = options.get('--mint');
-  if (mint === true) throw new UsageError(`--mint needs an address; ${USAGE}`);
+  const commandLine = readCommandLine('chain', process.argv.slice(2));
+  const [command] = commandLine.words;
+  if (command !== 'init' && command !== 'status') throw new UsageError(command === undefined ? 'say what to do: init or status' : `unknown subcommand "${command}" (expected init or status)`);
+  noMoreWords(commandLine.words, 1);
+  const supplyText = commandLine.value('--supply');
+  if (supplyText !== undefined && !/^(0|[1-9]\d{0,30})$/.test(supplyText)) throw new UsageError(`--supply must be a whole number of base units, got "${supplyText}"`);
+  const mint = commandLine.value('--mint');
+  const json = commandLine.has('--json');
   const context = await openCliContext();
   try {
     const chain = await context.openChain();
@@ -27,22 +28,22 @@ runCli('chain', async () => {
         chain,
         context.store,
         context.config,
-        { supply: typeof supplyText === 'string' ? BigInt(supplyText) : undefined, mint, log: (line) => process.stderr.write(`${line}\n`) },
+        { supply: supplyText === undefined ? undefined : BigInt(supplyText), mint, log: (line) => process.stderr.write(`${line}\n`) },
         { actor: 'cli', correlationId: randomUUID(), commandId: `chain-init-${randomUUID()}` },
       );
-      if (options.has('--json')) process.stdout.write(`${JSON.stringify({ created, ...setup }, null, 2)}\n`);
+      if (json) process.stdout.write(`${JSON.stringify({ created, ...setup }, null, 2)}\n`);
       else process.stdout.write(`${created ? 'set up' : 'already set up'}: cluster ${setup.cluster}, mint ${setup.mint}, treasury ${setup.treasuryAccount} (authority ${setup.treasuryAuthority}), stake vault ${setup.stakeVault}\n`);
       return 0;
     }
     const setup = await loadChainSetup(context.store);
-    if (!setup) throw new UsageError('the chain is not set up: run `npm run chain -- init`');
+    if (!setup) throw new UsageError('the chain is not set up: run synq chain init', false);
     const [mintAccount, treasury, vault] = await chain.getAccounts([setup.mint, setup.treasuryAccount, setup.stakeVault].map((key) => new PublicKey(key)));
     const balances = {
       mintSupply: readMint(new PublicKey(setup.mint), mintAccount)?.supply.toString() ?? null,
       treasury: readTokenAccount(new PublicKey(setup.treasuryAccount), treasury)?.amount.toString() ?? null,
       stakeVault: readTokenAccount(new PublicKey(setup.stakeVault), vault)?.amount.toString() ?? null,
     };
-    if (options.has('--json')) process.stdout.write(`${JSON.stringify({ ...setup, balances }, null, 2)}\n`);
+    if (json) process.stdout.write(`${JSON.stringify({ ...setup, balances }, null, 2)}\n`);
     else process.stdout.write(`cluster ${setup.cluster}\nmint ${setup.mint} (supply ${balances.mintSupply})\ntreasury ${setup.treasuryAccount} (${balances.treasury})\nstake vault ${setup.stakeVault} (${balances.stakeVault})\n`);
     return 0;
   } finally {

@@ -1,46 +1,53 @@
 import * as path from 'node:path';
-import { parseArguments, runCli, UsageError } from '../src/cli/context';
+import pino from 'pino';
+import { logLevelOption, noMoreWords, readCommandLine, wholeNumber } from '../src/cli/arguments';
+import { runCli } from '../src/cli/context';
 import { progress } from '../src/cli/progress';
+import { ConfigError, logLevelSetting } from '../src/config/config';
 import { printSummary, runDemo } from '../src/demo/run-demo';
-
-const USAGE = 'usage: synq demo [--synqers N] [--developers N] [--seed TEXT] [--port P] [--data-dir DIR] [--exit] [--json]';
+import { createJsonLogger } from '../src/observability/json-logger';
 
 /**
- * The whole product on the embedded defaults, in minutes: see src/demo/run-demo.ts. Prints a summary per epoch and
- * where to look next, then keeps the engine serving until Ctrl-C (`--exit` stops after the summary).
+ * `synq demo` (src/cli/commands.ts): the whole product on the embedded defaults, in minutes: see src/demo/run-demo.ts.
+ * Prints a summary per epoch and where to look next, then keeps the engine serving until Ctrl-C (`--exit` stops after
+ * the summary). It reads no configuration but LOG_LEVEL: its database, chain and folder are its own.
  */
 runCli('demo', async () => {
-  const { words, options } = parseArguments(process.argv.slice(2));
-  if (words.length > 0) throw new UsageError(USAGE);
+  const commandLine = readCommandLine('demo', process.argv.slice(2));
+  noMoreWords(commandLine.words, 0);
   const count = (name: string, fallback: number, min: number, max: number) => {
-    const value = options.get(name);
-    if (value === undefined) return fallback;
-    const n = Number(value);
-    if (typeof value !== 'string' || !Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} must be a whole number from ${min} to ${max}; ${USAGE}`);
-    return n;
+    const value = commandLine.value(name);
+    return value === undefined ? fallback : wholeNumber(name, value, min, max);
   };
-  const seed = options.get('--seed') ?? 'multisynq';
-  if (seed === true) throw new UsageError(`--seed needs a value; ${USAGE}`);
-  const dataDir = options.get('--data-dir') ?? '.synq-demo';
-  if (dataDir === true) throw new UsageError(`--data-dir needs a folder; ${USAGE}`);
+  const seed = commandLine.value('--seed') ?? 'multisynq';
+  const dataDir = commandLine.value('--data-dir') ?? '.synq-demo';
+  const port = count('--port', 3000, 0, 65535);
+  const synqers = count('--synqers', 200, 10, 100_000);
+  const developers = count('--developers', 20, 1, 1_000);
+  const setting = logLevelSetting();
+  if (setting.problem) throw new ConfigError([setting.problem]);
+  const level = logLevelOption(commandLine) ?? setting.level;
+  // Only when asked for: the engine's JSON lines (one per request, too) on stderr; stdout stays the summary.
+  const engineLogger = level === undefined ? undefined : createJsonLogger({ level, destination: pino.destination({ dest: 2, sync: true }) });
   const started = Date.now();
   const say = (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
   const result = await runDemo({
     dataDir: path.resolve(dataDir),
-    port: count('--port', 3000, 0, 65535),
-    anyPortIfTaken: !options.has('--port'),
-    synqers: count('--synqers', 200, 10, 100_000),
-    developers: count('--developers', 20, 1, 1_000),
+    port,
+    anyPortIfTaken: !commandLine.has('--port'),
+    synqers,
+    developers,
     seed,
     say,
+    engineLogger,
     progress: (label, unit) => progress(label, unit),
     out: (line) => process.stdout.write(`${line}\n`),
   });
-  if (options.has('--json')) {
+  if (commandLine.has('--json')) {
     const { engine, ...summary } = result;
     process.stdout.write(`${JSON.stringify({ ...summary, url: engine.url, dashboard: `${engine.url}/dashboard`, docs: `${engine.url}/docs` }, null, 2)}\n`);
   } else printSummary(result, (line) => process.stdout.write(`${line}\n`));
-  if (options.has('--exit')) {
+  if (commandLine.has('--exit')) {
     await result.engine.stop();
     return 0;
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { openCliContext, parseArguments, runCli, UsageError } from '../src/cli/context';
+import { noMoreWords, readCommandLine, UsageError, wholeNumber } from '../src/cli/arguments';
+import { openCliContext, runCli } from '../src/cli/context';
 import { EpochClosePipeline } from '../src/epochs/epoch-close';
 import * as network from '../domain/network';
 import { decideAndAppend } from '../src/commands/decide-and-append';
@@ -8,20 +9,24 @@ import { loadNetwork } from '../src/network/network';
 import { ProjectionReader } from '../src/projections/projection-reader';
 import { createProjectionRunner } from '../src/projections/projections';
 
-const USAGE = 'usage: npm run epochs -- open N --start ISO --end ISO --pool BASE_UNITS | close N | status [N] [--json]';
-
 /**
- * `close N` runs the epoch close pipeline (close, rewards, distribution), resuming where an earlier run stopped; the
- * projections are processed by a running engine or, when there is none, by this command. `status` lists the epochs.
+ * `synq epochs` (src/cli/commands.ts). `open N` records the epoch as POST /epochs does. `close N` runs the epoch close
+ * pipeline (close, rewards, distribution), resuming where an earlier run stopped; the projections are processed by a
+ * running engine or, when there is none, by this command. `status` lists the epochs.
  */
 runCli('epochs', async () => {
-  const { words, options } = parseArguments(process.argv.slice(2));
-  const [command, epochText] = words;
-  if (command !== 'open' && command !== 'close' && command !== 'status') throw new UsageError(USAGE);
-  const epoch = epochText === undefined ? undefined : Number(epochText);
-  if ((command !== 'status' && epoch === undefined) || (epoch !== undefined && (!Number.isSafeInteger(epoch) || epoch < 1))) {
-    throw new UsageError(`the epoch must be a whole number from 1; ${USAGE}`);
+  const commandLine = readCommandLine('epochs', process.argv.slice(2));
+  const [command, epochText] = commandLine.words;
+  if (command !== 'open' && command !== 'close' && command !== 'status') {
+    throw new UsageError(command === undefined ? 'say what to do: open, close or status' : `unknown subcommand "${command}" (expected open, close or status)`);
   }
+  noMoreWords(commandLine.words, 2);
+  const epoch = command === 'status' && epochText === undefined ? undefined : wholeNumber('the epoch', epochText, 1, 1_000_000_000);
+  if (command === 'open') {
+    const missing = ['--start', '--end', '--pool'].filter((name) => !commandLine.has(name));
+    if (missing.length > 0) throw new UsageError(`open needs ${missing.join(', ')}`);
+  }
+  const json = commandLine.has('--json');
   const context = await openCliContext();
   const runner = createProjectionRunner(context.database, context.store, () => undefined, `cli:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`);
   const pipeline = new EpochClosePipeline(context.store, runner, new ProjectionReader(context.database.pool));
@@ -33,7 +38,7 @@ runCli('epochs', async () => {
         network.NETWORK_STREAM,
         network.initialNetwork(),
         network.evolveNetwork,
-        (state) => network.openEpoch(state, { epoch, start: options.get('--start'), end: options.get('--end'), rewardPool: options.get('--pool') }),
+        (state) => network.openEpoch(state, { epoch, start: commandLine.value('--start'), end: commandLine.value('--end'), rewardPool: commandLine.value('--pool') }),
         { actor: 'cli', correlationId: randomUUID(), commandId: `open-${epoch}-${randomUUID()}` },
       );
     }
@@ -46,14 +51,14 @@ runCli('epochs', async () => {
     }
     const ledger = await loadNetwork(context.store);
     const epochs = [...ledger.epochs.values()].filter((info) => epoch === undefined || info.epoch === epoch);
-    if (epoch !== undefined && epochs.length === 0) throw new UsageError(`epoch ${epoch} was never opened`);
+    if (epoch !== undefined && epochs.length === 0) throw new UsageError(`epoch ${epoch} was never opened`, false);
     const views = [];
     for (const info of epochs) {
       const stage = await pipeline.stage(info.epoch);
       const row = stage === 'open' ? undefined : await pipeline.settledEpoch(info.epoch).catch(() => undefined);
       views.push({ epoch: info.epoch, status: info.status, stage, rewardPool: info.rewardPool.toString(), paid: row?.paid ?? null, synqers: row?.synqers ?? null, root: row?.root ?? null, digest: row?.digest ?? null });
     }
-    if (options.has('--json')) process.stdout.write(`${JSON.stringify({ epochs: views }, null, 2)}\n`);
+    if (json) process.stdout.write(`${JSON.stringify({ epochs: views }, null, 2)}\n`);
     else {
       for (const v of views) {
         process.stdout.write(`epoch ${v.epoch}: ${v.stage}, pool ${v.rewardPool}${v.paid !== null ? `, paid ${v.paid} to ${v.synqers} synqers, root ${v.root}, digest ${v.digest}` : ''}\n`);

@@ -1,8 +1,10 @@
+import { noMoreWords, readCommandLine, UsageError } from '../src/cli/arguments';
 import { ConfigError, loadConfig, redactUrl } from '../src/config/config';
 import { openDatabase } from '../src/database/database';
 
-/** `npm run migrate`: applies pending migrations (to DATABASE_URL, or the embedded database) and exits. */
+/** `synq migrate` (src/cli/commands.ts): applies pending migrations (to DATABASE_URL, or the embedded database), exits. */
 async function main(): Promise<void> {
+  noMoreWords(readCommandLine('migrate', process.argv.slice(2)).words, 0);
   const config = loadConfig();
   const database = await openDatabase(config, (line) => process.stdout.write(`${line}\n`));
   try {
@@ -15,7 +17,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const lines = error instanceof ConfigError ? error.problems.map((p) => `configuration error: ${p}`) : [`migrate failed: ${(error as Error).message}`];
+  const lines =
+    error instanceof ConfigError
+      ? error.problems.map((p) => `configuration error: ${p}`)
+      : error instanceof UsageError
+        ? [`migrate: ${error.message}; see synq migrate --help`]
+        : [`migrate failed: ${(error as Error).message}`];
   process.stderr.write(`${lines.join('\n')}\n`);
-  process.exit(error instanceof ConfigError ? 2 : 1);
+  process.exit(error instanceof ConfigError || error instanceof UsageError ? 2 : 1);
 });

@@ -1,41 +1,48 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { progress } from '../src/cli/progress';
-import { openCliContext, parseArguments, runCli, UsageError } from '../src/cli/context';
+import { noMoreWords, readCommandLine, UsageError, wholeNumber } from '../src/cli/arguments';
+import { openCliContext, runCli } from '../src/cli/context';
 import { createProjectionRunner, projectionView, rewindTarget, PROJECTIONS } from '../src/projections/projections';
 import type { ProjectionRequest, ProjectionRunner, ProjectionStatus } from '../src/projections/projection-runner';
 
-const USAGE = `usage: npm run projections -- status [--json]
-       npm run projections -- rebuild NAME
-       npm run projections -- rewind NAME (--to-position P | --to-epoch N)
-       npm run projections -- resume NAME
-projections: ${PROJECTIONS.map((p) => p.name).join(', ')}`;
-
 /**
- * Operator commands on projections. A request is carried out by whichever engine instance processes the projection;
- * when none does (no engine running), this command processes it itself until the request is done.
+ * `synq projections` (src/cli/commands.ts): operator commands on projections. A request is carried out by whichever
+ * engine instance processes the projection; when none does (no engine running), this command processes it itself until
+ * the request is done.
  */
 runCli('projections', async () => {
-  const { words, options } = parseArguments(process.argv.slice(2));
-  const [command, name] = words;
-  if (command === 'status') return status(options.has('--json'));
-  if (!['rebuild', 'rewind', 'resume'].includes(command) || !name) throw new UsageError(USAGE);
-  if (!PROJECTIONS.some((p) => p.name === name)) throw new UsageError(`no projection is named ${name} (known: ${PROJECTIONS.map((p) => p.name).join(', ')})`);
+  const commandLine = readCommandLine('projections', process.argv.slice(2));
+  const [command, name] = commandLine.words;
+  const known = PROJECTIONS.map((p) => p.name).join(', ');
+  if (command === 'status') {
+    noMoreWords(commandLine.words, 1);
+    return status(commandLine.has('--json'));
+  }
+  if (command !== 'rebuild' && command !== 'rewind' && command !== 'resume') {
+    throw new UsageError(command === undefined ? 'say what to do: status, rebuild, rewind or resume' : `unknown subcommand "${command}" (expected status, rebuild, rewind or resume)`);
+  }
+  if (name === undefined) throw new UsageError(`${command} needs the projection's name (${known})`);
+  noMoreWords(commandLine.words, 2);
+  if (!PROJECTIONS.some((p) => p.name === name)) throw new UsageError(`no projection is named ${name} (known: ${known})`);
+  const toPosition = commandLine.value('--to-position');
+  const toEpochText = commandLine.value('--to-epoch');
+  if (command === 'rewind' && (toPosition === undefined) === (toEpochText === undefined)) throw new UsageError('rewind needs one of --to-position P and --to-epoch N');
+  if (toPosition !== undefined && !/^(0|[1-9]\d{0,30})$/.test(toPosition)) throw new UsageError(`--to-position must be a log position (a whole number), got "${toPosition}"`);
+  const toEpoch = toEpochText === undefined ? undefined : wholeNumber('--to-epoch', toEpochText, 1, 1_000_000_000);
   const context = await openCliContext();
   const runner = createProjectionRunner(context.database, context.store, () => undefined, `cli:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`);
   try {
     runner.start();
     let request: ProjectionRequest;
     if (command === 'rewind') {
-      const toPosition = options.get('--to-position');
-      const toEpoch = options.get('--to-epoch');
       request = {
         action: 'rewind',
-        toPosition: await rewindTarget(context.store, { toPosition, toEpoch: toEpoch === undefined ? undefined : Number(toEpoch) }).catch((error: Error) => {
-          throw new UsageError(error.message);
+        toPosition: await rewindTarget(context.store, { toPosition, toEpoch }).catch((error: Error) => {
+          throw new UsageError(error.message, false);
         }),
       };
-    } else request = { action: command as 'rebuild' | 'resume' };
+    } else request = { action: command };
     await runner.waitFor({ names: [name], timeoutMs: 1 }).catch(() => undefined);
     await runner.request(name, request);
     const final = await follow(runner, name, request);

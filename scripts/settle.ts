@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { openCliContext, parseArguments, runCli, UsageError } from '../src/cli/context';
+import { noMoreWords, readCommandLine, wholeNumber } from '../src/cli/arguments';
+import { openCliContext, runCli } from '../src/cli/context';
 import { progress } from '../src/cli/progress';
 import { loadTreasuryKey } from '../src/chain/treasury-key';
 import { evolvePayout, initialPayout, payoutStream } from '../domain/epoch-payout';
@@ -11,17 +12,15 @@ import { describePayout } from '../src/settlement/settlement.module';
 import { PayoutExecutor } from '../src/settlement/payout-executor';
 import { ChainVerifier } from '../src/verification/chain-verifier';
 
-const USAGE = 'usage: npm run settle -- N [--json]';
-
 /**
- * Settles closed epoch N in the mode it was opened under (web2 in the books, hybrid by SPL transfers, web3 by anchoring
- * its root), resuming an interrupted settlement. With the embedded chain, the engine must be stopped (it owns the
- * chain): while it runs, use POST /epochs/N/settlement.
+ * `synq settle N` (src/cli/commands.ts): settles closed epoch N in the mode it was opened under (web2 in the books,
+ * hybrid by SPL transfers, web3 by anchoring its root), resuming an interrupted settlement. With the embedded chain,
+ * the engine must be stopped (it owns the chain): while it runs, use POST /epochs/N/settlement.
  */
 runCli('settle', async () => {
-  const { words, options } = parseArguments(process.argv.slice(2));
-  const epoch = Number(words[0]);
-  if (words.length !== 1 || !Number.isSafeInteger(epoch) || epoch < 1) throw new UsageError(USAGE);
+  const commandLine = readCommandLine('settle', process.argv.slice(2));
+  const epoch = wholeNumber('the epoch', commandLine.words[0], 1, 1_000_000_000);
+  noMoreWords(commandLine.words, 1);
   const context = await openCliContext();
   try {
     const chain = await context.openChain();
@@ -35,7 +34,7 @@ runCli('settle', async () => {
     const run = settledState.plan?.mode === 'web2' ? null : await new ChainVerifier(context.store, chain, new ProjectionReader(context.database.pool)).run({ actor: 'cli', correlationId: randomUUID() });
     const state = settledState;
     const view = { ...describePayout(state, policyFor((await loadNetwork(context.store)).policies, epoch).solPriceInSynq), verification: run && { runId: run.runId, discrepancyCount: run.discrepancyCount, byType: run.byType } };
-    if (options.has('--json')) process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
+    if (commandLine.has('--json')) process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
     else {
       process.stdout.write(
         `epoch ${epoch}: ${view.status} (${view.mode}), ${view.leafCount} payouts totalling ${view.total}, ${view.transactions.confirmed} transactions, ` +

@@ -1,18 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { openCliContext, parseArguments, runCli, UsageError } from '../src/cli/context';
+import { noMoreWords, readCommandLine, UsageError } from '../src/cli/arguments';
+import { openCliContext, runCli } from '../src/cli/context';
 import { progress } from '../src/cli/progress';
 import { ProjectionReader } from '../src/projections/projection-reader';
 import { ChainVerifier } from '../src/verification/chain-verifier';
 
-const USAGE = 'usage: npm run verify -- chain [--json]';
-
 /**
- * Replay-verification of the chain against the books (domain/chain-verification.ts). The run is recorded; exit code 1
- * when it found a discrepancy (each listed with its type, epoch, account and both values), 0 when none.
+ * `synq verify chain` (src/cli/commands.ts): replay-verification of the chain against the books
+ * (domain/chain-verification.ts). The run is recorded; exit code 1 when it found a discrepancy (each listed with its
+ * type, epoch, account and both values), 0 when none.
  */
 runCli('verify', async () => {
-  const { words, options } = parseArguments(process.argv.slice(2));
-  if (words.length !== 1 || words[0] !== 'chain') throw new UsageError(USAGE);
+  const commandLine = readCommandLine('verify', process.argv.slice(2));
+  const [what] = commandLine.words;
+  if (what !== 'chain') throw new UsageError(what === undefined ? 'say what to verify: chain' : `unknown subcommand "${what}" (expected chain)`);
+  noMoreWords(commandLine.words, 1);
   const context = await openCliContext();
   try {
     const chain = await context.openChain();
@@ -20,7 +22,7 @@ runCli('verify', async () => {
     const bar = progress('verifying', 'transactions');
     const run = await new ChainVerifier(context.store, chain, new ProjectionReader(context.database.pool)).run({ actor: 'cli', correlationId: randomUUID() }, { onProgress: (done, total) => bar.update(done, total) });
     bar.finish();
-    if (options.has('--json')) process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
+    if (commandLine.has('--json')) process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
     else {
       process.stdout.write(`verification run ${run.runId} on ${run.cluster}: ${run.discrepancyCount} discrepancies (${run.checked.settlementTransactions} settlement transactions, ${run.checked.payouts} payouts, ${run.checked.credits} credits checked)\n`);
       for (const d of run.discrepancies) {

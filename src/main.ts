@@ -1,25 +1,37 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
+import { logLevelOption, noMoreWords, readCommandLine, UsageError } from './cli/arguments';
 import { ConfigError, loadConfig } from './config/config';
 import { startEngine } from './engine';
 import { createJsonLogger, JsonLoggerService } from './observability/json-logger';
 
-/** `npm start`: runs the engine until SIGINT or SIGTERM, then shuts down in order. */
+/**
+ * `npm start`, `synq start [--log-level LEVEL]` (src/cli/commands.ts): runs the engine until SIGINT or SIGTERM, then
+ * shuts down in order. `--help` and usage mistakes are answered before anything starts.
+ */
 async function main(): Promise<void> {
-  // Structured logs: one JSON object per line on stdout, secrets redacted (src/observability/json-logger.ts).
-  const jsonLogger = createJsonLogger();
-  Logger.overrideLogger(new JsonLoggerService(jsonLogger));
-  const logger = new Logger('engine');
   let config;
+  let level;
   try {
+    const commandLine = readCommandLine('start', process.argv.slice(2));
+    noMoreWords(commandLine.words, 0);
+    level = logLevelOption(commandLine);
     config = loadConfig();
   } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`start: ${error.message}; see synq start --help\n`);
+      process.exit(2);
+    }
     if (error instanceof ConfigError) {
       for (const problem of error.problems) process.stderr.write(`configuration error: ${problem}\n`);
       process.exit(2);
     }
     throw error;
   }
+  // Structured logs: one JSON object per line on stdout, secrets redacted (src/observability/json-logger.ts).
+  const jsonLogger = createJsonLogger({ level: level ?? config.logLevel ?? 'info' });
+  Logger.overrideLogger(new JsonLoggerService(jsonLogger));
+  const logger = new Logger('engine');
   const engine = await startEngine(config, logger, { jsonLogger });
   let signalled = false;
   const shutdown = (signal: NodeJS.Signals) => {

@@ -33,10 +33,15 @@ describe('command-line scripts', () => {
     expect(rows[0].secret_sha256.toString('utf8')).not.toContain(secret);
   });
 
+  it('keys: a developer key acts for the developer named', async () => {
+    const output = execFileSync(process.execPath, [script('keys'), 'create', '--role', 'developer', '--developer', 'dev-1'], { env: { ...process.env, DATABASE_URL: db.url } }).toString();
+    expect(await authenticate(db.pool, output.trim().split('\n').pop()!)).toMatchObject({ role: 'developer', developerId: 'dev-1' });
+  });
+
   it('keys: refuses a bad role with one readable line and exit code 2', () => {
     const result = spawnSync(process.execPath, [script('keys'), 'create', '--role', 'admin'], { env: { ...process.env, DATABASE_URL: db.url } });
     expect(result.status).toBe(2);
-    expect(result.stderr.toString()).toBe('--role must be one of operator, ingest, developer, auditor, got "admin"\n');
+    expect(result.stderr.toString()).toBe('keys: --role must be one of operator, ingest, developer, auditor, got "admin"; see synq keys --help\n');
   });
 
   it('sign-report: makes a reporting key and signs a report the engine can verify', () => {

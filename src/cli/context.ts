@@ -9,9 +9,9 @@ import { hostname } from 'node:os';
 import { openDatabase, type Database } from '../database/database';
 import type { EventStore } from '../event-store/event-store';
 import { openEventStore } from '../event-store/open-event-store';
+import { UsageError } from './arguments';
 
-/** A command-line tool's usage mistake: exit code 2 with one line. */
-export class UsageError extends Error {}
+export { UsageError };
 
 export interface CliContext {
   config: AppConfig;
@@ -57,23 +57,6 @@ export async function openCliContext(): Promise<CliContext> {
   };
 }
 
-/** `--name value` pairs and bare words. */
-export function parseArguments(argv: readonly string[]): { words: string[]; options: Map<string, string | true> } {
-  const words: string[] = [];
-  const options = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg.startsWith('--')) {
-      const next = argv[i + 1];
-      if (next !== undefined && !next.startsWith('--')) {
-        options.set(arg, next);
-        i++;
-      } else options.set(arg, true);
-    } else words.push(arg);
-  }
-  return { words, options };
-}
-
 /** Runs a CLI's main: one readable line on failure; exit 2 for usage and configuration mistakes, 1 otherwise. */
 export function runCli(name: string, main: () => Promise<number | void>): void {
   main().then(
@@ -82,9 +65,13 @@ export function runCli(name: string, main: () => Promise<number | void>): void {
       const message =
         error instanceof ConfigError
           ? error.problems.map((p) => `configuration error: ${p}`).join('\n')
-          : `${name}: ${(error as Error).message}`;
+          : error instanceof UsageError
+            ? `${name}: ${oneLine(error.message)}${error.seeHelp ? `; see synq ${name} --help` : ''}`
+            : `${name}: ${oneLine((error as Error).message ?? String(error))}`;
       process.stderr.write(`${message}\n`);
       process.exit(error instanceof UsageError || error instanceof ConfigError ? 2 : 1);
     },
   );
 }
+
+const oneLine = (text: string) => text.replace(/\s*\n\s*/g, ' ');

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { createServer } from 'node:net';
 import * as path from 'node:path';
 import { PublicKey, LAMPORTS_PER_SOL } from '@solana/web3.js';
+import type { Logger as PinoLogger } from 'pino';
 import { canonicalReportBytes } from '../../domain/metric-report';
 import { createApiKey } from '../auth/api-keys';
 import { signEd25519 } from '../commands/ed25519';
@@ -26,6 +27,8 @@ export interface DemoOptions {
   anyPortIfTaken?: boolean;
   /** A progress bar (src/cli/progress.ts) for the longer steps. */
   progress?: (label: string, unit: string) => Progress;
+  /** The engine's structured log (`--log-level`); without it, only the engine's own lines, through `say`. */
+  engineLogger?: PinoLogger;
 }
 
 export interface EpochSummary {
@@ -80,7 +83,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     say(`port ${config.port} is taken: serving on a free port instead`);
     config.port = 0;
   }
-  const engine = await startEngine(config, new DemoLogger(say), { frameworkLogs: false });
+  const engine = await startEngine(config, new DemoLogger(say), { frameworkLogs: false, jsonLogger: options.engineLogger });
   try {
     const pool = engine.database.pool;
     const keys = { operator: (await createApiKey(pool, 'operator')).key, ingest: (await createApiKey(pool, 'ingest')).key, auditor: (await createApiKey(pool, 'auditor')).key };
