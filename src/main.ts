@@ -51,6 +51,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  // A configuration the engine meets only while starting (an embedded data folder the postgres user cannot reach).
+  if (error instanceof ConfigError) {
+    for (const problem of error.problems) process.stderr.write(`configuration error: ${problem}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`synq-settlement failed to start: ${(error as Error).message ?? String(error)}\n`);
   process.exit(1);
 });

@@ -44,7 +44,7 @@ describe('chain, settle and verify on the command line (embedded chain)', () => 
     expect(JSON.parse(verified.stdout.toString())).toMatchObject({ discrepancyCount: 0, runId: expect.any(String) });
     const wrong = run('verify', 'everything');
     expect(wrong.status).toBe(2);
-    expect(wrong.stderr.toString()).toBe('verify: usage: npm run verify -- chain [--json]\n');
+    expect(wrong.stderr.toString()).toBe('verify: unknown subcommand "everything" (expected chain); see synq verify --help\n');
     const settle = run('settle', 'x');
     expect(settle.status).toBe(2);
     expect(run('chain', 'init', '--supply', '-5').status).toBe(2);

@@ -16,11 +16,11 @@ interface EngineProcess {
 }
 
 /** Starts the built engine (`npm start` runs the same file) with no DATABASE_URL, so on embedded PostgreSQL. */
-async function startProcess(dataDir: string): Promise<EngineProcess> {
+async function startProcess(dataDir: string, ownProcessGroup = false): Promise<EngineProcess> {
   const env: NodeJS.ProcessEnv = { ...process.env, SYNQ_DATA_DIR: dataDir, PORT: '0' };
   delete env.DATABASE_URL;
   delete env.EVENTSTORE_CONNECTION_STRING;
-  const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: ownProcessGroup });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -105,6 +105,15 @@ describe('engine process on embedded PostgreSQL', () => {
 
     running.child.kill('SIGINT');
     expect(await running.exited).toBe(0);
+  });
+
+  it('stops cleanly on Ctrl-C, which a terminal sends to the whole process group', async () => {
+    running = await startProcess(dataDir, true);
+    process.kill(-running.child.pid!, 'SIGINT');
+    expect(await running.exited).toBe(0);
+    expect(running.output()).toContain('embedded PostgreSQL stopped');
+    expect(running.output()).not.toContain('terminating connection');
+    expect(existsSync(path.join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
   });
 
   it('refuses bad configuration with one line per problem and exit code 2', async () => {

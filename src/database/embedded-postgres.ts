@@ -140,16 +140,24 @@ function launchServer(binaries: PostgresBinaries, settings: ProcessSettings & { 
   const args = ['-D', settings.clusterDir, '-p', String(settings.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='];
   return new Promise((resolve, reject) => {
     let ready = false;
-    const child = spawnAs(binaries.postgres, args, {
-      ...settings,
-      keep: (line) => {
-        settings.keep(line);
-        if (!ready && line.includes('database system is ready to accept connections')) {
-          ready = true;
-          resolve(child);
-        }
+    // Ctrl-C signals the terminal's whole process group: the server stays out of it (its own group), so the engine
+    // stops it last, after the connections that use it (else they fail with "terminating connection due to
+    // administrator command").
+    const child = spawnAs(
+      binaries.postgres,
+      args,
+      {
+        ...settings,
+        keep: (line) => {
+          settings.keep(line);
+          if (!ready && line.includes('database system is ready to accept connections')) {
+            ready = true;
+            resolve(child);
+          }
+        },
       },
-    });
+      true,
+    );
     const onProcessExit = () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
     };
@@ -171,9 +179,9 @@ function stopServer(child: ChildProcess): Promise<void> {
 }
 
 /** A child whose output lines all go to `keep` (which must keep reading: a full pipe would block the server). */
-function spawnAs(file: string, args: string[], settings: ProcessSettings): ChildProcess {
+function spawnAs(file: string, args: string[], settings: ProcessSettings, ownProcessGroup = false): ChildProcess {
   const ids = settings.runAs ? { uid: settings.runAs.uid, gid: settings.runAs.gid } : {};
-  const child = spawn(file, args, { ...ids, env: settings.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(file, args, { ...ids, env: settings.env, stdio: ['ignore', 'pipe', 'pipe'], detached: ownProcessGroup });
   for (const stream of [child.stdout, child.stderr]) {
     if (stream) createInterface({ input: stream, crlfDelay: Infinity }).on('line', settings.keep);
   }
