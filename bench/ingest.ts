@@ -18,7 +18,7 @@ import { createApiKey } from '../src/auth/api-keys';
 import { generateReportingKeypair, publicKeyOf, signEd25519, verifyEd25519 } from '../src/commands/ed25519';
 import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
 import { startEngine } from '../src/engine';
-import { SubmitMetricReports, type ReportOutcome } from '../src/metrics/metric-reports';
+import { SubmitMetricReports, type ReportOutcome } from '../src/metric-reports/metric-reports';
 import { ProjectionRunner } from '../src/projections/projection-runner';
 import { projectRoot } from '../src/project-root';
 

@@ -9,7 +9,7 @@ import { DevelopersModule } from './developers/developers';
 import { HealthController } from './health/health.controller';
 import { StakesModule } from './stakes/stakes';
 import { ProblemFilter } from './http/problem.filter';
-import { MetricsModule } from './metrics/metric-reports';
+import { MetricsModule } from './metric-reports/metric-reports';
 import { NetworkModule } from './network/network';
 import { SynqersModule } from './synqers/synqers';
 import { EpochsModule } from './epochs/epochs';

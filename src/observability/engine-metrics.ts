@@ -197,7 +197,7 @@ export class EngineMetrics {
 
 /**
  * A bounded `reason` label for a refused report, from the problem the command side answered with (the texts are
- * domain/metric-report.ts's and src/metrics/metric-reports.ts's; test/observability.test.ts checks the common ones).
+ * domain/metric-report.ts's and src/metric-reports/metric-reports.ts's; test/observability.test.ts checks the common ones).
  */
 export function refusalReason(problem: Problem | undefined): string {
   if (!problem) return 'malformed';
