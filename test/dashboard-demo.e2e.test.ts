@@ -2,9 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { DASHBOARD_DIR } from '../src/dashboard/dashboard-assets';
 import type { EpochSummary } from '../src/demo/run-demo';
+import { launchBrowser } from './support/browser';
 
 interface DemoSummary {
   keys: { auditor: string };
@@ -33,11 +34,10 @@ function startDemo(dataDir: string): Promise<{ child: ChildProcess; demo: DemoSu
 
 /**
  * The dashboard as a new user meets it: on an engine seeded by `synq demo` (a smaller network than the default), in
- * Debian's Chromium. The committed screenshots of each page (docs/screenshots) come from here, refreshed with
- * UPDATE_SCREENSHOTS=1; every run leaves them in test-artifacts/dashboard/.
+ * headless Chromium (test/support/browser.ts). The committed screenshots of each page (docs/screenshots) come from
+ * here, refreshed with UPDATE_SCREENSHOTS=1; every run leaves them in test-artifacts/dashboard/.
  */
 const ROOT = path.resolve(__dirname, '..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'dashboard');
 const DOCS = path.join(ROOT, 'docs', 'screenshots');
 
@@ -56,17 +56,12 @@ describe('the dashboard on a demo-seeded engine, in headless Chromium', () => {
 
   beforeAll(async () => {
     if (!existsSync(path.join(DASHBOARD_DIR, 'index.html'))) throw new Error('the dashboard is not built: npm run build (npm test builds it)');
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
     mkdirSync(ARTIFACTS, { recursive: true });
     dataDir = mkdtempSync(path.join(tmpdir(), 'synq-demo-ui-'));
     // Run as root, the embedded PostgreSQL runs as the postgres user, which must reach the data folder.
     chmodSync(dataDir, 0o755);
     ({ child, demo } = await startDemo(path.join(dataDir, 'demo')));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchBrowser();
   });
   afterAll(async () => {
     await browser?.close();

@@ -6,9 +6,10 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Keypair, PublicKey } from '@solana/web3.js';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { DASHBOARD_DIR, serveDashboard } from '../src/dashboard/dashboard-assets';
 import { startTestApi, type TestApi } from './support/api';
+import { launchBrowser } from './support/browser';
 import { canonicalReportBytes } from '../domain/metric-report';
 import { signEd25519 } from '../src/commands/ed25519';
 import { associatedTokenAddress, createAssociatedAccountIdempotent, execute, transferChecked } from '../src/chain/token';
@@ -17,14 +18,12 @@ import { EPOCH_START, instant, registerSynqers, runAndCloseEpoch, type TestSynqe
 
 /**
  * The dashboard end to end: a real engine on real PostgreSQL and the embedded chain, seeded with a small network
- * (three epochs, web2 then hybrid, settled, verified), driven in Debian's Chromium, headless. Screenshots of each page
- * go to test-artifacts/dashboard/; with UPDATE_SCREENSHOTS=1 the discrepancies page also goes to docs/screenshots/ (the
- * other pages' come from the demo-seeded test, test/dashboard-demo.e2e.test.ts).
+ * (three epochs, web2 then hybrid, settled, verified), driven in headless Chromium (test/support/browser.ts).
+ * Screenshots of each page go to test-artifacts/dashboard/; with UPDATE_SCREENSHOTS=1 the discrepancies page also goes
+ * to docs/screenshots/ (the other pages' come from the demo-seeded test, test/dashboard-demo.e2e.test.ts).
  */
 
 const ROOT = path.resolve(__dirname, '..');
-/** Debian's Chromium (apt-get install chromium); CHROMIUM_PATH names another build. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'dashboard');
 const DOCS = path.join(ROOT, 'docs', 'screenshots');
 
@@ -44,14 +43,6 @@ function run(command: string, args: string[]): Promise<void> {
     child.on('error', reject);
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${output}`))));
   });
-}
-
-/** Debian installs Chromium by apt; on a machine where that is still running, wait for it a while. */
-async function waitForChromium(): Promise<void> {
-  for (let waited = 0; !existsSync(CHROMIUM); waited += 5) {
-    if (waited >= 300) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
-    await new Promise((resolve) => setTimeout(resolve, 5000));
-  }
 }
 
 @Module({})
@@ -105,7 +96,6 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
     mkdirSync(DOCS, { recursive: true });
     // Standalone runs build the dashboard first (npm run build does it otherwise).
     if (!existsSync(path.join(DASHBOARD_DIR, 'index.html'))) await run('npx', ['vite', 'build', 'src/dashboard/web', '--config', 'src/dashboard/web/vite.config.mts']);
-    await waitForChromium();
 
     api = await startTestApi();
     synqers = await registerSynqers(api, 8);
@@ -131,12 +121,7 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
     const verification = await api.call('POST', '/verification/runs', api.keys.auditor);
     expect(verification.body).toMatchObject({ discrepancyCount: 0 });
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // Playwright gives each launch a fresh temporary user-data-dir of its own and removes it on close.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchBrowser();
   }, 300_000);
 
   afterAll(async () => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/database/embedded-postgres';
+import { prepareBrowser } from './browser';
 
 /**
  * One PostgreSQL server for the whole run: the one named by DATABASE_URL (CI's PostgreSQL 15), or else a real embedded
@@ -25,4 +26,6 @@ export default async function globalSetup(): Promise<void> {
   const { rows } = await client.query<{ server_version: string }>('SHOW server_version');
   await client.end();
   process.stdout.write(`\ntests run on PostgreSQL ${rows[0].server_version} (${source})\n`);
+  // The dashboard suites' Chromium, unpacked here once rather than by both suites at the same time.
+  await prepareBrowser();
 }
