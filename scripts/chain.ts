@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { PublicKey } from '@solana/web3.js';
 import { noMoreWords, readCommandLine, UsageError } from '../src/cli/arguments';
 import { openCliContext, runCli } from '../src/cli/context';
-import { initChain, loadChainSetup } from '../src/chain/chain-setup';
+import { initChain, loadChainSetup } from '../src/treasury/chain-setup';
 import { readMint, readTokenAccount } from '../src/chain/token';
 
 /**
  * `synq chain` (src/cli/commands.ts). `init` sets the chain up for settlement and records it
- * (src/chain/chain-setup.ts): on the embedded chain it creates the mint, treasury and stake vault; on a cluster
+ * (src/treasury/chain-setup.ts): on the embedded chain it creates the mint, treasury and stake vault; on a cluster
  * (SOLANA_RPC_URL) it takes `--mint` and the treasury key from SYNQ_TREASURY_KEYPAIR. `status` shows the recorded
  * accounts and their balances on chain. The key is never printed.
  */

@@ -16,27 +16,27 @@ import { EpochsModule } from './epochs/epochs';
 import { ProjectionsModule } from './projections/projections';
 import { AuditModule } from './audit/audit.module';
 import type { ChainGateway } from './chain/chain-gateway';
-import { CHAIN_GATEWAY } from './chain/open-chain';
 import { ChainModule } from './chain/chain.module';
+import { TreasuryModule } from './treasury/treasury.module';
 import { SettlementModule } from './settlement/settlement.module';
 import { VerificationModule } from './verification/verification.module';
 import { DashboardModule } from './dashboard/dashboard.module';
 
 
-/** Infrastructure shared by every capability module: configuration, the database and the event store. */
+/** Infrastructure shared by every capability module: configuration, the database, the event store and the chain gateway. */
 @Module({})
 export class InfrastructureModule {
   static forRoot(config: AppConfig, database: Database, eventStore: EventStore, chain: ChainGateway): DynamicModule {
     return {
       module: InfrastructureModule,
       global: true,
+      imports: [ChainModule.forRoot(chain)],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: Database, useValue: database },
         { provide: EVENT_STORE, useValue: eventStore },
-        { provide: CHAIN_GATEWAY, useValue: chain },
       ],
-      exports: [APP_CONFIG, Database, EVENT_STORE, CHAIN_GATEWAY],
+      exports: [APP_CONFIG, Database, EVENT_STORE, ChainModule],
     };
   }
 }
@@ -55,7 +55,7 @@ export class AppModule {
         StakesModule,
         EpochsModule,
         AuditModule,
-        ChainModule,
+        TreasuryModule,
         SettlementModule,
         VerificationModule,
         DashboardModule,

@@ -5,7 +5,7 @@ import * as stake from '../../domain/stake';
 import { evolveSynqer, synqerStream, type SynqerEvent, type SynqerState } from '../../domain/synqer';
 import { fold, type CommandMetadata } from '../commands/decide-and-append';
 import type { EventStore } from '../event-store/event-store';
-import { loadChainSetup } from '../chain/chain-setup';
+import { loadChainSetup } from '../treasury/chain-setup';
 import { loadNetwork } from '../network/network';
 import { loadSettlementControl } from './chain-attempts';
 import type { TransferExecutor } from './transfer-executor';

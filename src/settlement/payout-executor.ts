@@ -26,7 +26,7 @@ import { fold, toEnvelopes, type CommandMetadata } from '../commands/decide-and-
 import { WrongExpectedRevisionError } from '../event-store/errors';
 import type { EventStore, ExpectedRevision } from '../event-store/event-store';
 import { ChainError, signatureOf, type ChainGateway } from '../chain/chain-gateway';
-import { loadChainSetup } from '../chain/chain-setup';
+import { loadChainSetup } from '../treasury/chain-setup';
 import { associatedTokenAddress, associatedTokenAddresses, createAssociatedAccountIdempotent, memoInstruction, signTransaction, TOKEN_ACCOUNT_SIZE, transferChecked } from '../chain/token';
 import type { ProjectionReader } from '../projections/projection-reader';
 import { loadNetwork } from '../network/network';

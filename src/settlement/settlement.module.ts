@@ -10,7 +10,7 @@ import { decideAndAppend, fold } from '../commands/decide-and-append';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../http/request-metadata';
 import type { ChainGateway } from '../chain/chain-gateway';
-import { loadChainSetup } from '../chain/chain-setup';
+import { loadChainSetup } from '../treasury/chain-setup';
 import { CHAIN_GATEWAY } from '../chain/open-chain';
 import { loadTreasuryKey } from '../chain/treasury-key';
 import { ProjectionReader } from '../projections/projection-reader';

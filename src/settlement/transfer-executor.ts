@@ -15,7 +15,7 @@ import { reject } from '../../domain/rejection';
 import { decideAndAppend, fold, type CommandMetadata } from '../commands/decide-and-append';
 import type { EventStore } from '../event-store/event-store';
 import { signatureOf, type ChainGateway } from '../chain/chain-gateway';
-import { loadChainSetup } from '../chain/chain-setup';
+import { loadChainSetup } from '../treasury/chain-setup';
 import { associatedTokenAddress, createAssociatedAccountIdempotent, memoInstruction, signTransaction, transferChecked } from '../chain/token';
 import type { EngineMetrics } from '../observability/engine-metrics';
 import { loadSettlementControl, resolveAttempt, sendAttempt } from './chain-attempts';

@@ -9,7 +9,7 @@ import * as control from '../../domain/settlement-control';
 import { decideAndAppend, toEnvelopes, type CommandMetadata } from '../commands/decide-and-append';
 import type { EventStore } from '../event-store/event-store';
 import type { ChainGateway } from '../chain/chain-gateway';
-import { loadChainSetup } from '../chain/chain-setup';
+import { loadChainSetup } from '../treasury/chain-setup';
 import { associatedTokenAddress, associatedTokenAddresses, MEMO_PROGRAM_ID, readMint, readTokenAccount, TOKEN_PROGRAM_ID } from '../chain/token';
 import type { ProjectionReader } from '../projections/projection-reader';
 import { loadProvenCredits } from './proven-credits';

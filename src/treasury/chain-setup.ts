@@ -4,7 +4,7 @@ import { TOKEN } from '../../domain/policy';
 import type { AppConfig } from '../config/config';
 import { decideAndAppend, fold, type CommandMetadata } from '../commands/decide-and-append';
 import type { EventStore } from '../event-store/event-store';
-import { ChainError, type ChainGateway } from './chain-gateway';
+import { ChainError, type ChainGateway } from '../chain/chain-gateway';
 import {
   associatedTokenAddress,
   createAssociatedAccountIdempotent,
@@ -15,8 +15,8 @@ import {
   readMint,
   readTokenAccount,
   SYNQ_DECIMALS,
-} from './token';
-import { loadOrCreateTreasuryKey, loadTreasuryKey } from './treasury-key';
+} from '../chain/token';
+import { loadOrCreateTreasuryKey, loadTreasuryKey } from '../chain/treasury-key';
 
 export async function loadChainSetup(store: EventStore): Promise<ChainSetup | undefined> {
   return (await fold<ChainSetup | undefined, ChainSetupEvent>(store, CHAIN_SETUP_STREAM, undefined, evolveChainSetup)).state;
