@@ -1,3 +1,4 @@
+import type { Decider } from './decider';
 import { reject } from './rejection';
 import { base58Decode, Checks } from './values';
 
@@ -210,3 +211,13 @@ function utf8(data: Uint8Array): string | undefined {
     return undefined;
   }
 }
+
+export type ChainProofCommand = { type: 'ClaimChainProof'; data: ChainProofClaim };
+
+/** The uniqueness claim of a transaction, by its signature: `chainproof-<signature>`. */
+export const chainProofDecider: Decider<ChainProofClaim | undefined, ChainProofEvent, ChainProofCommand, string> = {
+  streamOf: chainProofStream,
+  initial: () => undefined,
+  evolve: evolveChainProof,
+  decide: (command, state) => claimChainProof(state, command.data),
+};

@@ -1,3 +1,4 @@
+import type { Decider } from './decider';
 import { reject } from './rejection';
 
 /**
@@ -44,3 +45,13 @@ export function requireChain(state: ChainSetup | undefined): ChainSetup {
   if (!state) reject('conflict', 'chain', 'the chain is not set up: run `npm run chain -- init` first');
   return state;
 }
+
+export type ChainSetupCommand = { type: 'InitializeChain'; data: ChainSetup };
+
+/** The $SYNQ accounts on chain, one stream for the whole network. */
+export const chainSetupDecider: Decider<ChainSetup | undefined, ChainSetupEvent, ChainSetupCommand> = {
+  streamOf: () => CHAIN_SETUP_STREAM,
+  initial: () => undefined,
+  evolve: evolveChainSetup,
+  decide: (command, state) => initializeChain(state, command.data),
+};

@@ -1,3 +1,4 @@
+import type { Decider } from './decider';
 import { reject } from './rejection';
 
 /**
@@ -103,3 +104,25 @@ export function recordTransferOutcome(
   const common = { orderId, signature: outcome.signature, slot: outcome.slot.toString(), fee: outcome.fee.toString() };
   return outcome.status === 'succeeded' ? [{ type: 'ChainTransferConfirmed', data: common }] : [{ type: 'ChainTransferFailed', data: { ...common, error: outcome.error ?? 'failed' } }];
 }
+
+export type ChainTransferCommand =
+  | { type: 'OrderTransfer'; data: TransferOrder }
+  | { type: 'SignTransfer'; data: Omit<TransferAttempt, 'attempt'> }
+  | { type: 'RecordTransferOutcome'; data: Parameters<typeof recordTransferOutcome>[1] };
+
+/** One ordered movement of $SYNQ, by its order id: `chaintransfer-<orderId>`. */
+export const chainTransferDecider: Decider<ChainTransferState, ChainTransferEvent, ChainTransferCommand, string> = {
+  streamOf: chainTransferStream,
+  initial: initialChainTransfer,
+  evolve: evolveChainTransfer,
+  decide(command, state) {
+    switch (command.type) {
+      case 'OrderTransfer':
+        return orderTransfer(state, command.data);
+      case 'SignTransfer':
+        return signTransfer(state, command.data);
+      case 'RecordTransferOutcome':
+        return recordTransferOutcome(state, command.data);
+    }
+  },
+};

@@ -1,4 +1,5 @@
 import type { ChainSetup } from './chain-setup';
+import type { Decider } from './decider';
 import { anchorMemo, payoutMemo, type PayoutState } from './epoch-payout';
 
 /**
@@ -318,3 +319,19 @@ export function recordRun(result: VerificationResult, run: { runId: string; clus
     },
   ];
 }
+
+/** The first (and only) run recorded on the stream. */
+export const evolveVerificationRun = (state: VerificationRun | undefined, event: VerificationEvent): VerificationRun | undefined => state ?? event.data;
+
+export type VerificationCommand = { type: 'RecordVerificationRun'; data: { result: VerificationResult; run: Parameters<typeof recordRun>[1] } };
+
+/**
+ * A verification run, by its id: `verification-<runId>`. A run is recorded once, on a stream of its own (the id is new
+ * for each run), so its decision does not look at the state.
+ */
+export const verificationDecider: Decider<VerificationRun | undefined, VerificationEvent, VerificationCommand, string> = {
+  streamOf: verificationStream,
+  initial: () => undefined,
+  evolve: evolveVerificationRun,
+  decide: (command) => recordRun(command.data.result, command.data.run),
+};

@@ -1,4 +1,5 @@
 import { checkSignature, proveBurn, requireNotCredited, type ChainProofClaim, type ObservedTransaction, type ProofAddresses } from './chain-proofs';
+import type { Decider } from './decider';
 import { TOKEN } from './policy';
 import { reject } from './rejection';
 import { Checks } from './values';
@@ -158,3 +159,32 @@ function requireDeveloper(state: DeveloperState | undefined): DeveloperState {
 }
 
 const gcd = (a: bigint, b: bigint): bigint => (b === 0n ? a : gcd(b, a % b));
+
+export type DeveloperCommand =
+  | { type: 'RegisterDeveloper'; data: { developerId: unknown; wallet: unknown } }
+  | { type: 'RecordPurchase'; data: { purchaseId: unknown; amount: unknown; paymentReference: unknown } }
+  /** `creditsPerToken`: the rate in force. */
+  | { type: 'BurnForCredits'; data: { burnId: unknown; amount: unknown; creditsPerToken: bigint } }
+  | { type: 'CreditOnChainBurn'; data: { facts: OnChainBurnFacts; addresses: Pick<ProofAddresses, 'mint'>; creditsPerToken: bigint } }
+  | { type: 'ConsumeCredits'; data: { usageId: unknown; credits: unknown; sessionReference: unknown } };
+
+/** An app developer's account, by its id: `developer-<id>`. */
+export const developerDecider: Decider<DeveloperState | undefined, DeveloperEvent, DeveloperCommand, string> = {
+  streamOf: developerStream,
+  initial: () => undefined,
+  evolve: evolveDeveloper,
+  decide(command, state) {
+    switch (command.type) {
+      case 'RegisterDeveloper':
+        return registerDeveloper(state, command.data);
+      case 'RecordPurchase':
+        return recordPurchase(state, command.data);
+      case 'BurnForCredits':
+        return burnForCredits(state, command.data, command.data.creditsPerToken);
+      case 'CreditOnChainBurn':
+        return creditOnChainBurn(state, command.data.facts, command.data.addresses, command.data.creditsPerToken);
+      case 'ConsumeCredits':
+        return consumeCredits(state, command.data);
+    }
+  },
+};

@@ -1,3 +1,4 @@
+import type { Decider } from './decider';
 import { reject } from './rejection';
 import type { SettlementMode } from './settlement-control';
 
@@ -268,3 +269,29 @@ function requirePlan(state: PayoutState): SettlementPlan {
   if (!state.plan) reject('conflict', 'epoch', 'the settlement is not planned');
   return state.plan;
 }
+
+export type PayoutCommand =
+  | { type: 'PlanSettlement'; data: Parameters<typeof planSettlement>[1] }
+  | { type: 'RecordSigned'; data: { attempts: readonly Omit<SignedAttempt, 'attempt'>[] } }
+  | { type: 'RecordOutcomes'; data: { outcomes: readonly AttemptOutcome[] } }
+  | { type: 'CompleteSettlement' };
+
+/** Paying an epoch's distribution, by the epoch's number: `payout-<epoch>`. Its evolve extends the state in place. */
+export const payoutDecider: Decider<PayoutState, PayoutEvent, PayoutCommand, number> = {
+  streamOf: payoutStream,
+  initial: initialPayout,
+  evolve: evolvePayout,
+  decide(command, state) {
+    switch (command.type) {
+      case 'PlanSettlement':
+        return planSettlement(state, command.data);
+      case 'RecordSigned':
+        return recordSigned(state, command.data.attempts);
+      case 'RecordOutcomes':
+        return recordOutcomes(state, command.data.outcomes);
+      case 'CompleteSettlement':
+        return completeSettlement(state);
+    }
+  },
+  evolvesInPlace: true,
+};

@@ -1,3 +1,4 @@
+import type { Decider } from './decider';
 import { reject } from './rejection';
 
 /**
@@ -69,3 +70,20 @@ export function recordDistribution(state: EpochSettlementState, built: Distribut
   }
   return [{ type: 'EpochDistributionBuilt', data: built }];
 }
+
+export type EpochSettlementCommand = { type: 'RecordRewards'; data: RewardsCalculated } | { type: 'RecordDistribution'; data: DistributionBuilt };
+
+/** What closing an epoch recorded, by the epoch's number: `epoch-<n>`. */
+export const epochSettlementDecider: Decider<EpochSettlementState, EpochSettlementEvent, EpochSettlementCommand, number> = {
+  streamOf: epochStream,
+  initial: initialEpochSettlement,
+  evolve: evolveEpochSettlement,
+  decide(command, state) {
+    switch (command.type) {
+      case 'RecordRewards':
+        return recordRewards(state, command.data);
+      case 'RecordDistribution':
+        return recordDistribution(state, command.data);
+    }
+  },
+};

@@ -1,3 +1,4 @@
+import type { Decider } from './decider';
 import type { EpochInfo } from './network';
 import { reject } from './rejection';
 import type { SynqerState } from './synqer';
@@ -172,3 +173,24 @@ export function voidLateReports(reportIds: readonly string[], epoch: EpochInfo):
   const reason = `epoch ${epoch.epoch} closed before this report was recorded`;
   return reportIds.map((reportId) => ({ type: 'MetricReportVoided' as const, data: { reportId, reason } }));
 }
+
+export type MetricReportsCommand =
+  | { type: 'AcceptReport'; data: { report: MetricReport; context: ReportContext } }
+  /** `epoch`: the closed epoch whose cut-off the reports came after. */
+  | { type: 'VoidLateReports'; data: { reportIds: readonly string[]; epoch: EpochInfo } };
+
+/** One synqer's reports of one epoch: `metrics-<synqerId>-<epoch>`. Its evolve extends the state in place. */
+export const metricReportsDecider: Decider<MetricReportsState, MetricReportEvent, MetricReportsCommand, { synqerId: string; epoch: number }> = {
+  streamOf: ({ synqerId, epoch }) => metricsStream(synqerId, epoch),
+  initial: initialMetricReports,
+  evolve: evolveMetricReports,
+  decide(command, state) {
+    switch (command.type) {
+      case 'AcceptReport':
+        return acceptReport(state, command.data.report, command.data.context);
+      case 'VoidLateReports':
+        return voidLateReports(command.data.reportIds, command.data.epoch);
+    }
+  },
+  evolvesInPlace: true,
+};

@@ -1,3 +1,4 @@
+import type { Decider } from './decider';
 import { parsePolicyParameters, policyFor, type Policy } from './policy';
 import { reject } from './rejection';
 import { Checks, toInstant } from './values';
@@ -146,3 +147,32 @@ export function adoptPolicy(state: NetworkState, command: Record<string, unknown
   const version = (state.policies[state.policies.length - 1]?.version ?? 0) + 1;
   return [{ type: 'PolicyAdopted', data: { version, effectiveFromEpoch: state.lastEpoch + 1, ...parameters } }];
 }
+
+export type NetworkCommand =
+  | { type: 'FundTreasury'; data: { amount: unknown; reference: unknown } }
+  | { type: 'OpenEpoch'; data: { epoch: unknown; start: unknown; end: unknown; rewardPool: unknown } }
+  /** `cutOffPosition`: the store's last position when the close is decided. */
+  | { type: 'CloseEpoch'; data: { epoch: number; cutOffPosition: bigint } }
+  | { type: 'ReturnEpochPool'; data: { epoch: number; amount: bigint } }
+  | { type: 'AdoptPolicy'; data: Record<string, unknown> };
+
+/** The network ledger, one stream for the whole network. */
+export const networkDecider: Decider<NetworkState, NetworkEvent, NetworkCommand> = {
+  streamOf: () => NETWORK_STREAM,
+  initial: initialNetwork,
+  evolve: evolveNetwork,
+  decide(command, state) {
+    switch (command.type) {
+      case 'FundTreasury':
+        return fundTreasury(state, command.data);
+      case 'OpenEpoch':
+        return openEpoch(state, command.data);
+      case 'CloseEpoch':
+        return closeEpoch(state, { epoch: command.data.epoch }, command.data.cutOffPosition);
+      case 'ReturnEpochPool':
+        return returnEpochPool(state, command.data);
+      case 'AdoptPolicy':
+        return adoptPolicy(state, command.data);
+    }
+  },
+};

@@ -1,3 +1,4 @@
+import type { Decider } from './decider';
 import { reject } from './rejection';
 import { Checks } from './values';
 
@@ -85,3 +86,26 @@ export function requireNotPaused(state: SettlementControlState): void {
     reject('conflict', 'settlement', `settlement is paused: ${state.paused.reason}; an operator must acknowledge it (POST /settlement/resume with a reason)`);
   }
 }
+
+export type SettlementControlCommand =
+  /** `lastOpenedEpoch` from the ledger; `chainReady`: the chain is set up. */
+  | { type: 'ChooseMode'; data: { mode: unknown; reason: unknown; lastOpenedEpoch: number; chainReady: boolean } }
+  | { type: 'PauseSettlement'; data: { verificationRunId: string; discrepancies: number } }
+  | { type: 'ResumeSettlement'; data: { reason: unknown } };
+
+/** Settlement modes and the circuit breaker, one stream for the whole network. */
+export const settlementControlDecider: Decider<SettlementControlState, SettlementControlEvent, SettlementControlCommand> = {
+  streamOf: () => SETTLEMENT_CONTROL_STREAM,
+  initial: initialSettlementControl,
+  evolve: evolveSettlementControl,
+  decide(command, state) {
+    switch (command.type) {
+      case 'ChooseMode':
+        return chooseMode(state, command.data, command.data.lastOpenedEpoch, command.data.chainReady);
+      case 'PauseSettlement':
+        return pauseSettlement(state, command.data);
+      case 'ResumeSettlement':
+        return resumeSettlement(state, command.data);
+    }
+  },
+};

@@ -1,4 +1,5 @@
 import { checkSignature, proveStakeDeposit, requireNotCredited, type ChainProofClaim, type ObservedTransaction, type ProofAddresses } from './chain-proofs';
+import type { Decider } from './decider';
 import { reject } from './rejection';
 import { Checks } from './values';
 
@@ -149,3 +150,33 @@ export function slash(state: StakeState, synqerId: string, command: { slashId: u
     { type: 'StakeSlashed', data: { synqerId, slashId, requested: requested.toString(), amount: amount.toString(), fromActive: fromActive.toString(), reason } },
   ];
 }
+
+export type StakeCommand =
+  | { type: 'DepositStake'; data: { synqerId: string; depositId: unknown; amount: unknown } }
+  | { type: 'CreditOnChainDeposit'; data: { synqerId: string; facts: OnChainDepositFacts; addresses: ProofAddresses } }
+  /** `lastOpenedEpoch` and `cooldownEpochs` from the ledger and the policy in force. */
+  | { type: 'RequestUnstake'; data: { synqerId: string; requestId: unknown; amount: unknown; lastOpenedEpoch: number; cooldownEpochs: number } }
+  | { type: 'WithdrawStake'; data: { synqerId: string; requestId: unknown; lastOpenedEpoch: number } }
+  | { type: 'SlashStake'; data: { synqerId: string; slashId: unknown; amount: unknown; reason: unknown } };
+
+/** A synqer's stake, by the synqer's id: `stake-<synqerId>`. */
+export const stakeDecider: Decider<StakeState, StakeEvent, StakeCommand, string> = {
+  streamOf: stakeStream,
+  initial: initialStake,
+  evolve: evolveStake,
+  decide(command, state) {
+    const { synqerId } = command.data;
+    switch (command.type) {
+      case 'DepositStake':
+        return deposit(state, synqerId, command.data);
+      case 'CreditOnChainDeposit':
+        return depositOnChain(state, synqerId, command.data.facts, command.data.addresses);
+      case 'RequestUnstake':
+        return requestUnstake(state, synqerId, command.data, command.data.lastOpenedEpoch, command.data.cooldownEpochs);
+      case 'WithdrawStake':
+        return withdraw(state, synqerId, command.data, command.data.lastOpenedEpoch);
+      case 'SlashStake':
+        return slash(state, synqerId, command.data);
+    }
+  },
+};

@@ -1,3 +1,4 @@
+import type { Decider } from './decider';
 import { reject } from './rejection';
 import { Checks } from './values';
 
@@ -117,3 +118,29 @@ function requireSynqer(state: SynqerState | undefined): SynqerState {
   if (!state) reject('not_found', 'synqerId', 'no synqer is registered with this id');
   return state;
 }
+
+export type SynqerCommand =
+  | { type: 'RegisterSynqer'; data: RegisterSynqer }
+  /** `lastOpenedEpoch`: the highest epoch opened so far (0 if none). */
+  | { type: 'ChangePayoutWallet'; data: { payoutWallet: unknown; lastOpenedEpoch: number } }
+  | { type: 'SuspendSynqer'; data: { reason: unknown } }
+  | { type: 'ReinstateSynqer'; data: { reason: unknown } };
+
+/** A synqer, by its id: `synqer-<id>`. */
+export const synqerDecider: Decider<SynqerState | undefined, SynqerEvent, SynqerCommand, string> = {
+  streamOf: synqerStream,
+  initial: () => undefined,
+  evolve: evolveSynqer,
+  decide(command, state) {
+    switch (command.type) {
+      case 'RegisterSynqer':
+        return register(state, command.data);
+      case 'ChangePayoutWallet':
+        return changePayoutWallet(state, command.data, command.data.lastOpenedEpoch);
+      case 'SuspendSynqer':
+        return suspend(state, command.data);
+      case 'ReinstateSynqer':
+        return reinstate(state, command.data);
+    }
+  },
+};
