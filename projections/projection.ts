@@ -31,5 +31,15 @@ export interface Projection {
   apply(events: readonly RecordedEvent[], context: ProjectionContext): Promise<void>;
 }
 
+/**
+ * Reads a read model's live generation (src/projections/projection-reader.ts is the one the engine uses): `sql` receives
+ * the live schema's name to qualify the tables with. Each read model's queries.ts takes one of these, so every read of
+ * its tables is a function of that read model.
+ */
+export interface ReadModelSql {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  query<R extends Record<string, any>>(projection: string, sql: (schema: string) => string, params?: unknown[]): Promise<R[]>;
+}
+
 /** The schema holding one generation of a projection's tables. */
 export const projectionSchema = (name: string, generation: number) => `projection_${name.replace(/-/g, '_')}_g${generation}`;

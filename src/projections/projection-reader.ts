@@ -1,5 +1,5 @@
 import type { Pool, QueryResultRow } from 'pg';
-import { projectionSchema } from '../../projections/projection';
+import { projectionSchema, type ReadModelSql } from '../../projections/projection';
 
 export class ProjectionNotReadyError extends Error {
   constructor(readonly projectionName: string) {
@@ -12,7 +12,7 @@ export class ProjectionNotReadyError extends Error {
  * the old schema is dropped in the same transaction, so a cached name fails (undefined schema or table) and is looked
  * up again: a reader never answers from a generation that is no longer live.
  */
-export class ProjectionReader {
+export class ProjectionReader implements ReadModelSql {
   private readonly schemas = new Map<string, string>();
 
   constructor(private readonly pool: Pool) {}

@@ -1,14 +1,15 @@
-import { reportFigures } from '../domain/epoch-books';
-import type { DistributionBuilt, RewardsCalculated } from '../domain/epoch-settlement';
-import { buildDistribution, levelLengths } from '../domain/merkle-distribution';
-import type { MetricReport } from '../domain/metric-report';
-import type { NetworkEvent } from '../domain/network';
-import { policyFor, type Policy } from '../domain/policy';
-import { calculateRewards, type RewardCalculation, type RewardInput, type SynqerTotals } from '../domain/rewards';
-import type { StakeEvent } from '../domain/stake';
-import { payoutWalletFor, type SynqerEvent } from '../domain/synqer';
-import type { RecordedEvent } from '../src/event-store/event-store';
-import type { Projection, ProjectionContext, ProjectionSql } from './projection';
+import { reportFigures } from '../../domain/epoch-books';
+import type { DistributionBuilt, RewardsCalculated } from '../../domain/epoch-settlement';
+import { buildDistribution, levelLengths } from '../../domain/merkle-distribution';
+import type { MetricReport } from '../../domain/metric-report';
+import type { NetworkEvent } from '../../domain/network';
+import { policyFor, type Policy } from '../../domain/policy';
+import { calculateRewards, type RewardCalculation, type RewardInput, type SynqerTotals } from '../../domain/rewards';
+import type { StakeEvent } from '../../domain/stake';
+import { payoutWalletFor, type SynqerEvent } from '../../domain/synqer';
+import type { RecordedEvent } from '../../src/event-store/event-store';
+import type { Projection, ProjectionContext, ProjectionSql } from '../projection';
+import { EMPTY_ROOT, NODE_CHUNK, SETTLEMENT, SETTLEMENT_TABLES } from './tables';
 
 /**
  * The settlement books: synqers, stakes, per-epoch metric totals, epochs, and each closed epoch's rewards and Merkle
@@ -20,111 +21,16 @@ import type { Projection, ProjectionContext, ProjectionSql } from './projection'
  * as events, and when the projection meets those events it checks they match what it computed, failing loudly if not.
  */
 
-/** Hashes per stored chunk of a tree level: a proof of a million-leaf tree reads about 20 chunks. */
-export const NODE_CHUNK = 1024;
-/** The root of a distribution with no leaves (an epoch that paid nobody). */
-export const EMPTY_ROOT = '0'.repeat(64);
-
-const TABLES = `
-CREATE TABLE synqers (
-  synqer_id text PRIMARY KEY,
-  region text NOT NULL,
-  status text NOT NULL,
-  -- [{ payoutWallet, fromEpoch }] in the order they were set
-  wallets jsonb NOT NULL,
-  registered_position bigint NOT NULL
-);
-CREATE TABLE stakes (
-  synqer_id text PRIMARY KEY,
-  active numeric NOT NULL DEFAULT 0,
-  unstaking numeric NOT NULL DEFAULT 0,
-  withdrawn numeric NOT NULL DEFAULT 0,
-  slashed numeric NOT NULL DEFAULT 0
-);
-CREATE TABLE policies (version integer PRIMARY KEY, effective_from_epoch integer NOT NULL, policy jsonb NOT NULL);
-CREATE TABLE epochs (
-  epoch integer PRIMARY KEY,
-  start_s bigint NOT NULL,
-  end_s bigint NOT NULL,
-  reward_pool numeric NOT NULL,
-  status text NOT NULL,
-  cut_off_position bigint,
-  closed_position bigint,
-  policy_version integer,
-  synqers integer,
-  eligible integer,
-  ineligible integer,
-  bytes numeric,
-  sessions numeric,
-  total_weight numeric,
-  paid numeric,
-  returned_to_treasury numeric,
-  digest text,
-  rewards_recorded boolean NOT NULL DEFAULT false,
-  root text,
-  leaf_count integer,
-  distribution_total numeric,
-  distribution_recorded boolean NOT NULL DEFAULT false,
-  pool_returned numeric
-);
-CREATE TABLE metric_totals (
-  epoch integer NOT NULL,
-  synqer_id text NOT NULL,
-  bytes numeric NOT NULL,
-  sessions numeric NOT NULL,
-  uptime_seconds numeric NOT NULL,
-  qos_weighted_sum numeric NOT NULL,
-  qos_weight numeric NOT NULL,
-  reports integer NOT NULL,
-  PRIMARY KEY (epoch, synqer_id)
-) WITH (fillfactor = 50); -- every report updates its row: room on the page keeps the updates HOT (no index change)
-CREATE TABLE rewards (
-  epoch integer NOT NULL,
-  synqer_id text NOT NULL,
-  payout_wallet text,
-  bytes numeric NOT NULL,
-  sessions numeric NOT NULL,
-  uptime_seconds numeric NOT NULL,
-  uptime_bps integer NOT NULL,
-  qos_bps integer NOT NULL,
-  active_stake numeric NOT NULL,
-  stake_boost_bps integer NOT NULL,
-  eligible boolean NOT NULL,
-  -- ineligibility reasons, comma-separated; '' when eligible
-  reasons text NOT NULL,
-  work numeric NOT NULL,
-  weight numeric NOT NULL,
-  reward numeric NOT NULL,
-  PRIMARY KEY (epoch, synqer_id)
-);
-CREATE TABLE distribution_leaves (
-  epoch integer NOT NULL,
-  wallet text NOT NULL,
-  leaf_index integer NOT NULL,
-  amount numeric NOT NULL,
-  leaf_hash bytea NOT NULL,
-  PRIMARY KEY (epoch, wallet)
-);
--- Level 0 are the leaves; chunk c of a level holds its hashes c * ${NODE_CHUNK} .. c * ${NODE_CHUNK} + ${NODE_CHUNK - 1}, 32 bytes each.
-CREATE TABLE distribution_nodes (
-  epoch integer NOT NULL,
-  level integer NOT NULL,
-  chunk integer NOT NULL,
-  hashes bytea NOT NULL,
-  PRIMARY KEY (epoch, level, chunk)
-);
-`;
-
 const SYNQER_EVENTS = ['SynqerRegistered', 'PayoutWalletChanged', 'SynqerSuspended', 'SynqerReinstated'];
 const STAKE_EVENTS = ['StakeDeposited', 'UnstakeRequested', 'StakeWithdrawn', 'StakeSlashed'];
 const NETWORK_EVENTS = ['EpochOpened', 'EpochClosed', 'PolicyAdopted', 'EpochPoolReturned'];
 const EPOCH_EVENTS = ['EpochRewardsCalculated', 'EpochDistributionBuilt'];
 
 export const settlementProjection: Projection = {
-  name: 'settlement',
+  name: SETTLEMENT,
   version: 1,
   eventTypes: new Set(['MetricReportAccepted', ...SYNQER_EVENTS, ...STAKE_EVENTS, ...NETWORK_EVENTS, ...EPOCH_EVENTS]),
-  tables: TABLES,
+  tables: SETTLEMENT_TABLES,
   async apply(events, context) {
     const cutOffs = await closedCutOffs(context.sql);
     // The common events of a catch-up are gathered and written a statement per kind; any other event first writes them.

@@ -1,27 +1,17 @@
-import type { DeveloperEvent } from '../domain/developer';
-import type { Projection } from './projection';
+import type { DeveloperEvent } from '../../domain/developer';
+import type { Projection } from '../projection';
+import { DEVELOPERS, DEVELOPERS_TABLES } from './tables';
 
 /**
  * Developers' $SYNQ balances and data credits, and what moved them. A burn proven on chain adds credits and counts in
  * `burned_onchain`; it leaves `token_balance` (tokens bought through the engine) and `burned` (burns of that balance) alone.
  */
 export const developersProjection: Projection = {
-  name: 'developers',
+  name: DEVELOPERS,
   version: 2,
   eventTypes: new Set(['DeveloperRegistered', 'TokensPurchased', 'TokensBurnedForCredits', 'CreditsConsumed', 'OnChainBurnCredited']),
   categories: ['developer'],
-  tables: `
-CREATE TABLE developers (
-  developer_id text PRIMARY KEY,
-  wallet text NOT NULL,
-  token_balance numeric NOT NULL DEFAULT 0,
-  credits numeric NOT NULL DEFAULT 0,
-  purchased numeric NOT NULL DEFAULT 0,
-  burned numeric NOT NULL DEFAULT 0,
-  burned_onchain numeric NOT NULL DEFAULT 0,
-  credits_consumed numeric NOT NULL DEFAULT 0,
-  operations integer NOT NULL DEFAULT 0
-);`,
+  tables: DEVELOPERS_TABLES,
   async apply(events, { sql }) {
     for (const event of events) {
       const developerId = event.stream.slice('developer-'.length);
