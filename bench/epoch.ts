@@ -18,6 +18,7 @@ import { Worker } from 'node:worker_threads';
 import { Pool } from 'pg';
 import { randomUUID } from 'node:crypto';
 import { base58Encode } from '../domain/values';
+import { settlementQueries } from '../projections/settlement';
 import { Audit } from '../src/audit/audit';
 import { createApiKey } from '../src/auth/api-keys';
 import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
@@ -182,7 +183,7 @@ async function runSize(serverUrl: string, synqers: number, dataDir: string) {
     log(`close: ${closeSeconds.toFixed(1)} s`);
 
     const key = (await createApiKey(engine.database.pool, 'auditor')).key;
-    const paid = (await pool.query<{ wallet: string }>(`SELECT wallet FROM ${(await schemaOf(pool))}.distribution_leaves WHERE epoch = 1`)).rows.map((r) => r.wallet);
+    const paid = (await settlementQueries.leaves(new ProjectionReader(pool), 1)).map((r) => r.wallet);
     if (paid.length === 0) throw new Error('nobody was paid');
     // Claims are answered from memory once an epoch's leaves and levels are loaded (the first claim asked for starts
     // that in the background): loaded first here, so that the lookups measure the steady state.
@@ -221,11 +222,6 @@ async function runSize(serverUrl: string, synqers: number, dataDir: string) {
     await store.close();
     await pool.end();
   }
-}
-
-async function schemaOf(pool: Pool): Promise<string> {
-  const { rows } = await pool.query<{ generation: number }>(`SELECT generation FROM projection_state WHERE name = 'settlement'`);
-  return `projection_settlement_g${rows[0].generation}`;
 }
 
 async function main(): Promise<void> {

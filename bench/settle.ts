@@ -28,6 +28,7 @@ import * as path from 'node:path';
 import { Pool } from 'pg';
 import { evolvePayout, initialPayout, payoutStream, type PayoutState } from '../domain/epoch-payout';
 import { base58Encode } from '../domain/values';
+import { settlementQueries } from '../projections/settlement';
 import { createApiKey } from '../src/auth/api-keys';
 import { associatedTokenAddress, readTokenAccount } from '../src/chain/token';
 import { fold } from '../src/commands/decide-and-append';
@@ -340,9 +341,7 @@ async function runSize(payouts: number, allWallets: string[], embedded: Embedded
       const batches = state.plan!.batches;
       const per = batches.map((batch) => batch.leafCount);
       const created = batches.reduce((sum, batch) => sum + [...batch.creates].filter((c) => c === '1').length, 0);
-      const leaves = (
-        await reader.query<{ wallet: string; amount: string }>('settlement', (s) => `SELECT wallet, amount::text AS amount FROM ${s}.distribution_leaves WHERE epoch = $1 ORDER BY leaf_index`, [epoch])
-      ).map((row) => ({ wallet: row.wallet, amount: BigInt(row.amount) }));
+      const leaves = (await settlementQueries.leafAmounts(reader, epoch)).map((row) => ({ wallet: row.wallet, amount: BigInt(row.amount) }));
       const spotChecked = await spotCheck(engine, mint, leaves, paidBefore);
       for (const leaf of leaves) paidBefore.set(leaf.wallet, (paidBefore.get(leaf.wallet) ?? 0n) + leaf.amount);
       if (BigInt(settled.feeLamports) !== LAMPORTS_PER_SIGNATURE * BigInt(settled.transactions)) throw new Error(`fees ${settled.feeLamports} are not 5,000 lamports a transaction`);

@@ -3,7 +3,7 @@ import { epochStream, type DistributionBuilt, type RewardsCalculated } from '../
 import { buildDistribution, type Distribution } from '../../domain/merkle-distribution';
 import { NETWORK_STREAM } from '../../domain/network';
 import { calculateRewards, compareIds, type RewardCalculation, type SynqerReward } from '../../domain/rewards';
-import { EMPTY_ROOT } from '../../projections/settlement';
+import { EMPTY_ROOT, SETTLEMENT, settlementQueries, type RowAsText } from '../../projections/settlement';
 import type { EventStore } from '../event-store/event-store';
 import { ProjectionNotReadyError, type ProjectionReader } from '../projections/projection-reader';
 
@@ -86,10 +86,10 @@ export class EpochNeverClosedError extends Error {
   }
 }
 
-const PROJECTION = 'settlement';
+const PROJECTION = SETTLEMENT;
 const PROGRESS_EVERY = 8_192;
 
-type Row = Record<string, string | null>;
+type Row = RowAsText;
 
 export class Audit {
   private readonly pageRows: number;
@@ -232,14 +232,8 @@ export class Audit {
 
   private async compareEpochRow(expected: Expected): Promise<AuditMismatch[]> {
     const { calculation: c, epoch } = expected;
-    const rows = await this.reader.query<Row>(
-      PROJECTION,
-      (s) => `SELECT status, reward_pool::text, cut_off_position::text, policy_version::text, synqers::text, eligible::text, ineligible::text, bytes::text,
-                     sessions::text, total_weight::text, paid::text, returned_to_treasury::text, digest, root, leaf_count::text, distribution_total::text
-                FROM ${s}.epochs WHERE epoch = $1`,
-      [epoch],
-    );
-    if (rows.length === 0) return [{ source: 'projection', table: 'epochs', field: 'row', expected: 'present', found: null }];
+    const row = await settlementQueries.epochRowAsText(this.reader, epoch);
+    if (row === undefined) return [{ source: 'projection', table: 'epochs', field: 'row', expected: 'present', found: null }];
     const want: Row = {
       status: 'closed',
       reward_pool: c.totals.pool.toString(),
@@ -258,7 +252,7 @@ export class Audit {
       leaf_count: String(expected.leafCount),
       distribution_total: expected.total.toString(),
     };
-    return differences(want, rows[0]).map(([field, wanted, found]) => ({ source: 'projection', table: 'epochs', field, expected: wanted, found }));
+    return differences(want, row).map(([field, wanted, found]) => ({ source: 'projection', table: 'epochs', field, expected: wanted, found }));
   }
 
   /** Every rewards row, in pages by synqer id; the first (smallest id) differing row, missing row and extra row are reported. */
@@ -268,10 +262,7 @@ export class Audit {
     const differing = new FirstRow<string>(compareIds);
     const extra = new FirstRow<string>(compareIds);
     await this.pages(
-      (s) => `SELECT synqer_id, reward::text, weight::text, eligible::text, reasons, payout_wallet, bytes::text, sessions::text, uptime_seconds::text,
-                     qos_bps::text, active_stake::text, uptime_bps::text, stake_boost_bps::text, work::text
-                FROM ${s}.rewards WHERE epoch = $1 AND synqer_id > $2 ORDER BY synqer_id LIMIT $3`,
-      expected.epoch,
+      (after, limit) => settlementQueries.rewardRowsAsText(this.reader, expected.epoch, after, limit),
       'synqer_id',
       (row) => {
         const id = row.synqer_id!;
@@ -295,9 +286,7 @@ export class Audit {
     const differing = new FirstRow(byIndex);
     const extra = new FirstRow<string>(compareIds);
     await this.pages(
-      (s) => `SELECT wallet, leaf_index::text, amount::text, encode(leaf_hash, 'hex') AS leaf_hash
-                FROM ${s}.distribution_leaves WHERE epoch = $1 AND wallet > $2 ORDER BY wallet LIMIT $3`,
-      expected.epoch,
+      (after, limit) => settlementQueries.leafRowsAsText(this.reader, expected.epoch, after, limit),
       'wallet',
       (row) => {
         const leaf = pending.get(row.wallet!);
@@ -319,11 +308,7 @@ export class Audit {
   /** The stored top level: one chunk holding the root (none at all for an empty distribution). */
   private async compareRootChunk(expected: Expected): Promise<AuditMismatch[]> {
     const top = expected.distribution ? expected.distribution.levels.length - 1 : 0;
-    const rows = await this.reader.query<{ level: number; chunk: number; hashes: string }>(
-      PROJECTION,
-      (s) => `SELECT level, chunk, encode(hashes, 'hex') AS hashes FROM ${s}.distribution_nodes WHERE epoch = $1 AND level >= $2 ORDER BY level, chunk`,
-      [expected.epoch, top],
-    );
+    const rows = await settlementQueries.treeChunksAsHex(this.reader, expected.epoch, top);
     const at = (row: { level: number; chunk: number }) => `level ${row.level} chunk ${row.chunk}`;
     const base = { source: 'projection', table: 'distribution_nodes' } as const;
     if (!expected.distribution) {
@@ -339,10 +324,10 @@ export class Audit {
   }
 
   /** Keyset pages of `pageRows` rows ordered by `key` (the table's primary key order within the epoch). */
-  private async pages(sql: (schema: string) => string, epoch: number, key: string, each: (row: Row) => void): Promise<void> {
+  private async pages(page: (after: string, limit: number) => Promise<Row[]>, key: string, each: (row: Row) => void): Promise<void> {
     let after = '';
     for (;;) {
-      const rows = await this.reader.query<Row>(PROJECTION, sql, [epoch, after, this.pageRows]);
+      const rows = await page(after, this.pageRows);
       for (const row of rows) each(row);
       if (rows.length < this.pageRows) return;
       after = rows[rows.length - 1][key]!;

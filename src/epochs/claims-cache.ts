@@ -1,4 +1,5 @@
 import { proofNodePositions } from '../../domain/merkle-distribution';
+import { settlementQueries } from '../../projections/settlement';
 import type { ProjectionReader } from '../projections/projection-reader';
 
 export interface Claim {
@@ -61,25 +62,13 @@ export class ClaimsCache {
 
   /** Loads an epoch whose distribution is recorded (a root the projection only computed may still be checked and fail). */
   private async load(epoch: number): Promise<void> {
-    const [row] = await this.reader.query<{ root: string; leaf_count: number; distribution_recorded: boolean }>(
-      'settlement',
-      (s) => `SELECT root, leaf_count, distribution_recorded FROM ${s}.epochs WHERE epoch = $1`,
-      [epoch],
-    );
+    const row = await settlementQueries.distributionState(this.reader, epoch);
     if (!row?.distribution_recorded || row.leaf_count === 0) return;
     const leaves = new Map<string, { index: number; amount: string }>();
-    for (const leaf of await this.reader.query<{ wallet: string; leaf_index: number; amount: string }>(
-      'settlement',
-      (s) => `SELECT wallet, leaf_index, amount FROM ${s}.distribution_leaves WHERE epoch = $1`,
-      [epoch],
-    )) {
+    for (const leaf of await settlementQueries.leaves(this.reader, epoch)) {
       leaves.set(leaf.wallet, { index: leaf.leaf_index, amount: leaf.amount });
     }
-    const chunks = await this.reader.query<{ level: number; chunk: number; hashes: Buffer }>(
-      'settlement',
-      (s) => `SELECT level, chunk, hashes FROM ${s}.distribution_nodes WHERE epoch = $1 ORDER BY level, chunk`,
-      [epoch],
-    );
+    const chunks = await settlementQueries.treeChunks(this.reader, epoch);
     const parts: Buffer[][] = [];
     for (const { level, chunk, hashes } of chunks) {
       parts[level] ??= [];

@@ -10,6 +10,7 @@ import {
   type EpochSettlementState,
 } from '../../domain/epoch-settlement';
 import { reject } from '../../domain/rejection';
+import { settlementQueries, type EpochRow } from '../../projections/settlement';
 import { decideAndAppend, fold, type CommandMetadata } from '../commands/decide-and-append';
 import type { EventStore } from '../event-store/event-store';
 import { loadNetwork } from '../network/network';
@@ -18,27 +19,6 @@ import type { ProjectionRunner } from '../projections/projection-runner';
 import type { EngineMetrics } from '../observability/engine-metrics';
 
 export type CloseStage = 'open' | 'closed' | 'rewards_calculated' | 'distribution_built';
-
-export interface SettledEpochRow {
-  epoch: number;
-  status: string;
-  cut_off_position: string | null;
-  closed_position: string | null;
-  policy_version: number | null;
-  synqers: number | null;
-  eligible: number | null;
-  ineligible: number | null;
-  bytes: string | null;
-  sessions: string | null;
-  total_weight: string | null;
-  paid: string | null;
-  returned_to_treasury: string | null;
-  digest: string | null;
-  root: string | null;
-  leaf_count: number | null;
-  distribution_total: string | null;
-  reward_pool: string;
-}
 
 /**
  * Closing an epoch, as a pipeline whose every step is recorded: `EpochClosed` on the network ledger (the cut-off), then
@@ -144,10 +124,10 @@ export class EpochClosePipeline {
     return state.distribution ? 'distribution_built' : state.rewards ? 'rewards_calculated' : 'closed';
   }
 
-  async settledEpoch(epoch: number): Promise<SettledEpochRow> {
-    const rows = await this.reader.query<SettledEpochRow>('settlement', (s) => `SELECT * FROM ${s}.epochs WHERE epoch = $1`, [epoch]);
-    if (rows.length === 0) reject('not_found', 'epoch', `epoch ${epoch} is not in the settlement projection yet`);
-    return rows[0];
+  async settledEpoch(epoch: number): Promise<EpochRow> {
+    const row = await settlementQueries.epochRow(this.reader, epoch);
+    if (row === undefined) reject('not_found', 'epoch', `epoch ${epoch} is not in the settlement projection yet`);
+    return row;
   }
 
   private async recordOnEpochStream(

@@ -3,7 +3,7 @@ import { CommandBus, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
 import { DISTRIBUTION_FORMAT } from '../../domain/epoch-settlement';
 import { reject } from '../../domain/rejection';
-import { NODE_CHUNK } from '../../projections/settlement';
+import { settlementQueries, type EpochRow } from '../../projections/settlement';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
 import type { CommandMetadata } from '../commands/decide-and-append';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
@@ -12,7 +12,7 @@ import { epochView, loadNetwork } from '../network/network';
 import { ProjectionReader } from '../projections/projection-reader';
 import { ProjectionRunner } from '../projections/projection-runner';
 import { ClaimsCache } from './claims-cache';
-import { EpochClosePipeline, type SettledEpochRow } from './epoch-close';
+import { EpochClosePipeline } from './epoch-close';
 import { EngineMetrics } from '../observability/engine-metrics';
 
 export class CloseEpoch {
@@ -31,7 +31,7 @@ export class CloseEpochHandler implements ICommandHandler<CloseEpoch> {
   }
 }
 
-function settlementView(row: SettledEpochRow | undefined) {
+function settlementView(row: EpochRow | undefined) {
   if (!row || row.digest === null) return null;
   return {
     policyVersion: row.policy_version,
@@ -70,7 +70,7 @@ export class EpochsController {
   @Roles('operator', 'ingest', 'auditor')
   async list() {
     const ledger = await loadNetwork(this.store);
-    const rows = await this.reader.query<SettledEpochRow>('settlement', (s) => `SELECT * FROM ${s}.epochs ORDER BY epoch`);
+    const rows = await settlementQueries.epochs(this.reader);
     const settled = new Map(rows.map((row) => [row.epoch, row]));
     return { epochs: [...ledger.epochs.values()].map((info) => ({ ...epochView(info), settlement: settlementView(settled.get(info.epoch)) })) };
   }
@@ -81,8 +81,8 @@ export class EpochsController {
   async epoch(@Param('epoch', ParseIntPipe) epoch: number) {
     const info = (await loadNetwork(this.store)).epochs.get(epoch);
     if (!info) reject('not_found', 'epoch', `epoch ${epoch} was never opened`);
-    const rows = await this.reader.query<SettledEpochRow>('settlement', (s) => `SELECT * FROM ${s}.epochs WHERE epoch = $1`, [epoch]);
-    return { ...epochView(info), stage: await this.pipeline.stage(epoch), settlement: settlementView(rows[0]) };
+    const row = await settlementQueries.epochRow(this.reader, epoch);
+    return { ...epochView(info), stage: await this.pipeline.stage(epoch), settlement: settlementView(row) };
   }
 
   /** Per-synqer results, largest reward first: `?limit=` (up to 1000) and `?offset=`. */
@@ -91,11 +91,7 @@ export class EpochsController {
   async rewards(@Param('epoch', ParseIntPipe) epoch: number, @Query('limit') limit?: string, @Query('offset') offset?: string) {
     const take = pageNumber('limit', limit, 100, 1, 1000);
     const skip = pageNumber('offset', offset, 0, 0, 1_000_000_000);
-    const rows = await this.reader.query<Record<string, unknown>>(
-      'settlement',
-      (s) => `SELECT * FROM ${s}.rewards WHERE epoch = $1 ORDER BY reward DESC, synqer_id LIMIT $2 OFFSET $3`,
-      [epoch, take, skip],
-    );
+    const rows = await settlementQueries.rewardsPage(this.reader, epoch, take, skip);
     return {
       epoch,
       results: rows.map((row) => ({
@@ -139,28 +135,8 @@ export class EpochsController {
     const cached = this.claims.claim(epoch, wallet);
     if (cached) return { epoch, wallet, index: cached.index, amount: cached.amount, amountLocked: '0', root: cached.root, proof: cached.proof };
     if (cached === null) reject('not_found', 'wallet', `wallet ${wallet} has no claim in epoch ${epoch}`);
-    // One query: the leaf, and on each level below the root the node its proof needs (the sibling, or the node itself
-    // when it is the last of an odd level), sliced out of the stored chunk. Level k has ceil(n / 2^k) nodes.
-    const rows = await this.reader.query<{ leaf_index: number; amount: string; root: string; level: number | null; node: Buffer | null }>(
-      'settlement',
-      (s) => `
-        WITH leaf AS (
-          SELECT l.leaf_index, l.amount, e.leaf_count, e.root FROM ${s}.distribution_leaves l JOIN ${s}.epochs e USING (epoch)
-           WHERE l.epoch = $1 AND l.wallet = $2),
-        steps AS (
-          SELECT k AS level, leaf.leaf_index >> k AS i, ((leaf.leaf_count + (1 << k) - 1) >> k) AS width
-            FROM leaf, generate_series(0, 31) AS k
-           WHERE ((leaf.leaf_count + (1 << k) - 1) >> k) > 1),
-        wanted AS (
-          SELECT level, CASE WHEN i % 2 = 1 THEN i - 1 WHEN i + 1 < width THEN i + 1 ELSE i END AS node FROM steps)
-        SELECT leaf.leaf_index, leaf.amount, leaf.root, w.level,
-               substring(n.hashes FROM (w.node % ${NODE_CHUNK}) * 32 + 1 FOR 32) AS node
-          FROM leaf
-          LEFT JOIN wanted w ON true
-          LEFT JOIN ${s}.distribution_nodes n ON n.epoch = $1 AND n.level = w.level AND n.chunk = w.node / ${NODE_CHUNK}
-         ORDER BY w.level`,
-      [epoch, wallet],
-    );
+    // One query: the leaf, and on each level below the root the node its proof needs (settlementQueries.claimProof).
+    const rows = await settlementQueries.claimProof(this.reader, epoch, wallet);
     if (rows.length === 0) {
       await this.distributionRow(epoch);
       reject('not_found', 'wallet', `wallet ${wallet} has no claim in epoch ${epoch}`);
@@ -175,11 +151,11 @@ export class EpochsController {
     return { epoch, wallet, index, amount, amountLocked: '0', root, proof };
   }
 
-  private async distributionRow(epoch: number): Promise<SettledEpochRow> {
-    const rows = await this.reader.query<SettledEpochRow>('settlement', (s) => `SELECT * FROM ${s}.epochs WHERE epoch = $1`, [epoch]);
-    if (rows.length === 0) reject('not_found', 'epoch', `epoch ${epoch} was never opened`);
-    if (rows[0].root === null) reject('not_found', 'epoch', `epoch ${epoch} has no distribution yet (close it first)`);
-    return rows[0];
+  private async distributionRow(epoch: number): Promise<EpochRow> {
+    const row = await settlementQueries.epochRow(this.reader, epoch);
+    if (row === undefined) reject('not_found', 'epoch', `epoch ${epoch} was never opened`);
+    if (row.root === null) reject('not_found', 'epoch', `epoch ${epoch} has no distribution yet (close it first)`);
+    return row;
   }
 }
 

@@ -22,6 +22,7 @@ import { evolveEpochSettlement, epochStream, initialEpochSettlement } from '../.
 import { merkleTreeOf } from '../../domain/merkle-distribution';
 import { reject } from '../../domain/rejection';
 import { modeOf, requireNotPaused } from '../../domain/settlement-control';
+import { settlementQueries } from '../../projections/settlement';
 import { fold, toEnvelopes, type CommandMetadata } from '../commands/decide-and-append';
 import { WrongExpectedRevisionError } from '../event-store/errors';
 import type { EventStore, ExpectedRevision } from '../event-store/event-store';
@@ -186,11 +187,7 @@ export class PayoutExecutor {
 
   /** The distribution's leaves in order, from the projection; checked against the recorded root when planning. */
   private async leaves(epoch: number, leafCount: number, root?: string): Promise<Leaf[]> {
-    const rows = await this.reader.query<{ wallet: string; amount: string; leaf_hash: Buffer }>(
-      'settlement',
-      (s) => `SELECT wallet, amount::text AS amount, leaf_hash FROM ${s}.distribution_leaves WHERE epoch = $1 ORDER BY leaf_index`,
-      [epoch],
-    );
+    const rows = await settlementQueries.leafAmountsAndHashes(this.reader, epoch);
     if (rows.length !== leafCount) reject('conflict', 'epoch', `the projection holds ${rows.length} of epoch ${epoch}'s ${leafCount} leaves: let it catch up`);
     if (root !== undefined) {
       const rebuilt = merkleTreeOf(rows.map((row) => row.leaf_hash)).getRoot().toString('hex');

@@ -6,6 +6,7 @@ import { verifyChain, recordRun, verificationStream, type ChainTransactionFacts,
 import { evolvePayout, initialPayout, type PayoutEvent, type PayoutState } from '../../domain/epoch-payout';
 import { reject } from '../../domain/rejection';
 import * as control from '../../domain/settlement-control';
+import { settlementQueries } from '../../projections/settlement';
 import { decideAndAppend, toEnvelopes, type CommandMetadata } from '../commands/decide-and-append';
 import type { EventStore } from '../event-store/event-store';
 import type { ChainGateway } from '../chain/chain-gateway';
@@ -133,7 +134,7 @@ export class ChainVerifier {
   }
 
   private async leaves(epoch: number, mint: PublicKey): Promise<PayoutLeaf[]> {
-    const rows = await this.reader.query<{ wallet: string; amount: string }>('settlement', (s) => `SELECT wallet, amount::text AS amount FROM ${s}.distribution_leaves WHERE epoch = $1 ORDER BY leaf_index`, [epoch]);
+    const rows = await settlementQueries.leafAmounts(this.reader, epoch);
     const accounts = await associatedTokenAddresses(rows.map((row) => row.wallet), mint);
     return rows.map((row, i) => ({ wallet: row.wallet, account: accounts[i].toBase58(), amount: BigInt(row.amount) }));
   }
