@@ -1,7 +1,7 @@
 import {
   burnedAccounts,
+  chainProofDecider,
   checkSignature,
-  claimChainProof,
   MEMO_PROGRAM,
   proveBurn,
   proveStakeDeposit,
@@ -10,10 +10,11 @@ import {
   type ObservedInstruction,
   type ObservedTransaction,
 } from '../domain/chain-proofs';
-import { creditOnChainBurn, evolveDeveloper, type DeveloperState } from '../domain/developer';
+import { developerDecider, type DeveloperCommand, type DeveloperEvent, type OnChainBurnFacts } from '../domain/developer';
 import { CommandRejected } from '../domain/rejection';
-import { depositOnChain, evolveStake, initialStake } from '../domain/stake';
+import { stakeDecider, type OnChainDepositFacts, type StakeCommand, type StakeEvent } from '../domain/stake';
 import { base58Encode } from '../domain/values';
+import { DeciderSpecification } from './support/decider-specification';
 
 /** The pure checks of domain/chain-proofs.ts on hand-built instructions (the API test runs them on real ones). */
 
@@ -104,29 +105,34 @@ describe('burns proven on chain', () => {
   });
 
   it('credits whole credits once per signature, and leaves the claim to its claimant', () => {
-    const registered = evolveDeveloper(undefined, { type: 'DeveloperRegistered', data: { developerId: 'd1', wallet: WALLET } });
+    const spec = DeciderSpecification.for(developerDecider);
+    const registered: DeveloperEvent = { type: 'DeveloperRegistered', data: { developerId: 'd1', wallet: WALLET } };
+    const credit = (facts: OnChainBurnFacts): DeveloperCommand => ({ type: 'CreditOnChainBurn', data: { facts, addresses, creditsPerToken: 1000n } });
     const facts = { signature: SIGNATURE, claim: undefined, transaction: landed(burn(WALLET_ACCOUNT, 3_000_000n)), tokenAccountOwners: owners };
-    const events = creditOnChainBurn(registered, facts, addresses, 1000n);
-    expect(events).toEqual([
-      { type: 'OnChainBurnCredited', data: { signature: SIGNATURE, amount: '3000000', creditsPerToken: '1000', credits: '3000', tokenAccount: WALLET_ACCOUNT } },
-    ]);
-    const credited = events.reduce<DeveloperState | undefined>(evolveDeveloper, registered)!;
+    const creditedEvent: DeveloperEvent = {
+      type: 'OnChainBurnCredited',
+      data: { signature: SIGNATURE, amount: '3000000', creditsPerToken: '1000', credits: '3000', tokenAccount: WALLET_ACCOUNT },
+    };
+    const credited = spec.given([registered]).when(credit(facts)).then([creditedEvent]);
     expect(credited).toMatchObject({ credits: 3000n, tokenBalance: 0n });
-    expect(refusal(() => creditOnChainBurn(credited, facts, addresses, 1000n))).toMatchObject({ kind: 'conflict', reason: expect.stringMatching(/^this transaction is already credited/) });
+    spec.given([registered, creditedEvent]).when(credit(facts)).thenRejects('conflict', { reason: expect.stringMatching(/^this transaction is already credited/) });
     // Claimed by another account: refused before the chain's facts are even looked at.
     const claimedElsewhere = { ...facts, claim: { signature: SIGNATURE, kind: 'developer-burn' as const, creditedTo: 'developer-d2' }, transaction: null };
-    expect(refusal(() => creditOnChainBurn(registered, claimedElsewhere, addresses, 1000n)).kind).toBe('conflict');
+    spec.given([registered]).when(credit(claimedElsewhere)).thenRejects('conflict');
     // Claimed by this one, not credited yet: completed, without a second claim.
     const claimedHere = { ...facts, claim: { signature: SIGNATURE, kind: 'developer-burn' as const, creditedTo: 'developer-d1' } };
-    expect(creditOnChainBurn(registered, claimedHere, addresses, 1000n)).toEqual(events);
-    expect(claimChainProof(claimedHere.claim, claimedHere.claim)).toEqual([]);
-    expect(refusal(() => claimChainProof(claimedHere.claim, { ...claimedHere.claim, creditedTo: 'developer-d2' })).kind).toBe('conflict');
+    spec.given([registered]).when(credit(claimedHere)).then([creditedEvent]);
+    const claims = DeciderSpecification.for(chainProofDecider);
+    claims.given([{ type: 'ChainProofClaimed', data: claimedHere.claim }]).when({ type: 'ClaimChainProof', data: claimedHere.claim }).thenNothingHappened();
+    claims
+      .given([{ type: 'ChainProofClaimed', data: claimedHere.claim }])
+      .when({ type: 'ClaimChainProof', data: { ...claimedHere.claim, creditedTo: 'developer-d2' } })
+      .thenRejects('conflict');
 
-    expect(refusal(() => creditOnChainBurn(registered, { ...facts, transaction: landed(burn(WALLET_ACCOUNT, 1500n)) }, addresses, 1000n))).toMatchObject({
-      kind: 'invalid',
+    spec.given([registered]).when(credit({ ...facts, transaction: landed(burn(WALLET_ACCOUNT, 1500n)) })).thenRejects('invalid', {
       reason: 'the burn of 1500 base units does not buy whole credits: at 1000 credits per token, burn a multiple of 1000 base units',
     });
-    expect(refusal(() => creditOnChainBurn(undefined, facts, addresses, 1000n)).kind).toBe('not_found');
+    spec.given([]).when(credit(facts)).thenRejects('not_found');
   });
 
   it('takes a signature of 64 bytes only', () => {
@@ -172,14 +178,13 @@ describe('stake deposits proven on chain', () => {
   });
 
   it('records StakeDeposited with the signature as depositId, once', () => {
+    const spec = DeciderSpecification.for(stakeDecider);
+    const deposit = (facts: OnChainDepositFacts): StakeCommand => ({ type: 'CreditOnChainDeposit', data: { synqerId: 's1', facts, addresses } });
     const facts = { signature: SIGNATURE, claim: undefined, transaction: landed(transferChecked(STAKER_ACCOUNT, VAULT, 5n), named) };
-    const events = depositOnChain(initialStake(), 's1', facts, addresses);
-    expect(events).toEqual([{ type: 'StakeDeposited', data: { synqerId: 's1', depositId: SIGNATURE, amount: '5', sourceAccount: STAKER_ACCOUNT } }]);
-    const state = events.reduce(evolveStake, initialStake());
+    const deposited: StakeEvent = { type: 'StakeDeposited', data: { synqerId: 's1', depositId: SIGNATURE, amount: '5', sourceAccount: STAKER_ACCOUNT } };
+    const state = spec.given([]).when(deposit(facts)).then([deposited]);
     expect(state.active).toBe(5n);
-    expect(refusal(() => depositOnChain(state, 's1', facts, addresses)).kind).toBe('conflict');
-    expect(refusal(() => depositOnChain(initialStake(), 's1', { ...facts, claim: { signature: SIGNATURE, kind: 'developer-burn', creditedTo: 'developer-d1' } }, addresses)).kind).toBe(
-      'conflict',
-    );
+    spec.given([deposited]).when(deposit(facts)).thenRejects('conflict');
+    spec.given([]).when(deposit({ ...facts, claim: { signature: SIGNATURE, kind: 'developer-burn', creditedTo: 'developer-d1' } })).thenRejects('conflict');
   });
 });

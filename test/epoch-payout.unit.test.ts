@@ -1,8 +1,22 @@
 import { Keypair, type TransactionInstruction } from '@solana/web3.js';
-import { CommandRejected } from '../domain/rejection';
-import { evolvePayout, initialPayout, MAX_TRANSACTION_SIZE, payoutMemo, payoutTransactionSize, planSettlement, recordOutcomes, recordSigned, type PayoutEvent, type PayoutState } from '../domain/epoch-payout';
+import {
+  evolvePayout,
+  initialPayout,
+  MAX_TRANSACTION_SIZE,
+  payoutDecider,
+  payoutMemo,
+  payoutTransactionSize,
+  planSettlement,
+  recordOutcomes,
+  recordSigned,
+  type AttemptOutcome,
+  type PayoutCommand,
+  type PayoutEvent,
+  type PayoutState,
+} from '../domain/epoch-payout';
 import { settlementCost } from '../src/settlement/settlement.module';
 import { associatedTokenAddress, createAssociatedAccountIdempotent, memoInstruction, signTransaction, transferChecked } from '../src/chain/token';
+import { DeciderSpecification } from './support/decider-specification';
 
 const root = 'ab'.repeat(32);
 const apply = (state: PayoutState, events: PayoutEvent[]) => events.reduce(evolvePayout, state);
@@ -28,31 +42,49 @@ describe('payout plan and the exactly-once rule (domain/epoch-payout.ts)', () =>
   });
 
   it('packs leaves into batches in order, fewer where accounts are created, and plans once', () => {
+    const spec = DeciderSpecification.for(payoutDecider);
     const leaves = Array.from({ length: 100 }, (_, i) => ({ accountExists: i >= 40 }));
-    const [planned] = planSettlement(initialPayout(), { epoch: 1, mode: 'hybrid', root, leafCount: 100, total: '100', leaves, maxTransfersPerTransaction: 24 });
-    const batches = (planned as Extract<PayoutEvent, { type: 'SettlementPlanned' }>).data.batches;
+    const plan = (planned: string): PayoutCommand => ({ type: 'PlanSettlement', data: { epoch: 1, mode: 'hybrid', root: planned, leafCount: 100, total: '100', leaves, maxTransfersPerTransaction: 24 } });
+    let planned: PayoutEvent[] = [];
+    spec.given([]).when(plan(root)).then((events) => {
+      planned = events;
+      expect(events.map((event) => event.type)).toEqual(['SettlementPlanned']);
+    });
+    const batches = (planned[0] as Extract<PayoutEvent, { type: 'SettlementPlanned' }>).data.batches;
     expect(batches.reduce((n, b) => n + b.leafCount, 0)).toBe(100);
     batches.forEach((b, i) => expect(b.firstLeaf).toBe(i === 0 ? 0 : batches[i - 1].firstLeaf + batches[i - 1].leafCount));
     for (const b of batches) expect(payoutTransactionSize(b.leafCount, [...b.creates].filter((c) => c === '1').length, payoutMemo(1, b.batch, root).length)).toBeLessThanOrEqual(MAX_TRANSACTION_SIZE);
     expect(batches[0].creates).toMatch(/^1+$/);
     expect(batches.at(-1)!.creates).toMatch(/^0+$/);
-    const state = apply(initialPayout(), [planned]);
-    expect(planSettlement(state, { epoch: 1, mode: 'hybrid', root, leafCount: 100, total: '100', leaves, maxTransfersPerTransaction: 24 })).toEqual([]);
-    expect(() => planSettlement(state, { epoch: 1, mode: 'hybrid', root: 'cd'.repeat(32), leafCount: 100, total: '100', leaves, maxTransfersPerTransaction: 24 })).toThrow(CommandRejected);
+    spec.given(planned).when(plan(root)).thenNothingHappened();
+    spec.given(planned).when(plan('cd'.repeat(32))).thenRejects();
   });
 
   it('never signs a batch again while an attempt may land, nor once it is paid; an expiry needs a height past the last valid one', () => {
-    let state = apply(initialPayout(), planSettlement(initialPayout(), { epoch: 1, mode: 'hybrid', root, leafCount: 1, total: '5', leaves: [{ accountExists: true }], maxTransfersPerTransaction: 24 }));
+    const spec = DeciderSpecification.for(payoutDecider);
     const attempt = (signature: string) => ({ epoch: 1, batch: 0, signature, blockhash: 'h', lastValidBlockHeight: '150', wire: '', rent: '0' });
-    state = apply(state, recordSigned(state, [attempt('sig-1')]));
-    expect(() => recordSigned(state, [attempt('sig-2')])).toThrow('may still land');
-    expect(() => recordOutcomes(state, [{ signature: 'sig-1', status: 'expired', blockHeight: 150n }])).toThrow('can still land until block 150');
-    state = apply(state, recordOutcomes(state, [{ signature: 'sig-1', status: 'expired', blockHeight: 151n }]));
-    expect(() => recordSigned(state, [attempt('sig-1')])).toThrow('recorded already');
-    state = apply(state, recordSigned(state, [attempt('sig-2')]));
-    expect(() => recordOutcomes(state, [{ signature: 'sig-1', status: 'succeeded', slot: 1n, fee: 5000n }])).toThrow('not an attempt awaiting');
-    state = apply(state, recordOutcomes(state, [{ signature: 'sig-2', status: 'succeeded', slot: 9n, fee: 5000n }]));
-    expect(() => recordSigned(state, [attempt('sig-3')])).toThrow('is paid');
+    const sign = (signature: string): PayoutCommand => ({ type: 'RecordSigned', data: { attempts: [attempt(signature)] } });
+    const outcome = (recorded: AttemptOutcome): PayoutCommand => ({ type: 'RecordOutcomes', data: { outcomes: [recorded] } });
+    const history: PayoutEvent[] = [];
+    const recorded = (command: PayoutCommand, events: PayoutEvent[]) => {
+      const state = spec.given(history).when(command).then(events);
+      history.push(...events);
+      return state;
+    };
+    recorded({ type: 'PlanSettlement', data: { epoch: 1, mode: 'hybrid', root, leafCount: 1, total: '5', leaves: [{ accountExists: true }], maxTransfersPerTransaction: 24 } }, [
+      { type: 'SettlementPlanned', data: { epoch: 1, mode: 'hybrid', root, leafCount: 1, total: '5', batches: [{ batch: 0, kind: 'payout', firstLeaf: 0, leafCount: 1, creates: '0' }] } },
+    ]);
+    recorded(sign('sig-1'), [{ type: 'SettlementTransactionSigned', data: { ...attempt('sig-1'), attempt: 1 } }]);
+    spec.given(history).when(sign('sig-2')).thenRejects(undefined, 'may still land');
+    spec.given(history).when(outcome({ signature: 'sig-1', status: 'expired', blockHeight: 150n })).thenRejects(undefined, 'can still land until block 150');
+    recorded(outcome({ signature: 'sig-1', status: 'expired', blockHeight: 151n }), [{ type: 'SettlementTransactionExpired', data: { epoch: 1, batch: 0, signature: 'sig-1', blockHeight: '151' } }]);
+    spec.given(history).when(sign('sig-1')).thenRejects(undefined, 'recorded already');
+    recorded(sign('sig-2'), [{ type: 'SettlementTransactionSigned', data: { ...attempt('sig-2'), attempt: 2 } }]);
+    spec.given(history).when(outcome({ signature: 'sig-1', status: 'succeeded', slot: 1n, fee: 5000n })).thenRejects(undefined, 'not an attempt awaiting');
+    const state = recorded(outcome({ signature: 'sig-2', status: 'succeeded', slot: 9n, fee: 5000n }), [
+      { type: 'SettlementTransactionConfirmed', data: { epoch: 1, batch: 0, signature: 'sig-2', slot: '9', fee: '5000' } },
+    ]);
+    spec.given(history).when(sign('sig-3')).thenRejects(undefined, 'is paid');
     expect(state.batches[0]).toMatchObject({ status: 'confirmed', attempts: 2, confirmedSignature: 'sig-2' });
   });
 });
