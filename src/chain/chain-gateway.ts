@@ -1,5 +1,6 @@
 import { VersionedTransaction, type PublicKey } from '@solana/web3.js';
 import { base58Encode } from '../../domain/values';
+import { KindedError, type ErrorKind } from '../errors';
 
 /**
  * The one door to Solana. Settlement and verification speak only this interface; two adapters implement it with the
@@ -97,6 +98,14 @@ export function decodeWire(wire: Uint8Array): { signature: string; signers: stri
 }
 
 /** The chain answered with something this engine cannot work with (not a rate limit or a timeout: those are retried). */
-export class ChainError extends Error {
+export class ChainError extends KindedError {
   override name = 'ChainError';
+
+  get kind(): ErrorKind {
+    return 'unavailable';
+  }
+
+  get field(): string {
+    return 'chain';
+  }
 }

@@ -1,10 +1,10 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import { CommandRejected, type Problem } from '../../domain/rejection';
-import { ChainError } from '../chain/chain-gateway';
-import { ProjectionNotReadyError } from '../projections/projection-reader';
+import { KindedError, type ErrorKind } from '../errors';
 
-const STATUS_BY_KIND = { invalid: 422, not_found: 404, conflict: 409 } as const;
+/** `unavailable`: the chain (or the embedded chain's owner) or a projection cannot serve now; the request may succeed later. */
+const STATUS_BY_KIND: Record<ErrorKind, number> = { invalid: 422, not_found: 404, conflict: 409, unavailable: 503 };
 const TITLES: Record<number, string> = {
   400: 'Bad request',
   401: 'Unauthorized',
@@ -34,10 +34,8 @@ export class ProblemFilter implements ExceptionFilter {
 }
 
 function describe(error: unknown): { status: number; detail: string; problems: Problem[] } {
-  if (error instanceof CommandRejected) return { status: STATUS_BY_KIND[error.kind], detail: error.message, problems: error.problems };
-  // The chain (or the embedded chain's owner) did not answer as needed: the request may succeed later.
-  if (error instanceof ChainError) return { status: 503, detail: error.message, problems: [{ field: 'chain', reason: error.message }] };
-  if (error instanceof ProjectionNotReadyError) return { status: 503, detail: error.message, problems: [{ field: 'projection', reason: error.message }] };
+  // Refused commands (domain) and the engine's own errors (src/errors.ts) say their kind and problems.
+  if (error instanceof CommandRejected || error instanceof KindedError) return { status: STATUS_BY_KIND[error.kind], detail: error.message, problems: error.problems };
   if (error instanceof HttpException) {
     const body = error.getResponse();
     const message = typeof body === 'string' ? body : ((body as { message?: unknown }).message ?? error.message);

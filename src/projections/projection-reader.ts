@@ -1,9 +1,18 @@
 import type { Pool, QueryResultRow } from 'pg';
 import { projectionSchema, type ReadModelSql } from '../../projections/projection';
+import { KindedError, type ErrorKind } from '../errors';
 
-export class ProjectionNotReadyError extends Error {
+export class ProjectionNotReadyError extends KindedError {
   constructor(readonly projectionName: string) {
     super(`projection ${projectionName} is still being built for the first time; try again shortly`);
+  }
+
+  get kind(): ErrorKind {
+    return 'unavailable';
+  }
+
+  get field(): string {
+    return 'projection';
   }
 }
 
