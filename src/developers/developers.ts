@@ -17,7 +17,7 @@ import { SettlementModule } from '../settlement/settlement.module';
 import { readTokenAccount } from '../chain/token';
 import { decideAndAppend, fold, type CommandMetadata } from '../commands/decide-and-append';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
-import { commandMetadata } from '../http/request-metadata';
+import { commandMetadata } from '../requests/request-metadata';
 import { loadNetwork } from '../network/network';
 
 type DeveloperDecision = (state: developer.DeveloperState | undefined, creditsPerToken: bigint) => developer.DeveloperEvent[];

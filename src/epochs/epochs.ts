@@ -7,7 +7,7 @@ import { settlementQueries, type EpochRow } from '../../projections/settlement';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
 import type { CommandMetadata } from '../commands/decide-and-append';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
-import { commandMetadata } from '../http/request-metadata';
+import { commandMetadata } from '../requests/request-metadata';
 import { epochView, loadNetwork } from '../network/network';
 import { ProjectionReader } from '../projections/projection-reader';
 import { ProjectionRunner } from '../projections/projection-runner';

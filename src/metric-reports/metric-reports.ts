@@ -12,7 +12,7 @@ import { FoldedStreamCache, KeyedQueue } from '../commands/stream-cache';
 import { verifyEd25519 } from '../commands/ed25519';
 import { EVENT_STORE, type EventStore, type EventToAppend } from '../event-store/event-store';
 import { WrongExpectedRevisionError } from '../event-store/errors';
-import { commandMetadata } from '../http/request-metadata';
+import { commandMetadata } from '../requests/request-metadata';
 import { loadNetwork } from '../network/network';
 import { SynqerDirectory } from '../synqers/synqer-directory';
 import { EngineMetrics } from '../observability/engine-metrics';

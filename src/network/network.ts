@@ -7,7 +7,7 @@ import { toInstant } from '../../domain/values';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
 import { decideAndAppend, type CommandMetadata } from '../commands/decide-and-append';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
-import { commandMetadata } from '../http/request-metadata';
+import { commandMetadata } from '../requests/request-metadata';
 
 /** A decision on the network ledger (treasury and epoch calendar). `cutOff` is the store's position when it is taken. */
 export class ChangeNetwork {

@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger as PinoLogger } from 'pino';
 import type { ApiKeyPrincipal } from '../auth/api-keys';
-import { correlationIdOf } from '../http/request-metadata';
+import { correlationIdOf } from '../requests/request-metadata';
 import type { EngineMetrics } from './engine-metrics';
 import { requestContext, SENSITIVE_FIELD } from './json-logger';
 

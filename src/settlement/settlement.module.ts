@@ -8,7 +8,7 @@ import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { decideAndAppend, fold } from '../commands/decide-and-append';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
-import { commandMetadata } from '../http/request-metadata';
+import { commandMetadata } from '../requests/request-metadata';
 import type { ChainGateway } from '../chain/chain-gateway';
 import { loadChainSetup } from '../treasury/chain-setup';
 import { CHAIN_GATEWAY } from '../chain/open-chain';

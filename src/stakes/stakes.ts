@@ -15,7 +15,7 @@ import { ChainMovements } from '../settlement/chain-movements';
 import { SettlementModule } from '../settlement/settlement.module';
 import { decideAndAppend, fold, type CommandMetadata } from '../commands/decide-and-append';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
-import { commandMetadata } from '../http/request-metadata';
+import { commandMetadata } from '../requests/request-metadata';
 import { loadNetwork } from '../network/network';
 import { loadSynqer } from '../synqers/synqers';
 

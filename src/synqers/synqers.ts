@@ -7,7 +7,7 @@ import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
 import { decideAndAppend, fold, type CommandMetadata } from '../commands/decide-and-append';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { loadNetwork } from '../network/network';
-import { commandMetadata } from '../http/request-metadata';
+import { commandMetadata } from '../requests/request-metadata';
 
 type SynqerDecision = (state: synqer.SynqerState | undefined, lastOpenedEpoch: number) => synqer.SynqerEvent[];
 

@@ -6,7 +6,7 @@ import { Checks } from '../../domain/values';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
-import { commandMetadata } from '../http/request-metadata';
+import { commandMetadata } from '../requests/request-metadata';
 import type { ChainGateway } from '../chain/chain-gateway';
 import { initChain, loadChainSetup } from './chain-setup';
 import { CHAIN_GATEWAY } from '../chain/open-chain';

@@ -2,7 +2,7 @@ import { Controller, Get, Module, Param, Post, Query, Req } from '@nestjs/common
 import { reject } from '../../domain/rejection';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
-import { commandMetadata } from '../http/request-metadata';
+import { commandMetadata } from '../requests/request-metadata';
 import type { ChainGateway } from '../chain/chain-gateway';
 import { CHAIN_GATEWAY } from '../chain/open-chain';
 import { ProjectionReader } from '../projections/projection-reader';
