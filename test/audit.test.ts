@@ -249,9 +249,9 @@ describe('audit replay', () => {
     expect(Number.isNaN(Date.parse(written.generatedAt))).toBe(false);
 
     const bad = await runCli(['--epoch', 'one'], databaseUrl);
-    expect([bad.code, bad.stdout, bad.stderr]).toEqual([2, '', '--epoch must be a whole number from 1 to 1000000000, got "one"\n']);
+    expect([bad.code, bad.stdout, bad.stderr]).toEqual([2, '', 'audit: --epoch must be a whole number from 1 to 1000000000, got "one"; see synq audit --help\n']);
     const unknown = await runCli(['--epochs', '1'], databaseUrl);
-    expect([unknown.code, unknown.stderr]).toEqual([2, 'unexpected argument "--epochs"; usage: npm run audit -- [--epoch N] [--out report.json]\n']);
+    expect([unknown.code, unknown.stderr]).toEqual([2, 'audit: unknown option --epochs; see synq audit --help\n']);
     const never = await runCli(['--epoch', '2'], databaseUrl);
     expect([never.code, never.stdout, never.stderr.split('\n').filter(Boolean).pop()]).toEqual([2, '', 'epoch 2 was never closed']);
     const missing = new URL(databaseUrl);
