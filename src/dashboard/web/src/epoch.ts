@@ -2,8 +2,7 @@ import { ApiError, find, get, modeOf, type Claim, type Epoch, type EpochStatisti
 import { barChart, COLORS, doughnutChart } from './charts';
 import { bps, bytes, instant, integer, plural, sol, synq, synqNumber, words } from './format';
 import { html, mount } from './html';
-import type { PageContext } from './main';
-import { amount, badge, card, chartBox, empty, facts, link, modeBadge, problemBox, section, statusBadge } from './ui';
+import { amount, badge, card, chartBox, empty, facts, link, modeBadge, problemBox, section, statusBadge, type PageContext } from './ui';
 
 const TOP = 10;
 const BATCHES_SHOWN = 200;

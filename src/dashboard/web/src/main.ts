@@ -5,14 +5,8 @@ import { epochPage } from './epoch';
 import { html, mount } from './html';
 import { overviewPage } from './overview';
 import { synqerPage } from './synqer';
-import { loading, problemBox } from './ui';
+import { loading, problemBox, type PageContext } from './ui';
 import { verificationPage, verificationRunPage } from './verification';
-
-/** What a page is given: where to draw, and whether the user has meanwhile gone elsewhere (then it draws nothing). */
-export interface PageContext {
-  view: HTMLElement;
-  stale(): boolean;
-}
 
 type Page = (context: PageContext, ...params: string[]) => Promise<void>;
 

@@ -2,8 +2,7 @@ import { find, get, mapLimit, modeOf, type Epoch, type Payout, type ProjectionIn
 import { barChart, COLORS } from './charts';
 import { instant, integer, plural, sol, synq, synqNumber } from './format';
 import { html, mount } from './html';
-import type { PageContext } from './main';
-import { amount, badge, card, chartBox, empty, facts, link, mono, modeBadge, section, statusBadge } from './ui';
+import { amount, badge, card, chartBox, empty, facts, link, mono, modeBadge, section, statusBadge, type PageContext } from './ui';
 
 /** "2026-11-01 02:00 – 03:00 UTC", or both instants in full when the window spans days. */
 function epochWindow(start: string, end: string) {

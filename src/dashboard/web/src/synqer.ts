@@ -2,8 +2,7 @@ import { find, get, mapLimit, type Payout, type PolicyInfo, type Stake, type Syn
 import { barChart, COLORS, lineChart } from './charts';
 import { bps, bytes, integer, plural, synq, synqNumber, words } from './format';
 import { html, mount, type Html } from './html';
-import type { PageContext } from './main';
-import { amount, badge, card, chartBox, empty, facts, link, mono, modeBadge, section, statusBadge } from './ui';
+import { amount, badge, card, chartBox, empty, facts, link, mono, modeBadge, section, statusBadge, type PageContext } from './ui';
 
 export async function synqerPage({ view, stale }: PageContext, id: string): Promise<void> {
   const path = `/synqers/${encodeURIComponent(id)}`;

@@ -2,6 +2,12 @@ import { ApiError } from './api';
 import { html, type Html } from './html';
 import { short, synq } from './format';
 
+/** What a page is given: where to draw, and whether the user has meanwhile gone elsewhere (then it draws nothing). */
+export interface PageContext {
+  view: HTMLElement;
+  stale(): boolean;
+}
+
 export type Tone = 'good' | 'bad' | 'warn' | 'info' | 'neutral';
 
 export const badge = (text: string, tone: Tone = 'neutral', title?: string) => html`<span class="badge ${tone}" title="${title ?? ''}">${text}</span>`;

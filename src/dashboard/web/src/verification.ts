@@ -2,8 +2,7 @@ import { get, type SettlementControl, type VerificationRun } from './api';
 import { barChart, COLORS } from './charts';
 import { instant, integer, plural, synq, words } from './format';
 import { html, mount } from './html';
-import type { PageContext } from './main';
-import { badge, card, chartBox, empty, facts, link, mono, section } from './ui';
+import { badge, card, chartBox, empty, facts, link, mono, section, type PageContext } from './ui';
 
 const RUNS = 100;
 
