@@ -26,12 +26,12 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import * as path from 'node:path';
 import { Pool } from 'pg';
-import { evolvePayout, initialPayout, payoutStream, type PayoutState } from '../domain/epoch-payout';
+import { payoutDecider, type PayoutState } from '../domain/epoch-payout';
 import { base58Encode } from '../domain/values';
 import { settlementQueries } from '../projections/settlement';
 import { createApiKey } from '../src/auth/api-keys';
 import { associatedTokenAddress, readTokenAccount } from '../src/chain/token';
-import { fold } from '../src/commands/decide-and-append';
+import { load } from '../src/commands/streams';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/database/embedded-postgres';
 import { migrate } from '../src/database/migrator';
 import { startEngine, type RunningEngine } from '../src/engine';
@@ -249,7 +249,7 @@ function reports(epoch: number, start: number, synqers: number) {
 }
 
 async function settledPayout(engine: RunningEngine, epoch: number): Promise<PayoutState> {
-  return (await fold(engine.eventStore, payoutStream(epoch), initialPayout(), evolvePayout)).state;
+  return (await load(engine.eventStore, payoutDecider, epoch)).state;
 }
 
 /** A few recipients' token balances read from the chain against their leaves (the verification run does all of them). */

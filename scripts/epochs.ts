@@ -4,8 +4,7 @@ import { noMoreWords, readCommandLine, UsageError, wholeNumber } from '../src/cl
 import { openCliContext, runCli } from '../src/cli/context';
 import { EpochClosePipeline } from '../src/epochs/epoch-close';
 import * as network from '../domain/network';
-import { decideAndAppend } from '../src/commands/decide-and-append';
-import { loadNetwork } from '../src/network/network';
+import { decideAndAppend, loadLatest } from '../src/commands/streams';
 import { ProjectionReader } from '../src/projections/projection-reader';
 import { createProjectionRunner } from '../src/projections/projections';
 
@@ -35,9 +34,8 @@ runCli('epochs', async () => {
       // The same decision as POST /epochs: numbered without gaps, never overlapping, the pool within the treasury.
       await decideAndAppend(
         context.store,
-        network.NETWORK_STREAM,
-        network.initialNetwork(),
-        network.evolveNetwork,
+        network.networkDecider,
+        undefined,
         (state) => network.openEpoch(state, { epoch, start: commandLine.value('--start'), end: commandLine.value('--end'), rewardPool: commandLine.value('--pool') }),
         { actor: 'cli', correlationId: randomUUID(), commandId: `open-${epoch}-${randomUUID()}` },
       );
@@ -49,7 +47,7 @@ runCli('epochs', async () => {
         process.stderr.write(`epoch ${epoch}: ${stage.replace('_', ' ')} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`),
       );
     }
-    const ledger = await loadNetwork(context.store);
+    const ledger = await loadLatest(context.store, network.networkDecider);
     const epochs = [...ledger.epochs.values()].filter((info) => epoch === undefined || info.epoch === epoch);
     if (epoch !== undefined && epochs.length === 0) throw new UsageError(`epoch ${epoch} was never opened`, false);
     const views = [];

@@ -3,10 +3,10 @@ import { noMoreWords, readCommandLine, wholeNumber } from '../src/cli/arguments'
 import { openCliContext, runCli } from '../src/cli/context';
 import { progress } from '../src/cli/progress';
 import { loadTreasuryKey } from '../src/chain/treasury-key';
-import { evolvePayout, initialPayout, payoutStream } from '../domain/epoch-payout';
+import { payoutDecider } from '../domain/epoch-payout';
+import { networkDecider } from '../domain/network';
 import { policyFor } from '../domain/policy';
-import { fold } from '../src/commands/decide-and-append';
-import { loadNetwork } from '../src/network/network';
+import { load, loadLatest } from '../src/commands/streams';
 import { ProjectionReader } from '../src/projections/projection-reader';
 import { describePayout } from '../src/settlement/settlement.module';
 import { PayoutExecutor } from '../src/settlement/payout-executor';
@@ -29,11 +29,11 @@ runCli('settle', async () => {
     const bar = progress(`settling epoch ${epoch}`, 'transactions');
     await executor.settle(epoch, { actor: 'cli', correlationId: randomUUID(), commandId: `settle-${epoch}-${randomUUID()}` }, { onProgress: (done, total) => bar.update(done, total) });
     bar.finish();
-    const { state: settledState } = await fold(context.store, payoutStream(epoch), initialPayout(), evolvePayout);
+    const { state: settledState } = await load(context.store, payoutDecider, epoch);
     // Hybrid and web3: the chain executed, now the chain is verified against the books (a discrepancy pauses settlement).
     const run = settledState.plan?.mode === 'web2' ? null : await new ChainVerifier(context.store, chain, new ProjectionReader(context.database.pool)).run({ actor: 'cli', correlationId: randomUUID() });
     const state = settledState;
-    const view = { ...describePayout(state, policyFor((await loadNetwork(context.store)).policies, epoch).solPriceInSynq), verification: run && { runId: run.runId, discrepancyCount: run.discrepancyCount, byType: run.byType } };
+    const view = { ...describePayout(state, policyFor((await loadLatest(context.store, networkDecider)).policies, epoch).solPriceInSynq), verification: run && { runId: run.runId, discrepancyCount: run.discrepancyCount, byType: run.byType } };
     if (commandLine.has('--json')) process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
     else {
       process.stdout.write(

@@ -1,6 +1,6 @@
 import { Keypair, LAMPORTS_PER_SOL, PublicKey } from '@solana/web3.js';
 import type { Discrepancy } from '../domain/chain-verification';
-import { toEnvelopes } from '../src/commands/decide-and-append';
+import { toEnvelopes } from '../src/commands/streams';
 import { associatedTokenAddress, burnChecked, execute, memoInstruction, readTokenAccount, transferChecked } from '../src/chain/token';
 import { startTestApi, type TestApi } from './support/api';
 import { EPOCH_START, instant, registerSynqers, type TestSynqer } from './support/network';

@@ -15,7 +15,7 @@ import {
   transferChecked,
 } from '../src/chain/token';
 import { loadTreasuryKey } from '../src/chain/treasury-key';
-import { toEnvelopes } from '../src/commands/decide-and-append';
+import { toEnvelopes } from '../src/commands/streams';
 import { generateReportingKeypair, publicKeyOf } from '../src/commands/ed25519';
 import { startTestApi, type TestApi } from './support/api';
 

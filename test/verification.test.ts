@@ -1,7 +1,7 @@
 import { Keypair, PublicKey } from '@solana/web3.js';
 import type { Discrepancy } from '../domain/chain-verification';
 import { payoutMemo } from '../domain/epoch-payout';
-import { toEnvelopes } from '../src/commands/decide-and-append';
+import { toEnvelopes } from '../src/commands/streams';
 import { loadTreasuryKey } from '../src/chain/treasury-key';
 import { associatedTokenAddress, createAssociatedAccountIdempotent, execute, memoInstruction, transferChecked } from '../src/chain/token';
 import { PayoutExecutor } from '../src/settlement/payout-executor';

@@ -1,9 +1,10 @@
 import { closedEpochRequest, cutOffsOf, openBooks, record } from '../../domain/epoch-books';
-import { epochStream, type DistributionBuilt, type RewardsCalculated } from '../../domain/epoch-settlement';
+import { epochSettlementDecider, type DistributionBuilt, type RewardsCalculated } from '../../domain/epoch-settlement';
 import { buildDistribution, type Distribution } from '../../domain/merkle-distribution';
 import { NETWORK_STREAM } from '../../domain/network';
 import { calculateRewards, compareIds, type RewardCalculation, type SynqerReward } from '../../domain/rewards';
 import { EMPTY_ROOT, SETTLEMENT, settlementQueries, type RowAsText } from '../../projections/settlement';
+import { load } from '../commands/streams';
 import type { EventStore } from '../event-store/event-store';
 import { ProjectionNotReadyError, type ProjectionReader } from '../projections/projection-reader';
 
@@ -201,13 +202,8 @@ export class Audit {
   }
 
   private async recordedSettlement(epoch: number): Promise<{ rewards?: RewardsCalculated; built?: DistributionBuilt }> {
-    let rewards: RewardsCalculated | undefined;
-    let built: DistributionBuilt | undefined;
-    for await (const event of this.store.readStream(epochStream(epoch))) {
-      if (event.type === 'EpochRewardsCalculated') rewards ??= event.data as unknown as RewardsCalculated;
-      if (event.type === 'EpochDistributionBuilt') built ??= event.data as unknown as DistributionBuilt;
-    }
-    return { rewards, built };
+    const { state } = await load(this.store, epochSettlementDecider, epoch);
+    return { rewards: state.rewards, built: state.distribution };
   }
 
   /** How far the live generation of the settlement projection has applied the log; undefined before its first build. */

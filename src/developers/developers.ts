@@ -5,7 +5,7 @@ import { PublicKey } from '@solana/web3.js';
 import { burnedAccounts, checkSignature, type ProofAddresses } from '../../domain/chain-proofs';
 import { requireChain } from '../../domain/chain-setup';
 import * as developer from '../../domain/developer';
-import { currentPolicy } from '../../domain/network';
+import { currentPolicy, networkDecider } from '../../domain/network';
 import { reject } from '../../domain/rejection';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
 import type { ChainGateway } from '../chain/chain-gateway';
@@ -15,10 +15,9 @@ import { appendChainProofCredit } from '../treasury/chain-proofs';
 import { ChainMovements } from '../settlement/chain-movements';
 import { SettlementModule } from '../settlement/settlement.module';
 import { readTokenAccount } from '../chain/token';
-import { decideAndAppend, fold, type CommandMetadata } from '../commands/decide-and-append';
+import { decideAndAppend, load, loadLatest, type CommandMetadata } from '../commands/streams';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
-import { loadNetwork } from '../network/network';
 
 type DeveloperDecision = (state: developer.DeveloperState | undefined, creditsPerToken: bigint) => developer.DeveloperEvent[];
 
@@ -35,8 +34,8 @@ export class ChangeDeveloperHandler implements ICommandHandler<ChangeDeveloper> 
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
   async execute({ developerId, decide, metadata }: ChangeDeveloper) {
-    const rate = BigInt(currentPolicy(await loadNetwork(this.store)).creditsPerToken);
-    return decideAndAppend(this.store, developer.developerStream(developerId), undefined, developer.evolveDeveloper, (state) => decide(state, rate), metadata);
+    const rate = BigInt(currentPolicy(await loadLatest(this.store, networkDecider)).creditsPerToken);
+    return decideAndAppend(this.store, developer.developerDecider, developerId, (state) => decide(state, rate), metadata);
   }
 }
 
@@ -63,21 +62,19 @@ export class CreditOnChainBurnHandler implements ICommandHandler<CreditOnChainBu
    * developer's, and an account closed since proves no owner.
    */
   async execute({ developerId, signature: input, metadata }: CreditOnChainBurn) {
-    const stream = developer.developerStream(developerId);
-    if (!(await fold(this.store, stream, undefined as developer.DeveloperState | undefined, developer.evolveDeveloper)).state) {
+    if (!(await load(this.store, developer.developerDecider, developerId)).state) {
       reject('not_found', 'developerId', `no developer is registered as ${developerId}`);
     }
     const signature = checkSignature(input);
     const addresses = requireChain(await loadChainSetup(this.store));
     const transaction = await this.chain.getTransaction(signature);
     const owners = await tokenAccountOwners(this.chain, burnedAccounts(transaction, addresses), addresses);
-    const rate = BigInt(currentPolicy(await loadNetwork(this.store)).creditsPerToken);
+    const rate = BigInt(currentPolicy(await loadLatest(this.store, networkDecider)).creditsPerToken);
     return appendChainProofCredit(
       this.store,
       { signature, kind: 'developer-burn' },
-      stream,
-      undefined,
-      developer.evolveDeveloper,
+      developer.developerDecider,
+      developerId,
       (state, claim) => developer.creditOnChainBurn(state, { signature, claim, transaction, tokenAccountOwners: owners }, addresses, rate),
       metadata,
     );
@@ -154,7 +151,7 @@ export class DevelopersController {
   @Roles('operator', 'auditor', 'developer', 'ingest')
   async get(@Param('id') id: string, @Req() request: AuthenticatedRequest) {
     ownAccountOnly(request, id);
-    const { state } = await fold(this.store, developer.developerStream(id), undefined as developer.DeveloperState | undefined, developer.evolveDeveloper);
+    const { state } = await load(this.store, developer.developerDecider, id);
     if (!state) reject('not_found', 'developerId', `no developer is registered as ${id}`);
     return { developerId: state.developerId, wallet: state.wallet, tokenBalance: state.tokenBalance.toString(), credits: state.credits.toString() };
   }

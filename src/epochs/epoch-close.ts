@@ -1,9 +1,7 @@
 import * as network from '../../domain/network';
 import {
   DISTRIBUTION_FORMAT,
-  epochStream,
-  evolveEpochSettlement,
-  initialEpochSettlement,
+  epochSettlementDecider,
   recordDistribution,
   recordRewards,
   type EpochSettlementEvent,
@@ -11,9 +9,8 @@ import {
 } from '../../domain/epoch-settlement';
 import { reject } from '../../domain/rejection';
 import { settlementQueries, type EpochRow } from '../../projections/settlement';
-import { decideAndAppend, fold, type CommandMetadata } from '../commands/decide-and-append';
+import { decideAndAppend, load, loadLatest, type CommandMetadata } from '../commands/streams';
 import type { EventStore } from '../event-store/event-store';
-import { loadNetwork } from '../network/network';
 import type { ProjectionReader } from '../projections/projection-reader';
 import type { ProjectionRunner } from '../projections/projection-runner';
 import type { EngineMetrics } from '../observability/engine-metrics';
@@ -51,14 +48,13 @@ export class EpochClosePipeline {
   }
 
   private async closeSteps(epoch: number, metadata: Omit<CommandMetadata, 'commandId'>, onStep: (stage: CloseStage) => void): Promise<CloseStage> {
-    const info = (await loadNetwork(this.store)).epochs.get(epoch);
+    const info = (await loadLatest(this.store, network.networkDecider)).epochs.get(epoch);
     if (!info) reject('not_found', 'epoch', `epoch ${epoch} was never opened`);
     if (info.status === 'open') {
       await decideAndAppend(
         this.store,
-        network.NETWORK_STREAM,
-        network.initialNetwork(),
-        network.evolveNetwork,
+        network.networkDecider,
+        undefined,
         async (state) => (state.epochs.get(epoch)?.status === 'closed' ? [] : network.closeEpoch(state, { epoch }, await this.store.lastPosition())),
         { ...metadata, commandId: `close-epoch:${epoch}` },
       );
@@ -89,9 +85,8 @@ export class EpochClosePipeline {
     if (BigInt(row.returned_to_treasury!) > 0n) {
       await decideAndAppend(
         this.store,
-        network.NETWORK_STREAM,
-        network.initialNetwork(),
-        network.evolveNetwork,
+        network.networkDecider,
+        undefined,
         (state) => network.returnEpochPool(state, { epoch, amount: BigInt(row.returned_to_treasury!) }),
         { ...metadata, commandId: `return-epoch-pool:${epoch}` },
       );
@@ -117,10 +112,10 @@ export class EpochClosePipeline {
 
   /** How far the close of `epoch` has come, from the recorded events alone. */
   async stage(epoch: number): Promise<CloseStage> {
-    const info = (await loadNetwork(this.store)).epochs.get(epoch);
+    const info = (await loadLatest(this.store, network.networkDecider)).epochs.get(epoch);
     if (!info) reject('not_found', 'epoch', `epoch ${epoch} was never opened`);
     if (info.status === 'open') return 'open';
-    const { state } = await fold<EpochSettlementState, EpochSettlementEvent>(this.store, epochStream(epoch), initialEpochSettlement(), evolveEpochSettlement);
+    const { state } = await load(this.store, epochSettlementDecider, epoch);
     return state.distribution ? 'distribution_built' : state.rewards ? 'rewards_calculated' : 'closed';
   }
 
@@ -136,7 +131,7 @@ export class EpochClosePipeline {
     step: string,
     decide: (state: EpochSettlementState) => EpochSettlementEvent[],
   ): Promise<void> {
-    await decideAndAppend(this.store, epochStream(epoch), initialEpochSettlement(), evolveEpochSettlement, decide, { ...metadata, commandId: `${step}:${epoch}` });
+    await decideAndAppend(this.store, epochSettlementDecider, epoch, decide, { ...metadata, commandId: `${step}:${epoch}` });
   }
 
   private async closedAt(epoch: number): Promise<bigint> {

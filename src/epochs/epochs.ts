@@ -2,13 +2,14 @@ import { Controller, Get, Inject, Module, Param, ParseIntPipe, Post, Query, Req 
 import { CommandBus, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
 import { DISTRIBUTION_FORMAT } from '../../domain/epoch-settlement';
+import { networkDecider } from '../../domain/network';
 import { reject } from '../../domain/rejection';
 import { settlementQueries, type EpochRow } from '../../projections/settlement';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
-import type { CommandMetadata } from '../commands/decide-and-append';
+import { loadLatest, type CommandMetadata } from '../commands/streams';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
-import { epochView, loadNetwork } from '../network/network';
+import { epochView } from '../network/network';
 import { ProjectionReader } from '../projections/projection-reader';
 import { ProjectionRunner } from '../projections/projection-runner';
 import { ClaimsCache } from './claims-cache';
@@ -69,7 +70,7 @@ export class EpochsController {
   @Get()
   @Roles('operator', 'ingest', 'auditor')
   async list() {
-    const ledger = await loadNetwork(this.store);
+    const ledger = await loadLatest(this.store, networkDecider);
     const rows = await settlementQueries.epochs(this.reader);
     const settled = new Map(rows.map((row) => [row.epoch, row]));
     return { epochs: [...ledger.epochs.values()].map((info) => ({ ...epochView(info), settlement: settlementView(settled.get(info.epoch)) })) };
@@ -79,7 +80,7 @@ export class EpochsController {
   @Get(':epoch')
   @Roles('operator', 'ingest', 'auditor')
   async epoch(@Param('epoch', ParseIntPipe) epoch: number) {
-    const info = (await loadNetwork(this.store)).epochs.get(epoch);
+    const info = (await loadLatest(this.store, networkDecider)).epochs.get(epoch);
     if (!info) reject('not_found', 'epoch', `epoch ${epoch} was never opened`);
     const row = await settlementQueries.epochRow(this.reader, epoch);
     return { ...epochView(info), stage: await this.pipeline.stage(epoch), settlement: settlementView(row) };

@@ -2,18 +2,17 @@ import { Body, Controller, HttpCode, Inject, Module, Optional, Post, Req } from 
 import { CommandBus, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
 import * as reports from '../../domain/metric-report';
-import type { EpochInfo } from '../../domain/network';
+import { networkDecider, type EpochInfo } from '../../domain/network';
 import { CommandRejected, reject, type Problem } from '../../domain/rejection';
 import type { SynqerState } from '../../domain/synqer';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
-import { deterministicId, fold, toEnvelopes, type CommandMetadata } from '../commands/decide-and-append';
+import { deterministicId, FoldedStreamCache, loadLatest, toEnvelopes, type CommandMetadata } from '../commands/streams';
 import { SignatureVerifier } from '../commands/signature-verifier';
-import { FoldedStreamCache, KeyedQueue } from '../commands/stream-cache';
+import { KeyedQueue } from '../commands/keyed-queue';
 import { verifyEd25519 } from '../commands/ed25519';
 import { EVENT_STORE, type EventStore, type EventToAppend } from '../event-store/event-store';
 import { WrongExpectedRevisionError } from '../event-store/errors';
 import { commandMetadata } from '../requests/request-metadata';
-import { loadNetwork } from '../network/network';
 import { SynqerDirectory } from '../synqers/synqer-directory';
 import { EngineMetrics } from '../observability/engine-metrics';
 
@@ -45,7 +44,7 @@ export class SubmitMetricReports {
  */
 @CommandHandler(SubmitMetricReports)
 export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricReports> {
-  private readonly streams = new FoldedStreamCache<reports.MetricReportsState>(50_000);
+  private readonly streams = new FoldedStreamCache(reports.metricReportsDecider, 50_000);
   /** In this process one batch decides and appends at a time (its signatures are checked before it waits). */
   private readonly oneBatchAtATime = new KeyedQueue();
 
@@ -73,7 +72,7 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
       }
     });
 
-    const ledger = await loadNetwork(this.store);
+    const ledger = await loadLatest(this.store, networkDecider);
     const synqers = await this.directory.current();
     const verify = await this.verifySignatures([...groups.values()].flat(), synqers);
     await this.oneBatchAtATime.run('batch', async () => {
@@ -102,8 +101,8 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
     for (let attempt = 1; attempt <= 5 && pending.length > 0; attempt++) {
       const decisions = await Promise.all(
         pending.map(async ([stream, group]) => {
-          const folded = this.streams.get(stream) ?? (await fold(this.store, stream, reports.initialMetricReports(), reports.evolveMetricReports));
           const { synqerId, epoch } = group[0].report;
+          const folded = await this.streams.load(this.store, { synqerId, epoch });
           return { stream, group, folded, ...this.decideGroup(stream, group, folded.state, synqers.get(synqerId), epochs.get(epoch), verify, metadata, outcomes) };
         }),
       );
@@ -190,7 +189,7 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
 
   /** An epoch may have closed while this batch was decided: reports recorded after its cut-off are voided and refused. */
   private async voidLateReports(appended: Appended[], metadata: CommandMetadata, outcomes: ReportOutcome[]): Promise<void> {
-    const ledger = await loadNetwork(this.store);
+    const ledger = await loadLatest(this.store, networkDecider);
     for (const { stream, epoch, position, accepted } of appended) {
       const info = ledger.epochs.get(epoch);
       if (!info || info.status !== 'closed' || info.cutOffPosition === undefined || position <= info.cutOffPosition) continue;

@@ -5,7 +5,7 @@ import * as network from '../../domain/network';
 import { reject } from '../../domain/rejection';
 import { toInstant } from '../../domain/values';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
-import { decideAndAppend, type CommandMetadata } from '../commands/decide-and-append';
+import { decideAndAppend, loadLatest, type CommandMetadata } from '../commands/streams';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
 
@@ -22,32 +22,8 @@ export class ChangeNetworkHandler implements ICommandHandler<ChangeNetwork> {
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
   execute({ decide, metadata }: ChangeNetwork) {
-    return decideAndAppend(
-      this.store,
-      network.NETWORK_STREAM,
-      network.initialNetwork(),
-      network.evolveNetwork,
-      async (state) => decide(state, await this.store.lastPosition()),
-      metadata,
-    );
+    return decideAndAppend(this.store, network.networkDecider, undefined, async (state) => decide(state, await this.store.lastPosition()), metadata);
   }
-}
-
-/** The ledger as last read from each store; its states are immutable, so callers may share them. */
-const lastRead = new WeakMap<EventStore, { state: network.NetworkState; revision: bigint }>();
-
-/** The network ledger after every event recorded so far; only events recorded since the last call are read. */
-export async function loadNetwork(store: EventStore): Promise<network.NetworkState> {
-  const known = lastRead.get(store);
-  let state = known?.state ?? network.initialNetwork();
-  let revision = known?.revision ?? -1n;
-  for await (const event of store.readStream(network.NETWORK_STREAM, { fromRevision: revision + 1n })) {
-    state = network.evolveNetwork(state, { type: event.type, data: event.data } as network.NetworkEvent);
-    revision = event.revision;
-  }
-  // Concurrent callers may finish out of order: keep the furthest read.
-  if (revision > (lastRead.get(store)?.revision ?? -1n)) lastRead.set(store, { state, revision });
-  return state;
 }
 
 export function epochView(epoch: network.EpochInfo) {
@@ -78,7 +54,7 @@ export class NetworkController {
   @Get('treasury')
   @Roles('operator', 'auditor')
   async treasury() {
-    const state = await loadNetwork(this.store);
+    const state = await loadLatest(this.store, network.networkDecider);
     return { funded: state.funded.toString(), allocated: state.allocated.toString(), unallocated: network.unallocated(state).toString() };
   }
 
@@ -93,7 +69,7 @@ export class NetworkController {
   @Get('policy')
   @Roles('operator', 'auditor', 'ingest', 'developer')
   async policy() {
-    const state = await loadNetwork(this.store);
+    const state = await loadLatest(this.store, network.networkDecider);
     return { inForce: network.currentPolicy(state), adopted: state.policies };
   }
 
@@ -106,7 +82,7 @@ export class NetworkController {
 
   /** The epoch as the network ledger records it (its settlement is read at GET /epochs/{n}). */
   private async epoch(epoch: number) {
-    const info = (await loadNetwork(this.store)).epochs.get(epoch);
+    const info = (await loadLatest(this.store, network.networkDecider)).epochs.get(epoch);
     if (!info) reject('not_found', 'epoch', `epoch ${epoch} was never opened`);
     return epochView(info);
   }

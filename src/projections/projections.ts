@@ -5,12 +5,13 @@ import { hostname } from 'node:os';
 import { developersProjection } from '../../projections/developers';
 import type { Projection } from '../../projections/projection';
 import { settlementProjection } from '../../projections/settlement';
+import { networkDecider } from '../../domain/network';
 import { reject } from '../../domain/rejection';
 import { Checks } from '../../domain/values';
 import { Roles } from '../auth/api-key.guard';
 import { Database } from '../database/database';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
-import { loadNetwork } from '../network/network';
+import { loadLatest } from '../commands/streams';
 import { ProjectionReader } from './projection-reader';
 import { ProjectionRunner, UnknownProjectionError, type ProjectionRequest, type ProjectionStatus } from './projection-runner';
 
@@ -58,7 +59,7 @@ export async function rewindTarget(store: EventStore, input: { toPosition?: unkn
   }
   const epoch = checks.integer('toEpoch', input.toEpoch, 1, 1_000_000_000);
   checks.done();
-  const info = (await loadNetwork(store)).epochs.get(epoch);
+  const info = (await loadLatest(store, networkDecider)).epochs.get(epoch);
   if (!info) reject('not_found', 'toEpoch', `epoch ${epoch} was never opened`);
   if (info.cutOffPosition === undefined) reject('conflict', 'toEpoch', `epoch ${epoch} is not closed: it has no cut-off to rewind to`);
   return info.cutOffPosition;

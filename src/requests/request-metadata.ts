@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Request } from 'express';
 import type { AuthenticatedRequest } from '../auth/api-key.guard';
-import type { CommandMetadata } from '../commands/decide-and-append';
+import type { CommandMetadata } from '../commands/streams';
 
 const CORRELATION_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 

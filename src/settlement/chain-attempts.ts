@@ -1,6 +1,6 @@
 import type { AttemptOutcome } from '../../domain/epoch-payout';
 import * as control from '../../domain/settlement-control';
-import { fold } from '../commands/decide-and-append';
+import { load } from '../commands/streams';
 import type { EventStore } from '../event-store/event-store';
 import { ChainError, type ChainGateway } from '../chain/chain-gateway';
 
@@ -48,5 +48,5 @@ export async function resolveAttempt(chain: ChainGateway, attempt: RecordedAttem
 
 /** The settlement modes chosen and the circuit breaker, as recorded now. */
 export async function loadSettlementControl(store: EventStore): Promise<control.SettlementControlState> {
-  return (await fold(store, control.SETTLEMENT_CONTROL_STREAM, control.initialSettlementControl(), control.evolveSettlementControl)).state;
+  return (await load(store, control.settlementControlDecider, undefined)).state;
 }

@@ -2,11 +2,11 @@ import { transferOrderId, type ChainTransferState, type TransferOrder } from '..
 import * as developer from '../../domain/developer';
 import * as control from '../../domain/settlement-control';
 import * as stake from '../../domain/stake';
-import { evolveSynqer, synqerStream, type SynqerEvent, type SynqerState } from '../../domain/synqer';
-import { fold, type CommandMetadata } from '../commands/decide-and-append';
+import { networkDecider } from '../../domain/network';
+import { synqerDecider } from '../../domain/synqer';
+import { load, loadLatest, type CommandMetadata } from '../commands/streams';
 import type { EventStore } from '../event-store/event-store';
 import { loadChainSetup } from '../treasury/chain-setup';
-import { loadNetwork } from '../network/network';
 import { loadSettlementControl } from './chain-attempts';
 import type { TransferExecutor } from './transfer-executor';
 
@@ -28,7 +28,7 @@ export class ChainMovements {
   /** Hybrid settlement is in force: the mode of the epoch last opened. */
   async onChain(): Promise<boolean> {
     if (!(await loadChainSetup(this.store))) return false;
-    const network = await loadNetwork(this.store);
+    const network = await loadLatest(this.store, networkDecider);
     const state = await loadSettlementControl(this.store);
     return control.modeOf(state, network.lastEpoch) === 'hybrid';
   }
@@ -48,7 +48,7 @@ export class ChainMovements {
   async returnStake(synqerId: string, requestId: string, metadata: CommandMetadata): Promise<ChainMovement> {
     if (!(await this.onChain())) return null;
     const amount = await this.stakeEventAmount(synqerId, 'StakeWithdrawn', 'requestId', requestId);
-    const synqer = (await fold<SynqerState | undefined, SynqerEvent>(this.store, synqerStream(synqerId), undefined, evolveSynqer)).state;
+    const synqer = (await load(this.store, synqerDecider, synqerId)).state;
     const wallet = synqer?.wallets.at(-1)?.payoutWallet;
     if (!amount || !wallet) return null;
     return this.carryOut({ orderId: transferOrderId('stake_withdrawal', synqerId, requestId), kind: 'stake_withdrawal', source: 'stake_vault', recipientWallet: wallet, toTreasury: false, amount, reference: `${synqerId}/${requestId}` }, metadata);

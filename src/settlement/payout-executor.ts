@@ -7,6 +7,7 @@ import {
   completeSettlement,
   evolvePayout,
   initialPayout,
+  payoutDecider,
   payoutMemo,
   payoutStream,
   planSettlement,
@@ -18,19 +19,19 @@ import {
   type PayoutState,
   type SignedAttempt,
 } from '../../domain/epoch-payout';
-import { evolveEpochSettlement, epochStream, initialEpochSettlement } from '../../domain/epoch-settlement';
+import { epochSettlementDecider } from '../../domain/epoch-settlement';
 import { merkleTreeOf } from '../../domain/merkle-distribution';
+import { networkDecider } from '../../domain/network';
 import { reject } from '../../domain/rejection';
 import { modeOf, requireNotPaused } from '../../domain/settlement-control';
 import { settlementQueries } from '../../projections/settlement';
-import { fold, toEnvelopes, type CommandMetadata } from '../commands/decide-and-append';
+import { load, loadLatest, toEnvelopes, type CommandMetadata } from '../commands/streams';
 import { WrongExpectedRevisionError } from '../event-store/errors';
 import type { EventStore, ExpectedRevision } from '../event-store/event-store';
 import { ChainError, signatureOf, type ChainGateway } from '../chain/chain-gateway';
 import { loadChainSetup } from '../treasury/chain-setup';
 import { associatedTokenAddress, associatedTokenAddresses, createAssociatedAccountIdempotent, memoInstruction, signTransaction, TOKEN_ACCOUNT_SIZE, transferChecked } from '../chain/token';
 import type { ProjectionReader } from '../projections/projection-reader';
-import { loadNetwork } from '../network/network';
 import type { EngineMetrics } from '../observability/engine-metrics';
 import { loadSettlementControl, resolveAttempt, sendAttempt } from './chain-attempts';
 
@@ -150,11 +151,11 @@ export class PayoutExecutor {
   }
 
   private async plan(epoch: number, payout: PayoutLog, log: (line: string) => void): Promise<void> {
-    const network = await loadNetwork(this.store);
+    const network = await loadLatest(this.store, networkDecider);
     const info = network.epochs.get(epoch);
     if (!info) reject('not_found', 'epoch', `epoch ${epoch} does not exist`);
     if (info.status !== 'closed') reject('conflict', 'epoch', `epoch ${epoch} is not closed`);
-    const recorded = (await fold(this.store, epochStream(epoch), initialEpochSettlement(), evolveEpochSettlement)).state;
+    const recorded = (await load(this.store, epochSettlementDecider, epoch)).state;
     if (!recorded.distribution) reject('conflict', 'epoch', `epoch ${epoch}'s distribution is not built yet: close it first (the close records it)`);
     const control = await loadSettlementControl(this.store);
     const mode = modeOf(control, epoch);
@@ -229,7 +230,7 @@ class PayoutLog {
   ) {}
 
   async load(): Promise<void> {
-    const folded = await fold(this.store, payoutStream(this.epoch), initialPayout(), evolvePayout);
+    const folded = await load(this.store, payoutDecider, this.epoch);
     this.state = folded.state;
     this.revision = folded.revision;
   }

@@ -1,12 +1,13 @@
 import { Body, Controller, Get, HttpCode, Inject, Module, Param, ParseIntPipe, Post, Req } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { evolvePayout, initialPayout, payoutStream, type PayoutState } from '../../domain/epoch-payout';
+import { payoutDecider, type PayoutState } from '../../domain/epoch-payout';
+import { networkDecider } from '../../domain/network';
 import { policyFor } from '../../domain/policy';
 import { reject } from '../../domain/rejection';
 import * as control from '../../domain/settlement-control';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
 import { APP_CONFIG, type AppConfig } from '../config/config';
-import { decideAndAppend, fold } from '../commands/decide-and-append';
+import { decideAndAppend, load, loadLatest } from '../commands/streams';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
 import type { ChainGateway } from '../chain/chain-gateway';
@@ -14,7 +15,6 @@ import { loadChainSetup } from '../treasury/chain-setup';
 import { CHAIN_GATEWAY } from '../chain/open-chain';
 import { loadTreasuryKey } from '../chain/treasury-key';
 import { ProjectionReader } from '../projections/projection-reader';
-import { loadNetwork } from '../network/network';
 import { loadSettlementControl } from './chain-attempts';
 import { PayoutExecutor } from './payout-executor';
 import { ChainVerifier } from '../verification/chain-verifier';
@@ -85,9 +85,9 @@ export class SettlementController {
   @Get('epochs/:epoch/settlement')
   @Roles('operator', 'auditor')
   async get(@Param('epoch', ParseIntPipe) epoch: number) {
-    const { state } = await fold(this.store, payoutStream(epoch), initialPayout(), evolvePayout);
+    const { state } = await load(this.store, payoutDecider, epoch);
     if (!state.plan) reject('not_found', 'epoch', `epoch ${epoch} has no settlement yet`);
-    const network = await loadNetwork(this.store);
+    const network = await loadLatest(this.store, networkDecider);
     return describePayout(state, policyFor(network.policies, epoch).solPriceInSynq);
   }
 
@@ -95,7 +95,7 @@ export class SettlementController {
   @Roles('operator', 'auditor')
   async status() {
     const state = await this.control();
-    const network = await loadNetwork(this.store);
+    const network = await loadLatest(this.store, networkDecider);
     return {
       nextEpoch: network.lastEpoch + 1,
       modeOfNextEpoch: control.modeOf(state, network.lastEpoch + 1),
@@ -109,13 +109,12 @@ export class SettlementController {
   @HttpCode(200)
   @Roles('operator')
   async chooseMode(@Body() body: { mode?: unknown; reason?: unknown } | undefined, @Req() request: AuthenticatedRequest) {
-    const network = await loadNetwork(this.store);
+    const network = await loadLatest(this.store, networkDecider);
     const chainReady = (await loadChainSetup(this.store)) !== undefined;
     await decideAndAppend(
       this.store,
-      control.SETTLEMENT_CONTROL_STREAM,
-      control.initialSettlementControl(),
-      control.evolveSettlementControl,
+      control.settlementControlDecider,
+      undefined,
       (state) => control.chooseMode(state, { mode: body?.mode, reason: body?.reason }, network.lastEpoch, chainReady),
       commandMetadata(request, `mode-${randomUUID()}`),
     );
@@ -129,9 +128,8 @@ export class SettlementController {
   async resume(@Body() body: { reason?: unknown } | undefined, @Req() request: AuthenticatedRequest) {
     await decideAndAppend(
       this.store,
-      control.SETTLEMENT_CONTROL_STREAM,
-      control.initialSettlementControl(),
-      control.evolveSettlementControl,
+      control.settlementControlDecider,
+      undefined,
       (state) => control.resumeSettlement(state, { reason: body?.reason }),
       commandMetadata(request, `resume-${randomUUID()}`),
     );

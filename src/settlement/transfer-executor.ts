@@ -1,6 +1,6 @@
 import { PublicKey, type Keypair } from '@solana/web3.js';
 import {
-  chainTransferStream,
+  chainTransferDecider,
   evolveChainTransfer,
   initialChainTransfer,
   orderTransfer,
@@ -12,7 +12,7 @@ import {
   type TransferOrder,
 } from '../../domain/chain-transfer';
 import { reject } from '../../domain/rejection';
-import { decideAndAppend, fold, type CommandMetadata } from '../commands/decide-and-append';
+import { decideAndAppend, load, type CommandMetadata } from '../commands/streams';
 import type { EventStore } from '../event-store/event-store';
 import { signatureOf, type ChainGateway } from '../chain/chain-gateway';
 import { loadChainSetup } from '../treasury/chain-setup';
@@ -45,7 +45,7 @@ export class TransferExecutor {
   }
 
   async get(orderId: string): Promise<ChainTransferState> {
-    return (await fold(this.store, chainTransferStream(orderId), initialChainTransfer(), evolveChainTransfer)).state;
+    return (await load(this.store, chainTransferDecider, orderId)).state;
   }
 
   async list(): Promise<ChainTransferState[]> {
@@ -102,6 +102,6 @@ export class TransferExecutor {
   }
 
   private decide(orderId: string, decide: (state: ChainTransferState) => ChainTransferEvent[], metadata: CommandMetadata) {
-    return decideAndAppend(this.store, chainTransferStream(orderId), initialChainTransfer(), evolveChainTransfer, decide, metadata);
+    return decideAndAppend(this.store, chainTransferDecider, orderId, decide, metadata);
   }
 }

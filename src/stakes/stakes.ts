@@ -3,7 +3,7 @@ import { CommandBus, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
 import { checkSignature } from '../../domain/chain-proofs';
 import { requireChain } from '../../domain/chain-setup';
-import { currentPolicy, type NetworkState } from '../../domain/network';
+import { currentPolicy, networkDecider, type NetworkState } from '../../domain/network';
 import { reject } from '../../domain/rejection';
 import * as stake from '../../domain/stake';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
@@ -13,10 +13,9 @@ import { CHAIN_GATEWAY } from '../chain/open-chain';
 import { appendChainProofCredit } from '../treasury/chain-proofs';
 import { ChainMovements } from '../settlement/chain-movements';
 import { SettlementModule } from '../settlement/settlement.module';
-import { decideAndAppend, fold, type CommandMetadata } from '../commands/decide-and-append';
+import { decideAndAppend, load, loadLatest, type CommandMetadata } from '../commands/streams';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
-import { loadNetwork } from '../network/network';
 import { loadSynqer } from '../synqers/synqers';
 
 type StakeDecision = (state: stake.StakeState, ledger: NetworkState) => stake.StakeEvent[];
@@ -35,8 +34,8 @@ export class ChangeStakeHandler implements ICommandHandler<ChangeStake> {
 
   async execute({ synqerId, decide, metadata }: ChangeStake) {
     if (!(await loadSynqer(this.store, synqerId))) reject('not_found', 'synqerId', `no synqer is registered as ${synqerId}`);
-    const ledger = await loadNetwork(this.store);
-    return decideAndAppend(this.store, stake.stakeStream(synqerId), stake.initialStake(), stake.evolveStake, (state) => decide(state, ledger), metadata);
+    const ledger = await loadLatest(this.store, networkDecider);
+    return decideAndAppend(this.store, stake.stakeDecider, synqerId, (state) => decide(state, ledger), metadata);
   }
 }
 
@@ -65,9 +64,8 @@ export class CreditOnChainDepositHandler implements ICommandHandler<CreditOnChai
     return appendChainProofCredit(
       this.store,
       { signature, kind: 'stake-deposit' },
-      stake.stakeStream(synqerId),
-      stake.initialStake(),
-      stake.evolveStake,
+      stake.stakeDecider,
+      synqerId,
       (state, claim) => stake.depositOnChain(state, synqerId, { signature, claim, transaction }, addresses),
       metadata,
     );
@@ -130,7 +128,7 @@ export class StakesController {
   @Get()
   @Roles('operator', 'auditor', 'ingest')
   async get(@Param('id') id: string) {
-    const { state } = await fold(this.store, stake.stakeStream(id), stake.initialStake(), stake.evolveStake);
+    const { state } = await load(this.store, stake.stakeDecider, id);
     return {
       synqerId: id,
       active: state.active.toString(),

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import * as synqer from '../../domain/synqer';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
-import { KeyedQueue } from '../commands/stream-cache';
+import { KeyedQueue } from '../commands/keyed-queue';
 
 /**
  * Every synqer's state, kept current by reading the `synqer` category from where it last stopped: one query per use

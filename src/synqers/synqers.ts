@@ -1,12 +1,12 @@
 import { Body, Controller, Get, Inject, Module, Param, Post, Put, Req } from '@nestjs/common';
 import { CommandBus, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
+import { networkDecider } from '../../domain/network';
 import * as synqer from '../../domain/synqer';
 import { reject } from '../../domain/rejection';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
-import { decideAndAppend, fold, type CommandMetadata } from '../commands/decide-and-append';
+import { decideAndAppend, load, loadLatest, type CommandMetadata } from '../commands/streams';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
-import { loadNetwork } from '../network/network';
 import { commandMetadata } from '../requests/request-metadata';
 
 type SynqerDecision = (state: synqer.SynqerState | undefined, lastOpenedEpoch: number) => synqer.SynqerEvent[];
@@ -25,13 +25,13 @@ export class ChangeSynqerHandler implements ICommandHandler<ChangeSynqer> {
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
   async execute({ synqerId, decide, metadata }: ChangeSynqer) {
-    const ledger = await loadNetwork(this.store);
-    return decideAndAppend(this.store, synqer.synqerStream(synqerId), undefined, synqer.evolveSynqer, (state) => decide(state, ledger.lastEpoch), metadata);
+    const ledger = await loadLatest(this.store, networkDecider);
+    return decideAndAppend(this.store, synqer.synqerDecider, synqerId, (state) => decide(state, ledger.lastEpoch), metadata);
   }
 }
 
 export async function loadSynqer(store: EventStore, synqerId: string): Promise<synqer.SynqerState | undefined> {
-  return (await fold(store, synqer.synqerStream(synqerId), undefined as synqer.SynqerState | undefined, synqer.evolveSynqer)).state;
+  return (await load(store, synqer.synqerDecider, synqerId)).state;
 }
 
 @Controller('synqers')

@@ -1,6 +1,7 @@
-import { chainProofStream, claimChainProof, evolveChainProof, refuseAlreadyCredited, type ChainProofClaim, type ChainProofKind } from '../../domain/chain-proofs';
+import { chainProofDecider, claimChainProof, refuseAlreadyCredited, type ChainProofClaim, type ChainProofKind } from '../../domain/chain-proofs';
+import type { Decider } from '../../domain/decider';
 import { CommandRejected } from '../../domain/rejection';
-import { fold, toEnvelopes, type CommandMetadata, type DomainEvent } from '../commands/decide-and-append';
+import { load, toEnvelopes, type CommandMetadata, type DomainEvent } from '../commands/streams';
 import { EventIdConflictError, WrongExpectedRevisionError } from '../event-store/errors';
 import type { EventStore } from '../event-store/event-store';
 
@@ -13,20 +14,20 @@ import type { EventStore } from '../event-store/event-store';
  * `stream`, so submitting the signature for the same account again completes the credit; for any other it is refused.
  * Event ids derive from the signature and `stream`, so the same request twice writes nothing twice.
  */
-export async function appendChainProofCredit<S, E extends DomainEvent>(
+export async function appendChainProofCredit<S, E extends DomainEvent, C, Id>(
   store: EventStore,
   proof: { signature: string; kind: ChainProofKind },
-  stream: string,
-  initial: S,
-  evolve: (state: S, event: E) => S,
+  decider: Decider<S, E, C, Id>,
+  id: Id,
   decide: (state: S, claim: ChainProofClaim | undefined) => E[],
   metadata: CommandMetadata,
 ): Promise<{ events: E[]; position?: bigint }> {
-  const proofStream = chainProofStream(proof.signature);
+  const stream = decider.streamOf(id);
+  const proofStream = chainProofDecider.streamOf(proof.signature);
   const idempotent: CommandMetadata = { ...metadata, commandId: `${proof.kind}:${proof.signature}:${stream}` };
   for (let attempt = 1; attempt <= 5; attempt++) {
-    const { state: claim } = await fold(store, proofStream, undefined as ChainProofClaim | undefined, evolveChainProof);
-    const { state, revision } = await fold(store, stream, initial, evolve);
+    const { state: claim } = await load(store, chainProofDecider, proof.signature);
+    const { state, revision } = await load(store, decider, id);
     const events = decide(state, claim);
     if (events.length === 0) return { events };
     const claims = claimChainProof(claim, { signature: proof.signature, kind: proof.kind, creditedTo: stream });

@@ -1,8 +1,8 @@
 import { Keypair, LAMPORTS_PER_SOL, PublicKey } from '@solana/web3.js';
-import { CHAIN_SETUP_STREAM, evolveChainSetup, initializeChain, type ChainSetup, type ChainSetupEvent } from '../../domain/chain-setup';
+import { chainSetupDecider, initializeChain, type ChainSetup } from '../../domain/chain-setup';
 import { TOKEN } from '../../domain/policy';
 import type { AppConfig } from '../config/config';
-import { decideAndAppend, fold, type CommandMetadata } from '../commands/decide-and-append';
+import { decideAndAppend, load, type CommandMetadata } from '../commands/streams';
 import type { EventStore } from '../event-store/event-store';
 import { ChainError, type ChainGateway } from '../chain/chain-gateway';
 import {
@@ -19,7 +19,7 @@ import {
 import { loadOrCreateTreasuryKey, loadTreasuryKey } from '../chain/treasury-key';
 
 export async function loadChainSetup(store: EventStore): Promise<ChainSetup | undefined> {
-  return (await fold<ChainSetup | undefined, ChainSetupEvent>(store, CHAIN_SETUP_STREAM, undefined, evolveChainSetup)).state;
+  return (await load(store, chainSetupDecider, undefined)).state;
 }
 
 export interface ChainInitOptions {
@@ -50,7 +50,7 @@ export async function initChain(gateway: ChainGateway, store: EventStore, config
     return { setup: recorded, created: false };
   }
   const setup = gateway.kind === 'embedded' ? await createOnEmbeddedChain(gateway, config, options, cluster, log) : await adoptOnCluster(gateway, config, options, cluster, log);
-  await decideAndAppend(store, CHAIN_SETUP_STREAM, undefined as ChainSetup | undefined, evolveChainSetup, (state) => initializeChain(state, setup), metadata);
+  await decideAndAppend(store, chainSetupDecider, undefined, (state) => initializeChain(state, setup), metadata);
   const stored = await loadChainSetup(store);
   return { setup: stored!, created: stored!.mint === setup.mint };
 }

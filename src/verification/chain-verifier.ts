@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { PublicKey } from '@solana/web3.js';
 import type { ChainSetup } from '../../domain/chain-setup';
 import { evolveChainTransfer, initialChainTransfer, transferMemo, type ChainTransferEvent, type ChainTransferState } from '../../domain/chain-transfer';
-import { verifyChain, recordRun, verificationStream, type ChainTransactionFacts, type OrderedTransfer, type PayoutLeaf, type ProvenCredit, type VerificationRun } from '../../domain/chain-verification';
+import { verifyChain, recordRun, verificationDecider, verificationStream, type ChainTransactionFacts, type OrderedTransfer, type PayoutLeaf, type ProvenCredit, type VerificationRun } from '../../domain/chain-verification';
 import { evolvePayout, initialPayout, type PayoutEvent, type PayoutState } from '../../domain/epoch-payout';
 import { reject } from '../../domain/rejection';
 import * as control from '../../domain/settlement-control';
 import { settlementQueries } from '../../projections/settlement';
-import { decideAndAppend, toEnvelopes, type CommandMetadata } from '../commands/decide-and-append';
+import { decideAndAppend, load, toEnvelopes, type CommandMetadata } from '../commands/streams';
 import type { EventStore } from '../event-store/event-store';
 import type { ChainGateway } from '../chain/chain-gateway';
 import { loadChainSetup } from '../treasury/chain-setup';
@@ -75,9 +75,8 @@ export class ChainVerifier {
     if (run.discrepancyCount > 0) {
       await decideAndAppend(
         this.store,
-        control.SETTLEMENT_CONTROL_STREAM,
-        control.initialSettlementControl(),
-        control.evolveSettlementControl,
+        control.settlementControlDecider,
+        undefined,
         (state) => control.pauseSettlement(state, { verificationRunId: runId, discrepancies: run.discrepancyCount }),
         { ...metadata, commandId: `pause-${runId}` },
       );
@@ -86,8 +85,7 @@ export class ChainVerifier {
   }
 
   async get(runId: string): Promise<VerificationRun | undefined> {
-    for await (const event of this.store.readStream(verificationStream(runId))) return event.data as unknown as VerificationRun;
-    return undefined;
+    return (await load(this.store, verificationDecider, runId)).state;
   }
 
   async list(limit = 50): Promise<Omit<VerificationRun, 'discrepancies'>[]> {

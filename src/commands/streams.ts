@@ -1,0 +1,152 @@
+import { hash } from 'node:crypto';
+import type { Decider, DomainEvent } from '../../domain/decider';
+import { CommandRejected } from '../../domain/rejection';
+import { WrongExpectedRevisionError } from '../event-store/errors';
+import type { EventMetadata, EventStore, ExpectedRevision, JsonObject } from '../event-store/event-store';
+
+/**
+ * The one way the command side reads and writes a stream of the books: through its decider (domain/decider.ts).
+ * - `load`: the stream read from the start, with the revision read (what an append then expects);
+ * - `loadLatest`: a singleton stream's state now, read incrementally and kept per store;
+ * - `FoldedStreamCache`: states kept between commands, least recently used dropped, each a guess checked by the append;
+ * - `decideAndAppend`: load, decide, append at the revision loaded, again on a concurrent write.
+ */
+
+export type { DomainEvent };
+
+/** Who asked, and in answer to what: recorded with every event the command produces. */
+export interface CommandMetadata {
+  actor: string;
+  correlationId: string;
+  /** Id of the command (its idempotency key where it has one): the events' causation. */
+  commandId: string;
+}
+
+export interface Loaded<S> {
+  state: S;
+  revision: ExpectedRevision;
+}
+
+/** Replays a stream from its start through the decider's `evolve`. A singleton stream's id is `undefined`. */
+export async function load<S, E extends DomainEvent, C, Id>(store: EventStore, decider: Decider<S, E, C, Id>, id: Id): Promise<Loaded<S>> {
+  return read(store, decider, decider.streamOf(id));
+}
+
+async function read<S, E extends DomainEvent, C, Id>(store: EventStore, decider: Decider<S, E, C, Id>, stream: string): Promise<Loaded<S>> {
+  let state = decider.initial();
+  let revision: ExpectedRevision = 'no_stream';
+  for await (const event of store.readStream(stream)) {
+    state = decider.evolve(state, { type: event.type, data: event.data } as E);
+    revision = event.revision;
+  }
+  return { state, revision };
+}
+
+/** Each singleton stream as last read from each store. The states are never changed (`evolvesInPlace` is refused), so callers may share them. */
+const lastRead = new WeakMap<EventStore, Map<string, { state: unknown; revision: bigint }>>();
+
+/**
+ * A singleton stream (the network ledger) after every event recorded so far: only events recorded since the last call
+ * on this store are read.
+ */
+export async function loadLatest<S, E extends DomainEvent, C>(store: EventStore, decider: Decider<S, E, C, void>): Promise<S> {
+  if (decider.evolvesInPlace) throw new Error('loadLatest shares the states it keeps: a decider whose evolve changes its state in place cannot be loaded this way');
+  const stream = decider.streamOf();
+  let streams = lastRead.get(store);
+  if (!streams) lastRead.set(store, (streams = new Map()));
+  const known = streams.get(stream) as { state: S; revision: bigint } | undefined;
+  let state = known?.state ?? decider.initial();
+  let revision = known?.revision ?? -1n;
+  for await (const event of store.readStream(stream, { fromRevision: revision + 1n })) {
+    state = decider.evolve(state, { type: event.type, data: event.data } as E);
+    revision = event.revision;
+  }
+  // Concurrent callers may finish out of order: keep the furthest read.
+  if (revision > (streams.get(stream)?.revision ?? -1n)) streams.set(stream, { state, revision });
+  return state;
+}
+
+/**
+ * Loaded states kept between commands, each with the revision it was loaded at. A state is only a guess: the append
+ * that follows a decision names that exact revision, so a stale entry (another process wrote) fails the append, is
+ * dropped and loaded again. Least recently used entries go first. Entries are keyed by stream name.
+ */
+export class FoldedStreamCache<S, E extends DomainEvent, C, Id> {
+  private readonly entries = new Map<string, Loaded<S>>();
+
+  constructor(
+    private readonly decider: Decider<S, E, C, Id>,
+    private readonly capacity: number,
+  ) {}
+
+  /** The state kept for the stream, else the stream read in full (kept only once `set` says it was appended to). */
+  async load(store: EventStore, id: Id): Promise<Loaded<S>> {
+    const stream = this.decider.streamOf(id);
+    return this.get(stream) ?? (await read(store, this.decider, stream));
+  }
+
+  private get(stream: string): Loaded<S> | undefined {
+    const entry = this.entries.get(stream);
+    if (entry) {
+      this.entries.delete(stream);
+      this.entries.set(stream, entry);
+    }
+    return entry;
+  }
+
+  set(stream: string, state: S, revision: bigint | 'no_stream'): void {
+    this.entries.delete(stream);
+    this.entries.set(stream, { state, revision });
+    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  delete(stream: string): void {
+    this.entries.delete(stream);
+  }
+}
+
+/**
+ * The command side's one loop: load the stream, decide, append at the exact revision that was loaded. A concurrent
+ * writer makes the append fail; then it loads and decides again, so the decision always sees what is recorded.
+ * Event ids derive from the command id, so a command retried after a lost answer writes nothing twice.
+ */
+export async function decideAndAppend<S, E extends DomainEvent, C, Id>(
+  store: EventStore,
+  decider: Decider<S, E, C, Id>,
+  id: Id,
+  decide: (state: S) => E[] | Promise<E[]>,
+  metadata: CommandMetadata,
+): Promise<{ events: E[]; position?: bigint }> {
+  const stream = decider.streamOf(id);
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    const { state, revision } = await read(store, decider, stream);
+    const events = await decide(state);
+    if (events.length === 0) return { events };
+    try {
+      const result = await store.append(stream, toEnvelopes(stream, events, metadata), { expectedRevision: revision });
+      return { events, position: result.position };
+    } catch (error) {
+      if (!(error instanceof WrongExpectedRevisionError)) throw error;
+    }
+  }
+  throw new CommandRejected('conflict', [{ field: 'stream', reason: `${stream} kept changing while this command was decided; try again` }]);
+}
+
+export function toEnvelopes(stream: string, events: readonly DomainEvent[], metadata: CommandMetadata) {
+  const eventMetadata: EventMetadata = { actor: metadata.actor, correlationId: metadata.correlationId, causationId: metadata.commandId };
+  return events.map((event, i) => ({
+    id: deterministicId(`${stream}\n${metadata.commandId}\n${i}\n${event.type}`),
+    type: event.type,
+    data: event.data as JsonObject,
+    metadata: eventMetadata,
+  }));
+}
+
+/** A uuid (version 8, name-based with SHA-256) derived from `name`. */
+export function deterministicId(name: string): string {
+  const digest = hash('sha256', name, 'buffer');
+  digest[6] = (digest[6] & 0x0f) | 0x80;
+  digest[8] = (digest[8] & 0x3f) | 0x80;
+  const hex = digest.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
