@@ -106,6 +106,12 @@ export class FoldedStreamCache<S, E extends DomainEvent, C, Id> {
 }
 
 /**
+ * A decider's command as its caller states it: without the fields `K` that the command's handler fills in from the
+ * books when it decides (the last opened epoch, the rate in force, the cut-off). What the command bus carries.
+ */
+export type Requested<C extends { type: string; data: object }, K extends PropertyKey> = C extends unknown ? { type: C['type']; data: Omit<C['data'], K> } : never;
+
+/**
  * The command side's one loop: load the stream, decide, append at the exact revision that was loaded. A concurrent
  * writer makes the append fail; then it loads and decides again, so the decision always sees what is recorded.
  * Event ids derive from the command id, so a command retried after a lost answer writes nothing twice.

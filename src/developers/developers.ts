@@ -15,16 +15,18 @@ import { appendChainProofCredit } from '../treasury/chain-proofs';
 import { ChainMovements } from '../settlement/chain-movements';
 import { SettlementModule } from '../settlement/settlement.module';
 import { readTokenAccount } from '../chain/token';
-import { decideAndAppend, load, loadLatest, type CommandMetadata } from '../commands/streams';
+import { decideAndAppend, load, loadLatest, type CommandMetadata, type Requested } from '../commands/streams';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
 
-type DeveloperDecision = (state: developer.DeveloperState | undefined, creditsPerToken: bigint) => developer.DeveloperEvent[];
+/** A command on a developer's account as a caller states it (the on-chain burn is its own command, below): burns are credited at the rate in force when decided. */
+export type DeveloperRequest = Requested<Exclude<developer.DeveloperCommand, { type: 'CreditOnChainBurn' }>, 'creditsPerToken'>;
 
+/** A change to a developer's account, as data. */
 export class ChangeDeveloper {
   constructor(
     readonly developerId: string,
-    readonly decide: DeveloperDecision,
+    readonly command: DeveloperRequest,
     readonly metadata: CommandMetadata,
   ) {}
 }
@@ -33,9 +35,10 @@ export class ChangeDeveloper {
 export class ChangeDeveloperHandler implements ICommandHandler<ChangeDeveloper> {
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
-  async execute({ developerId, decide, metadata }: ChangeDeveloper) {
+  async execute({ developerId, command, metadata }: ChangeDeveloper) {
     const rate = BigInt(currentPolicy(await loadLatest(this.store, networkDecider)).creditsPerToken);
-    return decideAndAppend(this.store, developer.developerDecider, developerId, (state) => decide(state, rate), metadata);
+    const decided: developer.DeveloperCommand = command.type === 'BurnForCredits' ? { type: 'BurnForCredits', data: { ...command.data, creditsPerToken: rate } } : command;
+    return decideAndAppend(this.store, developer.developerDecider, developerId, (state) => developer.developerDecider.decide(decided, state), metadata);
   }
 }
 
@@ -75,7 +78,8 @@ export class CreditOnChainBurnHandler implements ICommandHandler<CreditOnChainBu
       { signature, kind: 'developer-burn' },
       developer.developerDecider,
       developerId,
-      (state, claim) => developer.creditOnChainBurn(state, { signature, claim, transaction, tokenAccountOwners: owners }, addresses, rate),
+      (state, claim) =>
+        developer.developerDecider.decide({ type: 'CreditOnChainBurn', data: { facts: { signature, claim, transaction, tokenAccountOwners: owners }, addresses, creditsPerToken: rate } }, state),
       metadata,
     );
   }
@@ -105,7 +109,7 @@ export class DevelopersController {
   @Roles('operator')
   async register(@Body() body: { developerId?: unknown; wallet?: unknown }, @Req() request: AuthenticatedRequest) {
     const developerId = typeof body?.developerId === 'string' ? body.developerId : '';
-    await this.run(request, developerId, (state) => developer.registerDeveloper(state, { developerId: body?.developerId, wallet: body?.wallet }));
+    await this.run(request, developerId, { type: 'RegisterDeveloper', data: { developerId: body?.developerId, wallet: body?.wallet } });
     return this.get(developerId, request);
   }
 
@@ -113,7 +117,7 @@ export class DevelopersController {
   @Post(':id/purchases')
   @Roles('operator')
   async purchase(@Param('id') id: string, @Body() body: { purchaseId?: unknown; amount?: unknown; paymentReference?: unknown }, @Req() request: AuthenticatedRequest) {
-    await this.run(request, id, (state) => developer.recordPurchase(state, { purchaseId: body?.purchaseId, amount: body?.amount, paymentReference: body?.paymentReference }));
+    await this.run(request, id, { type: 'RecordPurchase', data: { purchaseId: body?.purchaseId, amount: body?.amount, paymentReference: body?.paymentReference } });
     // In hybrid settlement the treasury delivers the tokens on chain, once: a repeated request resumes the delivery.
     const chainTransfer = await this.movements.deliverPurchase(id, String(body?.purchaseId), commandMetadata(request, randomUUID()));
     return { ...(await this.get(id, request)), chainTransfer };
@@ -122,7 +126,7 @@ export class DevelopersController {
   @Post(':id/burns')
   @Roles('operator', 'developer')
   async burn(@Param('id') id: string, @Body() body: { burnId?: unknown; amount?: unknown }, @Req() request: AuthenticatedRequest) {
-    await this.run(request, id, (state, rate) => developer.burnForCredits(state, { burnId: body?.burnId, amount: body?.amount }, rate));
+    await this.run(request, id, { type: 'BurnForCredits', data: { burnId: body?.burnId, amount: body?.amount } });
     return this.get(id, request);
   }
 
@@ -143,7 +147,7 @@ export class DevelopersController {
   @Post(':id/usage')
   @Roles('operator', 'ingest')
   async consume(@Param('id') id: string, @Body() body: { usageId?: unknown; credits?: unknown; sessionReference?: unknown }, @Req() request: AuthenticatedRequest) {
-    await this.run(request, id, (state) => developer.consumeCredits(state, { usageId: body?.usageId, credits: body?.credits, sessionReference: body?.sessionReference }));
+    await this.run(request, id, { type: 'ConsumeCredits', data: { usageId: body?.usageId, credits: body?.credits, sessionReference: body?.sessionReference } });
     return this.get(id, request);
   }
 
@@ -156,9 +160,9 @@ export class DevelopersController {
     return { developerId: state.developerId, wallet: state.wallet, tokenBalance: state.tokenBalance.toString(), credits: state.credits.toString() };
   }
 
-  private run(request: AuthenticatedRequest, developerId: string, decide: DeveloperDecision) {
+  private run(request: AuthenticatedRequest, developerId: string, command: DeveloperRequest) {
     ownAccountOnly(request, developerId);
-    return this.commands.execute(new ChangeDeveloper(developerId, decide, commandMetadata(request, randomUUID())));
+    return this.commands.execute(new ChangeDeveloper(developerId, command, commandMetadata(request, randomUUID())));
   }
 }
 

@@ -1,12 +1,5 @@
 import * as network from '../../domain/network';
-import {
-  DISTRIBUTION_FORMAT,
-  epochSettlementDecider,
-  recordDistribution,
-  recordRewards,
-  type EpochSettlementEvent,
-  type EpochSettlementState,
-} from '../../domain/epoch-settlement';
+import { DISTRIBUTION_FORMAT, epochSettlementDecider, type EpochSettlementCommand } from '../../domain/epoch-settlement';
 import { reject } from '../../domain/rejection';
 import { settlementQueries, type EpochRow } from '../../projections/settlement';
 import { decideAndAppend, load, loadLatest, type CommandMetadata } from '../commands/streams';
@@ -55,7 +48,8 @@ export class EpochClosePipeline {
         this.store,
         network.networkDecider,
         undefined,
-        async (state) => (state.epochs.get(epoch)?.status === 'closed' ? [] : network.closeEpoch(state, { epoch }, await this.store.lastPosition())),
+        async (state) =>
+          state.epochs.get(epoch)?.status === 'closed' ? [] : network.networkDecider.decide({ type: 'CloseEpoch', data: { epoch, cutOffPosition: await this.store.lastPosition() } }, state),
         { ...metadata, commandId: `close-epoch:${epoch}` },
       );
     }
@@ -65,8 +59,9 @@ export class EpochClosePipeline {
     await this.waitForSettlement(await this.closedAt(epoch));
     const row = await this.settledEpoch(epoch);
     if (row.digest === null || row.root === null) throw new Error(`the settlement projection has no results for closed epoch ${epoch}`);
-    await this.recordOnEpochStream(epoch, metadata, 'rewards', (state) =>
-      recordRewards(state, {
+    await this.recordOnEpochStream(epoch, metadata, 'rewards', {
+      type: 'RecordRewards',
+      data: {
         epoch,
         policyVersion: row.policy_version!,
         cutOffPosition: row.cut_off_position!,
@@ -80,21 +75,22 @@ export class EpochClosePipeline {
         sessions: row.sessions!,
         totalWeight: row.total_weight!,
         digest: row.digest!,
-      }),
-    );
+      },
+    });
     if (BigInt(row.returned_to_treasury!) > 0n) {
       await decideAndAppend(
         this.store,
         network.networkDecider,
         undefined,
-        (state) => network.returnEpochPool(state, { epoch, amount: BigInt(row.returned_to_treasury!) }),
+        (state) => network.networkDecider.decide({ type: 'ReturnEpochPool', data: { epoch, amount: BigInt(row.returned_to_treasury!) } }, state),
         { ...metadata, commandId: `return-epoch-pool:${epoch}` },
       );
     }
     onStep('rewards_calculated');
 
-    await this.recordOnEpochStream(epoch, metadata, 'distribution', (state) =>
-      recordDistribution(state, {
+    await this.recordOnEpochStream(epoch, metadata, 'distribution', {
+      type: 'RecordDistribution',
+      data: {
         epoch,
         format: DISTRIBUTION_FORMAT,
         root: row.root!,
@@ -102,8 +98,8 @@ export class EpochClosePipeline {
         total: row.distribution_total!,
         maxTotalClaim: row.distribution_total!,
         maxNumNodes: row.leaf_count!,
-      }),
-    );
+      },
+    });
     onStep('distribution_built');
     // Answer once the reads agree with what was recorded.
     await this.waitForSettlement(await this.store.lastPosition());
@@ -129,9 +125,9 @@ export class EpochClosePipeline {
     epoch: number,
     metadata: Omit<CommandMetadata, 'commandId'>,
     step: string,
-    decide: (state: EpochSettlementState) => EpochSettlementEvent[],
+    command: EpochSettlementCommand,
   ): Promise<void> {
-    await decideAndAppend(this.store, epochSettlementDecider, epoch, decide, { ...metadata, commandId: `${step}:${epoch}` });
+    await decideAndAppend(this.store, epochSettlementDecider, epoch, (state) => epochSettlementDecider.decide(command, state), { ...metadata, commandId: `${step}:${epoch}` });
   }
 
   private async closedAt(epoch: number): Promise<bigint> {

@@ -147,11 +147,11 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
     const accepted: { index: number; reportId: string }[] = [];
     for (const { index, report } of group) {
       try {
-        const acceptedEvents = reports.acceptReport(state, report, { synqer, epoch, verify });
+        const acceptedEvents = reports.metricReportsDecider.decide({ type: 'AcceptReport', data: { report, context: { synqer, epoch, verify } } }, state);
         outcomes[index] = { index, reportId: report.reportId, status: acceptedEvents.length > 0 ? 'accepted' : 'duplicate' };
         if (acceptedEvents.length > 0) accepted.push({ index, reportId: report.reportId });
         for (const event of acceptedEvents) {
-          state = reports.evolveMetricReports(state, event);
+          state = reports.metricReportsDecider.evolve(state, event);
           events.push({
             id: deterministicId(`${stream}\n${report.reportId}`),
             type: event.type,

@@ -5,24 +5,43 @@ import * as network from '../../domain/network';
 import { reject } from '../../domain/rejection';
 import { toInstant } from '../../domain/values';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
-import { decideAndAppend, loadLatest, type CommandMetadata } from '../commands/streams';
+import { decideAndAppend, loadLatest, type CommandMetadata, type Requested } from '../commands/streams';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
 
-/** A decision on the network ledger (treasury and epoch calendar). `cutOff` is the store's position when it is taken. */
+/** A command on the network ledger (treasury, policy, epoch calendar) as a caller states it: a close's cut-off is taken when it is decided. */
+export type NetworkRequest = Requested<network.NetworkCommand, 'cutOffPosition'>;
+
+/** A command on the network ledger, as data: what the command bus carries (`POST /treasury/fundings`, `/policy`, `/epochs`). */
 export class ChangeNetwork {
   constructor(
-    readonly decide: (state: network.NetworkState, cutOff: bigint) => network.NetworkEvent[],
+    readonly command: NetworkRequest,
     readonly metadata: CommandMetadata,
   ) {}
+}
+
+/**
+ * Decides a command on the network ledger and records its events: the one composition of every network ledger command,
+ * run by the bus's handler for HTTP and called directly by `synq epochs open`. A close's cut-off is the store's
+ * position when it is decided (each attempt takes it again).
+ */
+export function changeNetwork(store: EventStore, command: NetworkRequest, metadata: CommandMetadata) {
+  return decideAndAppend(
+    store,
+    network.networkDecider,
+    undefined,
+    async (state) =>
+      network.networkDecider.decide(command.type === 'CloseEpoch' ? { type: 'CloseEpoch', data: { ...command.data, cutOffPosition: await store.lastPosition() } } : command, state),
+    metadata,
+  );
 }
 
 @CommandHandler(ChangeNetwork)
 export class ChangeNetworkHandler implements ICommandHandler<ChangeNetwork> {
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
-  execute({ decide, metadata }: ChangeNetwork) {
-    return decideAndAppend(this.store, network.networkDecider, undefined, async (state) => decide(state, await this.store.lastPosition()), metadata);
+  execute({ command, metadata }: ChangeNetwork) {
+    return changeNetwork(this.store, command, metadata);
   }
 }
 
@@ -47,7 +66,7 @@ export class NetworkController {
   @Post('treasury/fundings')
   @Roles('operator')
   async fund(@Body() body: { amount?: unknown; reference?: unknown }, @Req() request: AuthenticatedRequest) {
-    await this.run(request, (state) => network.fundTreasury(state, { amount: body?.amount, reference: body?.reference }));
+    await this.run(request, { type: 'FundTreasury', data: { amount: body?.amount, reference: body?.reference } });
     return this.treasury();
   }
 
@@ -61,7 +80,7 @@ export class NetworkController {
   @Post('policy')
   @Roles('operator')
   async adoptPolicy(@Body() body: Record<string, unknown>, @Req() request: AuthenticatedRequest) {
-    await this.run(request, (state) => network.adoptPolicy(state, body ?? {}));
+    await this.run(request, { type: 'AdoptPolicy', data: body ?? {} });
     return this.policy();
   }
 
@@ -76,7 +95,7 @@ export class NetworkController {
   @Post('epochs')
   @Roles('operator')
   async open(@Body() body: { epoch?: unknown; start?: unknown; end?: unknown; rewardPool?: unknown }, @Req() request: AuthenticatedRequest) {
-    await this.run(request, (state) => network.openEpoch(state, { epoch: body?.epoch, start: body?.start, end: body?.end, rewardPool: body?.rewardPool }));
+    await this.run(request, { type: 'OpenEpoch', data: { epoch: body?.epoch, start: body?.start, end: body?.end, rewardPool: body?.rewardPool } });
     return this.epoch(typeof body?.epoch === 'number' ? body.epoch : 0);
   }
 
@@ -87,8 +106,8 @@ export class NetworkController {
     return epochView(info);
   }
 
-  private run(request: AuthenticatedRequest, decide: ChangeNetwork['decide']) {
-    return this.commands.execute(new ChangeNetwork(decide, commandMetadata(request, randomUUID())));
+  private run(request: AuthenticatedRequest, command: NetworkRequest) {
+    return this.commands.execute(new ChangeNetwork(command, commandMetadata(request, randomUUID())));
   }
 }
 

@@ -13,17 +13,21 @@ import { CHAIN_GATEWAY } from '../chain/open-chain';
 import { appendChainProofCredit } from '../treasury/chain-proofs';
 import { ChainMovements } from '../settlement/chain-movements';
 import { SettlementModule } from '../settlement/settlement.module';
-import { decideAndAppend, load, loadLatest, type CommandMetadata } from '../commands/streams';
+import { decideAndAppend, load, loadLatest, type CommandMetadata, type Requested } from '../commands/streams';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
 import { loadSynqer } from '../synqers/synqers';
 
-type StakeDecision = (state: stake.StakeState, ledger: NetworkState) => stake.StakeEvent[];
+/**
+ * A command on a synqer's stake as a caller states it (the on-chain deposit is its own command, below): an unstake
+ * request's epoch and cooldown, and a withdrawal's epoch, come from the ledger when it is decided.
+ */
+export type StakeRequest = Requested<Exclude<stake.StakeCommand, { type: 'CreditOnChainDeposit' }>, 'lastOpenedEpoch' | 'cooldownEpochs'>;
 
+/** A change to a synqer's stake, as data (the synqer is `command.data.synqerId`). */
 export class ChangeStake {
   constructor(
-    readonly synqerId: string,
-    readonly decide: StakeDecision,
+    readonly command: StakeRequest,
     readonly metadata: CommandMetadata,
   ) {}
 }
@@ -32,10 +36,23 @@ export class ChangeStake {
 export class ChangeStakeHandler implements ICommandHandler<ChangeStake> {
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
-  async execute({ synqerId, decide, metadata }: ChangeStake) {
+  async execute({ command, metadata }: ChangeStake) {
+    const { synqerId } = command.data;
     if (!(await loadSynqer(this.store, synqerId))) reject('not_found', 'synqerId', `no synqer is registered as ${synqerId}`);
     const ledger = await loadLatest(this.store, networkDecider);
-    return decideAndAppend(this.store, stake.stakeDecider, synqerId, (state) => decide(state, ledger), metadata);
+    return decideAndAppend(this.store, stake.stakeDecider, synqerId, (state) => stake.stakeDecider.decide(withLedger(command, ledger), state), metadata);
+  }
+}
+
+/** The command with what the ledger says now: the last opened epoch, and the policy's unstake cooldown. */
+function withLedger(command: StakeRequest, ledger: NetworkState): stake.StakeCommand {
+  switch (command.type) {
+    case 'RequestUnstake':
+      return { type: 'RequestUnstake', data: { ...command.data, lastOpenedEpoch: ledger.lastEpoch, cooldownEpochs: currentPolicy(ledger).unstakeCooldownEpochs } };
+    case 'WithdrawStake':
+      return { type: 'WithdrawStake', data: { ...command.data, lastOpenedEpoch: ledger.lastEpoch } };
+    default:
+      return command;
   }
 }
 
@@ -66,7 +83,7 @@ export class CreditOnChainDepositHandler implements ICommandHandler<CreditOnChai
       { signature, kind: 'stake-deposit' },
       stake.stakeDecider,
       synqerId,
-      (state, claim) => stake.depositOnChain(state, synqerId, { signature, claim, transaction }, addresses),
+      (state, claim) => stake.stakeDecider.decide({ type: 'CreditOnChainDeposit', data: { synqerId, facts: { signature, claim, transaction }, addresses } }, state),
       metadata,
     );
   }
@@ -83,7 +100,7 @@ export class StakesController {
   @Post('deposits')
   @Roles('operator')
   async deposit(@Param('id') id: string, @Body() body: { depositId?: unknown; amount?: unknown }, @Req() request: AuthenticatedRequest) {
-    await this.run(request, id, (state) => stake.deposit(state, id, { depositId: body?.depositId, amount: body?.amount }));
+    await this.run(request, { type: 'DepositStake', data: { synqerId: id, depositId: body?.depositId, amount: body?.amount } });
     return this.get(id);
   }
 
@@ -101,16 +118,14 @@ export class StakesController {
   @Post('unstake-requests')
   @Roles('operator')
   async requestUnstake(@Param('id') id: string, @Body() body: { requestId?: unknown; amount?: unknown }, @Req() request: AuthenticatedRequest) {
-    await this.run(request, id, (state, ledger) =>
-      stake.requestUnstake(state, id, { requestId: body?.requestId, amount: body?.amount }, ledger.lastEpoch, currentPolicy(ledger).unstakeCooldownEpochs),
-    );
+    await this.run(request, { type: 'RequestUnstake', data: { synqerId: id, requestId: body?.requestId, amount: body?.amount } });
     return this.get(id);
   }
 
   @Post('withdrawals')
   @Roles('operator')
   async withdraw(@Param('id') id: string, @Body() body: { requestId?: unknown }, @Req() request: AuthenticatedRequest) {
-    await this.run(request, id, (state, ledger) => stake.withdraw(state, id, { requestId: body?.requestId }, ledger.lastEpoch));
+    await this.run(request, { type: 'WithdrawStake', data: { synqerId: id, requestId: body?.requestId } });
     // In hybrid settlement the vault pays the tokens back on chain, once.
     const chainTransfer = await this.movements.returnStake(id, String(body?.requestId), commandMetadata(request, randomUUID()));
     return { ...(await this.get(id)), chainTransfer };
@@ -119,7 +134,7 @@ export class StakesController {
   @Post('slashes')
   @Roles('operator')
   async slash(@Param('id') id: string, @Body() body: { slashId?: unknown; amount?: unknown; reason?: unknown }, @Req() request: AuthenticatedRequest) {
-    await this.run(request, id, (state) => stake.slash(state, id, { slashId: body?.slashId, amount: body?.amount, reason: body?.reason }));
+    await this.run(request, { type: 'SlashStake', data: { synqerId: id, slashId: body?.slashId, amount: body?.amount, reason: body?.reason } });
     // In hybrid settlement the slashed stake moves from the vault to the treasury on chain, once.
     const chainTransfer = await this.movements.moveSlash(id, String(body?.slashId), commandMetadata(request, randomUUID()));
     return { ...(await this.get(id)), chainTransfer };
@@ -138,8 +153,8 @@ export class StakesController {
     };
   }
 
-  private run(request: AuthenticatedRequest, synqerId: string, decide: StakeDecision) {
-    return this.commands.execute(new ChangeStake(synqerId, decide, commandMetadata(request, randomUUID())));
+  private run(request: AuthenticatedRequest, command: StakeRequest) {
+    return this.commands.execute(new ChangeStake(command, commandMetadata(request, randomUUID())));
   }
 }
 

@@ -5,17 +5,18 @@ import { networkDecider } from '../../domain/network';
 import * as synqer from '../../domain/synqer';
 import { reject } from '../../domain/rejection';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
-import { decideAndAppend, load, loadLatest, type CommandMetadata } from '../commands/streams';
+import { decideAndAppend, load, loadLatest, type CommandMetadata, type Requested } from '../commands/streams';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
 
-type SynqerDecision = (state: synqer.SynqerState | undefined, lastOpenedEpoch: number) => synqer.SynqerEvent[];
+/** A command on a synqer as a caller states it: a payout wallet change is dated from the last opened epoch, loaded when it is decided. */
+export type SynqerRequest = Requested<synqer.SynqerCommand, 'lastOpenedEpoch'>;
 
-/** Any change to a synqer: which one, and the pure decision to take on its state. */
+/** Any change to a synqer, as data: which one, and the command. */
 export class ChangeSynqer {
   constructor(
     readonly synqerId: string,
-    readonly decide: SynqerDecision,
+    readonly command: SynqerRequest,
     readonly metadata: CommandMetadata,
   ) {}
 }
@@ -24,9 +25,10 @@ export class ChangeSynqer {
 export class ChangeSynqerHandler implements ICommandHandler<ChangeSynqer> {
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
-  async execute({ synqerId, decide, metadata }: ChangeSynqer) {
+  async execute({ synqerId, command, metadata }: ChangeSynqer) {
     const ledger = await loadLatest(this.store, networkDecider);
-    return decideAndAppend(this.store, synqer.synqerDecider, synqerId, (state) => decide(state, ledger.lastEpoch), metadata);
+    const decided: synqer.SynqerCommand = command.type === 'ChangePayoutWallet' ? { type: 'ChangePayoutWallet', data: { ...command.data, lastOpenedEpoch: ledger.lastEpoch } } : command;
+    return decideAndAppend(this.store, synqer.synqerDecider, synqerId, (state) => synqer.synqerDecider.decide(decided, state), metadata);
   }
 }
 
@@ -45,28 +47,28 @@ export class SynqersController {
   @Roles('operator')
   async register(@Body() body: synqer.RegisterSynqer, @Req() request: AuthenticatedRequest) {
     const synqerId = typeof body?.synqerId === 'string' ? body.synqerId : '';
-    await this.run(request, synqerId, (state) => synqer.register(state, body ?? {}));
+    await this.run(request, synqerId, { type: 'RegisterSynqer', data: body ?? {} });
     return this.get(synqerId);
   }
 
   @Put(':id/payout-wallet')
   @Roles('operator')
   async changePayoutWallet(@Param('id') id: string, @Body() body: { payoutWallet?: unknown }, @Req() request: AuthenticatedRequest) {
-    await this.run(request, id, (state, lastEpoch) => synqer.changePayoutWallet(state, { payoutWallet: body?.payoutWallet }, lastEpoch));
+    await this.run(request, id, { type: 'ChangePayoutWallet', data: { payoutWallet: body?.payoutWallet } });
     return this.get(id);
   }
 
   @Post(':id/suspend')
   @Roles('operator')
   async suspend(@Param('id') id: string, @Body() body: { reason?: unknown }, @Req() request: AuthenticatedRequest) {
-    await this.run(request, id, (state) => synqer.suspend(state, { reason: body?.reason }));
+    await this.run(request, id, { type: 'SuspendSynqer', data: { reason: body?.reason } });
     return this.get(id);
   }
 
   @Post(':id/reinstate')
   @Roles('operator')
   async reinstate(@Param('id') id: string, @Body() body: { reason?: unknown }, @Req() request: AuthenticatedRequest) {
-    await this.run(request, id, (state) => synqer.reinstate(state, { reason: body?.reason }));
+    await this.run(request, id, { type: 'ReinstateSynqer', data: { reason: body?.reason } });
     return this.get(id);
   }
 
@@ -78,8 +80,8 @@ export class SynqersController {
     return { ...state, payoutWallet: state.wallets[state.wallets.length - 1].payoutWallet };
   }
 
-  private run(request: AuthenticatedRequest, synqerId: string, decide: SynqerDecision) {
-    return this.commands.execute(new ChangeSynqer(synqerId, decide, commandMetadata(request, randomUUID())));
+  private run(request: AuthenticatedRequest, synqerId: string, command: SynqerRequest) {
+    return this.commands.execute(new ChangeSynqer(synqerId, command, commandMetadata(request, randomUUID())));
   }
 }
 
