@@ -2,20 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { noMoreWords, readCommandLine, wholeNumber } from '../src/cli/arguments';
 import { openCliContext, runCli } from '../src/cli/context';
 import { progress } from '../src/cli/progress';
-import { loadTreasuryKey } from '../src/chain/treasury-key';
-import { payoutDecider } from '../domain/epoch-payout';
-import { networkDecider } from '../domain/network';
-import { policyFor } from '../domain/policy';
-import { load, loadLatest } from '../src/commands/streams';
-import { ProjectionReader } from '../src/projections/projection-reader';
-import { describePayout } from '../src/settlement/settlement.module';
-import { PayoutExecutor } from '../src/settlement/payout-executor';
-import { ChainVerifier } from '../src/verification/chain-verifier';
+import { createSettlement } from '../src/settlement/settle-epoch';
+import { createVerification } from '../src/verification/chain-verifier';
 
 /**
  * `synq settle N` (src/cli/commands.ts): settles closed epoch N in the mode it was opened under (web2 in the books,
- * hybrid by SPL transfers, web3 by anchoring its root), resuming an interrupted settlement. With the embedded chain,
- * the engine must be stopped (it owns the chain): while it runs, use POST /epochs/N/settlement.
+ * hybrid by SPL transfers, web3 by anchoring its root), resuming an interrupted settlement, then verifies the chain
+ * (src/settlement/settle-epoch.ts, as POST /epochs/N/settlement). With the embedded chain, the engine must be stopped
+ * (it owns the chain): while it runs, use POST /epochs/N/settlement.
  */
 runCli('settle', async () => {
   const commandLine = readCommandLine('settle', process.argv.slice(2));
@@ -25,15 +19,15 @@ runCli('settle', async () => {
   try {
     const chain = await context.openChain();
     await context.catchUp(['settlement']);
-    const executor = new PayoutExecutor(context.store, chain, new ProjectionReader(context.database.pool), () => loadTreasuryKey(context.config));
+    const { store, reader, treasuryKey } = context;
+    const { settleEpoch } = createSettlement({ store, chain, reader, treasuryKey, verifier: createVerification({ store, chain, reader }) });
     const bar = progress(`settling epoch ${epoch}`, 'transactions');
-    await executor.settle(epoch, { actor: 'cli', correlationId: randomUUID(), commandId: `settle-${epoch}-${randomUUID()}` }, { onProgress: (done, total) => bar.update(done, total) });
-    bar.finish();
-    const { state: settledState } = await load(context.store, payoutDecider, epoch);
-    // Hybrid and web3: the chain executed, now the chain is verified against the books (a discrepancy pauses settlement).
-    const run = settledState.plan?.mode === 'web2' ? null : await new ChainVerifier(context.store, chain, new ProjectionReader(context.database.pool)).run({ actor: 'cli', correlationId: randomUUID() });
-    const state = settledState;
-    const view = { ...describePayout(state, policyFor((await loadLatest(context.store, networkDecider)).policies, epoch).solPriceInSynq), verification: run && { runId: run.runId, discrepancyCount: run.discrepancyCount, byType: run.byType } };
+    const view = await settleEpoch.run(
+      epoch,
+      { actor: 'cli', correlationId: randomUUID(), commandId: `settle-${epoch}-${randomUUID()}` },
+      { onProgress: (done, total) => bar.update(done, total), onSettled: () => bar.finish() },
+    );
+    const run = view.verification;
     if (commandLine.has('--json')) process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
     else {
       process.stdout.write(

@@ -2,13 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { noMoreWords, readCommandLine, UsageError } from '../src/cli/arguments';
 import { openCliContext, runCli } from '../src/cli/context';
 import { progress } from '../src/cli/progress';
-import { ProjectionReader } from '../src/projections/projection-reader';
-import { ChainVerifier } from '../src/verification/chain-verifier';
+import { createVerification } from '../src/verification/chain-verifier';
 
 /**
  * `synq verify chain` (src/cli/commands.ts): replay-verification of the chain against the books
- * (domain/chain-verification.ts). The run is recorded; exit code 1 when it found a discrepancy (each listed with its
- * type, epoch, account and both values), 0 when none.
+ * (domain/chain-verification.ts; src/verification/chain-verifier.ts, as POST /verification/runs). The run is recorded;
+ * exit code 1 when it found a discrepancy (each listed with its type, epoch, account and both values), 0 when none.
  */
 runCli('verify', async () => {
   const commandLine = readCommandLine('verify', process.argv.slice(2));
@@ -20,7 +19,7 @@ runCli('verify', async () => {
     const chain = await context.openChain();
     await context.catchUp(['settlement']);
     const bar = progress('verifying', 'transactions');
-    const run = await new ChainVerifier(context.store, chain, new ProjectionReader(context.database.pool)).run({ actor: 'cli', correlationId: randomUUID() }, { onProgress: (done, total) => bar.update(done, total) });
+    const run = await createVerification({ store: context.store, chain, reader: context.reader }).run({ actor: 'cli', correlationId: randomUUID() }, { onProgress: (done, total) => bar.update(done, total) });
     bar.finish();
     if (commandLine.has('--json')) process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
     else {

@@ -14,7 +14,7 @@ import {
   type PayoutEvent,
   type PayoutState,
 } from '../domain/epoch-payout';
-import { settlementCost } from '../src/settlement/settlement.module';
+import { settlementCost } from '../src/settlement/settle-epoch';
 import { associatedTokenAddress, createAssociatedAccountIdempotent, memoInstruction, signTransaction, transferChecked } from '../src/chain/token';
 import { DeciderSpecification } from './support/decider-specification';
 
@@ -89,7 +89,7 @@ describe('payout plan and the exactly-once rule (domain/epoch-payout.ts)', () =>
   });
 });
 
-describe('settlement cost (src/settlement/settlement.module.ts)', () => {
+describe('settlement cost (src/settlement/settle-epoch.ts)', () => {
   it('reports fees and rent in lamports and, with a SOL price in the policy, as a share of the rewards paid', () => {
     let state = apply(initialPayout(), planSettlement(initialPayout(), { epoch: 1, mode: 'hybrid', root, leafCount: 1, total: '250000000000', leaves: [{ accountExists: false }], maxTransfersPerTransaction: 24 }));
     state = apply(state, recordSigned(state, [{ epoch: 1, batch: 0, signature: 's', blockhash: 'h', lastValidBlockHeight: '9', wire: '', rent: '2039280' }]));

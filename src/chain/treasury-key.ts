@@ -30,6 +30,12 @@ export async function loadTreasuryKey(config: AppConfig): Promise<Keypair> {
   return Keypair.fromSecretKey(Uint8Array.from(bytes as number[]));
 }
 
+/** The treasury key, read when first asked for and kept: what settlement and single transfers sign with. */
+export function treasuryKeyLoader(config: AppConfig): () => Promise<Keypair> {
+  let key: Promise<Keypair> | undefined;
+  return () => (key ??= loadTreasuryKey(config));
+}
+
 /** Creates the keypair file if there is none (mode 0600), and returns the key either way. */
 export async function loadOrCreateTreasuryKey(config: AppConfig): Promise<Keypair> {
   const file = treasuryKeypairPath(config);

@@ -2,6 +2,9 @@ import { ConfigError, loadConfig, type AppConfig } from '../config/config';
 import type { ChainGateway } from '../chain/chain-gateway';
 import { EmbeddedChain } from '../chain/embedded-chain';
 import { RpcChain } from '../chain/rpc-chain';
+import type { Keypair } from '@solana/web3.js';
+import { treasuryKeyLoader } from '../chain/treasury-key';
+import { ProjectionReader } from '../projections/projection-reader';
 import type { ProjectionRunner } from '../projections/projection-runner';
 import { createProjectionRunner } from '../projections/projections';
 import { randomUUID } from 'node:crypto';
@@ -13,12 +16,26 @@ import { UsageError } from './arguments';
 
 export { UsageError };
 
+/**
+ * What a command is made of: the engine's plain dependencies, opened for the command line. Commands hand them to the
+ * same factories the engine's modules call (createSettlement, createVerification, createEpochClose, ...), so a use case
+ * is composed once whoever calls it.
+ */
 export interface CliContext {
   config: AppConfig;
   database: Database;
   store: EventStore;
+  /** Reads of the read models' tables. */
+  reader: ProjectionReader;
+  /** The treasury authority's key (SYNQ_TREASURY_KEYPAIR, or the one in SYNQ_DATA_DIR), read when first needed. */
+  treasuryKey: () => Promise<Keypair>;
   /** The engine's chain (SOLANA_RPC_URL, or the embedded one, which a running engine owns: then this fails and says so). */
   openChain(): Promise<ChainGateway>;
+  /**
+   * This command's projection runner, made when first asked for and stopped on close. It processes only once started
+   * (`catchUp` starts it), and then only the projections no engine processes.
+   */
+  projectionRunner(): ProjectionRunner;
   /**
    * Brings the named projections to the log's head and keeps them following until close: processed here when no
    * engine runs, by the engine when one does (whoever holds a projection's lock processes it).
@@ -34,19 +51,23 @@ export async function openCliContext(): Promise<CliContext> {
   const store = openEventStore(config, database);
   let chain: ChainGateway | undefined;
   let runner: ProjectionRunner | undefined;
+  const projectionRunner = () => (runner ??= createProjectionRunner(database, store, () => undefined, `cli:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`));
   return {
     config,
     database,
     store,
+    reader: new ProjectionReader(database.pool),
+    treasuryKey: treasuryKeyLoader(config),
     async openChain() {
       if (config.solanaRpcUrl) chain ??= new RpcChain({ url: config.solanaRpcUrl, commitment: config.solanaCommitment });
       else chain ??= await EmbeddedChain.open(database.pool, database.connection);
       return chain;
     },
+    projectionRunner,
     async catchUp(names) {
-      runner ??= createProjectionRunner(database, store, () => undefined, `cli:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`);
-      runner.start();
-      await runner.waitFor({ position: await store.lastPosition(), names });
+      const processing = projectionRunner();
+      processing.start();
+      await processing.waitFor({ position: await store.lastPosition(), names });
     },
     async close() {
       await runner?.stop();

@@ -16,6 +16,17 @@ import type { ProjectionReader } from '../projections/projection-reader';
 import { loadProvenCredits } from './proven-credits';
 import type { EngineMetrics } from '../observability/engine-metrics';
 
+export interface VerificationDependencies {
+  store: EventStore;
+  chain: ChainGateway;
+  reader: ProjectionReader;
+  metrics?: EngineMetrics;
+}
+
+/** Replay-verification, composed once: for the engine (VerificationModule, settlement) and `synq verify chain` / `synq settle` alike. */
+export function createVerification(deps: VerificationDependencies): ChainVerifier {
+  return new ChainVerifier(deps.store, deps.chain, deps.reader, deps.metrics);
+}
 
 /**
  * Runs replay-verification (domain/chain-verification.ts): reads the event history and the chain through the gateway,

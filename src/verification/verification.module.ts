@@ -6,7 +6,7 @@ import { commandMetadata } from '../requests/request-metadata';
 import type { ChainGateway } from '../chain/chain-gateway';
 import { CHAIN_GATEWAY } from '../chain/open-chain';
 import { ProjectionReader } from '../projections/projection-reader';
-import { ChainVerifier } from './chain-verifier';
+import { ChainVerifier, createVerification } from './chain-verifier';
 import { EngineMetrics } from '../observability/engine-metrics';
 
 @Controller('verification/runs')
@@ -44,7 +44,7 @@ export class VerificationController {
     {
       provide: ChainVerifier,
       inject: [EVENT_STORE, CHAIN_GATEWAY, ProjectionReader, { token: EngineMetrics, optional: true }],
-      useFactory: (store: EventStore, chain: ChainGateway, reader: ProjectionReader, metrics?: EngineMetrics) => new ChainVerifier(store, chain, reader, metrics),
+      useFactory: (store: EventStore, chain: ChainGateway, reader: ProjectionReader, metrics?: EngineMetrics) => createVerification({ store, chain, reader, metrics }),
     },
   ],
   exports: [ChainVerifier],

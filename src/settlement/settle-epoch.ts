@@ -1,0 +1,115 @@
+import type { Keypair } from '@solana/web3.js';
+import { payoutDecider, type PayoutState } from '../../domain/epoch-payout';
+import { networkDecider } from '../../domain/network';
+import { policyFor } from '../../domain/policy';
+import { reject } from '../../domain/rejection';
+import { load, loadLatest, type CommandMetadata } from '../commands/streams';
+import type { EventStore } from '../event-store/event-store';
+import type { ChainGateway } from '../chain/chain-gateway';
+import type { ProjectionReader } from '../projections/projection-reader';
+import type { EngineMetrics } from '../observability/engine-metrics';
+import type { ChainVerifier } from '../verification/chain-verifier';
+import { ChainMovements } from './chain-movements';
+import { PayoutExecutor } from './payout-executor';
+import { TransferExecutor } from './transfer-executor';
+
+const LAMPORTS_PER_SOL = 1_000_000_000n;
+
+/** What an epoch's settlement cost: lamports, and where the policy prices SOL, a share of the rewards paid. */
+export function settlementCost(state: PayoutState, solPriceInSynq: string | undefined) {
+  const lamports = state.feeLamports + state.rentLamports;
+  const paid = BigInt(state.plan?.mode === 'hybrid' ? state.plan.total : '0');
+  let percentOfPaid: string | null = null;
+  if (solPriceInSynq !== undefined && paid > 0n) {
+    // In hundred-thousandths of a percent, rounded down, then written with five decimals.
+    const scaled = (lamports * BigInt(solPriceInSynq) * 100n * 100_000n) / (LAMPORTS_PER_SOL * paid);
+    percentOfPaid = `${scaled / 100_000n}.${(scaled % 100_000n).toString().padStart(5, '0')}`;
+  }
+  return { feeLamports: state.feeLamports.toString(), rentLamports: state.rentLamports.toString(), totalLamports: lamports.toString(), percentOfPaid };
+}
+
+export function describePayout(state: PayoutState, solPriceInSynq: string | undefined) {
+  const plan = state.plan!;
+  const count = (status: string) => state.batches.filter((batch) => batch.status === status).length;
+  return {
+    epoch: plan.epoch,
+    mode: plan.mode,
+    root: plan.root,
+    leafCount: plan.leafCount,
+    total: plan.total,
+    status: state.settled ? 'settled' : 'in_progress',
+    transactions: { planned: plan.batches.length, confirmed: count('confirmed'), awaiting: count('awaiting'), failed: count('failed'), expired: count('expired'), unsigned: count('unsigned') },
+    cost: settlementCost(state, solPriceInSynq),
+    batches: plan.batches.map((batch, i) => ({
+      batch: batch.batch,
+      kind: batch.kind,
+      firstLeaf: batch.firstLeaf,
+      leafCount: batch.leafCount,
+      status: state.batches[i].status,
+      attempts: state.batches[i].attempts,
+      signature: state.batches[i].confirmedSignature ?? state.batches[i].current?.signature ?? null,
+    })),
+  };
+}
+
+export type SettlementView = ReturnType<typeof describePayout>;
+
+export interface SettleEpochOptions {
+  /** Transactions settled so far, of all the plan's. */
+  onProgress?: (done: number, total: number) => void;
+  /** The settlement is done; the verification (hybrid, web3) comes next. */
+  onSettled?: () => void;
+}
+
+/**
+ * Settling an epoch, then verifying the chain: `POST /epochs/{n}/settlement` and `synq settle N` both run this.
+ * The epoch is settled in the mode it was opened under (resuming an interrupted settlement); in hybrid and web3 the
+ * chain executed, so the chain is then verified against the books (a discrepancy pauses settlement).
+ */
+export class SettleEpoch {
+  constructor(
+    private readonly store: EventStore,
+    private readonly payouts: PayoutExecutor,
+    private readonly verifier: ChainVerifier,
+  ) {}
+
+  async run(epoch: number, metadata: CommandMetadata, options: SettleEpochOptions = {}) {
+    const settled = await this.payouts.settle(epoch, metadata, { onProgress: options.onProgress });
+    options.onSettled?.();
+    const run = settled.mode === 'web2' ? null : await this.verifier.run({ actor: metadata.actor, correlationId: metadata.correlationId });
+    return { ...(await this.view(epoch)), verification: run && { runId: run.runId, discrepancyCount: run.discrepancyCount, byType: run.byType } };
+  }
+
+  /** The epoch's settlement as recorded: its plan, each transaction's status and what it cost. */
+  async view(epoch: number): Promise<SettlementView> {
+    const { state } = await load(this.store, payoutDecider, epoch);
+    if (!state.plan) reject('not_found', 'epoch', `epoch ${epoch} has no settlement yet`);
+    const network = await loadLatest(this.store, networkDecider);
+    return describePayout(state, policyFor(network.policies, epoch).solPriceInSynq);
+  }
+}
+
+export interface SettlementDependencies {
+  store: EventStore;
+  chain: ChainGateway;
+  reader: ProjectionReader;
+  /** The treasury authority's key (src/chain/treasury-key.ts `treasuryKeyLoader`). */
+  treasuryKey: () => Promise<Keypair>;
+  /** The verification that follows an on-chain settlement (src/verification `createVerification`). */
+  verifier: ChainVerifier;
+  metrics?: EngineMetrics;
+}
+
+/** What settlement can do, composed once: for the engine (SettlementModule) and the command line (`synq settle`) alike. */
+export interface Settlement {
+  payouts: PayoutExecutor;
+  transfers: TransferExecutor;
+  movements: ChainMovements;
+  settleEpoch: SettleEpoch;
+}
+
+export function createSettlement(deps: SettlementDependencies): Settlement {
+  const payouts = new PayoutExecutor(deps.store, deps.chain, deps.reader, deps.treasuryKey, deps.metrics);
+  const transfers = new TransferExecutor(deps.store, deps.chain, deps.treasuryKey, deps.metrics);
+  return { payouts, transfers, movements: new ChainMovements(deps.store, transfers), settleEpoch: new SettleEpoch(deps.store, payouts, deps.verifier) };
+}
