@@ -1,17 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { noMoreWords, readCommandLine, UsageError, wholeNumber } from '../src/cli/arguments';
 import { openCliContext, runCli } from '../src/cli/context';
-import { EpochClosePipeline } from '../src/epochs/epoch-close';
-import * as network from '../domain/network';
-import { decideAndAppend, loadLatest } from '../src/commands/streams';
-import { ProjectionReader } from '../src/projections/projection-reader';
-import { createProjectionRunner } from '../src/projections/projections';
+import { createEpochClose } from '../src/epochs/epoch-close';
+import { changeNetwork } from '../src/network/network';
 
 /**
- * `synq epochs` (src/cli/commands.ts). `open N` records the epoch as POST /epochs does. `close N` runs the epoch close
- * pipeline (close, rewards, distribution), resuming where an earlier run stopped; the projections are processed by a
- * running engine or, when there is none, by this command. `status` lists the epochs.
+ * `synq epochs` (src/cli/commands.ts). `open N` records the epoch as POST /epochs does (src/network/network.ts
+ * `changeNetwork`). `close N` runs the epoch close pipeline (close, rewards, distribution; src/epochs/epoch-close.ts,
+ * as POST /epochs/N/close), resuming where an earlier run stopped; the projections are processed by a running engine
+ * or, when there is none, by this command. `status` lists the epochs.
  */
 runCli('epochs', async () => {
   const commandLine = readCommandLine('epochs', process.argv.slice(2));
@@ -27,16 +24,14 @@ runCli('epochs', async () => {
   }
   const json = commandLine.has('--json');
   const context = await openCliContext();
-  const runner = createProjectionRunner(context.database, context.store, () => undefined, `cli:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`);
-  const pipeline = new EpochClosePipeline(context.store, runner, new ProjectionReader(context.database.pool));
   try {
+    const runner = context.projectionRunner();
+    const pipeline = createEpochClose({ store: context.store, runner, reader: context.reader });
     if (command === 'open') {
       // The same decision as POST /epochs: numbered without gaps, never overlapping, the pool within the treasury.
-      await decideAndAppend(
+      await changeNetwork(
         context.store,
-        network.networkDecider,
-        undefined,
-        (state) => network.openEpoch(state, { epoch, start: commandLine.value('--start'), end: commandLine.value('--end'), rewardPool: commandLine.value('--pool') }),
+        { type: 'OpenEpoch', data: { epoch, start: commandLine.value('--start'), end: commandLine.value('--end'), rewardPool: commandLine.value('--pool') } },
         { actor: 'cli', correlationId: randomUUID(), commandId: `open-${epoch}-${randomUUID()}` },
       );
     }
@@ -47,15 +42,8 @@ runCli('epochs', async () => {
         process.stderr.write(`epoch ${epoch}: ${stage.replace('_', ' ')} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`),
       );
     }
-    const ledger = await loadLatest(context.store, network.networkDecider);
-    const epochs = [...ledger.epochs.values()].filter((info) => epoch === undefined || info.epoch === epoch);
-    if (epoch !== undefined && epochs.length === 0) throw new UsageError(`epoch ${epoch} was never opened`, false);
-    const views = [];
-    for (const info of epochs) {
-      const stage = await pipeline.stage(info.epoch);
-      const row = stage === 'open' ? undefined : await pipeline.settledEpoch(info.epoch).catch(() => undefined);
-      views.push({ epoch: info.epoch, status: info.status, stage, rewardPool: info.rewardPool.toString(), paid: row?.paid ?? null, synqers: row?.synqers ?? null, root: row?.root ?? null, digest: row?.digest ?? null });
-    }
+    const views = await pipeline.progress(epoch);
+    if (epoch !== undefined && views.length === 0) throw new UsageError(`epoch ${epoch} was never opened`, false);
     if (json) process.stdout.write(`${JSON.stringify({ epochs: views }, null, 2)}\n`);
     else {
       for (const v of views) {
@@ -63,7 +51,6 @@ runCli('epochs', async () => {
       }
     }
   } finally {
-    await runner.stop();
     await context.close();
   }
 });

@@ -10,6 +10,30 @@ import type { EngineMetrics } from '../observability/engine-metrics';
 
 export type CloseStage = 'open' | 'closed' | 'rewards_calculated' | 'distribution_built';
 
+export interface EpochCloseProgress {
+  epoch: number;
+  status: network.EpochInfo['status'];
+  stage: CloseStage;
+  rewardPool: string;
+  paid: string | null;
+  synqers: number | null;
+  root: string | null;
+  digest: string | null;
+}
+
+export interface EpochCloseDependencies {
+  store: EventStore;
+  /** Processes the settlement projection, whose results each step waits for. */
+  runner: ProjectionRunner;
+  reader: ProjectionReader;
+  metrics?: EngineMetrics;
+}
+
+/** Closing an epoch, composed once: for the engine (EpochsModule: POST /epochs/{n}/close) and `synq epochs close` alike. */
+export function createEpochClose(deps: EpochCloseDependencies): EpochClosePipeline {
+  return new EpochClosePipeline(deps.store, deps.runner, deps.reader, deps.metrics);
+}
+
 /**
  * Closing an epoch, as a pipeline whose every step is recorded: `EpochClosed` on the network ledger (the cut-off), then
  * `EpochRewardsCalculated` and `EpochDistributionBuilt` on `epoch-<n>`. The `settlement` projection does the heavy
@@ -113,6 +137,22 @@ export class EpochClosePipeline {
     if (info.status === 'open') return 'open';
     const { state } = await load(this.store, epochSettlementDecider, epoch);
     return state.distribution ? 'distribution_built' : state.rewards ? 'rewards_calculated' : 'closed';
+  }
+
+  /**
+   * How far each epoch's close has come (or the one asked for; none if it was never opened), with its rewards and
+   * distribution once the settlement projection has them.
+   */
+  async progress(epoch?: number): Promise<EpochCloseProgress[]> {
+    const ledger = await loadLatest(this.store, network.networkDecider);
+    const epochs = [...ledger.epochs.values()].filter((info) => epoch === undefined || info.epoch === epoch);
+    const views: EpochCloseProgress[] = [];
+    for (const info of epochs) {
+      const stage = await this.stage(info.epoch);
+      const row = stage === 'open' ? undefined : await this.settledEpoch(info.epoch).catch(() => undefined);
+      views.push({ epoch: info.epoch, status: info.status, stage, rewardPool: info.rewardPool.toString(), paid: row?.paid ?? null, synqers: row?.synqers ?? null, root: row?.root ?? null, digest: row?.digest ?? null });
+    }
+    return views;
   }
 
   async settledEpoch(epoch: number): Promise<EpochRow> {

@@ -13,9 +13,10 @@ import { epochView } from '../network/network';
 import { ProjectionReader } from '../projections/projection-reader';
 import { ProjectionRunner } from '../projections/projection-runner';
 import { ClaimsCache } from './claims-cache';
-import { EpochClosePipeline } from './epoch-close';
+import { createEpochClose, EpochClosePipeline } from './epoch-close';
 import { EngineMetrics } from '../observability/engine-metrics';
 
+/** Closing an epoch, as data: what the command bus carries for `POST /epochs/{n}/close`; its handler runs the close pipeline. */
 export class CloseEpoch {
   constructor(
     readonly epoch: number,
@@ -175,7 +176,7 @@ function pageNumber(field: string, value: string | undefined, fallback: number, 
     {
       provide: EpochClosePipeline,
       inject: [EVENT_STORE, ProjectionRunner, ProjectionReader, { token: EngineMetrics, optional: true }],
-      useFactory: (store: EventStore, runner: ProjectionRunner, reader: ProjectionReader, metrics?: EngineMetrics) => new EpochClosePipeline(store, runner, reader, metrics),
+      useFactory: (store: EventStore, runner: ProjectionRunner, reader: ProjectionReader, metrics?: EngineMetrics) => createEpochClose({ store, runner, reader, metrics }),
     },
   ],
 })
