@@ -1,15 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { PublicKey } from '@solana/web3.js';
 import { noMoreWords, readCommandLine, UsageError } from '../src/cli/arguments';
 import { openCliContext, runCli } from '../src/cli/context';
-import { initChain, loadChainSetup } from '../src/treasury/chain-setup';
-import { readMint, readTokenAccount } from '../src/chain/token';
+import { createTreasurySetup } from '../src/treasury/chain-setup';
 
 /**
- * `synq chain` (src/cli/commands.ts). `init` sets the chain up for settlement and records it
- * (src/treasury/chain-setup.ts): on the embedded chain it creates the mint, treasury and stake vault; on a cluster
- * (SOLANA_RPC_URL) it takes `--mint` and the treasury key from SYNQ_TREASURY_KEYPAIR. `status` shows the recorded
- * accounts and their balances on chain. The key is never printed.
+ * `synq chain` (src/cli/commands.ts), through src/treasury/chain-setup.ts's TreasurySetup as POST /chain/init and
+ * GET /chain. `init` sets the chain up for settlement and records it: on the embedded chain it creates the mint,
+ * treasury and stake vault; on a cluster (SOLANA_RPC_URL) it takes `--mint` and the treasury key from
+ * SYNQ_TREASURY_KEYPAIR. `status` shows the recorded accounts and their balances on chain. The key is never printed.
  */
 runCli('chain', async () => {
   const commandLine = readCommandLine('chain', process.argv.slice(2));
@@ -22,12 +20,9 @@ runCli('chain', async () => {
   const json = commandLine.has('--json');
   const context = await openCliContext();
   try {
-    const chain = await context.openChain();
+    const treasury = createTreasurySetup({ chain: await context.openChain(), store: context.store, config: context.config });
     if (command === 'init') {
-      const { setup, created } = await initChain(
-        chain,
-        context.store,
-        context.config,
+      const { setup, created } = await treasury.init(
         { supply: supplyText === undefined ? undefined : BigInt(supplyText), mint, log: (line) => process.stderr.write(`${line}\n`) },
         { actor: 'cli', correlationId: randomUUID(), commandId: `chain-init-${randomUUID()}` },
       );
@@ -35,14 +30,10 @@ runCli('chain', async () => {
       else process.stdout.write(`${created ? 'set up' : 'already set up'}: cluster ${setup.cluster}, mint ${setup.mint}, treasury ${setup.treasuryAccount} (authority ${setup.treasuryAuthority}), stake vault ${setup.stakeVault}\n`);
       return 0;
     }
-    const setup = await loadChainSetup(context.store);
-    if (!setup) throw new UsageError('the chain is not set up: run synq chain init', false);
-    const [mintAccount, treasury, vault] = await chain.getAccounts([setup.mint, setup.treasuryAccount, setup.stakeVault].map((key) => new PublicKey(key)));
-    const balances = {
-      mintSupply: readMint(new PublicKey(setup.mint), mintAccount)?.supply.toString() ?? null,
-      treasury: readTokenAccount(new PublicKey(setup.treasuryAccount), treasury)?.amount.toString() ?? null,
-      stakeVault: readTokenAccount(new PublicKey(setup.stakeVault), vault)?.amount.toString() ?? null,
-    };
+    const status = await treasury.status();
+    if (!status) throw new UsageError('the chain is not set up: run synq chain init', false);
+    const { gateway: _gateway, blockHeight: _blockHeight, balances: all, ...setup } = status;
+    const balances = { mintSupply: all.mintSupply, treasury: all.treasury, stakeVault: all.stakeVault };
     if (json) process.stdout.write(`${JSON.stringify({ ...setup, balances }, null, 2)}\n`);
     else process.stdout.write(`cluster ${setup.cluster}\nmint ${setup.mint} (supply ${balances.mintSupply})\ntreasury ${setup.treasuryAccount} (${balances.treasury})\nstake vault ${setup.stakeVault} (${balances.stakeVault})\n`);
     return 0;

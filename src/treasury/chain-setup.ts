@@ -55,6 +55,59 @@ export async function initChain(gateway: ChainGateway, store: EventStore, config
   return { setup: stored!, created: stored!.mint === setup.mint };
 }
 
+/** The recorded setup, and what the chain holds in its accounts now. */
+export interface ChainStatus extends ChainSetup {
+  gateway: ChainGateway['kind'];
+  blockHeight: string;
+  balances: { mintSupply: string | null; treasury: string | null; stakeVault: string | null; treasuryAuthorityLamports: string };
+}
+
+/**
+ * The treasury's chain setup, composed once: `POST /chain/init` and `GET /chain` (TreasuryModule), `synq chain init`
+ * and `synq chain status` alike.
+ */
+export class TreasurySetup {
+  constructor(
+    private readonly chain: ChainGateway,
+    private readonly store: EventStore,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** `chain init` (see initChain): sets the chain up once and records it; a second run changes nothing. */
+  init(options: ChainInitOptions, metadata: CommandMetadata): Promise<{ setup: ChainSetup; created: boolean }> {
+    return initChain(this.chain, this.store, this.config, options, metadata);
+  }
+
+  /** The recorded accounts and their balances on chain now; undefined while the chain is not set up. The key is never in it. */
+  async status(): Promise<ChainStatus | undefined> {
+    const setup = await loadChainSetup(this.store);
+    if (!setup) return undefined;
+    const [mint, treasury, vault, authority] = await this.chain.getAccounts([setup.mint, setup.treasuryAccount, setup.stakeVault, setup.treasuryAuthority].map((key) => new PublicKey(key)));
+    return {
+      ...setup,
+      gateway: this.chain.kind,
+      blockHeight: (await this.chain.blockHeight()).toString(),
+      balances: {
+        mintSupply: readMint(new PublicKey(setup.mint), mint)?.supply.toString() ?? null,
+        treasury: readTokenAccount(new PublicKey(setup.treasuryAccount), treasury)?.amount.toString() ?? null,
+        stakeVault: readTokenAccount(new PublicKey(setup.stakeVault), vault)?.amount.toString() ?? null,
+        treasuryAuthorityLamports: authority?.lamports.toString() ?? '0',
+      },
+    };
+  }
+}
+
+export interface TreasurySetupDependencies {
+  chain: ChainGateway;
+  store: EventStore;
+  /** Where the treasury key is (SYNQ_TREASURY_KEYPAIR, SYNQ_DATA_DIR). */
+  config: AppConfig;
+}
+
+export function createTreasurySetup(deps: TreasurySetupDependencies): TreasurySetup {
+  return new TreasurySetup(deps.chain, deps.store, deps.config);
+}
+
 async function createOnEmbeddedChain(gateway: ChainGateway, config: AppConfig, options: ChainInitOptions, cluster: string, log: (line: string) => void): Promise<ChainSetup> {
   const authority = await loadOrCreateTreasuryKey(config);
   const mint = Keypair.generate();
