@@ -1,13 +1,9 @@
 import { writeFileSync } from 'node:fs';
-import { Pool } from 'pg';
-import { Audit, EpochNeverClosedError, type AuditMismatch, type EpochAudit } from '../src/audit/audit';
+import { createAudit, EpochNeverClosedError, type AuditMismatch, type EpochAudit } from '../src/audit/audit';
 import { noMoreWords, readCommandLine, UsageError, wholeNumber } from '../src/cli/arguments';
 import { progress } from '../src/cli/progress';
-import { ConfigError, loadConfig } from '../src/config/config';
-import { Database, openDatabase } from '../src/database/database';
-import type { EventStore } from '../src/event-store/event-store';
-import { openEventStore } from '../src/event-store/open-event-store';
-import { ProjectionReader } from '../src/projections/projection-reader';
+import { openReadOnlyCliContext } from '../src/cli/read-only-context';
+import { ConfigError } from '../src/config/config';
 
 /**
  * `synq audit [--epoch N] [--out FILE]` (src/cli/commands.ts): replays the event log, recalculates every closed epoch's
@@ -15,9 +11,10 @@ import { ProjectionReader } from '../src/projections/projection-reader';
  * One line per epoch on stdout, the progress of the replay on stderr. Exit codes: 0 everything matches (or is not
  * recorded yet), 1 a mismatch, 2 bad arguments or a failure to run.
  *
- * With DATABASE_URL it connects with a plain pool whose transactions are read-only (no migrations, no projection
- * runner): a role with SELECT on the events table and its sequence, projection_state and the settlement schema is
- * enough. Without it, it starts the embedded PostgreSQL as the engine does (which applies pending migrations).
+ * The audit is src/audit/audit.ts's, as GET /audit/epochs/{n}. With DATABASE_URL it connects with a plain pool whose
+ * transactions are read-only (src/cli/read-only-context.ts: no migrations, no projection runner), so a
+ * role with SELECT on the events table and its sequence, projection_state and the settlement schema is enough. Without
+ * it, it starts the embedded PostgreSQL as the engine does (which applies pending migrations).
  */
 
 async function main(argv: string[]): Promise<number> {
@@ -25,23 +22,12 @@ async function main(argv: string[]): Promise<number> {
   noMoreWords(commandLine.words, 0);
   const epochText = commandLine.value('--epoch');
   const args = { epoch: epochText === undefined ? undefined : wholeNumber('--epoch', epochText, 1, 1_000_000_000), out: commandLine.value('--out') };
-  const config = loadConfig();
-  let database: Database;
-  if (config.databaseUrl) {
-    // Read-only sessions: whatever the role may do, the audit cannot write.
-    const pool = new Pool({ connectionString: config.databaseUrl, max: 4, options: '-c default_transaction_read_only=on' });
-    pool.on('error', () => undefined); // an idle client losing its server: the next query reports it
-    database = new Database(pool, { connectionString: config.databaseUrl }, 'external', { applied: [], current: [] }, undefined);
-  } else {
-    database = await openDatabase(config, () => undefined);
-  }
-  let store: EventStore | undefined;
+  const context = await openReadOnlyCliContext();
   try {
-    store = openEventStore(config, database);
     const bar = progress('audit: replaying the log', 'positions');
     const started = Date.now();
     let replayed = started;
-    const report = await new Audit(store, new ProjectionReader(database.pool)).run({
+    const report = await createAudit({ store: context.store, reader: context.reader }).run({
       epoch: args.epoch,
       onProgress: ({ position, until }) => {
         bar.update(position, until);
@@ -58,8 +44,7 @@ async function main(argv: string[]): Promise<number> {
     for (const epoch of report.epochs) process.stdout.write(`${epochLine(epoch)}\n`);
     return report.ok ? 0 : 1;
   } finally {
-    await store?.close().catch(() => undefined);
-    await database.close().catch(() => undefined);
+    await context.close();
   }
 }
 

@@ -3,7 +3,7 @@ import { reject } from '../../domain/rejection';
 import { Roles } from '../auth/api-key.guard';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { ProjectionReader } from '../projections/projection-reader';
-import { Audit, EpochNeverClosedError } from './audit';
+import { Audit, createAudit, EpochNeverClosedError } from './audit';
 
 @Controller('audit')
 export class AuditController {
@@ -28,6 +28,6 @@ export class AuditController {
 
 @Module({
   controllers: [AuditController],
-  providers: [{ provide: Audit, inject: [EVENT_STORE, ProjectionReader], useFactory: (store: EventStore, reader: ProjectionReader) => new Audit(store, reader) }],
+  providers: [{ provide: Audit, inject: [EVENT_STORE, ProjectionReader], useFactory: (store: EventStore, reader: ProjectionReader) => createAudit({ store, reader }) }],
 })
 export class AuditModule {}

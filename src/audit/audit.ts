@@ -92,6 +92,17 @@ const PROGRESS_EVERY = 8_192;
 
 type Row = RowAsText;
 
+export interface AuditDependencies {
+  store: EventStore;
+  /** Reads the settlement projection's tables (a read-only database role is enough). */
+  reader: ProjectionReader;
+}
+
+/** The audit, composed once: for the engine (AuditModule: GET /audit/epochs/{n}) and `synq audit` alike. */
+export function createAudit(deps: AuditDependencies): Audit {
+  return new Audit(deps.store, deps.reader);
+}
+
 export class Audit {
   private readonly pageRows: number;
 
