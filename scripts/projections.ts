@@ -1,15 +1,14 @@
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
+import { CommandRejected } from '../domain/rejection';
 import { progress } from '../src/cli/progress';
 import { noMoreWords, readCommandLine, UsageError, wholeNumber } from '../src/cli/arguments';
 import { openCliContext, runCli } from '../src/cli/context';
-import { createProjectionRunner, projectionView, rewindTarget, PROJECTIONS } from '../src/projections/projections';
-import type { ProjectionRequest, ProjectionRunner, ProjectionStatus } from '../src/projections/projection-runner';
+import { createProjectionOperations, projectionView, PROJECTIONS } from '../src/projections/projections';
+import type { ProjectionStatus } from '../src/projections/projection-runner';
 
 /**
- * `synq projections` (src/cli/commands.ts): operator commands on projections. A request is carried out by whichever
- * engine instance processes the projection; when none does (no engine running), this command processes it itself until
- * the request is done.
+ * `synq projections` (src/cli/commands.ts): operator commands on projections, through src/projections/projections.ts's
+ * ProjectionOperations as the /projections routes. A request is carried out by whichever engine instance processes the
+ * projection; when none does (no engine running), this command processes it itself until the request is done.
  */
 runCli('projections', async () => {
   const commandLine = readCommandLine('projections', process.argv.slice(2));
@@ -31,46 +30,25 @@ runCli('projections', async () => {
   if (toPosition !== undefined && !/^(0|[1-9]\d{0,30})$/.test(toPosition)) throw new UsageError(`--to-position must be a log position (a whole number), got "${toPosition}"`);
   const toEpoch = toEpochText === undefined ? undefined : wholeNumber('--to-epoch', toEpochText, 1, 1_000_000_000);
   const context = await openCliContext();
-  const runner = createProjectionRunner(context.database, context.store, () => undefined, `cli:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`);
   try {
+    const runner = context.projectionRunner();
+    const operations = createProjectionOperations({ runner, store: context.store });
+    // Processed here when no engine runs: give the runner a moment to take the projections up.
     runner.start();
-    let request: ProjectionRequest;
-    if (command === 'rewind') {
-      request = {
-        action: 'rewind',
-        toPosition: await rewindTarget(context.store, { toPosition, toEpoch }).catch((error: Error) => {
-          throw new UsageError(error.message, false);
-        }),
-      };
-    } else request = { action: command };
     await runner.waitFor({ names: [name], timeoutMs: 1 }).catch(() => undefined);
-    await runner.request(name, request);
-    const final = await follow(runner, name, request);
+    const { request } = await operations.request(name, command === 'rewind' ? { action: 'rewind', toPosition, toEpoch } : { action: command }).catch((error: unknown) => {
+      // The rewind's target: no such position or epoch, or an epoch not closed.
+      throw error instanceof CommandRejected ? new UsageError(error.message, false) : error;
+    });
+    const bar = progress(`${request.action} ${name}`, 'events');
+    const final = await operations.carriedOut(name, request.action, (position, target) => bar.update(position, target));
+    bar.finish();
     process.stdout.write(`${describe(final)}\n`);
     return final.status === 'failed' ? 1 : 0;
   } finally {
-    await runner.stop();
     await context.close();
   }
 });
-
-/** Shows the request's progress until it is carried out. */
-async function follow(runner: ProjectionRunner, name: string, request: ProjectionRequest): Promise<ProjectionStatus> {
-  const bar = progress(`${request.action} ${name}`, 'events');
-  for (;;) {
-    const status = (await runner.status()).find((s) => s.name === name)!;
-    if (status.building) bar.update(status.building.position, status.building.target ?? status.building.position);
-    const done =
-      !status.pendingRequest &&
-      !status.building &&
-      (status.status === 'failed' || (request.action === 'rewind' ? status.status === 'paused' : status.status === 'running'));
-    if (done) {
-      bar.finish();
-      return status;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 function describe(status: ProjectionStatus): string {
   const failure = status.failure ? `, failed at ${status.failure.position}: ${status.failure.error}` : '';
@@ -80,8 +58,7 @@ function describe(status: ProjectionStatus): string {
 async function status(json: boolean): Promise<number> {
   const context = await openCliContext();
   try {
-    const runner = createProjectionRunner(context.database, context.store, () => undefined);
-    const statuses = await runner.status();
+    const statuses = await createProjectionOperations({ runner: context.projectionRunner(), store: context.store }).status();
     process.stdout.write(json ? `${JSON.stringify({ projections: statuses.map(projectionView) }, null, 2)}\n` : `${statuses.map(describe).join('\n')}\n`);
     return statuses.some((s) => s.status === 'failed') ? 1 : 0;
   } finally {

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Global, HttpCode, Inject, Module, Param, Post, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Body, Controller, Get, Global, HttpCode, Module, Param, Post, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -65,18 +65,64 @@ export async function rewindTarget(store: EventStore, input: { toPosition?: unkn
   return info.cutOffPosition;
 }
 
-@Controller('projections')
-export class ProjectionsController {
+/** An operator's request on a projection as asked: a rewind names `toPosition` or `toEpoch` (the cut-off of a closed epoch). */
+export type ProjectionAsk = { action: 'rebuild' } | { action: 'resume' } | { action: 'rewind'; toPosition?: unknown; toEpoch?: unknown };
+
+/**
+ * Operator commands on projections, composed once: the /projections routes and `synq projections` alike. A request is
+ * recorded for whichever instance processes the projection (an engine, or the command itself when none runs).
+ */
+export class ProjectionOperations {
   constructor(
     private readonly runner: ProjectionRunner,
-    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly store: EventStore,
   ) {}
+
+  /** Name, version, generation, position, lag and status of every projection. */
+  status(): Promise<ProjectionStatus[]> {
+    return this.runner.status();
+  }
+
+  /** Records the request (a rewind's position resolved first) and answers with the projection's status then. */
+  async request(name: string, ask: ProjectionAsk): Promise<{ request: ProjectionRequest; status: ProjectionStatus }> {
+    const request: ProjectionRequest = ask.action === 'rewind' ? { action: 'rewind', toPosition: await rewindTarget(this.store, ask) } : { action: ask.action };
+    await this.runner.request(name, request);
+    return { request, status: (await this.runner.status()).find((s) => s.name === name)! };
+  }
+
+  /**
+   * Resolves once the request is carried out: a rewind's build paused at its position, a rebuild or resume running
+   * again; or the projection failed. `onProgress` sees a build's position and target.
+   */
+  async carriedOut(name: string, action: ProjectionRequest['action'], onProgress: (position: bigint, target: bigint) => void = () => undefined): Promise<ProjectionStatus> {
+    for (;;) {
+      const status = (await this.runner.status()).find((s) => s.name === name)!;
+      if (status.building) onProgress(status.building.position, status.building.target ?? status.building.position);
+      const done = !status.pendingRequest && !status.building && (status.status === 'failed' || (action === 'rewind' ? status.status === 'paused' : status.status === 'running'));
+      if (done) return status;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+export interface ProjectionOperationsDependencies {
+  runner: ProjectionRunner;
+  store: EventStore;
+}
+
+export function createProjectionOperations(deps: ProjectionOperationsDependencies): ProjectionOperations {
+  return new ProjectionOperations(deps.runner, deps.store);
+}
+
+@Controller('projections')
+export class ProjectionsController {
+  constructor(private readonly operations: ProjectionOperations) {}
 
   /** Name, version, position, lag in events and seconds, and status of every projection. */
   @Get()
   @Roles('operator', 'auditor')
   async list() {
-    return { projections: (await this.runner.status()).map(projectionView) };
+    return { projections: (await this.operations.status()).map(projectionView) };
   }
 
   /** Replays the projection from the start into a new generation; reads keep answering from the old one until it is live. */
@@ -92,7 +138,7 @@ export class ProjectionsController {
   @HttpCode(202)
   @Roles('operator')
   async rewind(@Param('name') name: string, @Body() body: { toPosition?: unknown; toEpoch?: unknown }) {
-    return this.ask(name, { action: 'rewind', toPosition: await rewindTarget(this.store, body ?? {}) });
+    return this.ask(name, { action: 'rewind', toPosition: body?.toPosition, toEpoch: body?.toEpoch });
   }
 
   /** Lets a paused (rewound) or failed projection go on from where it stands. */
@@ -103,15 +149,14 @@ export class ProjectionsController {
     return this.ask(name, { action: 'resume' });
   }
 
-  private async ask(name: string, request: ProjectionRequest) {
+  private async ask(name: string, ask: ProjectionAsk) {
     try {
-      await this.runner.request(name, request);
+      const { request, status } = await this.operations.request(name, ask);
+      return { requested: request.action, projection: projectionView(status) };
     } catch (error) {
       if (error instanceof UnknownProjectionError) reject('not_found', 'name', error.message);
       throw error;
     }
-    const status = (await this.runner.status()).find((s) => s.name === name)!;
-    return { requested: request.action, projection: projectionView(status) };
   }
 }
 
@@ -141,6 +186,11 @@ class ProjectionLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
       },
     },
     { provide: ProjectionReader, inject: [Database], useFactory: (database: Database) => new ProjectionReader(database.pool) },
+    {
+      provide: ProjectionOperations,
+      inject: [ProjectionRunner, EVENT_STORE],
+      useFactory: (runner: ProjectionRunner, store: EventStore) => createProjectionOperations({ runner, store }),
+    },
     { provide: ProjectionLifecycle, inject: [ProjectionRunner], useFactory: (runner: ProjectionRunner) => new ProjectionLifecycle(runner) },
   ],
   exports: [ProjectionRunner, ProjectionReader],
