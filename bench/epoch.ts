@@ -63,7 +63,12 @@ async function generate(pool: Pool, store: PostgresEventStore, synqers: number):
     {
       id: randomUUID(),
       type: 'EpochOpened',
-      data: { epoch: 1, start: new Date(EPOCH_START * 1000).toISOString().replace('.000Z', 'Z'), end: new Date((EPOCH_START + 600) * 1000).toISOString().replace('.000Z', 'Z'), rewardPool: '100000000000000' },
+      data: {
+        epoch: 1,
+        start: new Date(EPOCH_START * 1000).toISOString().replace('.000Z', 'Z'),
+        end: new Date((EPOCH_START + 600) * 1000).toISOString().replace('.000Z', 'Z'),
+        rewardPool: '100000000000000',
+      },
       metadata: meta,
     },
   ]);
@@ -166,7 +171,9 @@ async function runSize(serverUrl: string, synqers: number, dataDir: string) {
   log(`${fmt(events)} events written in ${(now() - started).toFixed(1)} s`);
 
   // Catch-up: the engine starts and its projection runner reads the whole log.
-  const engine = await startEngine({ databaseUrl: url, eventStoreConnectionString: undefined, port: 0, dataDir }, new Logger('bench'), { frameworkLogs: false });
+  const engine = await startEngine({ databaseUrl: url, eventStoreConnectionString: undefined, port: 0, dataDir }, new Logger('bench'), {
+    frameworkLogs: false,
+  });
   try {
     started = now();
     for (;;) {
@@ -199,7 +206,8 @@ async function runSize(serverUrl: string, synqers: number, dataDir: string) {
     const report = await new Audit(store, new ProjectionReader(pool)).run({ onProgress: () => (replayed = now()) });
     const auditSeconds = now() - started;
     const replaySeconds = replayed - started;
-    if (!report.ok || report.epochs[0]?.status !== 'match') throw new Error(`the audit did not match: ${JSON.stringify(report.epochs[0]?.mismatches?.slice(0, 3))}`);
+    if (!report.ok || report.epochs[0]?.status !== 'match')
+      throw new Error(`the audit did not match: ${JSON.stringify(report.epochs[0]?.mismatches?.slice(0, 3))}`);
     log(`audit: replay ${fmt(report.eventsRead / replaySeconds)} events/s, whole audit ${auditSeconds.toFixed(1)} s`);
 
     const settled = await engine.app.get(EpochClosePipeline).settledEpoch(1);
@@ -249,7 +257,8 @@ async function main(): Promise<void> {
     '| synqers | events | catch-up (events/s) | close (s) | audit replay (events/s) | whole audit (s) | proof p50 (ms) | proof p99 (ms) | leaves |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...results.map(
-      (r) => `| ${fmt(r.synqers)} | ${fmt(r.events)} | ${fmt(r.catchUp)} | ${r.closeSeconds.toFixed(1)} | ${fmt(r.audit)} | ${r.auditSeconds.toFixed(1)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${fmt(r.leaves)} |`,
+      (r) =>
+        `| ${fmt(r.synqers)} | ${fmt(r.events)} | ${fmt(r.catchUp)} | ${r.closeSeconds.toFixed(1)} | ${fmt(r.audit)} | ${r.auditSeconds.toFixed(1)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${fmt(r.leaves)} |`,
     ),
     '',
     ...merkle.flatMap((m) => [markdownTable(m), '']),

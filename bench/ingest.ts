@@ -122,11 +122,15 @@ async function verificationFloor(samples: { message: Uint8Array; signature: stri
     parentPort.postMessage(ok);`;
   const started = process.hrtime.bigint();
   const results = await Promise.all(
-    Array.from({ length: threads }, () => new Promise<number>((resolve, reject) => {
-      const worker = new Worker(script, { eval: true, workerData: samples });
-      worker.once('message', resolve);
-      worker.once('error', reject);
-    })),
+    Array.from(
+      { length: threads },
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const worker = new Worker(script, { eval: true, workerData: samples });
+          worker.once('message', resolve);
+          worker.once('error', reject);
+        }),
+    ),
   );
   if (results.some((ok) => ok !== samples.length)) throw new Error('a verification failed');
   return (samples.length * threads) / seconds(started);
@@ -137,12 +141,18 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'synq-bench-ingest-'));
   chmodSync(dataDir, 0o755);
   const db = await startEmbeddedPostgres({ dataDir, databaseName: 'ingest' });
-  const engine = await startEngine({ databaseUrl: db.url, eventStoreConnectionString: undefined, port: 0, dataDir }, new Logger('bench'), { frameworkLogs: false });
+  const engine = await startEngine({ databaseUrl: db.url, eventStoreConnectionString: undefined, port: 0, dataDir }, new Logger('bench'), {
+    frameworkLogs: false,
+  });
   try {
     const operator = (await createApiKey(engine.database.pool, 'operator')).key;
     const ingest = (await createApiKey(engine.database.pool, 'ingest')).key;
     const call = async (method: string, route: string, key: string, body: unknown) => {
-      const response = await fetch(`${engine.url}${route}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const response = await fetch(`${engine.url}${route}`, {
+        method,
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       if (response.status >= 300) throw new Error(`${method} ${route}: ${response.status} ${await response.text()}`);
       return response.json();
     };
@@ -231,9 +241,12 @@ async function main(): Promise<void> {
       '',
       '| path | engine, all threads | of which its event loop | PostgreSQL | total |',
       '| --- | ---: | ---: | ---: | ---: |',
-      ...([['in process', inProcessCpu], ['HTTP (the load generator, a worker thread, included)', httpCpu]] as const).map(
-        ([name, cpu]) => `| ${name} | ${fmt(cpu.engine)} | ${fmt(cpu.eventLoop)} | ${fmt(cpu.postgres)} | ${fmt(cpu.engine + cpu.postgres)} |`,
-      ),
+      ...(
+        [
+          ['in process', inProcessCpu],
+          ['HTTP (the load generator, a worker thread, included)', httpCpu],
+        ] as const
+      ).map(([name, cpu]) => `| ${name} | ${fmt(cpu.engine)} | ${fmt(cpu.eventLoop)} | ${fmt(cpu.postgres)} | ${fmt(cpu.engine + cpu.postgres)} |`),
     ].join('\n');
     process.stdout.write(`${markdown}\n`);
     const out = path.join(projectRoot(), 'bench', 'results');

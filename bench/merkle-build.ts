@@ -43,7 +43,7 @@ function fastBase58(bytes: Uint8Array): string {
   const limbs: number[] = [];
   for (let i = 0; i < 32; i += 2) limbs.push(bytes[i] * 256 + bytes[i + 1]);
   const digits: number[] = [];
-  for (let start = 0; start < limbs.length; ) {
+  for (let start = 0; start < limbs.length;) {
     let remainder = 0;
     for (let j = start; j < limbs.length; j++) {
       const value = remainder * 65536 + limbs[j];

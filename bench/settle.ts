@@ -253,7 +253,12 @@ async function settledPayout(engine: RunningEngine, epoch: number): Promise<Payo
 }
 
 /** A few recipients' token balances read from the chain against their leaves (the verification run does all of them). */
-async function spotCheck(engine: RunningEngine, mint: PublicKey, leaves: { wallet: string; amount: bigint }[], paidBefore: Map<string, bigint>): Promise<number> {
+async function spotCheck(
+  engine: RunningEngine,
+  mint: PublicKey,
+  leaves: { wallet: string; amount: bigint }[],
+  paidBefore: Map<string, bigint>,
+): Promise<number> {
   const sample = Array.from({ length: Math.min(200, leaves.length) }, (_, k) => leaves[Math.floor((k * leaves.length) / Math.min(200, leaves.length))]);
   for (const leaf of sample) {
     const address = associatedTokenAddress(new PublicKey(leaf.wallet), mint);
@@ -272,7 +277,9 @@ async function runSize(payouts: number, allWallets: string[], embedded: Embedded
   const dataDir = mkdtempSync(path.join(tmpdir(), 'synq-bench-settle-engine-'));
   const pgDir = embedded ? path.dirname(embedded.dataDir) : undefined;
   const wallets = allWallets.slice(0, payouts);
-  const engine = await startEngine({ databaseUrl: url, eventStoreConnectionString: undefined, port: 0, dataDir }, new Logger('bench'), { frameworkLogs: false });
+  const engine = await startEngine({ databaseUrl: url, eventStoreConnectionString: undefined, port: 0, dataDir }, new Logger('bench'), {
+    frameworkLogs: false,
+  });
   const rows: Row[] = [];
   try {
     const api = new Api(engine.url, (await createApiKey(engine.database.pool, 'operator')).key);
@@ -292,7 +299,22 @@ async function runSize(payouts: number, allWallets: string[], embedded: Embedded
     const reader = engine.app.get(ProjectionReader);
     const breakdown = BREAKDOWN ? new Breakdown() : undefined;
     if (breakdown) {
-      breakdown.wrap(engine.chain, ['getAccounts', 'latestBlockhash', 'minimumBalanceForRentExemption', 'sendTransaction', 'confirmTransaction', 'getTransaction', 'signaturesForAddress', 'blockHeight', 'execute', 'persist'], 'chain');
+      breakdown.wrap(
+        engine.chain,
+        [
+          'getAccounts',
+          'latestBlockhash',
+          'minimumBalanceForRentExemption',
+          'sendTransaction',
+          'confirmTransaction',
+          'getTransaction',
+          'signaturesForAddress',
+          'blockHeight',
+          'execute',
+          'persist',
+        ],
+        'chain',
+      );
       breakdown.wrap(engine.eventStore, ['append', 'lastPosition'], 'store');
       breakdown.wrap(reader, ['query'], 'projection');
     }
@@ -335,7 +357,9 @@ async function runSize(payouts: number, allWallets: string[], embedded: Embedded
       const verify = await timed(pgDir, () => verifier.run({ actor: 'bench', correlationId: `bench-verify-${epoch}` }));
       const verifyCalls = breakdown?.take();
       const run = verify.result;
-      log(`epoch ${epoch}: verification ${verify.timing.wallSeconds.toFixed(1)} s, ${run.checked.payouts} payouts checked, ${run.discrepancyCount} discrepancies`);
+      log(
+        `epoch ${epoch}: verification ${verify.timing.wallSeconds.toFixed(1)} s, ${run.checked.payouts} payouts checked, ${run.discrepancyCount} discrepancies`,
+      );
 
       const state = await settledPayout(engine, epoch);
       const batches = state.plan!.batches;
@@ -344,7 +368,8 @@ async function runSize(payouts: number, allWallets: string[], embedded: Embedded
       const leaves = (await settlementQueries.leafAmounts(reader, epoch)).map((row) => ({ wallet: row.wallet, amount: BigInt(row.amount) }));
       const spotChecked = await spotCheck(engine, mint, leaves, paidBefore);
       for (const leaf of leaves) paidBefore.set(leaf.wallet, (paidBefore.get(leaf.wallet) ?? 0n) + leaf.amount);
-      if (BigInt(settled.feeLamports) !== LAMPORTS_PER_SIGNATURE * BigInt(settled.transactions)) throw new Error(`fees ${settled.feeLamports} are not 5,000 lamports a transaction`);
+      if (BigInt(settled.feeLamports) !== LAMPORTS_PER_SIGNATURE * BigInt(settled.transactions))
+        throw new Error(`fees ${settled.feeLamports} are not 5,000 lamports a transaction`);
 
       const totalSeconds = settle.timing.wallSeconds + verify.timing.wallSeconds;
       rows.push({
@@ -378,7 +403,8 @@ async function runSize(payouts: number, allWallets: string[], embedded: Embedded
   return rows;
 }
 
-const cpuText = (t: PhaseTiming) => `${t.engineUserSeconds.toFixed(1)}+${t.engineSystemSeconds.toFixed(1)} / ${t.postgresSeconds === null ? '-' : t.postgresSeconds.toFixed(1)}`;
+const cpuText = (t: PhaseTiming) =>
+  `${t.engineUserSeconds.toFixed(1)}+${t.engineSystemSeconds.toFixed(1)} / ${t.postgresSeconds === null ? '-' : t.postgresSeconds.toFixed(1)}`;
 
 function markdown(rows: Row[], machine: string): string {
   return [
@@ -394,7 +420,10 @@ function markdown(rows: Row[], machine: string): string {
     '',
     ...rows
       .filter((r) => r.targetMet !== null)
-      .map((r) => `Target (${fmt(TARGET_PAYOUTS)} payouts settled and verified in <= ${TARGET_SECONDS} s, accounts created): ${r.targetMet ? 'met' : 'not met'}, ${r.totalSeconds.toFixed(1)} s.`),
+      .map(
+        (r) =>
+          `Target (${fmt(TARGET_PAYOUTS)} payouts settled and verified in <= ${TARGET_SECONDS} s, accounts created): ${r.targetMet ? 'met' : 'not met'}, ${r.totalSeconds.toFixed(1)} s.`,
+      ),
   ].join('\n');
 }
 
@@ -445,17 +474,26 @@ async function main(): Promise<void> {
       rows.push(...size);
       const out = path.join(projectRoot(), 'bench', 'results');
       mkdirSync(out, { recursive: true });
-      writeFileSync(path.join(out, `settle-${payouts}.json`), `${JSON.stringify({ date: new Date().toISOString(), source, postgres: version, node: process.version, rows: size }, null, 2)}\n`);
+      writeFileSync(
+        path.join(out, `settle-${payouts}.json`),
+        `${JSON.stringify({ date: new Date().toISOString(), source, postgres: version, node: process.version, rows: size }, null, 2)}\n`,
+      );
       log(`${fmt(payouts)} payouts: done in ${(now() - started).toFixed(1)} s (setup included)`);
       const failed = size.find((r) => r.discrepancies > 0);
-      if (failed) throw new Error(`the verification run of epoch ${failed.epoch} (${fmt(payouts)} payouts) found ${failed.discrepancies} discrepancies: ${JSON.stringify(failed.discrepanciesByType)}`);
+      if (failed)
+        throw new Error(
+          `the verification run of epoch ${failed.epoch} (${fmt(payouts)} payouts) found ${failed.discrepancies} discrepancies: ${JSON.stringify(failed.discrepanciesByType)}`,
+        );
     }
   } finally {
     await embedded?.stop();
     if (pgDataDir) rmSync(pgDataDir, { recursive: true, force: true });
   }
   const cpu = /model name\s*:\s*(.+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU';
-  const text = markdown(rows, `Run ${new Date().toISOString()} on ${cpu}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; PostgreSQL ${version}${embedded ? ' (embedded)' : ''}; Node ${process.version}; source: ${source}.`);
+  const text = markdown(
+    rows,
+    `Run ${new Date().toISOString()} on ${cpu}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; PostgreSQL ${version}${embedded ? ' (embedded)' : ''}; Node ${process.version}; source: ${source}.`,
+  );
   process.stdout.write(`${text}\n`);
   writeFileSync(path.join(projectRoot(), 'bench', 'results', 'settle-latest.md'), `${text}\n`);
 }

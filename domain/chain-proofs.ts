@@ -125,7 +125,11 @@ export function tokenBurns(transaction: ObservedTransaction | null): TokenBurn[]
 
 /** The token accounts whose $SYNQ a transaction burns: the gateway is asked who owns them. */
 export const burnedAccounts = (transaction: ObservedTransaction | null, addresses: Pick<ProofAddresses, 'mint'>): string[] => [
-  ...new Set(tokenBurns(transaction).filter((burn) => burn.mint === addresses.mint).map((burn) => burn.account)),
+  ...new Set(
+    tokenBurns(transaction)
+      .filter((burn) => burn.mint === addresses.mint)
+      .map((burn) => burn.account),
+  ),
 ];
 
 export interface ProvenBurn {
@@ -141,7 +145,12 @@ export interface ProvenBurn {
  * developer's and are ignored. A transaction with several burns of the developer's is refused rather than summed: a
  * credit names one burn (one account, one amount), as verification checks it against the chain.
  */
-export function proveBurn(transaction: ObservedTransaction | null, addresses: Pick<ProofAddresses, 'mint'>, wallet: string, owners: ReadonlyMap<string, string | null>): ProvenBurn {
+export function proveBurn(
+  transaction: ObservedTransaction | null,
+  addresses: Pick<ProofAddresses, 'mint'>,
+  wallet: string,
+  owners: ReadonlyMap<string, string | null>,
+): ProvenBurn {
   const landed = requireSucceeded(transaction);
   const burns = tokenBurns(landed).filter((burn) => burn.mint === addresses.mint && burn.amount > 0n);
   if (burns.length === 0) reject('invalid', 'signature', `the transaction burns no $SYNQ (mint ${addresses.mint})`);
@@ -155,7 +164,8 @@ export function proveBurn(transaction: ObservedTransaction | null, addresses: Pi
       `the $SYNQ was burned from ${account}, which is not owned by the developer's registered wallet ${wallet} (${owner ? `its owner is ${owner}` : 'the account no longer exists'})`,
     );
   }
-  if (own.length > 1) reject('invalid', 'signature', `the transaction burns the developer's $SYNQ in ${own.length} instructions: a credit is for a transaction with one burn`);
+  if (own.length > 1)
+    reject('invalid', 'signature', `the transaction burns the developer's $SYNQ in ${own.length} instructions: a credit is for a transaction with one burn`);
   return { amount: own[0].amount, tokenAccount: own[0].account };
 }
 
@@ -186,9 +196,18 @@ export function proveStakeDeposit(transaction: ObservedTransaction | null, addre
     if (mint === addresses.mint && destination === addresses.stakeVault && source !== addresses.stakeVault && amount > 0n) transfers.push({ source, amount });
   }
   if (transfers.length === 0) {
-    reject('invalid', 'signature', `the transaction transfers no $SYNQ into the stake vault ${addresses.stakeVault} (a TransferChecked of mint ${addresses.mint})`);
+    reject(
+      'invalid',
+      'signature',
+      `the transaction transfers no $SYNQ into the stake vault ${addresses.stakeVault} (a TransferChecked of mint ${addresses.mint})`,
+    );
   }
-  if (transfers.length > 1) reject('invalid', 'signature', `the transaction transfers $SYNQ into the stake vault in ${transfers.length} instructions: a deposit is a transaction with one`);
+  if (transfers.length > 1)
+    reject(
+      'invalid',
+      'signature',
+      `the transaction transfers $SYNQ into the stake vault in ${transfers.length} instructions: a deposit is a transaction with one`,
+    );
   const memos = landed.instructions.filter((instruction) => instruction.programId === MEMO_PROGRAM).map((instruction) => utf8(instruction.data));
   const stakeMemos = memos.filter((memo): memo is string => memo !== undefined && memo.startsWith(STAKE_MEMO_PREFIX));
   if (stakeMemos.length === 0) reject('invalid', 'signature', `the transaction carries no memo "${stakeMemo(synqerId)}" saying whose stake it is`);

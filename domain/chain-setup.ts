@@ -35,7 +35,13 @@ export const evolveChainSetup = (_state: ChainSetup | undefined, event: ChainSet
 /** Recorded once. Running init again on the same accounts is a no-op; on other accounts it is refused. */
 export function initializeChain(state: ChainSetup | undefined, setup: ChainSetup): ChainSetupEvent[] {
   if (state) {
-    if (state.cluster === setup.cluster && state.mint === setup.mint && state.treasuryAuthority === setup.treasuryAuthority && state.stakeVault === setup.stakeVault) return [];
+    if (
+      state.cluster === setup.cluster &&
+      state.mint === setup.mint &&
+      state.treasuryAuthority === setup.treasuryAuthority &&
+      state.stakeVault === setup.stakeVault
+    )
+      return [];
     reject('conflict', 'mint', `the chain is already set up (cluster ${state.cluster}, mint ${state.mint}); the books cannot move to other accounts`);
   }
   return [{ type: 'ChainInitialized', data: setup }];

@@ -85,24 +85,31 @@ export function orderTransfer(state: ChainTransferState, order: TransferOrder): 
 
 export function signTransfer(state: ChainTransferState, attempt: Omit<TransferAttempt, 'attempt'>): ChainTransferEvent[] {
   if (!state.order) reject('not_found', 'orderId', `no transfer ${attempt.orderId} is ordered`);
-  if (state.status === 'awaiting') reject('conflict', 'orderId', `transfer ${attempt.orderId} has an attempt (${state.current?.signature}) that may still land`);
+  if (state.status === 'awaiting')
+    reject('conflict', 'orderId', `transfer ${attempt.orderId} has an attempt (${state.current?.signature}) that may still land`);
   if (state.status === 'confirmed') reject('conflict', 'orderId', `transfer ${attempt.orderId} is done (${state.confirmedSignature})`);
   return [{ type: 'ChainTransferSigned', data: { ...attempt, attempt: state.attempts + 1 } }];
 }
 
 export function recordTransferOutcome(
   state: ChainTransferState,
-  outcome: { signature: string; status: 'succeeded' | 'failed'; slot: bigint; fee: bigint; error?: string } | { signature: string; status: 'expired'; blockHeight: bigint },
+  outcome:
+    | { signature: string; status: 'succeeded' | 'failed'; slot: bigint; fee: bigint; error?: string }
+    | { signature: string; status: 'expired'; blockHeight: bigint },
 ): ChainTransferEvent[] {
   const current = state.current;
-  if (state.status !== 'awaiting' || !current || current.signature !== outcome.signature) reject('conflict', 'signature', `${outcome.signature} is not awaiting its outcome`);
+  if (state.status !== 'awaiting' || !current || current.signature !== outcome.signature)
+    reject('conflict', 'signature', `${outcome.signature} is not awaiting its outcome`);
   const orderId = current.orderId;
   if (outcome.status === 'expired') {
-    if (outcome.blockHeight <= BigInt(current.lastValidBlockHeight)) reject('conflict', 'signature', `${outcome.signature} can still land until block ${current.lastValidBlockHeight}`);
+    if (outcome.blockHeight <= BigInt(current.lastValidBlockHeight))
+      reject('conflict', 'signature', `${outcome.signature} can still land until block ${current.lastValidBlockHeight}`);
     return [{ type: 'ChainTransferExpired', data: { orderId, signature: outcome.signature, blockHeight: outcome.blockHeight.toString() } }];
   }
   const common = { orderId, signature: outcome.signature, slot: outcome.slot.toString(), fee: outcome.fee.toString() };
-  return outcome.status === 'succeeded' ? [{ type: 'ChainTransferConfirmed', data: common }] : [{ type: 'ChainTransferFailed', data: { ...common, error: outcome.error ?? 'failed' } }];
+  return outcome.status === 'succeeded'
+    ? [{ type: 'ChainTransferConfirmed', data: common }]
+    : [{ type: 'ChainTransferFailed', data: { ...common, error: outcome.error ?? 'failed' } }];
 }
 
 export type ChainTransferCommand =

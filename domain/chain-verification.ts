@@ -161,23 +161,49 @@ export function verifyChain(input: VerificationInput): VerificationResult {
       checked.settlementTransactions++;
       const memo = planned.kind === 'anchor' ? anchorMemo(plan) : payoutMemo(epoch, planned.batch, plan.root);
       if (!landed) {
-        found({ type: planned.kind === 'anchor' ? 'anchor_missing' : 'payout_transaction_missing', epoch, signature: attempt.signature, detail: `batch ${planned.batch} is recorded as confirmed and the chain does not have its transaction` });
+        found({
+          type: planned.kind === 'anchor' ? 'anchor_missing' : 'payout_transaction_missing',
+          epoch,
+          signature: attempt.signature,
+          detail: `batch ${planned.batch} is recorded as confirmed and the chain does not have its transaction`,
+        });
         if (planned.kind === 'payout') for (const leaf of leaves.slice(planned.firstLeaf, planned.firstLeaf + planned.leafCount)) treasury -= leaf.amount;
         return;
       }
       if (landed.error !== null) {
-        found({ type: 'payout_transaction_failed', epoch, signature: attempt.signature, actual: landed.error, detail: `batch ${planned.batch} is recorded as confirmed and its transaction failed on chain` });
+        found({
+          type: 'payout_transaction_failed',
+          epoch,
+          signature: attempt.signature,
+          actual: landed.error,
+          detail: `batch ${planned.batch} is recorded as confirmed and its transaction failed on chain`,
+        });
         return;
       }
       const memos = memosOf(landed, programs.memo);
       if (planned.kind === 'anchor') {
         checked.anchors++;
         if (!memos.includes(memo) || !landed.signers.includes(setup.treasuryAuthority)) {
-          found({ type: 'anchor_mismatch', epoch, signature: attempt.signature, expected: memo, actual: memos.join(' | ') || null, detail: 'the anchor transaction does not carry the recorded root, signed by the treasury authority' });
+          found({
+            type: 'anchor_mismatch',
+            epoch,
+            signature: attempt.signature,
+            expected: memo,
+            actual: memos.join(' | ') || null,
+            detail: 'the anchor transaction does not carry the recorded root, signed by the treasury authority',
+          });
         }
         return;
       }
-      if (!memos.includes(memo)) found({ type: 'payout_memo_mismatch', epoch, signature: attempt.signature, expected: memo, actual: memos.join(' | ') || null, detail: `batch ${planned.batch}'s memo` });
+      if (!memos.includes(memo))
+        found({
+          type: 'payout_memo_mismatch',
+          epoch,
+          signature: attempt.signature,
+          expected: memo,
+          actual: memos.join(' | ') || null,
+          detail: `batch ${planned.batch}'s memo`,
+        });
       const moved = new Map<string, bigint>();
       for (const movement of tokenMovements(landed, programs.token)) {
         if (movement.source !== setup.treasuryAccount || movement.destination === null) continue;
@@ -189,11 +215,27 @@ export function verifyChain(input: VerificationInput): VerificationResult {
         const actual = moved.get(leaf.account) ?? 0n;
         moved.delete(leaf.account);
         if (actual !== leaf.amount) {
-          found({ type: 'payout_transfer_mismatch', epoch, account: leaf.account, signature: attempt.signature, expected: leaf.amount.toString(), actual: actual.toString(), detail: `payout to ${leaf.wallet} in batch ${planned.batch}` });
+          found({
+            type: 'payout_transfer_mismatch',
+            epoch,
+            account: leaf.account,
+            signature: attempt.signature,
+            expected: leaf.amount.toString(),
+            actual: actual.toString(),
+            detail: `payout to ${leaf.wallet} in batch ${planned.batch}`,
+          });
         }
       }
       for (const [account, amount] of moved) {
-        found({ type: 'payout_transfer_mismatch', epoch, account, signature: attempt.signature, expected: '0', actual: amount.toString(), detail: `batch ${planned.batch} paid an account its plan does not name` });
+        found({
+          type: 'payout_transfer_mismatch',
+          epoch,
+          account,
+          signature: attempt.signature,
+          expected: '0',
+          actual: amount.toString(),
+          detail: `batch ${planned.batch} paid an account its plan does not name`,
+        });
       }
     });
   }
@@ -234,14 +276,30 @@ export function verifyChain(input: VerificationInput): VerificationResult {
     if (transfer.source === setup.stakeVault) stakeVault -= transfer.amount;
     if (transfer.destination === setup.treasuryAccount) treasury += transfer.amount;
     if (!landed || landed.error !== null) {
-      found({ type: 'chain_transfer_missing', epoch: null, account: transfer.destination, signature: transfer.current, expected: transfer.amount.toString(), actual: landed?.error ?? null, detail: `transfer ${transfer.orderId} is recorded as confirmed and the chain ${landed ? 'has it failed' : 'does not have it'}` });
+      found({
+        type: 'chain_transfer_missing',
+        epoch: null,
+        account: transfer.destination,
+        signature: transfer.current,
+        expected: transfer.amount.toString(),
+        actual: landed?.error ?? null,
+        detail: `transfer ${transfer.orderId} is recorded as confirmed and the chain ${landed ? 'has it failed' : 'does not have it'}`,
+      });
       continue;
     }
     const moved = tokenMovements(landed, programs.token)
       .filter((m) => m.source === transfer.source && m.destination === transfer.destination)
       .reduce((sum, m) => sum + m.amount, 0n);
     if (moved !== transfer.amount || !memosOf(landed, programs.memo).includes(transfer.memo)) {
-      found({ type: 'chain_transfer_mismatch', epoch: null, account: transfer.destination, signature: transfer.current, expected: transfer.amount.toString(), actual: moved.toString(), detail: `transfer ${transfer.orderId} does not move what was ordered, with its memo` });
+      found({
+        type: 'chain_transfer_mismatch',
+        epoch: null,
+        account: transfer.destination,
+        signature: transfer.current,
+        expected: transfer.amount.toString(),
+        actual: moved.toString(),
+        detail: `transfer ${transfer.orderId} does not move what was ordered, with its memo`,
+      });
     }
   }
 
@@ -258,19 +316,51 @@ export function verifyChain(input: VerificationInput): VerificationResult {
         const memoEpoch = memos.map((memo) => /^synq:v1:epoch=(\d+):/.exec(memo)?.[1]).find((e) => e !== undefined);
         if (epoch !== undefined || memoEpoch !== undefined) {
           // The memo names the epoch it claims to pay; without one, the epoch whose leaf it repeats.
-          found({ type: 'leaf_paid_twice', epoch: memoEpoch !== undefined ? Number(memoEpoch) : epoch!, account: movement.destination, signature, expected: '0', actual: movement.amount.toString(), detail: 'a transfer outside the recorded settlement repeats a payout' });
+          found({
+            type: 'leaf_paid_twice',
+            epoch: memoEpoch !== undefined ? Number(memoEpoch) : epoch!,
+            account: movement.destination,
+            signature,
+            expected: '0',
+            actual: movement.amount.toString(),
+            detail: 'a transfer outside the recorded settlement repeats a payout',
+          });
         } else {
-          found({ type: 'unrecorded_treasury_transfer', epoch: null, account: movement.destination, signature, expected: '0', actual: movement.amount.toString(), detail: 'tokens left the treasury in a transaction the books do not record' });
+          found({
+            type: 'unrecorded_treasury_transfer',
+            epoch: null,
+            account: movement.destination,
+            signature,
+            expected: '0',
+            actual: movement.amount.toString(),
+            detail: 'tokens left the treasury in a transaction the books do not record',
+          });
         }
       }
       if (movement.source === setup.stakeVault) {
-        found({ type: 'unrecorded_stake_vault_transfer', epoch: null, account: movement.destination, signature, expected: '0', actual: movement.amount.toString(), detail: 'tokens left the stake vault in a transaction the books do not record' });
+        found({
+          type: 'unrecorded_stake_vault_transfer',
+          epoch: null,
+          account: movement.destination,
+          signature,
+          expected: '0',
+          actual: movement.amount.toString(),
+          detail: 'tokens left the stake vault in a transaction the books do not record',
+        });
       }
     }
   }
 
   const compare = (type: DiscrepancyType, account: string, expected: bigint, actual: bigint | null, what: string) => {
-    if (actual !== expected) found({ type, epoch: null, account, expected: expected.toString(), actual: actual?.toString() ?? null, detail: `${what}: the books imply ${expected}, the chain holds ${actual ?? 'no account'}` });
+    if (actual !== expected)
+      found({
+        type,
+        epoch: null,
+        account,
+        expected: expected.toString(),
+        actual: actual?.toString() ?? null,
+        detail: `${what}: the books imply ${expected}, the chain holds ${actual ?? 'no account'}`,
+      });
   };
   compare('treasury_balance_mismatch', setup.treasuryAccount, treasury, input.balances.treasury, 'treasury balance');
   compare('stake_vault_balance_mismatch', setup.stakeVault, stakeVault, input.balances.stakeVault, 'stake vault balance');

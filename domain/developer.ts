@@ -64,7 +64,10 @@ export function registerDeveloper(state: DeveloperState | undefined, command: { 
   return [{ type: 'DeveloperRegistered', data: { developerId, wallet } }];
 }
 
-export function recordPurchase(state: DeveloperState | undefined, command: { purchaseId: unknown; amount: unknown; paymentReference: unknown }): DeveloperEvent[] {
+export function recordPurchase(
+  state: DeveloperState | undefined,
+  command: { purchaseId: unknown; amount: unknown; paymentReference: unknown },
+): DeveloperEvent[] {
   const account = requireDeveloper(state);
   const checks = new Checks();
   const data = {
@@ -86,11 +89,17 @@ export function burnForCredits(state: DeveloperState | undefined, command: { bur
   checks.done();
   if (repeated(account, `burn:${burnId}`, JSON.stringify({ burnId, amount: amount.toString() }), 'burnId')) return [];
   if ((amount * creditsPerToken) % TOKEN !== 0n) {
-    reject('invalid', 'amount', `must buy whole credits: at ${creditsPerToken} credits per token, a multiple of ${TOKEN / gcd(TOKEN, creditsPerToken)} base units`);
+    reject(
+      'invalid',
+      'amount',
+      `must buy whole credits: at ${creditsPerToken} credits per token, a multiple of ${TOKEN / gcd(TOKEN, creditsPerToken)} base units`,
+    );
   }
   if (amount > account.tokenBalance) reject('conflict', 'amount', `exceeds the token balance (${account.tokenBalance} base units)`);
   const credits = (amount * creditsPerToken) / TOKEN;
-  return [{ type: 'TokensBurnedForCredits', data: { burnId, amount: amount.toString(), creditsPerToken: creditsPerToken.toString(), credits: credits.toString() } }];
+  return [
+    { type: 'TokensBurnedForCredits', data: { burnId, amount: amount.toString(), creditsPerToken: creditsPerToken.toString(), credits: credits.toString() } },
+  ];
 }
 
 const onChainBurnKey = (signature: string) => `onchain-burn:${signature}`;
@@ -111,7 +120,12 @@ export interface OnChainBurnFacts {
  * developer's registered wallet, at `creditsPerToken` (the rate in force when it is credited); the credits must come out
  * whole. Refused when the signature is credited already, here or on any other account.
  */
-export function creditOnChainBurn(state: DeveloperState | undefined, facts: OnChainBurnFacts, addresses: Pick<ProofAddresses, 'mint'>, creditsPerToken: bigint): DeveloperEvent[] {
+export function creditOnChainBurn(
+  state: DeveloperState | undefined,
+  facts: OnChainBurnFacts,
+  addresses: Pick<ProofAddresses, 'mint'>,
+  creditsPerToken: bigint,
+): DeveloperEvent[] {
   const account = requireDeveloper(state);
   const signature = checkSignature(facts.signature);
   requireNotCredited(facts.claim, developerStream(account.developerId), account.operations.has(onChainBurnKey(signature)));
@@ -127,12 +141,21 @@ export function creditOnChainBurn(state: DeveloperState | undefined, facts: OnCh
   return [
     {
       type: 'OnChainBurnCredited',
-      data: { signature, amount: burn.amount.toString(), creditsPerToken: creditsPerToken.toString(), credits: credits.toString(), tokenAccount: burn.tokenAccount },
+      data: {
+        signature,
+        amount: burn.amount.toString(),
+        creditsPerToken: creditsPerToken.toString(),
+        credits: credits.toString(),
+        tokenAccount: burn.tokenAccount,
+      },
     },
   ];
 }
 
-export function consumeCredits(state: DeveloperState | undefined, command: { usageId: unknown; credits: unknown; sessionReference: unknown }): DeveloperEvent[] {
+export function consumeCredits(
+  state: DeveloperState | undefined,
+  command: { usageId: unknown; credits: unknown; sessionReference: unknown },
+): DeveloperEvent[] {
   const account = requireDeveloper(state);
   const checks = new Checks();
   const data = {

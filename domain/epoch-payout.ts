@@ -153,7 +153,17 @@ export function payoutTransactionSize(transfers: number, creates: number, memoBy
   const keys = 5 + transfers + (creates > 0 ? 2 + creates : 0);
   const instructions = transfers + creates + 1;
   const memoInstruction = 1 + 1 + 1 + compactLength(memoBytes) + memoBytes;
-  const message = 1 + 3 + compactLength(keys) + 32 * keys + 32 + compactLength(instructions) + TRANSFER_INSTRUCTION * transfers + CREATE_INSTRUCTION * creates + memoInstruction + 1;
+  const message =
+    1 +
+    3 +
+    compactLength(keys) +
+    32 * keys +
+    32 +
+    compactLength(instructions) +
+    TRANSFER_INSTRUCTION * transfers +
+    CREATE_INSTRUCTION * creates +
+    memoInstruction +
+    1;
   return 1 + 64 + message;
 }
 
@@ -168,13 +178,22 @@ export interface LeafToPay {
  */
 export function planSettlement(
   state: PayoutState,
-  command: { epoch: number; mode: SettlementMode; root: string; leafCount: number; total: string; leaves: readonly LeafToPay[]; maxTransfersPerTransaction: number },
+  command: {
+    epoch: number;
+    mode: SettlementMode;
+    root: string;
+    leafCount: number;
+    total: string;
+    leaves: readonly LeafToPay[];
+    maxTransfersPerTransaction: number;
+  },
 ): PayoutEvent[] {
   if (state.plan) {
     if (state.plan.root === command.root && state.plan.mode === command.mode) return [];
     reject('conflict', 'epoch', `epoch ${command.epoch}'s settlement is planned already (${state.plan.mode}, root ${state.plan.root})`);
   }
-  if (command.leaves.length !== command.leafCount) reject('conflict', 'leaves', `the distribution has ${command.leafCount} leaves, ${command.leaves.length} were given`);
+  if (command.leaves.length !== command.leafCount)
+    reject('conflict', 'leaves', `the distribution has ${command.leafCount} leaves, ${command.leaves.length} were given`);
   const batches: PlannedBatch[] = [];
   if (command.mode === 'web3') batches.push({ batch: 0, kind: 'anchor', firstLeaf: 0, leafCount: 0, creates: '' });
   if (command.mode === 'hybrid') {
@@ -193,7 +212,12 @@ export function planSettlement(
       first += creates.length;
     }
   }
-  return [{ type: 'SettlementPlanned', data: { epoch: command.epoch, mode: command.mode, root: command.root, leafCount: command.leafCount, total: command.total, batches } }];
+  return [
+    {
+      type: 'SettlementPlanned',
+      data: { epoch: command.epoch, mode: command.mode, root: command.root, leafCount: command.leafCount, total: command.total, batches },
+    },
+  ];
 }
 
 /** Batches that need an attempt now: never tried, or whose last attempt failed or expired. */
@@ -201,7 +225,8 @@ export const batchesToSign = (state: PayoutState): number[] =>
   state.batches.flatMap((batch, i) => (batch.status === 'unsigned' || batch.status === 'failed' || batch.status === 'expired' ? [i] : []));
 
 /** Attempts sent (or about to be) whose outcome is not recorded: the chain is asked about these before anything else. */
-export const awaitingAttempts = (state: PayoutState): SignedAttempt[] => state.batches.flatMap((batch) => (batch.status === 'awaiting' && batch.current ? [batch.current] : []));
+export const awaitingAttempts = (state: PayoutState): SignedAttempt[] =>
+  state.batches.flatMap((batch) => (batch.status === 'awaiting' && batch.current ? [batch.current] : []));
 
 /** The exactly-once rule: a batch gets a new signature only when none of its attempts can still land. */
 export function recordSigned(state: PayoutState, attempts: readonly Omit<SignedAttempt, 'attempt'>[]): PayoutEvent[] {
@@ -235,10 +260,15 @@ export function recordOutcomes(state: PayoutState, outcomes: readonly AttemptOut
       if (outcome.blockHeight <= BigInt(batch.current!.lastValidBlockHeight)) {
         reject('conflict', 'signature', `${outcome.signature} can still land until block ${batch.current!.lastValidBlockHeight}`);
       }
-      return { type: 'SettlementTransactionExpired', data: { epoch: plan.epoch, batch: index, signature: outcome.signature, blockHeight: outcome.blockHeight.toString() } };
+      return {
+        type: 'SettlementTransactionExpired',
+        data: { epoch: plan.epoch, batch: index, signature: outcome.signature, blockHeight: outcome.blockHeight.toString() },
+      };
     }
     const common = { epoch: plan.epoch, batch: index, signature: outcome.signature, slot: outcome.slot.toString(), fee: outcome.fee.toString() };
-    return outcome.status === 'succeeded' ? { type: 'SettlementTransactionConfirmed', data: common } : { type: 'SettlementTransactionFailed', data: { ...common, error: outcome.error } };
+    return outcome.status === 'succeeded'
+      ? { type: 'SettlementTransactionConfirmed', data: common }
+      : { type: 'SettlementTransactionFailed', data: { ...common, error: outcome.error } };
   });
 }
 

@@ -132,7 +132,7 @@ export function buildDistribution(payouts: readonly Payout[]): Distribution {
   const leaves: DistributionLeaf[] = [];
   const leafHashes: Buffer[] = [];
   let total = 0n;
-  for (let run = 0; run < count; ) {
+  for (let run = 0; run < count;) {
     const first = order[run];
     const { wallet } = payouts[first];
     let amount = payouts[first].amount;
@@ -157,7 +157,7 @@ export function buildDistribution(payouts: readonly Payout[]): Distribution {
 export function levelLengths(leafCount: number): number[] {
   if (!Number.isSafeInteger(leafCount) || leafCount < 1) throw new Error(`leaf count ${leafCount} must be a whole number from 1`);
   const lengths = [leafCount];
-  for (let length = leafCount; length > 1; ) {
+  for (let length = leafCount; length > 1;) {
     length = Math.ceil(length / 2); // not `>> 1`: counts may pass 2^31
     lengths.push(length);
   }

@@ -160,7 +160,8 @@ export function rewardParameters(policy: Policy): RewardParameters {
     stakeBoostMaxBps: bps('stakeBoostMaxBps'),
     stakeTarget: /^(0|[1-9]\d*)$/.test(policy.stakeTarget) ? BigInt(policy.stakeTarget) : invalid('policy.stakeTarget', 'must be a decimal integer'),
   };
-  if (parameters.weightBytesBps + parameters.weightSessionsBps !== BPS) invalid('policy.weightSessionsBps', 'weightBytesBps and weightSessionsBps must sum to 10000');
+  if (parameters.weightBytesBps + parameters.weightSessionsBps !== BPS)
+    invalid('policy.weightSessionsBps', 'weightBytesBps and weightSessionsBps must sum to 10000');
   if (parameters.stakeTarget <= 0n) invalid('policy.stakeTarget', 'must be greater than 0');
   return parameters;
 }

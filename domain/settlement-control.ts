@@ -32,7 +32,13 @@ export const initialSettlementControl = (): SettlementControlState => ({ modes: 
 export function evolveSettlementControl(state: SettlementControlState, event: SettlementControlEvent): SettlementControlState {
   switch (event.type) {
     case 'SettlementModeChosen':
-      return { ...state, modes: [...state.modes.filter((m) => m.effectiveFromEpoch < event.data.effectiveFromEpoch), { mode: event.data.mode, effectiveFromEpoch: event.data.effectiveFromEpoch }] };
+      return {
+        ...state,
+        modes: [
+          ...state.modes.filter((m) => m.effectiveFromEpoch < event.data.effectiveFromEpoch),
+          { mode: event.data.mode, effectiveFromEpoch: event.data.effectiveFromEpoch },
+        ],
+      };
     case 'SettlementPaused':
       return { ...state, paused: { ...event.data } };
     case 'SettlementResumed':
@@ -51,7 +57,12 @@ export function modeOf(state: SettlementControlState, epoch: number): Settlement
  * Chooses the mode for the epochs after `lastOpenedEpoch`. On-chain modes need the chain set up (`chainReady`).
  * Choosing again before the next epoch opens replaces the pending choice.
  */
-export function chooseMode(state: SettlementControlState, command: { mode: unknown; reason: unknown }, lastOpenedEpoch: number, chainReady: boolean): SettlementControlEvent[] {
+export function chooseMode(
+  state: SettlementControlState,
+  command: { mode: unknown; reason: unknown },
+  lastOpenedEpoch: number,
+  chainReady: boolean,
+): SettlementControlEvent[] {
   const checks = new Checks();
   const reason = checks.text('reason', command.reason, 500);
   if (typeof command.mode !== 'string' || !(SETTLEMENT_MODES as readonly string[]).includes(command.mode)) {

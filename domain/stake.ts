@@ -67,8 +67,7 @@ export function evolveStake(state: StakeState, event: StakeEvent): StakeState {
 }
 
 /** Stake still held: active plus asked back but not yet withdrawn. */
-export const heldStake = (state: StakeState) =>
-  [...state.unstaking.values()].filter((r) => !r.withdrawn).reduce((sum, r) => sum + r.amount, state.active);
+export const heldStake = (state: StakeState) => [...state.unstaking.values()].filter((r) => !r.withdrawn).reduce((sum, r) => sum + r.amount, state.active);
 
 export function deposit(state: StakeState, synqerId: string, command: { depositId: unknown; amount: unknown }): StakeEvent[] {
   const checks = new Checks();
@@ -147,7 +146,10 @@ export function slash(state: StakeState, synqerId: string, command: { slashId: u
   if (amount === 0n) reject('conflict', 'amount', 'the synqer holds no stake to slash');
   const fromActive = amount < state.active ? amount : state.active;
   return [
-    { type: 'StakeSlashed', data: { synqerId, slashId, requested: requested.toString(), amount: amount.toString(), fromActive: fromActive.toString(), reason } },
+    {
+      type: 'StakeSlashed',
+      data: { synqerId, slashId, requested: requested.toString(), amount: amount.toString(), fromActive: fromActive.toString(), reason },
+    },
   ];
 }
 

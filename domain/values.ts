@@ -103,7 +103,7 @@ export function base58Decode(text: string): Uint8Array | undefined {
   let zeros = 0;
   while (zeros < length && text.charCodeAt(zeros) === 49 /* '1' */) zeros++;
   let used = 0;
-  for (let at = zeros; at < length; ) {
+  for (let at = zeros; at < length;) {
     let group = 0;
     let factor = 1;
     for (const end = Math.min(at + 4, length); at < end; at++) {

@@ -60,7 +60,12 @@ function epochLine(epoch: EpochAudit): string {
 }
 
 function mismatchText(m: AuditMismatch): string {
-  const where = [m.source, m.event ?? m.table, m.synqerId !== undefined ? `synqerId=${m.synqerId}` : undefined, m.wallet !== undefined ? `wallet=${m.wallet}` : undefined];
+  const where = [
+    m.source,
+    m.event ?? m.table,
+    m.synqerId !== undefined ? `synqerId=${m.synqerId}` : undefined,
+    m.wallet !== undefined ? `wallet=${m.wallet}` : undefined,
+  ];
   const rows = m.rows !== undefined && m.rows > 1 ? ` (${m.rows} rows differ)` : '';
   return `${where.filter((part) => part !== undefined).join(' ')} field=${m.field} expected=${m.expected ?? '(none)'} found=${m.found ?? '(none)'}${rows}`;
 }

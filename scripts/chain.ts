@@ -12,10 +12,12 @@ import { createTreasurySetup } from '../src/treasury/chain-setup';
 runCli('chain', async () => {
   const commandLine = readCommandLine('chain', process.argv.slice(2));
   const [command] = commandLine.words;
-  if (command !== 'init' && command !== 'status') throw new UsageError(command === undefined ? 'say what to do: init or status' : `unknown subcommand "${command}" (expected init or status)`);
+  if (command !== 'init' && command !== 'status')
+    throw new UsageError(command === undefined ? 'say what to do: init or status' : `unknown subcommand "${command}" (expected init or status)`);
   noMoreWords(commandLine.words, 1);
   const supplyText = commandLine.value('--supply');
-  if (supplyText !== undefined && !/^(0|[1-9]\d{0,30})$/.test(supplyText)) throw new UsageError(`--supply must be a whole number of base units, got "${supplyText}"`);
+  if (supplyText !== undefined && !/^(0|[1-9]\d{0,30})$/.test(supplyText))
+    throw new UsageError(`--supply must be a whole number of base units, got "${supplyText}"`);
   const mint = commandLine.value('--mint');
   const json = commandLine.has('--json');
   const context = await openCliContext();
@@ -27,7 +29,10 @@ runCli('chain', async () => {
         { actor: 'cli', correlationId: randomUUID(), commandId: `chain-init-${randomUUID()}` },
       );
       if (json) process.stdout.write(`${JSON.stringify({ created, ...setup }, null, 2)}\n`);
-      else process.stdout.write(`${created ? 'set up' : 'already set up'}: cluster ${setup.cluster}, mint ${setup.mint}, treasury ${setup.treasuryAccount} (authority ${setup.treasuryAuthority}), stake vault ${setup.stakeVault}\n`);
+      else
+        process.stdout.write(
+          `${created ? 'set up' : 'already set up'}: cluster ${setup.cluster}, mint ${setup.mint}, treasury ${setup.treasuryAccount} (authority ${setup.treasuryAuthority}), stake vault ${setup.stakeVault}\n`,
+        );
       return 0;
     }
     const status = await treasury.status();
@@ -35,7 +40,10 @@ runCli('chain', async () => {
     const { gateway: _gateway, blockHeight: _blockHeight, balances: all, ...setup } = status;
     const balances = { mintSupply: all.mintSupply, treasury: all.treasury, stakeVault: all.stakeVault };
     if (json) process.stdout.write(`${JSON.stringify({ ...setup, balances }, null, 2)}\n`);
-    else process.stdout.write(`cluster ${setup.cluster}\nmint ${setup.mint} (supply ${balances.mintSupply})\ntreasury ${setup.treasuryAccount} (${balances.treasury})\nstake vault ${setup.stakeVault} (${balances.stakeVault})\n`);
+    else
+      process.stdout.write(
+        `cluster ${setup.cluster}\nmint ${setup.mint} (supply ${balances.mintSupply})\ntreasury ${setup.treasuryAccount} (${balances.treasury})\nstake vault ${setup.stakeVault} (${balances.stakeVault})\n`,
+      );
     return 0;
   } finally {
     await context.close();

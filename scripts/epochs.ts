@@ -47,7 +47,9 @@ runCli('epochs', async () => {
     if (json) process.stdout.write(`${JSON.stringify({ epochs: views }, null, 2)}\n`);
     else {
       for (const v of views) {
-        process.stdout.write(`epoch ${v.epoch}: ${v.stage}, pool ${v.rewardPool}${v.paid !== null ? `, paid ${v.paid} to ${v.synqers} synqers, root ${v.root}, digest ${v.digest}` : ''}\n`);
+        process.stdout.write(
+          `epoch ${v.epoch}: ${v.stage}, pool ${v.rewardPool}${v.paid !== null ? `, paid ${v.paid} to ${v.synqers} synqers, root ${v.root}, digest ${v.digest}` : ''}\n`,
+        );
       }
     }
   } finally {

@@ -19,15 +19,21 @@ runCli('projections', async () => {
     return status(commandLine.has('--json'));
   }
   if (command !== 'rebuild' && command !== 'rewind' && command !== 'resume') {
-    throw new UsageError(command === undefined ? 'say what to do: status, rebuild, rewind or resume' : `unknown subcommand "${command}" (expected status, rebuild, rewind or resume)`);
+    throw new UsageError(
+      command === undefined
+        ? 'say what to do: status, rebuild, rewind or resume'
+        : `unknown subcommand "${command}" (expected status, rebuild, rewind or resume)`,
+    );
   }
   if (name === undefined) throw new UsageError(`${command} needs the projection's name (${known})`);
   noMoreWords(commandLine.words, 2);
   if (!PROJECTIONS.some((p) => p.name === name)) throw new UsageError(`no projection is named ${name} (known: ${known})`);
   const toPosition = commandLine.value('--to-position');
   const toEpochText = commandLine.value('--to-epoch');
-  if (command === 'rewind' && (toPosition === undefined) === (toEpochText === undefined)) throw new UsageError('rewind needs one of --to-position P and --to-epoch N');
-  if (toPosition !== undefined && !/^(0|[1-9]\d{0,30})$/.test(toPosition)) throw new UsageError(`--to-position must be a log position (a whole number), got "${toPosition}"`);
+  if (command === 'rewind' && (toPosition === undefined) === (toEpochText === undefined))
+    throw new UsageError('rewind needs one of --to-position P and --to-epoch N');
+  if (toPosition !== undefined && !/^(0|[1-9]\d{0,30})$/.test(toPosition))
+    throw new UsageError(`--to-position must be a log position (a whole number), got "${toPosition}"`);
   const toEpoch = toEpochText === undefined ? undefined : wholeNumber('--to-epoch', toEpochText, 1, 1_000_000_000);
   const context = await openCliContext();
   try {
@@ -36,10 +42,12 @@ runCli('projections', async () => {
     // Processed here when no engine runs: give the runner a moment to take the projections up.
     runner.start();
     await runner.waitFor({ names: [name], timeoutMs: 1 }).catch(() => undefined);
-    const { request } = await operations.request(name, command === 'rewind' ? { action: 'rewind', toPosition, toEpoch } : { action: command }).catch((error: unknown) => {
-      // The rewind's target: no such position or epoch, or an epoch not closed.
-      throw error instanceof CommandRejected ? new UsageError(error.message, false) : error;
-    });
+    const { request } = await operations
+      .request(name, command === 'rewind' ? { action: 'rewind', toPosition, toEpoch } : { action: command })
+      .catch((error: unknown) => {
+        // The rewind's target: no such position or epoch, or an epoch not closed.
+        throw error instanceof CommandRejected ? new UsageError(error.message, false) : error;
+      });
     const bar = progress(`${request.action} ${name}`, 'events');
     const final = await operations.carriedOut(name, request.action, (position, target) => bar.update(position, target));
     bar.finish();

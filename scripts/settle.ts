@@ -34,7 +34,10 @@ runCli('settle', async () => {
         `epoch ${epoch}: ${view.status} (${view.mode}), ${view.leafCount} payouts totalling ${view.total}, ${view.transactions.confirmed} transactions, ` +
           `fees ${view.cost.feeLamports} + rent ${view.cost.rentLamports} lamports${view.cost.percentOfPaid === null ? '' : ` (${view.cost.percentOfPaid}% of rewards paid)`}\n`,
       );
-      if (run) process.stdout.write(`verification run ${run.runId}: ${run.discrepancyCount === 0 ? 'the chain matches the books' : `${run.discrepancyCount} discrepancies, settlement paused (npm run verify -- chain lists them)`}\n`);
+      if (run)
+        process.stdout.write(
+          `verification run ${run.runId}: ${run.discrepancyCount === 0 ? 'the chain matches the books' : `${run.discrepancyCount} discrepancies, settlement paused (npm run verify -- chain lists them)`}\n`,
+        );
     }
     return run && run.discrepancyCount > 0 ? 1 : 0;
   } finally {

@@ -19,13 +19,20 @@ runCli('verify', async () => {
     const chain = await context.openChain();
     await context.catchUp(['settlement']);
     const bar = progress('verifying', 'transactions');
-    const run = await createVerification({ store: context.store, chain, reader: context.reader }).run({ actor: 'cli', correlationId: randomUUID() }, { onProgress: (done, total) => bar.update(done, total) });
+    const run = await createVerification({ store: context.store, chain, reader: context.reader }).run(
+      { actor: 'cli', correlationId: randomUUID() },
+      { onProgress: (done, total) => bar.update(done, total) },
+    );
     bar.finish();
     if (commandLine.has('--json')) process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
     else {
-      process.stdout.write(`verification run ${run.runId} on ${run.cluster}: ${run.discrepancyCount} discrepancies (${run.checked.settlementTransactions} settlement transactions, ${run.checked.payouts} payouts, ${run.checked.credits} credits checked)\n`);
+      process.stdout.write(
+        `verification run ${run.runId} on ${run.cluster}: ${run.discrepancyCount} discrepancies (${run.checked.settlementTransactions} settlement transactions, ${run.checked.payouts} payouts, ${run.checked.credits} credits checked)\n`,
+      );
       for (const d of run.discrepancies) {
-        process.stdout.write(`  ${d.type}${d.epoch === null ? '' : ` epoch ${d.epoch}`}${d.account ? ` account ${d.account}` : ''}${d.signature ? ` tx ${d.signature}` : ''}: expected ${d.expected ?? '-'}, chain ${d.actual ?? '-'} (${d.detail})\n`);
+        process.stdout.write(
+          `  ${d.type}${d.epoch === null ? '' : ` epoch ${d.epoch}`}${d.account ? ` account ${d.account}` : ''}${d.signature ? ` tx ${d.signature}` : ''}: expected ${d.expected ?? '-'}, chain ${d.actual ?? '-'} (${d.detail})\n`,
+        );
       }
       if (run.discrepancyCount > 0) process.stdout.write('settlement is paused until an operator acknowledges it (POST /settlement/resume with a reason)\n');
     }

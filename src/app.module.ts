@@ -22,7 +22,6 @@ import { SettlementModule } from './settlement/settlement.module';
 import { VerificationModule } from './verification/verification.module';
 import { DashboardModule } from './dashboard/dashboard.module';
 
-
 /** Infrastructure shared by every capability module: configuration, the database, the event store and the chain gateway. */
 @Module({})
 export class InfrastructureModule {
@@ -46,7 +45,9 @@ export class AppModule {
   static forRoot(config: AppConfig, database: Database, eventStore: EventStore, chain: ChainGateway): DynamicModule {
     return {
       module: AppModule,
-      imports: [InfrastructureModule.forRoot(config, database, eventStore, chain), CqrsModule.forRoot(),
+      imports: [
+        InfrastructureModule.forRoot(config, database, eventStore, chain),
+        CqrsModule.forRoot(),
         ProjectionsModule,
         SynqersModule,
         NetworkModule,

@@ -33,7 +33,11 @@ export interface RunningEngine {
 }
 
 /** Starts the engine: database and migrations, event store, then the HTTP API on `config.port` (0 picks a free port). */
-export async function startEngine(config: AppConfig, logger = new Logger('engine'), options: { frameworkLogs?: boolean; jsonLogger?: PinoLogger } = {}): Promise<RunningEngine> {
+export async function startEngine(
+  config: AppConfig,
+  logger = new Logger('engine'),
+  options: { frameworkLogs?: boolean; jsonLogger?: PinoLogger } = {},
+): Promise<RunningEngine> {
   const log = (line: string) => logger.log(line);
   const database = await openDatabase(config, log);
   const metrics = new EngineMetrics();

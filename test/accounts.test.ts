@@ -52,11 +52,13 @@ describe('developers, stakes and policy over the REST API', () => {
       });
     });
 
-    it("keeps a developer key to its own account", async () => {
+    it('keeps a developer key to its own account', async () => {
       await api.call('POST', '/developers', op(), { developerId: 'dev2', wallet: wallet(2) });
       expect((await api.call('GET', '/developers/dev2', api.keys.developer)).status).toBe(403);
       expect((await api.call('POST', '/developers/dev2/burns', api.keys.developer, { burnId: 'x', amount: '1000' })).status).toBe(403);
-      expect((await api.call('POST', '/developers/dev1/purchases', api.keys.developer, { purchaseId: 'p9', amount: '1', paymentReference: 'r' })).status).toBe(403);
+      expect((await api.call('POST', '/developers/dev1/purchases', api.keys.developer, { purchaseId: 'p9', amount: '1', paymentReference: 'r' })).status).toBe(
+        403,
+      );
       const otherKey = (await createApiKey(api.engine.database.pool, 'developer', 'dev2')).key;
       expect((await api.call('GET', '/developers/dev2', otherKey)).status).toBe(200);
     });
@@ -64,7 +66,12 @@ describe('developers, stakes and policy over the REST API', () => {
 
   describe('stakes', () => {
     beforeAll(async () => {
-      await api.call('POST', '/synqers', op(), { synqerId: 'staker', payoutWallet: wallet(3), reportingKey: publicKeyOf(generateReportingKeypair()), region: 'ap-south' });
+      await api.call('POST', '/synqers', op(), {
+        synqerId: 'staker',
+        payoutWallet: wallet(3),
+        reportingKey: publicKeyOf(generateReportingKeypair()),
+        region: 'ap-south',
+      });
     });
 
     const openEpoch = (epoch: number) =>
@@ -124,7 +131,9 @@ describe('developers, stakes and policy over the REST API', () => {
 
       const overMax = await api.call('POST', '/epochs', op(), { epoch: 3, start: '2026-11-21T00:00:00Z', end: '2026-11-28T00:00:00Z', rewardPool: '6000000' });
       expect(overMax.body.problems[0].reason).toContain("exceeds the policy's maximum pool per epoch (5000000 base units, policy version 1)");
-      expect((await api.call('POST', '/epochs', op(), { epoch: 3, start: '2026-11-21T00:00:00Z', end: '2026-11-28T00:00:00Z', rewardPool: '5000000' })).status).toBe(201);
+      expect(
+        (await api.call('POST', '/epochs', op(), { epoch: 3, start: '2026-11-21T00:00:00Z', end: '2026-11-28T00:00:00Z', rewardPool: '5000000' })).status,
+      ).toBe(201);
       expect((await api.call('GET', '/policy', api.keys.developer)).body.inForce).toMatchObject({ version: 1, creditsPerToken: '2000' });
     });
   });

@@ -77,10 +77,16 @@ describe('audit replay', () => {
     for (let i = 1; i <= 8; i++) {
       const keypair = generateReportingKeypair();
       keypairs.set(`s${i}`, keypair);
-      const registered = await api.call('POST', '/synqers', op(), { synqerId: `s${i}`, payoutWallet: wallet(i === 8 ? 7 : i), reportingKey: publicKeyOf(keypair), region: 'eu-west' });
+      const registered = await api.call('POST', '/synqers', op(), {
+        synqerId: `s${i}`,
+        payoutWallet: wallet(i === 8 ? 7 : i),
+        reportingKey: publicKeyOf(keypair),
+        region: 'eu-west',
+      });
       expect(registered.status).toBe(201);
     }
-    const stake = async (id: string, route: string, body: object) => expect((await api.call('POST', `/synqers/${id}/stake/${route}`, op(), body)).status).toBe(201);
+    const stake = async (id: string, route: string, body: object) =>
+      expect((await api.call('POST', `/synqers/${id}/stake/${route}`, op(), body)).status).toBe(201);
     await stake('s1', 'deposits', { depositId: 'd1', amount: '5000000000' });
     await stake('s2', 'deposits', { depositId: 'd1', amount: '20000000000' });
     await stake('s3', 'deposits', { depositId: 'd1', amount: '10000000000' });
@@ -120,7 +126,12 @@ describe('audit replay', () => {
   });
 
   it('built the network it means to audit: ineligible synqers, a shared wallet, the pool paid out', async () => {
-    const rewards = (await api.call('GET', '/epochs/1/rewards', api.keys.auditor)).body.results as { synqerId: string; reasons: string[]; reward: string; activeStake: string }[];
+    const rewards = (await api.call('GET', '/epochs/1/rewards', api.keys.auditor)).body.results as {
+      synqerId: string;
+      reasons: string[];
+      reward: string;
+      activeStake: string;
+    }[];
     const byId = new Map(rewards.map((r) => [r.synqerId, r]));
     expect(byId.size).toBe(8);
     expect(byId.get('s4')!.reasons).toEqual(['uptime_below_minimum']);
@@ -133,7 +144,17 @@ describe('audit replay', () => {
   });
 
   it('finds an untouched history matching, through the class and through GET /audit/epochs/{n}', async () => {
-    const expected = { epoch: 1, status: 'match', digest: settled.digest, root: settled.distribution.root, paid: '1000000000', synqers: 8, leafCount: 4, mismatches: [], notes: [] };
+    const expected = {
+      epoch: 1,
+      status: 'match',
+      digest: settled.digest,
+      root: settled.distribution.root,
+      paid: '1000000000',
+      synqers: 8,
+      leafCount: 4,
+      mismatches: [],
+      notes: [],
+    };
     const report = await audit.run({ epoch: 1 });
     expect(report).toMatchObject({ ok: true, epochs: [expected] });
     // One epoch: the replay stops at its close.
@@ -163,9 +184,21 @@ describe('audit replay', () => {
       const result = (await audit.run({ epoch: 1 })).epochs[0];
       expect(result.status).toBe('mismatch');
       expect(result.mismatches).toEqual([
-        { source: 'projection', table: 'rewards', synqerId: 's2', field: 'reward', expected: before.rows[0].reward, found: String(BigInt(before.rows[0].reward) + 1n), rows: 2 },
+        {
+          source: 'projection',
+          table: 'rewards',
+          synqerId: 's2',
+          field: 'reward',
+          expected: before.rows[0].reward,
+          found: String(BigInt(before.rows[0].reward) + 1n),
+          rows: 2,
+        },
       ]);
-      expect((await api.call('GET', '/audit/epochs/1', api.keys.auditor)).body.mismatches[0]).toMatchObject({ source: 'projection', synqerId: 's2', field: 'reward' });
+      expect((await api.call('GET', '/audit/epochs/1', api.keys.auditor)).body.mismatches[0]).toMatchObject({
+        source: 'projection',
+        synqerId: 's2',
+        field: 'reward',
+      });
     } finally {
       await sql(`UPDATE ${schema}.rewards SET reward = reward - 1 WHERE epoch = 1 AND synqer_id IN ('s2', 's7')`);
     }
@@ -173,7 +206,9 @@ describe('audit replay', () => {
   });
 
   it('detects missing and extra projection rows, a tampered leaf and a tampered root chunk', async () => {
-    const leaf = await sql(`SELECT wallet, leaf_index, encode(leaf_hash, 'hex') AS leaf_hash FROM ${schema}.distribution_leaves WHERE epoch = 1 ORDER BY leaf_index LIMIT 1`);
+    const leaf = await sql(
+      `SELECT wallet, leaf_index, encode(leaf_hash, 'hex') AS leaf_hash FROM ${schema}.distribution_leaves WHERE epoch = 1 ORDER BY leaf_index LIMIT 1`,
+    );
     const top = await sql(`SELECT max(level) AS level FROM ${schema}.distribution_nodes WHERE epoch = 1`);
     // A row moved to another epoch is missing from this one; one moved in from another is extra.
     await sql(`UPDATE ${schema}.rewards SET epoch = 99 WHERE epoch = 1 AND synqer_id = 's8'`);
@@ -185,7 +220,15 @@ describe('audit replay', () => {
       expect(mismatches).toEqual([
         { source: 'projection', table: 'rewards', synqerId: 's5', field: 'row', expected: 'present', found: null, rows: 2 },
         { source: 'projection', table: 'rewards', synqerId: 'zz', field: 'row', expected: null, found: 'present', rows: 1 },
-        { source: 'projection', table: 'distribution_leaves', wallet: leaf.rows[0].wallet, field: 'leaf_hash', expected: leaf.rows[0].leaf_hash, found: `00${leaf.rows[0].leaf_hash}`, rows: 1 },
+        {
+          source: 'projection',
+          table: 'distribution_leaves',
+          wallet: leaf.rows[0].wallet,
+          field: 'leaf_hash',
+          expected: leaf.rows[0].leaf_hash,
+          found: `00${leaf.rows[0].leaf_hash}`,
+          rows: 1,
+        },
         { source: 'projection', table: 'distribution_nodes', field: 'root', expected: settled.distribution.root, found: `00${settled.distribution.root}` },
       ]);
     } finally {
@@ -225,7 +268,10 @@ describe('audit replay', () => {
       const result = (await audit.run({ epoch: 1 })).epochs[0];
       expect(result.status).toBe('mismatch');
       expect(result.mismatches).toEqual([{ source: 'events', event: 'EpochRewardsCalculated', field: 'digest', expected: settled.digest, found: forged }]);
-      expect((await api.call('GET', '/audit/epochs/1', api.keys.auditor)).body).toMatchObject({ status: 'mismatch', mismatches: [{ source: 'events', field: 'digest' }] });
+      expect((await api.call('GET', '/audit/epochs/1', api.keys.auditor)).body).toMatchObject({
+        status: 'mismatch',
+        mismatches: [{ source: 'events', field: 'digest' }],
+      });
 
       const cli = await runCli(['--epoch', '1'], databaseUrl);
       expect(cli.code).toBe(1);
@@ -242,14 +288,25 @@ describe('audit replay', () => {
     const out = path.join(dir, 'report.json');
     const run = await runCli(['--epoch', '1', '--out', out], databaseUrl);
     expect(run.stderr).toMatch(/audit: \d[\d,]* events replayed up to position \d+/);
-    expect(run.stdout).toBe(`epoch 1: match (digest ${settled.digest.slice(0, 12)}…, root ${settled.distribution.root.slice(0, 12)}…, 8 synqers, paid 1000000000)\n`);
+    expect(run.stdout).toBe(
+      `epoch 1: match (digest ${settled.digest.slice(0, 12)}…, root ${settled.distribution.root.slice(0, 12)}…, 8 synqers, paid 1000000000)\n`,
+    );
     expect(run.code).toBe(0);
     const written = JSON.parse(readFileSync(out, 'utf8'));
-    expect(written).toMatchObject({ ok: true, eventsRead: expect.any(Number), lastPosition: expect.stringMatching(/^\d+$/), epochs: [{ epoch: 1, status: 'match', digest: settled.digest }] });
+    expect(written).toMatchObject({
+      ok: true,
+      eventsRead: expect.any(Number),
+      lastPosition: expect.stringMatching(/^\d+$/),
+      epochs: [{ epoch: 1, status: 'match', digest: settled.digest }],
+    });
     expect(Number.isNaN(Date.parse(written.generatedAt))).toBe(false);
 
     const bad = await runCli(['--epoch', 'one'], databaseUrl);
-    expect([bad.code, bad.stdout, bad.stderr]).toEqual([2, '', 'audit: --epoch must be a whole number from 1 to 1000000000, got "one"; see synq audit --help\n']);
+    expect([bad.code, bad.stdout, bad.stderr]).toEqual([
+      2,
+      '',
+      'audit: --epoch must be a whole number from 1 to 1000000000, got "one"; see synq audit --help\n',
+    ]);
     const unknown = await runCli(['--epochs', '1'], databaseUrl);
     expect([unknown.code, unknown.stderr]).toEqual([2, 'audit: unknown option --epochs; see synq audit --help\n']);
     const never = await runCli(['--epoch', '2'], databaseUrl);
@@ -283,7 +340,9 @@ describe('audit replay', () => {
     }
     const before = await api.engine.eventStore.lastPosition();
     const run = await runCli([], url.toString());
-    expect(run.stdout).toBe(`epoch 1: match (digest ${settled.digest.slice(0, 12)}…, root ${settled.distribution.root.slice(0, 12)}…, 8 synqers, paid 1000000000)\n`);
+    expect(run.stdout).toBe(
+      `epoch 1: match (digest ${settled.digest.slice(0, 12)}…, root ${settled.distribution.root.slice(0, 12)}…, 8 synqers, paid 1000000000)\n`,
+    );
     expect(run.code).toBe(0);
     expect(await api.engine.eventStore.lastPosition()).toBe(before);
   });

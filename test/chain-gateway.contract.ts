@@ -84,7 +84,9 @@ export function chainGatewayContract(name: string, open: () => Promise<{ gateway
       expect(landed!.instructions[1].accounts).toEqual([treasury, mint.publicKey, bobAccount, authority.publicKey].map((key) => key.toBase58()));
       expect(landed!.instructions[2].data.toString('utf8')).toBe('synq:v1:test');
       const { logs: _logs, ...withoutLogs } = landed!;
-      expect(await gateway.getTransactions([signature, '5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW', signature])).toEqual([withoutLogs, null, withoutLogs]);
+      expect(
+        await gateway.getTransactions([signature, '5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW', signature]),
+      ).toEqual([withoutLogs, null, withoutLogs]);
       expect(readTokenAccount(bobAccount, await gateway.getAccount(bobAccount))?.amount).toBe(1_250_000n);
       expect((await gateway.signaturesForAddress(bobAccount)).at(-1)).toBe(signature);
       expect(await gateway.signaturesForAddress(treasury)).toContain(signature);
@@ -95,7 +97,11 @@ export function chainGatewayContract(name: string, open: () => Promise<{ gateway
     it('executes a transaction once however often it is sent', async () => {
       const bobAccount = associatedTokenAddress(bob.publicKey, mint.publicKey);
       const { blockhash, lastValidBlockHeight } = await gateway.latestBlockhash();
-      const wire = signTransaction([transferChecked(treasury, mint.publicKey, bobAccount, authority.publicKey, 1n), memoInstruction('once', authority.publicKey)], [authority], blockhash);
+      const wire = signTransaction(
+        [transferChecked(treasury, mint.publicKey, bobAccount, authority.publicKey, 1n), memoInstruction('once', authority.publicKey)],
+        [authority],
+        blockhash,
+      );
       const before = readTokenAccount(bobAccount, await gateway.getAccount(bobAccount))!.amount;
       const signature = await gateway.sendTransaction(wire);
       expect(await gateway.sendTransaction(wire)).toBe(signature);
@@ -108,7 +114,11 @@ export function chainGatewayContract(name: string, open: () => Promise<{ gateway
       const aliceAccount = associatedTokenAddress(alice.publicKey, mint.publicKey);
       await execute(gateway, [createAssociatedAccountIdempotent(alice.publicKey, alice.publicKey, mint.publicKey)], [alice], 'alice account');
       const bobAccount = associatedTokenAddress(bob.publicKey, mint.publicKey);
-      const { signature, confirmation } = await sendAndConfirm(gateway, [transferChecked(aliceAccount, mint.publicKey, bobAccount, alice.publicKey, 10n)], [alice]);
+      const { signature, confirmation } = await sendAndConfirm(
+        gateway,
+        [transferChecked(aliceAccount, mint.publicKey, bobAccount, alice.publicKey, 10n)],
+        [alice],
+      );
       expect(confirmation.status).toBe('failed');
       const landed = await gateway.getTransaction(signature);
       expect(landed?.error).toEqual(expect.any(String));

@@ -17,9 +17,16 @@ describe('hybrid token movements (purchases, stake withdrawals, slashes) and pro
   const ata = (owner: PublicKey) => associatedTokenAddress(owner, new PublicKey(setup.mint));
   const openEpoch = async (epoch: number) => {
     const start = EPOCH_START + (epoch - 1) * 3600;
-    expect((await api.call('POST', '/epochs', api.keys.operator, { epoch, start: instant(start), end: instant(start + 3600), rewardPool: '1000' })).status).toBe(201);
+    expect(
+      (await api.call('POST', '/epochs', api.keys.operator, { epoch, start: instant(start), end: instant(start + 3600), rewardPool: '1000' })).status,
+    ).toBe(201);
   };
-  const verify = async () => (await api.call('POST', '/verification/runs', api.keys.auditor)).body as { discrepancyCount: number; discrepancies: Discrepancy[]; checked: Record<string, number> };
+  const verify = async () =>
+    (await api.call('POST', '/verification/runs', api.keys.auditor)).body as {
+      discrepancyCount: number;
+      discrepancies: Discrepancy[];
+      checked: Record<string, number>;
+    };
 
   beforeAll(async () => {
     api = await startTestApi();
@@ -60,32 +67,62 @@ describe('hybrid token movements (purchases, stake withdrawals, slashes) and pro
   it('credits an on-chain burn and stake deposit, withdraws and slashes stake through the vault, and verification finds the chain as the books imply', async () => {
     const mint = new PublicKey(setup.mint);
     // Burn 2 SYNQ for credits.
-    const burn = await execute(api.engine.chain, [burnChecked(ata(developerWallet.publicKey), mint, developerWallet.publicKey, 2n * SYNQ)], [developerWallet], 'burn');
+    const burn = await execute(
+      api.engine.chain,
+      [burnChecked(ata(developerWallet.publicKey), mint, developerWallet.publicKey, 2n * SYNQ)],
+      [developerWallet],
+      'burn',
+    );
     expect((await api.call('POST', '/developers/dev1/burns/onchain', api.keys.operator, { signature: burn })).body).toMatchObject({ credits: '2000' });
 
     // The synqer buys 10 SYNQ, stakes them on chain, asks 4 back, and is slashed 3.
-    expect((await api.call('POST', '/developers/staker/purchases', api.keys.operator, { purchaseId: 'stake-money', amount: (10n * SYNQ).toString(), paymentReference: 'x' })).body.chainTransfer.status).toBe('confirmed');
+    expect(
+      (
+        await api.call('POST', '/developers/staker/purchases', api.keys.operator, {
+          purchaseId: 'stake-money',
+          amount: (10n * SYNQ).toString(),
+          paymentReference: 'x',
+        })
+      ).body.chainTransfer.status,
+    ).toBe('confirmed');
     const deposit = await execute(
       api.engine.chain,
-      [transferChecked(ata(synqer.wallet.publicKey), mint, new PublicKey(setup.stakeVault), synqer.wallet.publicKey, 10n * SYNQ), memoInstruction(`synq:stake:${synqer.synqerId}`, synqer.wallet.publicKey)],
+      [
+        transferChecked(ata(synqer.wallet.publicKey), mint, new PublicKey(setup.stakeVault), synqer.wallet.publicKey, 10n * SYNQ),
+        memoInstruction(`synq:stake:${synqer.synqerId}`, synqer.wallet.publicKey),
+      ],
       [synqer.wallet],
       'stake',
     );
-    expect((await api.call('POST', `/synqers/${synqer.synqerId}/stake/deposits/onchain`, api.keys.operator, { signature: deposit })).body).toMatchObject({ active: '10000000' });
-    expect((await api.call('POST', `/synqers/${synqer.synqerId}/stake/unstake-requests`, api.keys.operator, { requestId: 'u1', amount: (4n * SYNQ).toString() })).status).toBe(201);
+    expect((await api.call('POST', `/synqers/${synqer.synqerId}/stake/deposits/onchain`, api.keys.operator, { signature: deposit })).body).toMatchObject({
+      active: '10000000',
+    });
+    expect(
+      (await api.call('POST', `/synqers/${synqer.synqerId}/stake/unstake-requests`, api.keys.operator, { requestId: 'u1', amount: (4n * SYNQ).toString() }))
+        .status,
+    ).toBe(201);
     await openEpoch(2);
     await openEpoch(3);
     const withdrawn = await api.call('POST', `/synqers/${synqer.synqerId}/stake/withdrawals`, api.keys.operator, { requestId: 'u1' });
     expect(withdrawn.body.chainTransfer).toMatchObject({ orderId: `stake_withdrawal.${synqer.synqerId}.u1`, status: 'confirmed' });
     expect(await balance(ata(synqer.wallet.publicKey))).toBe(4n * SYNQ);
     const treasury = await balance(new PublicKey(setup.treasuryAccount));
-    const slashed = await api.call('POST', `/synqers/${synqer.synqerId}/stake/slashes`, api.keys.operator, { slashId: 'x1', amount: (3n * SYNQ).toString(), reason: 'fake reports' });
+    const slashed = await api.call('POST', `/synqers/${synqer.synqerId}/stake/slashes`, api.keys.operator, {
+      slashId: 'x1',
+      amount: (3n * SYNQ).toString(),
+      reason: 'fake reports',
+    });
     expect(slashed.body.chainTransfer).toMatchObject({ status: 'confirmed' });
     expect(await balance(new PublicKey(setup.stakeVault))).toBe(3n * SYNQ);
     expect(await balance(new PublicKey(setup.treasuryAccount))).toBe(treasury + 3n * SYNQ);
 
     const listed = (await api.call('GET', '/chain/transfers', api.keys.auditor)).body.transfers;
-    expect(listed.map((t: { kind: string; status: string }) => `${t.kind}:${t.status}`).sort()).toEqual(['purchase_delivery:confirmed', 'purchase_delivery:confirmed', 'slash:confirmed', 'stake_withdrawal:confirmed']);
+    expect(listed.map((t: { kind: string; status: string }) => `${t.kind}:${t.status}`).sort()).toEqual([
+      'purchase_delivery:confirmed',
+      'purchase_delivery:confirmed',
+      'slash:confirmed',
+      'stake_withdrawal:confirmed',
+    ]);
     const run = await verify();
     expect(run).toMatchObject({ discrepancyCount: 0, checked: { credits: 2, transfers: 4 } });
   });
@@ -95,7 +132,16 @@ describe('hybrid token movements (purchases, stake withdrawals, slashes) and pro
     const stream = 'developer-dev1';
     await api.engine.eventStore.append(
       stream,
-      toEnvelopes(stream, [{ type: 'OnChainBurnCredited', data: { signature: forged, amount: '1000000', creditsPerToken: '1000', credits: '1000', tokenAccount: ata(developerWallet.publicKey).toBase58() } }], { actor: 'faulty', correlationId: 'c', commandId: 'forged' }),
+      toEnvelopes(
+        stream,
+        [
+          {
+            type: 'OnChainBurnCredited',
+            data: { signature: forged, amount: '1000000', creditsPerToken: '1000', credits: '1000', tokenAccount: ata(developerWallet.publicKey).toBase58() },
+          },
+        ],
+        { actor: 'faulty', correlationId: 'c', commandId: 'forged' },
+      ),
     );
     const run = await verify();
     expect(run.discrepancies).toEqual(
@@ -108,7 +154,11 @@ describe('hybrid token movements (purchases, stake withdrawals, slashes) and pro
 
   it('keeps a purchase ordered but unsent while settlement is paused, and delivers it once an operator resumes', async () => {
     expect((await api.call('GET', '/settlement', api.keys.operator)).body.paused).not.toBeNull();
-    const bought = await api.call('POST', '/developers/dev1/purchases', api.keys.operator, { purchaseId: 'p-paused', amount: (3n * SYNQ).toString(), paymentReference: 'wire 43' });
+    const bought = await api.call('POST', '/developers/dev1/purchases', api.keys.operator, {
+      purchaseId: 'p-paused',
+      amount: (3n * SYNQ).toString(),
+      paymentReference: 'wire 43',
+    });
     expect(bought.status).toBe(201);
     expect(bought.body.chainTransfer).toEqual({ orderId: 'purchase_delivery.dev1.p-paused', status: 'unsigned', signature: null });
     const before = await balance(ata(developerWallet.publicKey));

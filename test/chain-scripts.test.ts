@@ -9,7 +9,8 @@ const script = (name: string) => path.join(__dirname, '..', 'dist', 'scripts', `
 describe('chain, settle and verify on the command line (embedded chain)', () => {
   let db: TestDatabase;
   let dataDir: string;
-  const run = (name: string, ...args: string[]) => spawnSync(process.execPath, [script(name), ...args], { env: { ...process.env, DATABASE_URL: db.url, SYNQ_DATA_DIR: dataDir } });
+  const run = (name: string, ...args: string[]) =>
+    spawnSync(process.execPath, [script(name), ...args], { env: { ...process.env, DATABASE_URL: db.url, SYNQ_DATA_DIR: dataDir } });
 
   beforeAll(async () => {
     db = await createTestDatabase();

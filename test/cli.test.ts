@@ -59,13 +59,19 @@ describe('the command line', () => {
 
   it.each(NAMES)('%s: --help and -h print its usage and options and exit 0 without doing any work, through synq and through its own script', async (name) => {
     // Help comes first, whatever else is on the line.
-    const runs = await Promise.all([synq([name, '--help']), synq([name, 'extra', '--no-such-option', '-h']), run(scriptOf(name), ['--help']), run(scriptOf(name), ['-h', '--no-such-option'])]);
+    const runs = await Promise.all([
+      synq([name, '--help']),
+      synq([name, 'extra', '--no-such-option', '-h']),
+      run(scriptOf(name), ['--help']),
+      run(scriptOf(name), ['-h', '--no-such-option']),
+    ]);
     for (const result of runs) {
       expect(result).toMatchObject({ status: 0, stderr: '' });
       const [first, about] = result.stdout.split('\n');
       expect(first).toBe(`usage: ${COMMANDS[name].usage}`);
       expect(about).toBe(COMMANDS[name].about);
-      for (const option of COMMANDS[name].options) expect(result.stdout).toMatch(new RegExp(`^ {2}${option.name}${'value' in option ? ` ${option.value}` : ''} +\\S`, 'm'));
+      for (const option of COMMANDS[name].options)
+        expect(result.stdout).toMatch(new RegExp(`^ {2}${option.name}${'value' in option ? ` ${option.value}` : ''} +\\S`, 'm'));
       expect(result.stdout).toMatch(/^ {2}-h, --help +show this and exit$/m);
     }
   });
@@ -97,27 +103,36 @@ describe('the command line', () => {
       [['chain', 'burn'], 'chain: unknown subcommand "burn" (expected init or status); see synq chain --help\n'],
       [['keys', 'create', '--role', 'admin'], 'keys: --role must be one of operator, ingest, developer, auditor, got "admin"; see synq keys --help\n'],
       [['sign-report', '--key', 'a', '--new-key', 'b'], 'sign-report: give one of --new-key FILE and --key FILE; see synq sign-report --help\n'],
-      [['start', '--log-level', 'loud'], 'start: --log-level must be one of fatal, error, warn, info, debug, trace, silent, got "loud"; see synq start --help\n'],
+      [
+        ['start', '--log-level', 'loud'],
+        'start: --log-level must be one of fatal, error, warn, info, debug, trace, silent, got "loud"; see synq start --help\n',
+      ],
     ];
     const results = await Promise.all(cases.map(([args]) => synq(args)));
     results.forEach((result, i) => expect({ args: cases[i][0], ...result }).toEqual({ args: cases[i][0], status: 2, stdout: '', stderr: cases[i][1] }));
   });
 
-  it('keys create: a developer key needs a valid developer id (the domain\'s), and only a developer key takes one', async () => {
+  it("keys create: a developer key needs a valid developer id (the domain's), and only a developer key takes one", async () => {
     const [bad, missing, other] = await Promise.all([
       synq(['keys', 'create', '--role', 'developer', '--developer', 'bad id!']),
       synq(['keys', 'create', '--role', 'developer']),
       synq(['keys', 'create', '--role', 'auditor', '--developer', 'dev-1']),
     ]);
     expect(bad).toMatchObject({ status: 2, stdout: '' });
-    expect(bad.stderr).toMatch(/^keys: --developer: must be 1 to 64 letters, digits, "_", ".", ":" or "-", starting with a letter or digit; see synq keys --help\n$/);
+    expect(bad.stderr).toMatch(
+      /^keys: --developer: must be 1 to 64 letters, digits, "_", ".", ":" or "-", starting with a letter or digit; see synq keys --help\n$/,
+    );
     expect(missing).toMatchObject({ status: 2, stderr: 'keys: --role developer needs --developer ID; see synq keys --help\n' });
     expect(other).toMatchObject({ status: 2, stderr: 'keys: --developer goes with --role developer only, not auditor; see synq keys --help\n' });
   });
 
   it('a bad LOG_LEVEL is a configuration mistake: one line, exit code 2', async () => {
     const line = 'configuration error: LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got "nonsense"\n';
-    const runs = await Promise.all([synq(['start'], { LOG_LEVEL: 'nonsense' }), synq(['demo', '--exit'], { LOG_LEVEL: 'nonsense' }), synq(['keys', 'create', '--role', 'auditor'], { LOG_LEVEL: 'nonsense' })]);
+    const runs = await Promise.all([
+      synq(['start'], { LOG_LEVEL: 'nonsense' }),
+      synq(['demo', '--exit'], { LOG_LEVEL: 'nonsense' }),
+      synq(['keys', 'create', '--role', 'auditor'], { LOG_LEVEL: 'nonsense' }),
+    ]);
     for (const result of runs) expect(result).toMatchObject({ status: 2, stdout: '', stderr: line });
   });
 

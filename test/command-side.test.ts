@@ -140,9 +140,19 @@ describe('command side over the REST API', () => {
       expect(opened.status).toBe(201);
       expect(opened.body).toEqual({ epoch: 1, start: '2026-11-01T00:00:00Z', end: '2026-11-08T00:00:00Z', rewardPool: '1000000000', status: 'open' });
 
-      const gap = await api.call('POST', '/epochs', api.keys.operator, { epoch: 3, start: '2026-11-15T00:00:00Z', end: '2026-11-22T00:00:00Z', rewardPool: '1' });
+      const gap = await api.call('POST', '/epochs', api.keys.operator, {
+        epoch: 3,
+        start: '2026-11-15T00:00:00Z',
+        end: '2026-11-22T00:00:00Z',
+        rewardPool: '1',
+      });
       expect(gap.body.problems).toEqual([{ field: 'epoch', reason: 'the next epoch to open is 2' }]);
-      const overlap = await api.call('POST', '/epochs', api.keys.operator, { epoch: 2, start: '2026-11-07T00:00:00Z', end: '2026-11-14T00:00:00Z', rewardPool: '1' });
+      const overlap = await api.call('POST', '/epochs', api.keys.operator, {
+        epoch: 2,
+        start: '2026-11-07T00:00:00Z',
+        end: '2026-11-14T00:00:00Z',
+        rewardPool: '1',
+      });
       expect(overlap.body.problems[0].field).toBe('start');
       expect((await api.call('GET', '/treasury', api.keys.operator)).body.unallocated).toBe('1500000000');
     });

@@ -41,7 +41,13 @@ describe('configuration', () => {
   it('reports every bad value at once, naming the variable and the reason', () => {
     let error: unknown;
     try {
-      loadConfig({ DATABASE_URL: 'mysql://db/x', EVENTSTORE_CONNECTION_STRING: 'http://es', PORT: '70000', SOLANA_RPC_URL: 'devnet', SOLANA_COMMITMENT: 'max' });
+      loadConfig({
+        DATABASE_URL: 'mysql://db/x',
+        EVENTSTORE_CONNECTION_STRING: 'http://es',
+        PORT: '70000',
+        SOLANA_RPC_URL: 'devnet',
+        SOLANA_COMMITMENT: 'max',
+      });
     } catch (e) {
       error = e;
     }

@@ -15,10 +15,28 @@ interface DemoSummary {
 
 /** `synq demo --json` in a process of its own (as a user runs it), serving until the test ends. */
 function startDemo(dataDir: string): Promise<{ child: ChildProcess; demo: DemoSummary }> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'scripts', 'synq.js'), 'demo', '--json', '--port', '0', '--synqers', '60', '--developers', '4', '--seed', 'dashboard', '--data-dir', dataDir], {
-    env: { ...process.env, DATABASE_URL: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(ROOT, 'dist', 'scripts', 'synq.js'),
+      'demo',
+      '--json',
+      '--port',
+      '0',
+      '--synqers',
+      '60',
+      '--developers',
+      '4',
+      '--seed',
+      'dashboard',
+      '--data-dir',
+      dataDir,
+    ],
+    {
+      env: { ...process.env, DATABASE_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';

@@ -95,7 +95,8 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     mkdirSync(DOCS, { recursive: true });
     // Standalone runs build the dashboard first (npm run build does it otherwise).
-    if (!existsSync(path.join(DASHBOARD_DIR, 'index.html'))) await run('npx', ['vite', 'build', 'src/dashboard/web', '--config', 'src/dashboard/web/vite.config.mts']);
+    if (!existsSync(path.join(DASHBOARD_DIR, 'index.html')))
+      await run('npx', ['vite', 'build', 'src/dashboard/web', '--config', 'src/dashboard/web/vite.config.mts']);
 
     api = await startTestApi();
     synqers = await registerSynqers(api, 8);
@@ -109,13 +110,17 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
     await runAndCloseEpoch(api, 1, '1000000000', synqers, { figures: (s) => (s.synqerId === 's7' ? { uptimeSeconds: 200 } : {}) });
     expect((await api.call('POST', '/epochs/1/settlement', api.keys.operator)).body).toMatchObject({ mode: 'web2', status: 'settled' });
     // From epoch 2 on, hybrid: the books decide, the chain pays.
-    expect((await api.call('POST', '/settlement/mode', api.keys.operator, { mode: 'hybrid', reason: 'phase 2: payouts on chain' })).body.modeOfNextEpoch).toBe('hybrid');
+    expect((await api.call('POST', '/settlement/mode', api.keys.operator, { mode: 'hybrid', reason: 'phase 2: payouts on chain' })).body.modeOfNextEpoch).toBe(
+      'hybrid',
+    );
     await runAndCloseEpoch(api, 2, '1500000000', synqers, {
-      figures: (s) => (s.synqerId === 's6' ? { qosBps: 5_000 } : s.synqerId === 's7' ? { uptimeSeconds: 250, qosBps: 5_500 } : s.synqerId === 's0' ? { bytes: 9_000_000 } : {}),
+      figures: (s) =>
+        s.synqerId === 's6' ? { qosBps: 5_000 } : s.synqerId === 's7' ? { uptimeSeconds: 250, qosBps: 5_500 } : s.synqerId === 's0' ? { bytes: 9_000_000 } : {},
     });
     expect((await api.call('POST', '/epochs/2/settlement', api.keys.operator)).body).toMatchObject({ mode: 'hybrid', status: 'settled' });
     await runAndCloseEpoch(api, 3, '2000000000', synqers, {
-      figures: (s, i) => (s.synqerId === 's7' ? { qosBps: 7_000, uptimeSeconds: 550 } : { bytes: 800_000 * (8 - i), sessions: 2 + ((i * 3) % 7), qosBps: 9_000 + i * 100 }),
+      figures: (s, i) =>
+        s.synqerId === 's7' ? { qosBps: 7_000, uptimeSeconds: 550 } : { bytes: 800_000 * (8 - i), sessions: 2 + ((i * 3) % 7), qosBps: 9_000 + i * 100 },
     });
     expect((await api.call('POST', '/epochs/3/settlement', api.keys.operator)).body).toMatchObject({ mode: 'hybrid', status: 'settled' });
     const verification = await api.call('POST', '/verification/runs', api.keys.auditor);
@@ -178,7 +183,15 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
       epoch: 2,
       calculated: true,
       reported: { synqers: 8, reports: 48 },
-      eligibility: { synqers: 8, eligible: 6, ineligible: 2, reasons: [{ reason: 'qos_below_minimum', count: 2 }, { reason: 'uptime_below_minimum', count: 1 }] },
+      eligibility: {
+        synqers: 8,
+        eligible: 6,
+        ineligible: 2,
+        reasons: [
+          { reason: 'qos_below_minimum', count: 2 },
+          { reason: 'uptime_below_minimum', count: 1 },
+        ],
+      },
       rewards: { count: 6, total: '1500000000' },
     });
     const histogram = statistics.rewards.histogram as { from: string; to: string; count: number }[];
@@ -187,11 +200,21 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
     expect(histogram.at(-1)!.to).toBe(statistics.rewards.max);
 
     const s7 = (await api.call('GET', '/synqers/s7/epochs', api.keys.auditor)).body;
-    expect(s7.epochs.map((e: { epoch: number; eligible: boolean }) => [e.epoch, e.eligible])).toEqual([[1, false], [2, false], [3, true]]);
+    expect(s7.epochs.map((e: { epoch: number; eligible: boolean }) => [e.epoch, e.eligible])).toEqual([
+      [1, false],
+      [2, false],
+      [3, true],
+    ]);
     expect(s7.epochs[1]).toMatchObject({ uptimeBps: 4166, qosBps: 5500, reasons: ['uptime_below_minimum', 'qos_below_minimum'], reward: '0', leaf: null });
     const s1 = (await api.call('GET', '/synqers/s1/epochs', api.keys.operator)).body;
     const claim = (await api.call('GET', `/epochs/3/distribution/${synqers[1].wallet.publicKey.toBase58()}`, api.keys.auditor)).body;
-    expect(s1.epochs[2]).toMatchObject({ epoch: 3, calculated: true, eligible: true, activeStake: '5000000000', leaf: { index: claim.index, amount: claim.amount } });
+    expect(s1.epochs[2]).toMatchObject({
+      epoch: 3,
+      calculated: true,
+      eligible: true,
+      activeStake: '5000000000',
+      leaf: { index: claim.index, amount: claim.amount },
+    });
     expect((await api.call('GET', '/synqers/nobody/epochs', api.keys.auditor)).status).toBe(404);
     expect((await api.call('GET', '/epochs/9/statistics', api.keys.auditor)).status).toBe(404);
     expect((await api.call('GET', '/synqers/s1/epochs?limit=0', api.keys.auditor)).status).toBe(422);
@@ -205,7 +228,11 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
     // Overview: the three epochs with their mode and settlement.
     await page.locator('#epochs-table').waitFor();
     expect(await page.locator('#epochs-table tbody tr').count()).toBe(3);
-    for (const [epoch, mode] of [[1, 'web2'], [2, 'hybrid'], [3, 'hybrid']] as const) {
+    for (const [epoch, mode] of [
+      [1, 'web2'],
+      [2, 'hybrid'],
+      [3, 'hybrid'],
+    ] as const) {
       const row = page.locator(`#epochs-table tr[data-epoch="${epoch}"]`);
       expect(await row.locator('[data-column="mode"]').innerText()).toBe(mode);
       expect(await row.locator('[data-column="settlement"]').innerText()).toBe('settled');
@@ -306,8 +333,20 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
 
   it('shows an open epoch as open, with what its synqers have reported so far', async () => {
     const start = EPOCH_START + 3 * 3600;
-    expect((await api.call('POST', '/epochs', api.keys.operator, { epoch: 4, start: instant(start), end: instant(start + 3600), rewardPool: '1000000000' })).status).toBe(201);
-    const content = { reportId: 'e4-s1-0', synqerId: 's1', epoch: 4, periodStart: instant(start), periodEnd: instant(start + 600), bytes: '4000000', sessions: 5, uptimeSeconds: 600, qosBps: 8_800 };
+    expect(
+      (await api.call('POST', '/epochs', api.keys.operator, { epoch: 4, start: instant(start), end: instant(start + 3600), rewardPool: '1000000000' })).status,
+    ).toBe(201);
+    const content = {
+      reportId: 'e4-s1-0',
+      synqerId: 's1',
+      epoch: 4,
+      periodStart: instant(start),
+      periodEnd: instant(start + 600),
+      bytes: '4000000',
+      sessions: 5,
+      uptimeSeconds: 600,
+      qosBps: 8_800,
+    };
     const report = { ...content, signature: signEd25519(canonicalReportBytes(content), synqers[1].reportingKey) };
     expect((await api.call('POST', '/metric-reports', api.keys.ingest, { reports: [report] })).body).toMatchObject({ refused: 0 });
 
@@ -358,7 +397,11 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
     expect((await cells(rogue)).slice(4, 7)).toEqual(['0.000000', '5.000000', '+5.000000']);
     const mismatch = page.locator('#discrepancies-table tr[data-type="treasury_balance_mismatch"]');
     const expectedBalance = run.discrepancies.find((d: { type: string }) => d.type === 'treasury_balance_mismatch').expected;
-    expect((await cells(mismatch)).slice(4, 7)).toEqual([synq(expectedBalance).replace(' $SYNQ', ''), synq((BigInt(expectedBalance) - 5_000_000n).toString()).replace(' $SYNQ', ''), '-5.000000']);
+    expect((await cells(mismatch)).slice(4, 7)).toEqual([
+      synq(expectedBalance).replace(' $SYNQ', ''),
+      synq((BigInt(expectedBalance) - 5_000_000n).toString()).replace(' $SYNQ', ''),
+      '-5.000000',
+    ]);
     expect(await page.locator('canvas#chart-types').count()).toBe(1);
     await screenshot(page, 'verification-discrepancies');
     expect(errors).toEqual([]);

@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
 const synq = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-  spawnSync(process.execPath, [path.join(__dirname, '..', 'dist', 'scripts', 'synq.js'), ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 180_000 });
+  spawnSync(process.execPath, [path.join(__dirname, '..', 'dist', 'scripts', 'synq.js'), ...args], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
 
 describe('the synq command and its demo', () => {
   let dir: string;
@@ -20,7 +24,8 @@ describe('the synq command and its demo', () => {
   it('lists its commands with --help, explains each, and refuses an unknown one with exit code 2', () => {
     const help = synq(['--help']);
     expect(help.status).toBe(0);
-    for (const command of ['start', 'migrate', 'keys', 'epochs', 'settle', 'verify', 'audit', 'projections', 'chain', 'demo']) expect(help.stdout).toMatch(new RegExp(`^  ${command} +\\S`, 'm'));
+    for (const command of ['start', 'migrate', 'keys', 'epochs', 'settle', 'verify', 'audit', 'projections', 'chain', 'demo'])
+      expect(help.stdout).toMatch(new RegExp(`^  ${command} +\\S`, 'm'));
     expect(synq(['epochs', '--help']).stdout).toMatch(/^usage: synq epochs open N --start ISO --end ISO --pool BASE_UNITS \| close N/);
     const unknown = synq(['payout']);
     expect(unknown.status).toBe(2);
@@ -29,7 +34,11 @@ describe('the synq command and its demo', () => {
   });
 
   it('runs three epochs (web2, then hybrid), settles and verifies each, audits and rewinds, the same books for the same seed', () => {
-    const runs = [1, 2].map(() => synq(['demo', '--exit', '--port', '0', '--synqers', '30', '--developers', '3', '--seed', 'test-seed', '--data-dir', path.join(dir, 'demo')], { DATABASE_URL: '' }));
+    const runs = [1, 2].map(() =>
+      synq(['demo', '--exit', '--port', '0', '--synqers', '30', '--developers', '3', '--seed', 'test-seed', '--data-dir', path.join(dir, 'demo')], {
+        DATABASE_URL: '',
+      }),
+    );
     for (const run of runs) {
       expect(run.stderr).not.toMatch(/Error|failed/);
       expect(run.status).toBe(0);

@@ -8,7 +8,6 @@ import type { EventToAppend } from '../src/event-store/event-store';
 import { jitoVerify } from './support/jito-verify';
 import { createTestDatabase, type TestDatabase } from './support/database';
 
-
 const SYNQERS = 2_100; // 2,100 leaves: levels of 2100, 1050, 525 (odd), 263 (odd), ... chunks of 1,024 cross at 1024 and 2048
 const meta = { actor: 'test', correlationId: 'c', causationId: 'c' };
 const event = (type: string, data: Record<string, unknown>): EventToAppend => ({ id: randomUUID(), type, data: data as EventToAppend['data'], metadata: meta });
@@ -20,7 +19,11 @@ describe('proofs of a distribution larger than a stored chunk', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase({ migrated: false });
-    engine = await startEngine({ databaseUrl: db.url, eventStoreConnectionString: undefined, port: 0, dataDir: '/nonexistent-not-used' }, new Logger('proofs'), { frameworkLogs: false });
+    engine = await startEngine(
+      { databaseUrl: db.url, eventStoreConnectionString: undefined, port: 0, dataDir: '/nonexistent-not-used' },
+      new Logger('proofs'),
+      { frameworkLogs: false },
+    );
     const store = engine.eventStore;
     await store.append('network-ledger', [
       event('TreasuryFunded', { amount: '1000000000000', reference: 'seed' }),
@@ -97,7 +100,9 @@ describe('proofs of a distribution larger than a stored chunk', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     await engine.database.pool.query(`DELETE FROM projection_settlement_g${rows[0].generation}.distribution_nodes WHERE epoch = 1`);
     for (const index of indexes) expect(await get(`/epochs/1/distribution/${leaves.rows[index].wallet}`)).toEqual(answers.get(index));
-    const unknown = await fetch(`${engine.url}/epochs/1/distribution/${base58Encode(new Uint8Array(32).fill(7))}`, { headers: { authorization: `Bearer ${key}` } });
+    const unknown = await fetch(`${engine.url}/epochs/1/distribution/${base58Encode(new Uint8Array(32).fill(7))}`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
     expect(unknown.status).toBe(404);
   });
 });

@@ -76,7 +76,9 @@ describe('burns proven on chain', () => {
       { account: WALLET_ACCOUNT, mint: MINT, authority: WALLET, amount: 5n },
       { account: WALLET_ACCOUNT, mint: MINT, authority: WALLET, amount: 2n ** 64n - 1n },
     ]);
-    expect(burnedAccounts(landed(burn(WALLET_ACCOUNT, 1n), burn(OTHER_ACCOUNT, 1n, OTHER_MINT), burn(WALLET_ACCOUNT, 2n)), addresses)).toEqual([WALLET_ACCOUNT]);
+    expect(burnedAccounts(landed(burn(WALLET_ACCOUNT, 1n), burn(OTHER_ACCOUNT, 1n, OTHER_MINT), burn(WALLET_ACCOUNT, 2n)), addresses)).toEqual([
+      WALLET_ACCOUNT,
+    ]);
     expect(burnedAccounts(null, addresses)).toEqual([]);
   });
 
@@ -89,7 +91,10 @@ describe('burns proven on chain', () => {
   });
 
   it('refuses, each with its own reason: unknown, failed, no $SYNQ burned, not the wallet’s account, an account since closed', () => {
-    expect(refusal(() => proveBurn(null, addresses, WALLET, owners))).toMatchObject({ kind: 'not_found', reason: expect.stringMatching(/^the chain has no transaction/) });
+    expect(refusal(() => proveBurn(null, addresses, WALLET, owners))).toMatchObject({
+      kind: 'not_found',
+      reason: expect.stringMatching(/^the chain has no transaction/),
+    });
     expect(refusal(() => proveBurn({ ...landed(burn(WALLET_ACCOUNT, 1n)), error: 'InsufficientFunds' }, addresses, WALLET, owners))).toMatchObject({
       kind: 'invalid',
       reason: 'the transaction failed on chain and moved nothing (InsufficientFunds)',
@@ -115,7 +120,10 @@ describe('burns proven on chain', () => {
     };
     const credited = spec.given([registered]).when(credit(facts)).then([creditedEvent]);
     expect(credited).toMatchObject({ credits: 3000n, tokenBalance: 0n });
-    spec.given([registered, creditedEvent]).when(credit(facts)).thenRejects('conflict', { reason: expect.stringMatching(/^this transaction is already credited/) });
+    spec
+      .given([registered, creditedEvent])
+      .when(credit(facts))
+      .thenRejects('conflict', { reason: expect.stringMatching(/^this transaction is already credited/) });
     // Claimed by another account: refused before the chain's facts are even looked at.
     const claimedElsewhere = { ...facts, claim: { signature: SIGNATURE, kind: 'developer-burn' as const, creditedTo: 'developer-d2' }, transaction: null };
     spec.given([registered]).when(credit(claimedElsewhere)).thenRejects('conflict');
@@ -123,21 +131,28 @@ describe('burns proven on chain', () => {
     const claimedHere = { ...facts, claim: { signature: SIGNATURE, kind: 'developer-burn' as const, creditedTo: 'developer-d1' } };
     spec.given([registered]).when(credit(claimedHere)).then([creditedEvent]);
     const claims = DeciderSpecification.for(chainProofDecider);
-    claims.given([{ type: 'ChainProofClaimed', data: claimedHere.claim }]).when({ type: 'ClaimChainProof', data: claimedHere.claim }).thenNothingHappened();
+    claims
+      .given([{ type: 'ChainProofClaimed', data: claimedHere.claim }])
+      .when({ type: 'ClaimChainProof', data: claimedHere.claim })
+      .thenNothingHappened();
     claims
       .given([{ type: 'ChainProofClaimed', data: claimedHere.claim }])
       .when({ type: 'ClaimChainProof', data: { ...claimedHere.claim, creditedTo: 'developer-d2' } })
       .thenRejects('conflict');
 
-    spec.given([registered]).when(credit({ ...facts, transaction: landed(burn(WALLET_ACCOUNT, 1500n)) })).thenRejects('invalid', {
-      reason: 'the burn of 1500 base units does not buy whole credits: at 1000 credits per token, burn a multiple of 1000 base units',
-    });
+    spec
+      .given([registered])
+      .when(credit({ ...facts, transaction: landed(burn(WALLET_ACCOUNT, 1500n)) }))
+      .thenRejects('invalid', {
+        reason: 'the burn of 1500 base units does not buy whole credits: at 1000 credits per token, burn a multiple of 1000 base units',
+      });
     spec.given([]).when(credit(facts)).thenRejects('not_found');
   });
 
   it('takes a signature of 64 bytes only', () => {
     expect(checkSignature(SIGNATURE)).toBe(SIGNATURE);
-    for (const bad of [undefined, 42, '', address(1), `${SIGNATURE}0`]) expect(refusal(() => checkSignature(bad)).reason).toBe('must be a base58 transaction signature of 64 bytes');
+    for (const bad of [undefined, 42, '', address(1), `${SIGNATURE}0`])
+      expect(refusal(() => checkSignature(bad)).reason).toBe('must be a base58 transaction signature of 64 bytes');
   });
 });
 
@@ -155,26 +170,35 @@ describe('stake deposits proven on chain', () => {
       named,
     );
     expect(proveStakeDeposit(transaction, addresses, 's1')).toEqual({ amount: 5n, sourceAccount: STAKER_ACCOUNT });
-    expect(refusal(() => proveStakeDeposit(landed(transferChecked(STAKER_ACCOUNT, VAULT, 5n), transferChecked(OTHER_ACCOUNT, VAULT, 2n), named), addresses, 's1')).reason).toBe(
-      'the transaction transfers $SYNQ into the stake vault in 2 instructions: a deposit is a transaction with one',
-    );
+    expect(
+      refusal(() => proveStakeDeposit(landed(transferChecked(STAKER_ACCOUNT, VAULT, 5n), transferChecked(OTHER_ACCOUNT, VAULT, 2n), named), addresses, 's1'))
+        .reason,
+    ).toBe('the transaction transfers $SYNQ into the stake vault in 2 instructions: a deposit is a transaction with one');
   });
 
   it('refuses, each with its own reason: unknown, failed, nothing into the vault, no memo, a memo for another synqer', () => {
     expect(refusal(() => proveStakeDeposit(null, addresses, 's1')).kind).toBe('not_found');
-    expect(refusal(() => proveStakeDeposit({ ...landed(transferChecked(STAKER_ACCOUNT, VAULT, 5n), named), error: 'x' }, addresses, 's1')).reason).toMatch(/^the transaction failed/);
+    expect(refusal(() => proveStakeDeposit({ ...landed(transferChecked(STAKER_ACCOUNT, VAULT, 5n), named), error: 'x' }, addresses, 's1')).reason).toMatch(
+      /^the transaction failed/,
+    );
     expect(refusal(() => proveStakeDeposit(landed(transferChecked(STAKER_ACCOUNT, OTHER_ACCOUNT, 5n), named), addresses, 's1')).reason).toBe(
       `the transaction transfers no $SYNQ into the stake vault ${VAULT} (a TransferChecked of mint ${MINT})`,
     );
-    expect(refusal(() => proveStakeDeposit(landed(transferChecked(STAKER_ACCOUNT, VAULT, 0n), named), addresses, 's1')).reason).toMatch(/^the transaction transfers no \$SYNQ/);
+    expect(refusal(() => proveStakeDeposit(landed(transferChecked(STAKER_ACCOUNT, VAULT, 0n), named), addresses, 's1')).reason).toMatch(
+      /^the transaction transfers no \$SYNQ/,
+    );
     const noMemo = 'the transaction carries no memo "synq:stake:s1" saying whose stake it is';
     expect(refusal(() => proveStakeDeposit(landed(transferChecked(STAKER_ACCOUNT, VAULT, 5n)), addresses, 's1')).reason).toBe(noMemo);
     // Memo v1 is another program; a memo must read exactly "synq:stake:<id>".
-    expect(refusal(() => proveStakeDeposit(landed(transferChecked(STAKER_ACCOUNT, VAULT, 5n), memo('synq:stake:s1', address(9))), addresses, 's1')).reason).toBe(noMemo);
+    expect(
+      refusal(() => proveStakeDeposit(landed(transferChecked(STAKER_ACCOUNT, VAULT, 5n), memo('synq:stake:s1', address(9))), addresses, 's1')).reason,
+    ).toBe(noMemo);
     expect(refusal(() => proveStakeDeposit(landed(transferChecked(STAKER_ACCOUNT, VAULT, 5n), memo('synq:stake:s2')), addresses, 's1')).reason).toBe(
       'the transaction\'s memo "synq:stake:s2" names another synqer, not s1',
     );
-    expect(refusal(() => proveStakeDeposit(landed(transferChecked(STAKER_ACCOUNT, VAULT, 5n), named, memo('synq:stake:s1 ')), addresses, 's1')).reason).toMatch(/names another synqer/);
+    expect(refusal(() => proveStakeDeposit(landed(transferChecked(STAKER_ACCOUNT, VAULT, 5n), named, memo('synq:stake:s1 ')), addresses, 's1')).reason).toMatch(
+      /names another synqer/,
+    );
   });
 
   it('records StakeDeposited with the signature as depositId, once', () => {
@@ -185,6 +209,9 @@ describe('stake deposits proven on chain', () => {
     const state = spec.given([]).when(deposit(facts)).then([deposited]);
     expect(state.active).toBe(5n);
     spec.given([deposited]).when(deposit(facts)).thenRejects('conflict');
-    spec.given([]).when(deposit({ ...facts, claim: { signature: SIGNATURE, kind: 'developer-burn', creditedTo: 'developer-d1' } })).thenRejects('conflict');
+    spec
+      .given([])
+      .when(deposit({ ...facts, claim: { signature: SIGNATURE, kind: 'developer-burn', creditedTo: 'developer-d1' } }))
+      .thenRejects('conflict');
   });
 });

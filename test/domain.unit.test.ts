@@ -1,5 +1,12 @@
 import { developerDecider, type DeveloperEvent } from '../domain/developer';
-import { canonicalReportText, metricReportsDecider, parseMetricReport, type MetricReport, type MetricReportEvent, type MetricReportsCommand } from '../domain/metric-report';
+import {
+  canonicalReportText,
+  metricReportsDecider,
+  parseMetricReport,
+  type MetricReport,
+  type MetricReportEvent,
+  type MetricReportsCommand,
+} from '../domain/metric-report';
 import { networkDecider, type NetworkEvent } from '../domain/network';
 import { policyFor, GENESIS_POLICY } from '../domain/policy';
 import { heldStake, stakeDecider, type StakeEvent } from '../domain/stake';
@@ -59,30 +66,73 @@ describe('domain', () => {
 
   it('finds an overlapping period among reports that arrived out of order', () => {
     const spec = DeciderSpecification.for(metricReportsDecider);
-    const epoch = { epoch: 1, start: Date.parse('2026-01-01T00:00:00Z') / 1000, end: Date.parse('2026-01-08T00:00:00Z') / 1000, rewardPool: 1n, status: 'open' as const };
+    const epoch = {
+      epoch: 1,
+      start: Date.parse('2026-01-01T00:00:00Z') / 1000,
+      end: Date.parse('2026-01-08T00:00:00Z') / 1000,
+      rewardPool: 1n,
+      status: 'open' as const,
+    };
     const report = (reportId: string, from: string, to: string) =>
-      parseMetricReport({ reportId, synqerId: 'alpha', epoch: 1, periodStart: `2026-01-01T${from}Z`, periodEnd: `2026-01-01T${to}Z`, bytes: '1', sessions: 1, uptimeSeconds: 0, qosBps: 1, signature: 'x' });
+      parseMetricReport({
+        reportId,
+        synqerId: 'alpha',
+        epoch: 1,
+        periodStart: `2026-01-01T${from}Z`,
+        periodEnd: `2026-01-01T${to}Z`,
+        bytes: '1',
+        sessions: 1,
+        uptimeSeconds: 0,
+        qosBps: 1,
+        signature: 'x',
+      });
     const context = { synqer: registeredSynqer(key(2)), epoch, verify: () => true };
     const accept = (report: MetricReport): MetricReportsCommand => ({ type: 'AcceptReport', data: { report, context } });
     const history: MetricReportEvent[] = [];
     let state = metricReportsDecider.initial();
-    for (const [id, from, to] of [['c', '00:20:00', '00:30:00'], ['a', '00:00:00', '00:10:00'], ['b', '00:10:00', '00:20:00'], ['e', '01:00:00', '01:10:00']]) {
+    for (const [id, from, to] of [
+      ['c', '00:20:00', '00:30:00'],
+      ['a', '00:00:00', '00:10:00'],
+      ['b', '00:10:00', '00:20:00'],
+      ['e', '01:00:00', '01:10:00'],
+    ]) {
       const next = report(id, from, to);
-      state = spec.given(history).when(accept(next)).then([accepted(next)]);
+      state = spec
+        .given(history)
+        .when(accept(next))
+        .then([accepted(next)]);
       history.push(accepted(next));
     }
     expect(state.periods.map((p) => p.reportId)).toEqual(['a', 'b', 'c', 'e']);
-    spec.given(history).when(accept(report('x', '00:29:59', '00:31:00'))).thenRejects(undefined, { reason: 'overlaps the period of report c' });
-    spec.given(history).when(accept(report('x', '00:05:00', '00:06:00'))).thenRejects(undefined, { reason: 'overlaps the period of report a' });
-    spec.given(history).when(accept(report('x', '00:50:00', '02:00:00'))).thenRejects(undefined, { reason: 'overlaps the period of report e' });
+    spec
+      .given(history)
+      .when(accept(report('x', '00:29:59', '00:31:00')))
+      .thenRejects(undefined, { reason: 'overlaps the period of report c' });
+    spec
+      .given(history)
+      .when(accept(report('x', '00:05:00', '00:06:00')))
+      .thenRejects(undefined, { reason: 'overlaps the period of report a' });
+    spec
+      .given(history)
+      .when(accept(report('x', '00:50:00', '02:00:00')))
+      .thenRejects(undefined, { reason: 'overlaps the period of report e' });
     const fits = report('d', '00:30:00', '01:00:00');
-    spec.given(history).when(accept(fits)).then([accepted(fits)]);
+    spec
+      .given(history)
+      .when(accept(fits))
+      .then([accepted(fits)]);
   });
 
   it('pays an epoch to the wallet in force for it: a change applies from the next epoch', () => {
     const spec = DeciderSpecification.for(synqerDecider);
-    const registered: SynqerEvent = { type: 'SynqerRegistered', data: { synqerId: 'alpha', payoutWallet: key(1), reportingKey: key(2), region: 'eu', labels: {} } };
-    spec.given([]).when({ type: 'RegisterSynqer', data: { synqerId: 'alpha', payoutWallet: key(1), reportingKey: key(2), region: 'eu' } }).then([registered]);
+    const registered: SynqerEvent = {
+      type: 'SynqerRegistered',
+      data: { synqerId: 'alpha', payoutWallet: key(1), reportingKey: key(2), region: 'eu', labels: {} },
+    };
+    spec
+      .given([])
+      .when({ type: 'RegisterSynqer', data: { synqerId: 'alpha', payoutWallet: key(1), reportingKey: key(2), region: 'eu' } })
+      .then([registered]);
     const state = spec
       .given([registered])
       .when({ type: 'ChangePayoutWallet', data: { payoutWallet: key(3), lastOpenedEpoch: 4 } })
@@ -95,12 +145,18 @@ describe('domain', () => {
     const spec = DeciderSpecification.for(networkDecider);
     const funded: NetworkEvent = { type: 'TreasuryFunded', data: { amount: '100', reference: 'a' } };
     const opened: NetworkEvent = { type: 'EpochOpened', data: { epoch: 1, start: '2026-01-01T00:00:00Z', end: '2026-01-08T00:00:00Z', rewardPool: '60' } };
-    spec.given([funded]).when({ type: 'OpenEpoch', data: { epoch: 1, start: '2026-01-01T00:00:00Z', end: '2026-01-08T00:00:00Z', rewardPool: '60' } }).then([opened]);
+    spec
+      .given([funded])
+      .when({ type: 'OpenEpoch', data: { epoch: 1, start: '2026-01-01T00:00:00Z', end: '2026-01-08T00:00:00Z', rewardPool: '60' } })
+      .then([opened]);
     spec
       .given([funded, opened])
       .when({ type: 'OpenEpoch', data: { epoch: 2, start: '2026-01-08T00:00:00Z', end: '2026-01-15T00:00:00Z', rewardPool: '41' } })
       .thenRejects(undefined, [{ field: 'rewardPool', reason: 'exceeds the unallocated treasury (40 base units available)' }]);
-    const state = spec.given([funded, opened]).when({ type: 'CloseEpoch', data: { epoch: 1, cutOffPosition: 1234n } }).then([{ type: 'EpochClosed', data: { epoch: 1, cutOffPosition: '1234' } }]);
+    const state = spec
+      .given([funded, opened])
+      .when({ type: 'CloseEpoch', data: { epoch: 1, cutOffPosition: 1234n } })
+      .then([{ type: 'EpochClosed', data: { epoch: 1, cutOffPosition: '1234' } }]);
     expect(state.epochs.get(1)).toMatchObject({ status: 'closed', cutOffPosition: 1234n });
     expect(policyFor(state.policies, 1)).toBe(GENESIS_POLICY);
   });
@@ -109,19 +165,47 @@ describe('domain', () => {
     const spec = DeciderSpecification.for(metricReportsDecider);
     const keypair = generateReportingKeypair();
     const synqer = registeredSynqer(publicKeyOf(keypair));
-    const content = { reportId: 'r-1', synqerId: 'alpha', epoch: 1, periodStart: '2026-01-01T00:00:00Z', periodEnd: '2026-01-01T00:01:00Z', bytes: '1', sessions: 1, uptimeSeconds: 60, qosBps: 1 };
-    const epoch = { epoch: 1, start: Date.parse('2026-01-01T00:00:00Z') / 1000, end: Date.parse('2026-01-08T00:00:00Z') / 1000, rewardPool: 1n, status: 'open' as const };
-    const accept = (report: MetricReport): MetricReportsCommand => ({ type: 'AcceptReport', data: { report, context: { synqer, epoch, verify: verifyEd25519 } } });
+    const content = {
+      reportId: 'r-1',
+      synqerId: 'alpha',
+      epoch: 1,
+      periodStart: '2026-01-01T00:00:00Z',
+      periodEnd: '2026-01-01T00:01:00Z',
+      bytes: '1',
+      sessions: 1,
+      uptimeSeconds: 60,
+      qosBps: 1,
+    };
+    const epoch = {
+      epoch: 1,
+      start: Date.parse('2026-01-01T00:00:00Z') / 1000,
+      end: Date.parse('2026-01-08T00:00:00Z') / 1000,
+      rewardPool: 1n,
+      status: 'open' as const,
+    };
+    const accept = (report: MetricReport): MetricReportsCommand => ({
+      type: 'AcceptReport',
+      data: { report, context: { synqer, epoch, verify: verifyEd25519 } },
+    });
     const good = parseMetricReport({ ...content, signature: signEd25519(new TextEncoder().encode(canonicalReportText(content)), keypair) });
-    spec.given([]).when(accept(good)).then([accepted(good)]);
+    spec
+      .given([])
+      .when(accept(good))
+      .then([accepted(good)]);
     const forged = { ...good, bytes: '2' };
     spec.given([]).when(accept(forged)).thenRejects(undefined, { field: 'signature' });
 
     // Recorded after the epoch's cut-off (the close won the race): voided, and a retry is refused with the reason.
     const voided: MetricReportEvent = { type: 'MetricReportVoided', data: { reportId: 'r-1', reason: 'epoch 1 closed before this report was recorded' } };
-    const state = spec.given([accepted(good)]).when({ type: 'VoidLateReports', data: { reportIds: [good.reportId], epoch: { ...epoch, status: 'closed' } } }).then([voided]);
+    const state = spec
+      .given([accepted(good)])
+      .when({ type: 'VoidLateReports', data: { reportIds: [good.reportId], epoch: { ...epoch, status: 'closed' } } })
+      .then([voided]);
     expect(state.periods).toEqual([]);
-    spec.given([accepted(good), voided]).when(accept(good)).thenRejects(undefined, [{ field: 'epoch', reason: 'epoch 1 closed before this report was recorded' }]);
+    spec
+      .given([accepted(good), voided])
+      .when(accept(good))
+      .thenRejects(undefined, [{ field: 'epoch', reason: 'epoch 1 closed before this report was recorded' }]);
   });
 
   it('slashes active stake first, then stake waiting to be withdrawn, never more than is held', () => {
@@ -130,8 +214,14 @@ describe('domain', () => {
       { type: 'StakeDeposited', data: { synqerId: 'a', depositId: 'd', amount: '100' } },
       { type: 'UnstakeRequested', data: { synqerId: 'a', requestId: 'u', amount: '30', unlockEpoch: 3 } },
     ];
-    const slashed: StakeEvent = { type: 'StakeSlashed', data: { synqerId: 'a', slashId: 's', requested: '90', amount: '90', fromActive: '70', reason: 'downtime fraud' } };
-    const state = spec.given(history).when({ type: 'SlashStake', data: { synqerId: 'a', slashId: 's', amount: '90', reason: 'downtime fraud' } }).then([slashed]);
+    const slashed: StakeEvent = {
+      type: 'StakeSlashed',
+      data: { synqerId: 'a', slashId: 's', requested: '90', amount: '90', fromActive: '70', reason: 'downtime fraud' },
+    };
+    const state = spec
+      .given(history)
+      .when({ type: 'SlashStake', data: { synqerId: 'a', slashId: 's', amount: '90', reason: 'downtime fraud' } })
+      .then([slashed]);
     expect(state.unstaking.get('u')!.amount).toBe(10n);
     expect(heldStake(state)).toBe(10n);
     spec
@@ -150,9 +240,21 @@ describe('domain', () => {
     const burn = (burnId: string, amount: string) => ({ type: 'BurnForCredits' as const, data: { burnId, amount, creditsPerToken: 3n } });
     const after = spec.given(history).when(burn('b', '2000000')).then([burnt]);
     expect(after).toMatchObject({ tokenBalance: 1000000n, credits: 6n });
-    spec.given([...history, burnt]).when(burn('b', '2000000')).thenNothingHappened();
-    spec.given([...history, burnt]).when(burn('b', '1000000')).thenRejects('conflict');
-    spec.given([...history, burnt]).when(burn('c', '1500000')).thenRejects(undefined, { reason: expect.stringContaining('a multiple of 1000000 base units') });
-    spec.given([...history, burnt]).when(burn('c', '2000000')).thenRejects(undefined, { reason: 'exceeds the token balance (1000000 base units)' });
+    spec
+      .given([...history, burnt])
+      .when(burn('b', '2000000'))
+      .thenNothingHappened();
+    spec
+      .given([...history, burnt])
+      .when(burn('b', '1000000'))
+      .thenRejects('conflict');
+    spec
+      .given([...history, burnt])
+      .when(burn('c', '1500000'))
+      .thenRejects(undefined, { reason: expect.stringContaining('a multiple of 1000000 base units') });
+    spec
+      .given([...history, burnt])
+      .when(burn('c', '2000000'))
+      .thenRejects(undefined, { reason: 'exceeds the token balance (1000000 base units)' });
   });
 });

@@ -7,7 +7,13 @@ import { createTestDatabase, type TestDatabase } from './support/database';
 chainGatewayContract('embedded (litesvm)', async () => {
   const database = await createTestDatabase();
   const gateway = await EmbeddedChain.open(database.pool, { connectionString: database.url });
-  return { gateway, close: async () => { await gateway.close(); await database.drop(); } };
+  return {
+    gateway,
+    close: async () => {
+      await gateway.close();
+      await database.drop();
+    },
+  };
 });
 
 describe('embedded chain ledger', () => {

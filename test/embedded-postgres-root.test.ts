@@ -61,7 +61,13 @@ describeAsRoot(`embedded PostgreSQL run as root${isRoot ? '' : ' (skipped: needs
     const lines: string[] = [];
     let db: EmbeddedDatabase | undefined;
     try {
-      db = await startEmbeddedPostgres({ dataDir: path.join(scratch, 'data'), databaseName: 'root_test', nativeDir: hidden, binaryCacheDir, log: (line) => lines.push(line) });
+      db = await startEmbeddedPostgres({
+        dataDir: path.join(scratch, 'data'),
+        databaseName: 'root_test',
+        nativeDir: hidden,
+        binaryCacheDir,
+        log: (line) => lines.push(line),
+      });
       const client = new Client({ connectionString: db.url });
       await client.connect();
       const { rows } = await client.query<{ one: number }>('SELECT 1 AS one');
@@ -100,6 +106,8 @@ describe('embedded PostgreSQL with binaries it cannot run', () => {
     expect(error).toBeInstanceOf(Error);
     expect(error?.message).not.toContain('\n');
     // As root: neither in place nor from the copy (no execute bit); otherwise initdb's spawn fails with EACCES.
-    expect(error?.message).toMatch(isRoot ? /can run neither .*\(EACCES\) nor its copy .*\(EACCES\)/ : /could not initialise .*cannot run .*initdb: spawn .*EACCES/);
+    expect(error?.message).toMatch(
+      isRoot ? /can run neither .*\(EACCES\) nor its copy .*\(EACCES\)/ : /could not initialise .*cannot run .*initdb: spawn .*EACCES/,
+    );
   });
 });

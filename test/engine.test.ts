@@ -30,7 +30,12 @@ describe('engine on an external PostgreSQL (DATABASE_URL)', () => {
       status: 'ok',
       database: { reachable: true, source: 'external', serverVersion: expect.stringMatching(/^\d+/) },
       eventStore: { kind: 'postgresql', lastPosition: '2' },
-      migrations: { applied: expect.arrayContaining([{ version: 1, name: 'event_store' }, { version: 2, name: 'api_keys' }]) },
+      migrations: {
+        applied: expect.arrayContaining([
+          { version: 1, name: 'event_store' },
+          { version: 2, name: 'api_keys' },
+        ]),
+      },
     });
   });
 

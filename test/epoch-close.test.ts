@@ -26,7 +26,12 @@ describe('epoch close, rewards and distribution over the REST API', () => {
     for (const synqerId of synqers) {
       const keypair = generateReportingKeypair();
       keys.set(synqerId, keypair);
-      const registered = await api.call('POST', '/synqers', api.keys.operator, { synqerId, payoutWallet: walletOf(synqerId), reportingKey: publicKeyOf(keypair), region: 'eu-west' });
+      const registered = await api.call('POST', '/synqers', api.keys.operator, {
+        synqerId,
+        payoutWallet: walletOf(synqerId),
+        reportingKey: publicKeyOf(keypair),
+        region: 'eu-west',
+      });
       expect(registered.status).toBe(201);
     }
     expect((await api.call('POST', '/treasury/fundings', api.keys.operator, { amount: '10000000000', reference: 'seed' })).status).toBe(201);
@@ -38,7 +43,9 @@ describe('epoch close, rewards and distribution over the REST API', () => {
 
   async function runEpoch(epoch: number, pool: string, reporting = synqers) {
     const start = EPOCH_START + (epoch - 1) * 3600;
-    expect((await api.call('POST', '/epochs', api.keys.operator, { epoch, start: instant(start), end: instant(start + 3600), rewardPool: pool })).status).toBe(201);
+    expect((await api.call('POST', '/epochs', api.keys.operator, { epoch, start: instant(start), end: instant(start + 3600), rewardPool: pool })).status).toBe(
+      201,
+    );
     const reports = reporting.flatMap((synqerId, i) =>
       Array.from({ length: 6 }, (_, k) => {
         const content = {
@@ -64,16 +71,34 @@ describe('epoch close, rewards and distribution over the REST API', () => {
     expect((await api.call('POST', '/synqers/s3/suspend', api.keys.operator, { reason: 'fraud review' })).status).toBe(201);
     const closed = await api.call('POST', '/epochs/1/close', api.keys.operator);
     expect(closed.status).toBe(201);
-    expect(closed.body).toMatchObject({ epoch: 1, status: 'closed', stage: 'distribution_built', settlement: { paid: '1000000001', synqers: 6, eligible: 5, ineligible: 1 } });
+    expect(closed.body).toMatchObject({
+      epoch: 1,
+      status: 'closed',
+      stage: 'distribution_built',
+      settlement: { paid: '1000000001', synqers: 6, eligible: 5, ineligible: 1 },
+    });
 
     const rewards = await api.call('GET', '/epochs/1/rewards?limit=10', api.keys.auditor);
-    const results = rewards.body.results as { synqerId: string; reward: string; eligible: boolean; reasons: string[]; payoutWallet: string; stakeBoostBps: number }[];
+    const results = rewards.body.results as {
+      synqerId: string;
+      reward: string;
+      eligible: boolean;
+      reasons: string[];
+      payoutWallet: string;
+      stakeBoostBps: number;
+    }[];
     expect(results.reduce((sum, r) => sum + BigInt(r.reward), 0n)).toBe(1_000_000_001n);
     expect(results.find((r) => r.synqerId === 's3')).toMatchObject({ eligible: false, reasons: ['suspended'], reward: '0' });
     expect(results.find((r) => r.synqerId === 's2')!.stakeBoostBps).toBe(1_000);
 
     const distribution = await api.call('GET', '/epochs/1/distribution', api.keys.developer);
-    expect(distribution.body).toMatchObject({ format: 'jito-merkle-distributor/v1', total: '1000000001', leafCount: 4, maxNumNodes: 4, root: closed.body.settlement.distribution.root });
+    expect(distribution.body).toMatchObject({
+      format: 'jito-merkle-distributor/v1',
+      total: '1000000001',
+      leafCount: 4,
+      maxNumNodes: 4,
+      root: closed.body.settlement.distribution.root,
+    });
     const owed = new Map<string, bigint>();
     for (const r of results) if (BigInt(r.reward) > 0n) owed.set(r.payoutWallet, (owed.get(r.payoutWallet) ?? 0n) + BigInt(r.reward));
     expect(owed.size).toBe(4);
@@ -88,7 +113,11 @@ describe('epoch close, rewards and distribution over the REST API', () => {
   });
 
   it('resumes a close that stopped between steps, recording each step once', async () => {
-    await runEpoch(2, '500000000', synqers.filter((id) => id !== 's3'));
+    await runEpoch(
+      2,
+      '500000000',
+      synqers.filter((id) => id !== 's3'),
+    );
     const pipeline = api.engine.app.get(EpochClosePipeline);
     const crash = new Error('crash after the rewards step');
     await expect(
@@ -107,9 +136,21 @@ describe('epoch close, rewards and distribution over the REST API', () => {
 
   it('returns the pool to the treasury when nobody can be paid', async () => {
     const before = (await api.call('GET', '/treasury', api.keys.operator)).body;
-    expect((await api.call('POST', '/epochs', api.keys.operator, { epoch: 3, start: instant(EPOCH_START + 7200), end: instant(EPOCH_START + 10800), rewardPool: '7' })).status).toBe(201);
+    expect(
+      (
+        await api.call('POST', '/epochs', api.keys.operator, {
+          epoch: 3,
+          start: instant(EPOCH_START + 7200),
+          end: instant(EPOCH_START + 10800),
+          rewardPool: '7',
+        })
+      ).status,
+    ).toBe(201);
     const closed = await api.call('POST', '/epochs/3/close', api.keys.operator);
-    expect(closed.body).toMatchObject({ stage: 'distribution_built', settlement: { paid: '0', returnedToTreasury: '7', synqers: 0, distribution: { leafCount: 0 } } });
+    expect(closed.body).toMatchObject({
+      stage: 'distribution_built',
+      settlement: { paid: '0', returnedToTreasury: '7', synqers: 0, distribution: { leafCount: 0 } },
+    });
     expect((await api.call('GET', '/treasury', api.keys.operator)).body.unallocated).toBe(before.unallocated);
   });
 
@@ -125,7 +166,12 @@ describe('epoch close, rewards and distribution over the REST API', () => {
       if (listed.find((p) => p.name === 'settlement')!.generation === 2 && listed.every((p) => p.lagEvents === '0')) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    expect(listed.find((p) => p.name === 'settlement')).toMatchObject({ generation: 2, status: 'running', lagEvents: '0', position: (await api.engine.eventStore.lastPosition()).toString() });
+    expect(listed.find((p) => p.name === 'settlement')).toMatchObject({
+      generation: 2,
+      status: 'running',
+      lagEvents: '0',
+      position: (await api.engine.eventStore.lastPosition()).toString(),
+    });
     expect((await api.call('GET', '/epochs/1', api.keys.auditor)).body.settlement).toEqual(before);
   });
 
@@ -139,7 +185,9 @@ describe('epoch close, rewards and distribution over the REST API', () => {
       [2, 'distribution_built', '500000000'],
       [3, 'distribution_built', '0'],
     ]);
-    await expect(run(process.execPath, [path.join(__dirname, '..', 'dist', 'scripts', 'epochs.js'), 'close'], { env: { ...process.env, DATABASE_URL: api.databaseUrl } })).rejects.toMatchObject({
+    await expect(
+      run(process.execPath, [path.join(__dirname, '..', 'dist', 'scripts', 'epochs.js'), 'close'], { env: { ...process.env, DATABASE_URL: api.databaseUrl } }),
+    ).rejects.toMatchObject({
       code: 2,
       stderr: expect.stringMatching(/^epochs: the epoch must be a whole number/),
     });

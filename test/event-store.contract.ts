@@ -222,12 +222,7 @@ export function eventStoreContract(engine: string, open: () => Promise<{ store: 
         expect(all.every((e) => e.position > before)).toBe(true);
 
         const inCategory = await collect(store.readAll({ after: before, category }));
-        expect(inCategory.map((e) => `${e.stream}@${e.revision}`)).toEqual([
-          `${category}-1@0`,
-          `${category}-1@1`,
-          `${category}-2@0`,
-          `${category}-2@1`,
-        ]);
+        expect(inCategory.map((e) => `${e.stream}@${e.revision}`)).toEqual([`${category}-1@0`, `${category}-1@1`, `${category}-2@0`, `${category}-2@1`]);
         const afterSecond = await collect(store.readAll({ after: inCategory[1].position, category, maxCount: 1 }));
         expect(afterSecond.map((e) => e.id)).toEqual([inCategory[2].id]);
       });
@@ -284,9 +279,7 @@ export function eventStoreContract(engine: string, open: () => Promise<{ store: 
         const appendsPerWriter = 40;
         const subscription = store.subscribeToAll({ after: before });
         let expected = 0;
-        const plans = Array.from({ length: writers }, (_, w) =>
-          Array.from({ length: appendsPerWriter }, (_, a) => makeEvents(1 + ((w + a) % 4))),
-        );
+        const plans = Array.from({ length: writers }, (_, w) => Array.from({ length: appendsPerWriter }, (_, a) => makeEvents(1 + ((w + a) % 4))));
         for (const plan of plans) for (const events of plan) expected += events.length;
         const received = take(subscription, (events) => events.filter((e) => e.stream.startsWith(`w${tag}`)).length >= expected);
 

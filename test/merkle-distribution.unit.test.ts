@@ -173,7 +173,7 @@ const SIZES = [1, 2, 3, 5, 7, 1024, 1025];
 // ---- Tests --------------------------------------------------------------------------------------------------------
 
 describe('Merkle distributions for Jito merkle-distributor', () => {
-  it.each(SIZES)('%i leaves: every proof passes the program verify, and root, levels and proofs are those of Jito\'s merkle-tree crate', (size) => {
+  it.each(SIZES)("%i leaves: every proof passes the program verify, and root, levels and proofs are those of Jito's merkle-tree crate", (size) => {
     const payouts = randomPayouts(size, 1000 + size);
     const distribution = buildDistribution(payouts);
     expect(distribution.leafCount).toBe(size);
@@ -241,7 +241,13 @@ describe('Merkle distributions for Jito merkle-distributor', () => {
         const tampered = proof.map((element) => Buffer.from(element));
         tampered[e][31] ^= 1;
         expect(verify(tampered, root, programLeaf(leaf.wallet, leaf.amount))).toBe(false);
-        expect(verify(proof.filter((_, k) => k !== e), root, programLeaf(leaf.wallet, leaf.amount))).toBe(false);
+        expect(
+          verify(
+            proof.filter((_, k) => k !== e),
+            root,
+            programLeaf(leaf.wallet, leaf.amount),
+          ),
+        ).toBe(false);
       }
       const badRoot = Buffer.from(root);
       badRoot[0] ^= 0x80;
@@ -273,7 +279,7 @@ describe('Merkle distributions for Jito merkle-distributor', () => {
     expect(verify(proofA, distribution.root, programLeaf(a, 2_500_000n))).toBe(false);
   });
 
-  it('orders the leaves by the wallets\' 32 key bytes, not by their base58 text, whatever the input order', () => {
+  it("orders the leaves by the wallets' 32 key bytes, not by their base58 text, whatever the input order", () => {
     const key = (prefix: number[]) => {
       const bytes = new Uint8Array(32);
       bytes.set(prefix);
@@ -390,7 +396,7 @@ describe('Merkle distributions for Jito merkle-distributor', () => {
   });
 
   describe('merkletreejs', () => {
-    it('getProof(leaf, index) equals proofFromLevels except where a node is paired with itself: there it leaves the element out, and its proof fails Jito\'s verify', () => {
+    it("getProof(leaf, index) equals proofFromLevels except where a node is paired with itself: there it leaves the element out, and its proof fails Jito's verify", () => {
       let selfPaired = 0;
       for (const size of [...Array.from({ length: 40 }, (_, i) => i + 1), 1024, 1025]) {
         const distribution = buildDistribution(randomPayouts(size, 3000 + size));
@@ -406,8 +412,20 @@ describe('Merkle distributions for Jito merkle-distributor', () => {
           } else {
             selfPaired++;
             const claimLeaf = programLeaf(leaf.wallet, leaf.amount);
-            expect(verify(fromMerkletreejs.map((h) => Buffer.from(h, 'hex')), distribution.root, claimLeaf)).toBe(false);
-            expect(verify(ours.map((h) => Buffer.from(h, 'hex')), distribution.root, claimLeaf)).toBe(true);
+            expect(
+              verify(
+                fromMerkletreejs.map((h) => Buffer.from(h, 'hex')),
+                distribution.root,
+                claimLeaf,
+              ),
+            ).toBe(false);
+            expect(
+              verify(
+                ours.map((h) => Buffer.from(h, 'hex')),
+                distribution.root,
+                claimLeaf,
+              ),
+            ).toBe(true);
           }
         }
       }
@@ -479,7 +497,7 @@ describe('Merkle distributions for Jito merkle-distributor', () => {
   });
 
   describe('leafHash', () => {
-    it('is the program\'s leaf, locked amounts included', () => {
+    it("is the program's leaf, locked amounts included", () => {
       const [{ wallet }] = randomPayouts(1, 9);
       expect(hex(leafHash(walletBytes(wallet), 123_456_789n))).toBe(hex(programLeaf(wallet, 123_456_789n)));
       expect(hex(leafHash(walletBytes(wallet), 5n, 2n ** 64n - 1n))).toBe(hex(programLeaf(wallet, 5n, 2n ** 64n - 1n)));
@@ -508,24 +526,45 @@ describe('Merkle distributions for Jito merkle-distributor', () => {
       ['33 leading zero bytes', '1'.repeat(33)],
     ])('a wallet with %s, named in the error', (_, wallet) => {
       expect(base58Decode(wallet)?.length).not.toBe(32);
-      const error = errorOf(() => buildDistribution([{ wallet: good, amount: 1n }, { wallet, amount: 0n }]));
+      const error = errorOf(() =>
+        buildDistribution([
+          { wallet: good, amount: 1n },
+          { wallet, amount: 0n },
+        ]),
+      );
       expect(error.message).toContain(JSON.stringify(wallet));
       expect(error.message).toMatch(/not a base58 public key of 32 bytes/);
     });
 
     it('an empty distribution, or one whose amounts are all 0', () => {
       expect(() => buildDistribution([])).toThrow(/empty distribution/);
-      expect(() => buildDistribution([{ wallet: good, amount: 0n }, { wallet: other, amount: 0n }])).toThrow(/empty distribution/);
+      expect(() =>
+        buildDistribution([
+          { wallet: good, amount: 0n },
+          { wallet: other, amount: 0n },
+        ]),
+      ).toThrow(/empty distribution/);
     });
 
     it('an amount above u64 max, alone or summed, naming the wallet; a total above u64 max; a negative amount', () => {
       const max = 2n ** 64n - 1n;
       expect(buildDistribution([{ wallet: good, amount: max }]).leaves[0].amount).toBe(max);
       expect(errorOf(() => buildDistribution([{ wallet: good, amount: max + 1n }])).message).toMatch(new RegExp(`${good}.*exceeds u64`));
-      expect(errorOf(() => buildDistribution([{ wallet: other, amount: 1n }, { wallet: good, amount: max }, { wallet: good, amount: 1n }])).message).toMatch(
-        new RegExp(`wallet ${good}: amount 18446744073709551616 exceeds u64`),
-      );
-      expect(() => buildDistribution([{ wallet: good, amount: max }, { wallet: other, amount: 1n }])).toThrow(/total 18446744073709551616 exceeds u64/);
+      expect(
+        errorOf(() =>
+          buildDistribution([
+            { wallet: other, amount: 1n },
+            { wallet: good, amount: max },
+            { wallet: good, amount: 1n },
+          ]),
+        ).message,
+      ).toMatch(new RegExp(`wallet ${good}: amount 18446744073709551616 exceeds u64`));
+      expect(() =>
+        buildDistribution([
+          { wallet: good, amount: max },
+          { wallet: other, amount: 1n },
+        ]),
+      ).toThrow(/total 18446744073709551616 exceeds u64/);
       expect(errorOf(() => buildDistribution([{ wallet: good, amount: -1n }])).message).toMatch(new RegExp(`${good}.*negative`));
     });
   });

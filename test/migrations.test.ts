@@ -22,7 +22,11 @@ describe('migrations', () => {
   });
 
   const recorded = async () =>
-    (await db.pool.query('SELECT version, name, checksum FROM schema_migrations ORDER BY version')).rows as { version: number; name: string; checksum: string }[];
+    (await db.pool.query('SELECT version, name, checksum FROM schema_migrations ORDER BY version')).rows as {
+      version: number;
+      name: string;
+      checksum: string;
+    }[];
 
   it('applies files in order once, recording each with its checksum', async () => {
     const first = await migrate(db.pool, dir);

@@ -37,7 +37,11 @@ describe('observability: /metrics and JSON logs', () => {
     expect(response.headers.get('content-type')).toMatch(/^text\/plain;.*version=0\.0\.4/);
     return response.text();
   };
-  const logLines = () => logs.join('').split('\n').filter((line) => line.length > 0);
+  const logLines = () =>
+    logs
+      .join('')
+      .split('\n')
+      .filter((line) => line.length > 0);
   const parsedLogs = () => logLines().map((line) => JSON.parse(line) as Record<string, unknown>);
   const requestLogs = () => parsedLogs().filter((line) => line.context === 'http' && typeof line.status === 'number');
 
@@ -85,10 +89,22 @@ describe('observability: /metrics and JSON logs', () => {
 
     // Epoch 2 open: one report of each refusal, and one accepted.
     const start = EPOCH_START + 3600;
-    expect((await api.call('POST', '/epochs', api.keys.operator, { epoch: 2, start: instant(start), end: instant(start + 3600), rewardPool: '1000000000' })).status).toBe(201);
+    expect(
+      (await api.call('POST', '/epochs', api.keys.operator, { epoch: 2, start: instant(start), end: instant(start + 3600), rewardPool: '1000000000' })).status,
+    ).toBe(201);
     const report = (synqerId: string, epoch: number, key: Uint8Array, reportId: string) => {
       const periodStart = epoch === 2 ? start : EPOCH_START;
-      const content = { reportId, synqerId, epoch, periodStart: instant(periodStart), periodEnd: instant(periodStart + 600), bytes: '1000', sessions: 1, uptimeSeconds: 600, qosBps: 9_000 };
+      const content = {
+        reportId,
+        synqerId,
+        epoch,
+        periodStart: instant(periodStart),
+        periodEnd: instant(periodStart + 600),
+        bytes: '1000',
+        sessions: 1,
+        uptimeSeconds: 600,
+        qosBps: 9_000,
+      };
       return { ...content, signature: signEd25519(canonicalReportBytes(content), key) };
     };
     const submitted = await api.call('POST', '/metric-reports', api.keys.ingest, {
@@ -119,7 +135,10 @@ describe('observability: /metrics and JSON logs', () => {
     const mint = new PublicKey(setup.mint);
     await execute(
       api.engine.chain,
-      [createAssociatedAccountIdempotent(treasuryKey.publicKey, thief.publicKey, mint), transferChecked(new PublicKey(setup.treasuryAccount), mint, associatedTokenAddress(thief.publicKey, mint), treasuryKey.publicKey, 1_000_000n)],
+      [
+        createAssociatedAccountIdempotent(treasuryKey.publicKey, thief.publicKey, mint),
+        transferChecked(new PublicKey(setup.treasuryAccount), mint, associatedTokenAddress(thief.publicKey, mint), treasuryKey.publicKey, 1_000_000n),
+      ],
       [treasuryKey],
       'rogue transfer',
     );
@@ -129,7 +148,8 @@ describe('observability: /metrics and JSON logs', () => {
     await api.engine.app.get(ProjectionRunner).waitFor();
     const text = await scrape();
     expect(sample(text, 'synq_metric_reports_accepted_total')).toBe(3 * 6 + 1);
-    for (const reason of ['bad_signature', 'unknown_synqer', 'epoch_closed', 'malformed']) expect(sample(text, 'synq_metric_reports_refused_total', { reason })).toBe(1);
+    for (const reason of ['bad_signature', 'unknown_synqer', 'epoch_closed', 'malformed'])
+      expect(sample(text, 'synq_metric_reports_refused_total', { reason })).toBe(1);
     expect(sample(text, 'synq_metric_reports_ingest_rate')).toBeGreaterThan(0);
 
     expect(sample(text, 'synq_event_store_append_duration_seconds_count', { operation: 'append', outcome: 'ok' })).toBeGreaterThan(10);
@@ -148,7 +168,8 @@ describe('observability: /metrics and JSON logs', () => {
 
     expect(sample(text, 'synq_epoch_close_duration_seconds_count', { outcome: 'completed' })).toBe(1);
     expect(sample(text, 'synq_epoch_close_duration_seconds_sum', { outcome: 'completed' })).toBeGreaterThan(0);
-    for (const stage of ['closed', 'rewards_calculated', 'distribution_built']) expect(sample(text, 'synq_epoch_close_stage_duration_seconds_count', { stage })).toBe(1);
+    for (const stage of ['closed', 'rewards_calculated', 'distribution_built'])
+      expect(sample(text, 'synq_epoch_close_stage_duration_seconds_count', { stage })).toBe(1);
 
     expect(sample(text, 'synq_settlement_transactions_total', { kind: 'payout', outcome: 'confirmed' })).toBe(settled.body.transactions.planned);
     expect(sample(text, 'synq_settlement_transactions_total', { outcome: 'failed' })).toBeUndefined();
@@ -169,7 +190,12 @@ describe('observability: /metrics and JSON logs', () => {
     const given = await fetch(`${api.engine.url}/synqers`, {
       method: 'POST',
       headers: { authorization: `Bearer ${api.keys.operator}`, 'content-type': 'application/json', 'x-correlation-id': 'obs-test-42' },
-      body: JSON.stringify({ synqerId: 'logged', payoutWallet: base58Encode(Uint8Array.from({ length: 32 }, (_, i) => i + 1)), reportingKey: base58Encode(Uint8Array.from({ length: 32 }, (_, i) => i + 2)), region: 'eu-west' }),
+      body: JSON.stringify({
+        synqerId: 'logged',
+        payoutWallet: base58Encode(Uint8Array.from({ length: 32 }, (_, i) => i + 1)),
+        reportingKey: base58Encode(Uint8Array.from({ length: 32 }, (_, i) => i + 2)),
+        region: 'eu-west',
+      }),
     });
     expect(given.status).toBe(201);
     expect(given.headers.get('x-correlation-id')).toBe('obs-test-42');
@@ -193,9 +219,20 @@ describe('observability: /metrics and JSON logs', () => {
     const requests = requestLogs();
     const posted = requests.filter((line) => line.correlationId === 'obs-test-42');
     expect(posted).toEqual([
-      expect.objectContaining({ level: 'info', method: 'POST', path: '/synqers', route: '/synqers', status: 201, durationMs: expect.any(Number), role: 'operator', keyId: api.keys.operator.split('_')[1] }),
+      expect.objectContaining({
+        level: 'info',
+        method: 'POST',
+        path: '/synqers',
+        route: '/synqers',
+        status: 201,
+        durationMs: expect.any(Number),
+        role: 'operator',
+        keyId: api.keys.operator.split('_')[1],
+      }),
     ]);
-    expect(requests.filter((line) => line.correlationId === generated)).toEqual([expect.objectContaining({ method: 'GET', path: '/epochs', status: 200, role: 'auditor' })]);
+    expect(requests.filter((line) => line.correlationId === generated)).toEqual([
+      expect.objectContaining({ method: 'GET', path: '/epochs', status: 200, role: 'auditor' }),
+    ]);
     const unauthorized = requests.find((line) => line.correlationId === refused.headers.get('x-correlation-id'));
     expect(unauthorized).toMatchObject({ method: 'GET', path: '/treasury', status: 401 });
     expect(unauthorized).not.toHaveProperty('role');
@@ -211,7 +248,10 @@ describe('observability: /metrics and JSON logs', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
 
     const output = logs.join('');
-    expect(requestLogs().find((line) => line.path === '/treasury' && line.status === 200)).toMatchObject({ role: 'operator', query: expect.stringContaining('api_key=[Redacted]') });
+    expect(requestLogs().find((line) => line.path === '/treasury' && line.status === 200)).toMatchObject({
+      role: 'operator',
+      query: expect.stringContaining('api_key=[Redacted]'),
+    });
     for (const key of [...Object.values(api.keys), 'synq_000000000000_' + 'y'.repeat(43)]) {
       expect(output).not.toContain(key);
       expect(output).not.toContain(key.slice('synq_000000000000_'.length));
@@ -230,9 +270,16 @@ describe('observability: /metrics and JSON logs', () => {
     const key = `synq_abcdefghijkl_${'Z'.repeat(43)}`;
     expect(scrubText(`failed for ${key} (Bearer abc.def)`)).toBe('failed for synq_abcdefghijkl_[Redacted] (Bearer [Redacted])');
     expect(scrubText(`file: [${Array.from({ length: 64 }, (_, i) => i).join(',')}]`)).toBe('file: [Redacted bytes]');
-    expect(scrubValue({ keyId: 'abc', nested: { headers: { Authorization: 'x', 'X-Api-Key': 'y' }, treasuryKey: [1, 2], password: 'p', clientSecret: 's' } })).toEqual({
+    expect(
+      scrubValue({ keyId: 'abc', nested: { headers: { Authorization: 'x', 'X-Api-Key': 'y' }, treasuryKey: [1, 2], password: 'p', clientSecret: 's' } }),
+    ).toEqual({
       keyId: 'abc',
-      nested: { headers: { Authorization: '[Redacted]', 'X-Api-Key': '[Redacted]' }, treasuryKey: '[Redacted]', password: '[Redacted]', clientSecret: '[Redacted]' },
+      nested: {
+        headers: { Authorization: '[Redacted]', 'X-Api-Key': '[Redacted]' },
+        treasuryKey: '[Redacted]',
+        password: '[Redacted]',
+        clientSecret: '[Redacted]',
+      },
     });
   });
 });

@@ -55,7 +55,12 @@ describe('facts proven on chain', () => {
     await giveSynq(devWallet, 10n * SYNQ);
     await giveSynq(otherWallet, 10n * SYNQ);
     await giveSynq(stakerWallet, 20n * SYNQ);
-    await execute(gateway, await createMintInstructions(gateway, devWallet.publicKey, otherMint.publicKey, devWallet.publicKey), [devWallet, otherMint], 'other mint');
+    await execute(
+      gateway,
+      await createMintInstructions(gateway, devWallet.publicKey, otherMint.publicKey, devWallet.publicKey),
+      [devWallet, otherMint],
+      'other mint',
+    );
     otherMintAccount = associatedTokenAddress(devWallet.publicKey, otherMint.publicKey);
     await execute(
       gateway,
@@ -94,7 +99,10 @@ describe('facts proven on chain', () => {
     const account = associatedTokenAddress(owner.publicKey, mint);
     await execute(
       gateway,
-      [createAssociatedAccountIdempotent(treasury.publicKey, owner.publicKey, mint), transferChecked(treasuryAccount, mint, account, treasury.publicKey, amount)],
+      [
+        createAssociatedAccountIdempotent(treasury.publicKey, owner.publicKey, mint),
+        transferChecked(treasuryAccount, mint, account, treasury.publicKey, amount),
+      ],
       [treasury],
       'give $SYNQ',
     );
@@ -120,7 +128,8 @@ describe('facts proven on chain', () => {
   const unknownSignature = () => base58Encode(Keypair.generate().secretKey);
 
   const burnOnChain = (developerId: string, signature: unknown, key = op()) => api.call('POST', `/developers/${developerId}/burns/onchain`, key, { signature });
-  const depositOnChain = (synqerId: string, signature: unknown, key = op()) => api.call('POST', `/synqers/${synqerId}/stake/deposits/onchain`, key, { signature });
+  const depositOnChain = (synqerId: string, signature: unknown, key = op()) =>
+    api.call('POST', `/synqers/${synqerId}/stake/deposits/onchain`, key, { signature });
 
   /** Asserts the refusal's status and its one problem, and that neither the account's stream nor the claim moved. */
   async function expectRefused(
@@ -161,15 +170,26 @@ describe('facts proven on chain', () => {
       const account = synqAccount(devWallet);
       const plain = await land([spl.createBurnInstruction(account, mint, devWallet.publicKey, SYNQ + SYNQ / 2n)], [devWallet]);
       expect((await burnOnChain('dev1', plain)).body.credits).toBe('3500');
-      const twice = await land([spl.createBurnInstruction(account, mint, devWallet.publicKey, SYNQ), burnChecked(account, mint, devWallet.publicKey, SYNQ / 2n)], [devWallet]);
-      await expectRefused(burnOnChain('dev1', twice), 422, /^the transaction burns the developer's \$SYNQ in 2 instructions: a credit is for a transaction with one burn$/, {
-        stream: 'developer-dev1',
-        signature: twice,
-      });
+      const twice = await land(
+        [spl.createBurnInstruction(account, mint, devWallet.publicKey, SYNQ), burnChecked(account, mint, devWallet.publicKey, SYNQ / 2n)],
+        [devWallet],
+      );
+      await expectRefused(
+        burnOnChain('dev1', twice),
+        422,
+        /^the transaction burns the developer's \$SYNQ in 2 instructions: a credit is for a transaction with one burn$/,
+        {
+          stream: 'developer-dev1',
+          signature: twice,
+        },
+      );
     });
 
     it('refuses a signature already credited: again for the same developer, and for another developer sharing the wallet', async () => {
-      await expectRefused(burnOnChain('dev1', credited, api.keys.developer), 409, /^this transaction is already credited/, { stream: 'developer-dev1', signature: credited });
+      await expectRefused(burnOnChain('dev1', credited, api.keys.developer), 409, /^this transaction is already credited/, {
+        stream: 'developer-dev1',
+        signature: credited,
+      });
       await expectRefused(burnOnChain('dev3', credited), 409, /^this transaction is already credited/, { stream: 'developer-dev3', signature: credited });
       await expectRefused(burnOnChain('dev2', credited), 409, /^this transaction is already credited/, { stream: 'developer-dev2', signature: credited });
       expect((await api.call('GET', '/developers/dev1', op())).body.credits).toBe('3500');
@@ -177,9 +197,12 @@ describe('facts proven on chain', () => {
 
     it('credits a signature once when it is submitted many times at once, for developers sharing the wallet', async () => {
       const signature = await land([burnChecked(synqAccount(devWallet), mint, devWallet.publicKey, SYNQ)], [devWallet]);
-      const credits = async () => [(await api.call('GET', '/developers/dev1', op())).body.credits, (await api.call('GET', '/developers/dev3', op())).body.credits].map(BigInt);
+      const credits = async () =>
+        [(await api.call('GET', '/developers/dev1', op())).body.credits, (await api.call('GET', '/developers/dev3', op())).body.credits].map(BigInt);
       const [before1, before3] = await credits();
-      const answers = await Promise.all(['dev1', 'dev3', 'dev1', 'dev3', 'dev1', 'dev3', 'dev1', 'dev3'].map((developerId) => burnOnChain(developerId, signature)));
+      const answers = await Promise.all(
+        ['dev1', 'dev3', 'dev1', 'dev3', 'dev1', 'dev3', 'dev1', 'dev3'].map((developerId) => burnOnChain(developerId, signature)),
+      );
       expect(answers.map((answer) => answer.status).sort()).toEqual([201, 409, 409, 409, 409, 409, 409, 409]);
       const [after1, after3] = await credits();
       expect(after1 - before1 + (after3 - before3)).toBe(1000n);
@@ -208,7 +231,9 @@ describe('facts proven on chain', () => {
       await expectRefused(
         burnOnChain('dev1', signature),
         422,
-        new RegExp(`^the \\$SYNQ was burned from ${synqAccount(otherWallet).toBase58()}, which is not owned by the developer's registered wallet ${devWallet.publicKey.toBase58()} \\(its owner is ${otherWallet.publicKey.toBase58()}\\)$`),
+        new RegExp(
+          `^the \\$SYNQ was burned from ${synqAccount(otherWallet).toBase58()}, which is not owned by the developer's registered wallet ${devWallet.publicKey.toBase58()} \\(its owner is ${otherWallet.publicKey.toBase58()}\\)$`,
+        ),
         { stream: 'developer-dev1', signature },
       );
       // Its owner's developer may have it.
@@ -235,9 +260,13 @@ describe('facts proven on chain', () => {
       // As if the engine stopped between the claim and the credit.
       const signature = await land([burnChecked(synqAccount(devWallet), mint, devWallet.publicKey, SYNQ)], [devWallet]);
       const claim: ChainProofEvent = { type: 'ChainProofClaimed', data: { signature, kind: 'developer-burn', creditedTo: 'developer-dev3' } };
-      await api.engine.eventStore.append(chainProofStream(signature), toEnvelopes(chainProofStream(signature), [claim], { actor: 'test', correlationId: 'c', commandId: 'crash' }), {
-        expectedRevision: 'no_stream',
-      });
+      await api.engine.eventStore.append(
+        chainProofStream(signature),
+        toEnvelopes(chainProofStream(signature), [claim], { actor: 'test', correlationId: 'c', commandId: 'crash' }),
+        {
+          expectedRevision: 'no_stream',
+        },
+      );
       await expectRefused(burnOnChain('dev1', signature), 409, /^this transaction is already credited/, { stream: 'developer-dev1', signature });
       // dev3 may hold credits already: the concurrent test above credits whichever of dev1 and dev3 wins.
       const before = BigInt((await api.call('GET', '/developers/dev3', api.keys.operator)).body.credits);
@@ -266,8 +295,14 @@ describe('facts proven on chain', () => {
     });
 
     it('refuses a deposit already credited, to the same synqer or another', async () => {
-      await expectRefused(depositOnChain('staker1', deposited), 409, /^this transaction is already credited/, { stream: 'stake-staker1', signature: deposited });
-      await expectRefused(depositOnChain('staker2', deposited), 409, /^this transaction is already credited/, { stream: 'stake-staker2', signature: deposited });
+      await expectRefused(depositOnChain('staker1', deposited), 409, /^this transaction is already credited/, {
+        stream: 'stake-staker1',
+        signature: deposited,
+      });
+      await expectRefused(depositOnChain('staker2', deposited), 409, /^this transaction is already credited/, {
+        stream: 'stake-staker2',
+        signature: deposited,
+      });
       // A burn claim and a deposit claim share one namespace: a deposit's signature is no burn either.
       await expectRefused(burnOnChain('dev1', deposited), 409, /^this transaction is already credited/, { stream: 'developer-dev1', signature: deposited });
       expect(await stakeOf('staker1')).toBe('5000000');
@@ -275,19 +310,35 @@ describe('facts proven on chain', () => {
 
     it('refuses a signature the chain does not know, and a synqer that is not registered', async () => {
       const signature = unknownSignature();
-      await expectRefused(depositOnChain('staker1', signature), 404, /^the chain has no transaction with this signature/, { stream: 'stake-staker1', signature });
-      await expectRefused(depositOnChain('ghost', deposited), 404, /^no synqer is registered as ghost$/, { stream: 'stake-ghost', signature: deposited, field: 'synqerId' });
+      await expectRefused(depositOnChain('staker1', signature), 404, /^the chain has no transaction with this signature/, {
+        stream: 'stake-staker1',
+        signature,
+      });
+      await expectRefused(depositOnChain('ghost', deposited), 404, /^no synqer is registered as ghost$/, {
+        stream: 'stake-ghost',
+        signature: deposited,
+        field: 'synqerId',
+      });
     });
 
     it('refuses a transaction that failed on chain', async () => {
       const signature = await land([toVault(1000n * SYNQ), memoInstruction('synq:stake:staker1', stakerWallet.publicKey)], [stakerWallet], 'failed');
-      await expectRefused(depositOnChain('staker1', signature), 422, /^the transaction failed on chain and moved nothing/, { stream: 'stake-staker1', signature });
+      await expectRefused(depositOnChain('staker1', signature), 422, /^the transaction failed on chain and moved nothing/, {
+        stream: 'stake-staker1',
+        signature,
+      });
     });
 
     it('refuses $SYNQ sent anywhere but the stake vault, and another mint', async () => {
       const memo = memoInstruction('synq:stake:staker1', stakerWallet.publicKey);
-      const elsewhere = await land([transferChecked(synqAccount(stakerWallet), mint, synqAccount(otherWallet), stakerWallet.publicKey, SYNQ), memo], [stakerWallet]);
-      await expectRefused(depositOnChain('staker1', elsewhere), 422, /^the transaction transfers no \$SYNQ into the stake vault /, { stream: 'stake-staker1', signature: elsewhere });
+      const elsewhere = await land(
+        [transferChecked(synqAccount(stakerWallet), mint, synqAccount(otherWallet), stakerWallet.publicKey, SYNQ), memo],
+        [stakerWallet],
+      );
+      await expectRefused(depositOnChain('staker1', elsewhere), 422, /^the transaction transfers no \$SYNQ into the stake vault /, {
+        stream: 'stake-staker1',
+        signature: elsewhere,
+      });
 
       const otherMintTarget = associatedTokenAddress(stakerWallet.publicKey, otherMint.publicKey);
       const wrongMint = await land(
@@ -298,22 +349,36 @@ describe('facts proven on chain', () => {
         ],
         [devWallet],
       );
-      await expectRefused(depositOnChain('staker1', wrongMint), 422, /^the transaction transfers no \$SYNQ into the stake vault /, { stream: 'stake-staker1', signature: wrongMint });
+      await expectRefused(depositOnChain('staker1', wrongMint), 422, /^the transaction transfers no \$SYNQ into the stake vault /, {
+        stream: 'stake-staker1',
+        signature: wrongMint,
+      });
     });
 
     it('refuses a transaction with two transfers into the vault', async () => {
       const twice = await land([toVault(SYNQ), toVault(SYNQ), memoInstruction('synq:stake:staker1', stakerWallet.publicKey)], [stakerWallet]);
-      await expectRefused(depositOnChain('staker1', twice), 422, /^the transaction transfers \$SYNQ into the stake vault in 2 instructions: a deposit is a transaction with one$/, {
-        stream: 'stake-staker1',
-        signature: twice,
-      });
+      await expectRefused(
+        depositOnChain('staker1', twice),
+        422,
+        /^the transaction transfers \$SYNQ into the stake vault in 2 instructions: a deposit is a transaction with one$/,
+        {
+          stream: 'stake-staker1',
+          signature: twice,
+        },
+      );
     });
 
     it('refuses a deposit without the memo, and one whose memo names another synqer', async () => {
       const unnamed = await land([toVault(SYNQ), memoInstruction('my stake', stakerWallet.publicKey)], [stakerWallet]);
-      await expectRefused(depositOnChain('staker1', unnamed), 422, /^the transaction carries no memo "synq:stake:staker1"/, { stream: 'stake-staker1', signature: unnamed });
+      await expectRefused(depositOnChain('staker1', unnamed), 422, /^the transaction carries no memo "synq:stake:staker1"/, {
+        stream: 'stake-staker1',
+        signature: unnamed,
+      });
       const bare = await land([toVault(SYNQ)], [stakerWallet]);
-      await expectRefused(depositOnChain('staker1', bare), 422, /^the transaction carries no memo "synq:stake:staker1"/, { stream: 'stake-staker1', signature: bare });
+      await expectRefused(depositOnChain('staker1', bare), 422, /^the transaction carries no memo "synq:stake:staker1"/, {
+        stream: 'stake-staker1',
+        signature: bare,
+      });
 
       const forOther = await land([toVault(2n * SYNQ), memoInstruction('synq:stake:staker2', stakerWallet.publicKey)], [stakerWallet]);
       await expectRefused(depositOnChain('staker1', forOther), 422, /^the transaction's memo "synq:stake:staker2" names another synqer, not staker1$/, {

@@ -36,7 +36,9 @@ describe('OpenAPI', () => {
       .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`))
       .sort();
     // Every controller of every module the engine runs: a new one cannot be forgotten here.
-    const controllers = [...api.engine.app.get(ModulesContainer).values()].flatMap((module) => [...module.controllers.values()].map((wrapper) => wrapper.metatype as object));
+    const controllers = [...api.engine.app.get(ModulesContainer).values()].flatMap((module) =>
+      [...module.controllers.values()].map((wrapper) => wrapper.metatype as object),
+    );
     expect(controllers.length).toBeGreaterThan(8);
     const declared = declaredRoutes(controllers);
     expect(declared.length).toBeGreaterThan(20);

@@ -71,8 +71,15 @@ describe('ProblemFilter maps kinds to statuses', () => {
 
   it('Nest and body-parser errors keep their status; anything else is 500 without details', () => {
     expect(answer(new NotFoundException('no such route')).body).toEqual({ type: 'about:blank', title: 'Not found', status: 404, detail: 'no such route' });
-    expect(answer(new BadRequestException('Unexpected token } in JSON at position 3')).body).toMatchObject({ status: 400, detail: 'the request body is not valid JSON' });
-    expect(answer(Object.assign(new Error('too big'), { status: 413, type: 'entity.too.large' })).body).toMatchObject({ status: 413, title: 'Payload too large', detail: 'too big' });
+    expect(answer(new BadRequestException('Unexpected token } in JSON at position 3')).body).toMatchObject({
+      status: 400,
+      detail: 'the request body is not valid JSON',
+    });
+    expect(answer(Object.assign(new Error('too big'), { status: 413, type: 'entity.too.large' })).body).toMatchObject({
+      status: 413,
+      title: 'Payload too large',
+      detail: 'too big',
+    });
     expect(answer(new Error('boom'))).toEqual({
       status: 500,
       type: 'application/problem+json',

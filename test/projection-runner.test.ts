@@ -23,7 +23,9 @@ const event = (type: string, data: Record<string, unknown>): EventToAppend => ({
 async function appendNetwork(store: PostgresEventStore, reportsPerSynqer: number, epoch = 1, firstMinute = 0, open = true): Promise<void> {
   if (epoch === 1) {
     for (let i = 0; i < SYNQERS; i++) {
-      await store.append(`synqer-s${i}`, [event('SynqerRegistered', { synqerId: `s${i}`, payoutWallet: wallet(i % 10), reportingKey: wallet(100 + i), region: 'eu', labels: {} })]);
+      await store.append(`synqer-s${i}`, [
+        event('SynqerRegistered', { synqerId: `s${i}`, payoutWallet: wallet(i % 10), reportingKey: wallet(100 + i), region: 'eu', labels: {} }),
+      ]);
     }
   }
   if (open) {
@@ -60,7 +62,10 @@ async function liveSchema(pool: Pool, name: string): Promise<string> {
 
 /** Every table of a projection's schema, rows sorted: two schemas with equal dumps hold the same read model. */
 async function dump(pool: Pool, schema: string): Promise<Record<string, unknown[]>> {
-  const { rows: tables } = await pool.query<{ table_name: string }>('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', [schema]);
+  const { rows: tables } = await pool.query<{ table_name: string }>(
+    'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
+    [schema],
+  );
   const result: Record<string, unknown[]> = {};
   for (const { table_name: table } of tables) {
     const { rows } = await pool.query(`SELECT to_jsonb(t) AS row FROM ${schema}.${table} t`);
@@ -118,7 +123,16 @@ describe('projection runner', () => {
   let store: PostgresEventStore;
   const runners: ProjectionRunner[] = [];
   const newRunner = (instanceId: string, batchSize = 100) => {
-    const runner = new ProjectionRunner({ pool: db.pool, connection: { connectionString: db.url }, store, projections: PROJECTIONS, instanceId, batchSize, idleMs: 10, takeOverMs: 50 });
+    const runner = new ProjectionRunner({
+      pool: db.pool,
+      connection: { connectionString: db.url },
+      store,
+      projections: PROJECTIONS,
+      instanceId,
+      batchSize,
+      idleMs: 10,
+      takeOverMs: 50,
+    });
     runners.push(runner);
     return runner;
   };
@@ -168,7 +182,9 @@ describe('projection runner', () => {
       expected.set(data.synqerId, { bytes: entry.bytes + BigInt(data.bytes), reports: entry.reports + 1 });
     }
     const schema = await liveSchema(db.pool, 'settlement');
-    const { rows } = await db.pool.query<{ synqer_id: string; bytes: string; reports: number }>(`SELECT synqer_id, bytes, reports FROM ${schema}.metric_totals`);
+    const { rows } = await db.pool.query<{ synqer_id: string; bytes: string; reports: number }>(
+      `SELECT synqer_id, bytes, reports FROM ${schema}.metric_totals`,
+    );
     expect(rows).toHaveLength(SYNQERS);
     for (const row of rows) expect({ bytes: BigInt(row.bytes), reports: row.reports }).toEqual(expected.get(row.synqer_id));
     // And the tables equal a fresh build's, whatever the batches were.
@@ -196,7 +212,9 @@ describe('projection runner', () => {
     await b.waitFor({ timeoutMs: 10_000 });
     for (const projection of PROJECTIONS) expect((await state(db.pool, projection.name)).owner).toBe('instance-b');
     const schema = await liveSchema(db.pool, 'settlement');
-    const { rows } = await db.pool.query(`SELECT epoch, count(*)::int AS synqers, sum(reports)::int AS reports FROM ${schema}.metric_totals GROUP BY epoch ORDER BY epoch`);
+    const { rows } = await db.pool.query(
+      `SELECT epoch, count(*)::int AS synqers, sum(reports)::int AS reports FROM ${schema}.metric_totals GROUP BY epoch ORDER BY epoch`,
+    );
     expect(rows).toEqual([1, 2, 3].map((epoch) => ({ epoch, synqers: SYNQERS, reports: SYNQERS * 20 })));
   });
 
@@ -255,7 +273,19 @@ describe('projection runner', () => {
   it('stops a projection at an event it cannot apply, keeps what came before, and reports where and why', async () => {
     await appendNetwork(store, 10);
     // Policy version 1 twice: the second insert breaks the policies table's key.
-    const policy = { version: 1, effectiveFromEpoch: 2, weightBytesBps: 5_000, weightSessionsBps: 5_000, minUptimeBps: 0, minQosBps: 0, stakeBoostMaxBps: 0, stakeTarget: '1', creditsPerToken: '1', unstakeCooldownEpochs: 1, maxPoolPerEpoch: '1' };
+    const policy = {
+      version: 1,
+      effectiveFromEpoch: 2,
+      weightBytesBps: 5_000,
+      weightSessionsBps: 5_000,
+      minUptimeBps: 0,
+      minQosBps: 0,
+      stakeBoostMaxBps: 0,
+      stakeTarget: '1',
+      creditsPerToken: '1',
+      unstakeCooldownEpochs: 1,
+      maxPoolPerEpoch: '1',
+    };
     await store.append('network-ledger', [event('PolicyAdopted', policy)]);
     await store.append('network-ledger', [event('PolicyAdopted', policy)]);
     const bad = await store.lastPosition();
@@ -264,7 +294,12 @@ describe('projection runner', () => {
     runner.start();
     await expect(runner.waitFor({ timeoutMs: 10_000 })).rejects.toThrow(`projection settlement failed at position ${bad}`);
     const [settlement, developers] = (await runner.status()).sort((x, y) => (x.name < y.name ? 1 : -1));
-    expect(settlement).toMatchObject({ name: 'settlement', status: 'failed', position: bad - 1n, failure: { position: bad, error: expect.stringContaining('PolicyAdopted') } });
+    expect(settlement).toMatchObject({
+      name: 'settlement',
+      status: 'failed',
+      position: bad - 1n,
+      failure: { position: bad, error: expect.stringContaining('PolicyAdopted') },
+    });
     expect(settlement.lagEvents).toBeGreaterThan(0n);
     // The other projection goes on.
     expect(developers).toMatchObject({ name: 'developers', status: 'running', position: await store.lastPosition() });

@@ -28,10 +28,19 @@ function readModels(): ReadModel[] {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const exported: Record<string, unknown> = require(path.join(PROJECTIONS, entry.name, 'index.ts'));
       const ddl = Object.values(exported)
-        .filter((value): value is { tables: string; apply: unknown } => typeof value === 'object' && value !== null && typeof (value as { tables?: unknown }).tables === 'string' && typeof (value as { apply?: unknown }).apply === 'function')
+        .filter(
+          (value): value is { tables: string; apply: unknown } =>
+            typeof value === 'object' &&
+            value !== null &&
+            typeof (value as { tables?: unknown }).tables === 'string' &&
+            typeof (value as { apply?: unknown }).apply === 'function',
+        )
         .map((projection) => projection.tables)
         .join('\n');
-      return { folder: entry.name, tables: [...ddl.matchAll(/CREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"?(\w+)"?/gi)].map((match) => match[1]) };
+      return {
+        folder: entry.name,
+        tables: [...ddl.matchAll(/CREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"?(\w+)"?/gi)].map((match) => match[1]),
+      };
     });
 }
 
@@ -73,7 +82,17 @@ describe('read models own their queries', () => {
     expect(models.map((model) => model.folder)).toEqual(expect.arrayContaining(['settlement', 'developers']));
     for (const model of models) expect(model.tables.length).toBeGreaterThan(0);
     expect(tables).toEqual(
-      expect.arrayContaining(['synqers', 'stakes', 'policies', 'epochs', 'metric_totals', 'rewards', 'distribution_leaves', 'distribution_nodes', 'developers']),
+      expect.arrayContaining([
+        'synqers',
+        'stakes',
+        'policies',
+        'epochs',
+        'metric_totals',
+        'rewards',
+        'distribution_leaves',
+        'distribution_nodes',
+        'developers',
+      ]),
     );
   });
 
@@ -84,7 +103,7 @@ describe('read models own their queries', () => {
     expect(found('SELECT wallet FROM ${(await schemaOf(pool))}.distribution_leaves WHERE epoch = 1')).toEqual(['distribution_leaves']);
     expect(found('FROM ${s}.epochs e\n  LEFT JOIN ${s}.metric_totals m ON m.epoch = e.epoch')).toEqual(['epochs', 'metric_totals']);
     expect(found('UPDATE projection_settlement_g3.rewards SET reward = 0')).toEqual(['rewards']);
-    expect(found("INSERT INTO developers (developer_id, wallet) VALUES ($1, $2)")).toEqual(['developers']);
+    expect(found('INSERT INTO developers (developer_id, wallet) VALUES ($1, $2)')).toEqual(['developers']);
     expect(found('SELECT position FROM projection_state')).toEqual([]);
     expect(found('SELECT count(*) FROM events WHERE global_position > $1')).toEqual([]);
     expect(found('SELECT synqers::text, eligible FROM x')).toEqual([]);
@@ -93,7 +112,9 @@ describe('read models own their queries', () => {
   it('has no SQL on a read model table outside its folder', () => {
     const everywhere = tableReference(tables);
     // In a read model's folder, its own tables are expected; another read model's are not.
-    const inFolder = new Map(models.map((model) => [path.join(PROJECTIONS, model.folder) + path.sep, tableReference(tables.filter((table) => !model.tables.includes(table)))]));
+    const inFolder = new Map(
+      models.map((model) => [path.join(PROJECTIONS, model.folder) + path.sep, tableReference(tables.filter((table) => !model.tables.includes(table)))]),
+    );
     const found = sourceFiles(ROOT).flatMap((file) => {
       const owner = [...inFolder.keys()].find((folder) => file.startsWith(folder));
       const pattern = owner === undefined ? everywhere : inFolder.get(owner)!;

@@ -156,7 +156,7 @@ describe('rewards: hand-computed tables', () => {
     ]);
   });
 
-  it('SS = 0 among the eligible: bytes take the whole weight (an ineligible synqer\'s sessions do not count)', () => {
+  it("SS = 0 among the eligible: bytes take the whole weight (an ineligible synqer's sessions do not count)", () => {
     // 'x' is suspended with 5 sessions: not in SS, so SS = 0 and work = 10000 * B.
     //   p: B = 1 → 10,000; q: B = 2 → 20,000. Same factor 10^12: weights 10^16 and 2 * 10^16, W = 3 * 10^16. P = 5:
     //   p 5/3 = 1 r 2*10^16;  q 10/3 = 3 r 10^16. One unit left → p (larger remainder) → p 2, q 3.
@@ -184,7 +184,13 @@ describe('rewards: hand-computed tables', () => {
     expect(idle.results[0]).toMatchObject({ eligible: true, work: 0n, weight: 0n, reward: 0n });
     expect(idle.totals).toMatchObject({ pool: 77n, paid: 0n, returnedToTreasury: 77n, totalWeight: 0n });
 
-    const nobody = calculateRewards({ epoch: 1, lengthSeconds: 100n, pool: 77n, policy: POLICY, synqers: [synqer('s', totalsOf([5n, 5n, 100n, 10_000n]), { suspended: true })] });
+    const nobody = calculateRewards({
+      epoch: 1,
+      lengthSeconds: 100n,
+      pool: 77n,
+      policy: POLICY,
+      synqers: [synqer('s', totalsOf([5n, 5n, 100n, 10_000n]), { suspended: true })],
+    });
     expect(nobody.totals).toMatchObject({ paid: 0n, returnedToTreasury: 77n, eligible: 0, ineligible: 1 });
 
     const empty = calculateRewards({ epoch: 1, lengthSeconds: 100n, pool: 77n, policy: POLICY, synqers: [] });
@@ -253,7 +259,11 @@ describe('rewards: hand-computed tables', () => {
         lengthSeconds: 100n,
         pool: 3n,
         policy,
-        synqers: [synqer('a', totalsOf([aBytes, 0n, 100n, 2000n])), synqer('b', totalsOf([0n, 1n, 100n, 10_000n])), synqer('c', totalsOf([1n, 0n, 100n, 10_000n]))],
+        synqers: [
+          synqer('a', totalsOf([aBytes, 0n, 100n, 2000n])),
+          synqer('b', totalsOf([0n, 1n, 100n, 10_000n])),
+          synqer('c', totalsOf([1n, 0n, 100n, 10_000n])),
+        ],
       });
     const before = run(2n);
     const after = run(3n);
@@ -410,7 +420,9 @@ describe('rewards: properties', () => {
    */
   const moreBytes = (request: RewardRequest, index: number, extra: bigint, qosBps: bigint): RewardRequest => ({
     ...request,
-    synqers: request.synqers.map((s, k) => (k === index ? { ...s, totals: addReport(s.totals, { bytes: extra, sessions: 0n, uptimeSeconds: 0n, qosBps }) } : s)),
+    synqers: request.synqers.map((s, k) =>
+      k === index ? { ...s, totals: addReport(s.totals, { bytes: extra, sessions: 0n, uptimeSeconds: 0n, qosBps }) } : s,
+    ),
   });
 
   it('more bytes never lower the exact share, nor the floor share, and cost at most one unit of rounding', () => {

@@ -27,7 +27,9 @@ class FakeSolanaRpc {
           response.writeHead(failure.status, { 'content-type': 'text/plain' }).end('slow down');
           return;
         }
-        const answer = failure ? { jsonrpc: '2.0', id: call.id, error: failure.rpcError } : { jsonrpc: '2.0', id: call.id, result: this.result(call.method, call.params) };
+        const answer = failure
+          ? { jsonrpc: '2.0', id: call.id, error: failure.rpcError }
+          : { jsonrpc: '2.0', id: call.id, result: this.result(call.method, call.params) };
         response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
       });
     });

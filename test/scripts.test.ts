@@ -22,7 +22,9 @@ describe('command-line scripts', () => {
   });
 
   it('keys: creates a key shown once that then authenticates with its role', async () => {
-    const output = execFileSync(process.execPath, [script('keys'), 'create', '--role', 'auditor'], { env: { ...process.env, DATABASE_URL: db.url } }).toString();
+    const output = execFileSync(process.execPath, [script('keys'), 'create', '--role', 'auditor'], {
+      env: { ...process.env, DATABASE_URL: db.url },
+    }).toString();
     const key = output.trim().split('\n').pop()!;
     expect(output).toMatch(/^created auditor key [a-z0-9]{12}; this is the only time it is shown:/);
     expect(await authenticate(db.pool, key)).toMatchObject({ role: 'auditor', developerId: null });
@@ -34,7 +36,9 @@ describe('command-line scripts', () => {
   });
 
   it('keys: a developer key acts for the developer named', async () => {
-    const output = execFileSync(process.execPath, [script('keys'), 'create', '--role', 'developer', '--developer', 'dev-1'], { env: { ...process.env, DATABASE_URL: db.url } }).toString();
+    const output = execFileSync(process.execPath, [script('keys'), 'create', '--role', 'developer', '--developer', 'dev-1'], {
+      env: { ...process.env, DATABASE_URL: db.url },
+    }).toString();
     expect(await authenticate(db.pool, output.trim().split('\n').pop()!)).toMatchObject({ role: 'developer', developerId: 'dev-1' });
   });
 
@@ -50,7 +54,17 @@ describe('command-line scripts', () => {
     const publicKey = /reporting key (\w+) written/.exec(created)![1];
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
 
-    const report = { reportId: 'r-1', synqerId: 'alpha', epoch: 1, periodStart: '2026-11-01T00:00:00Z', periodEnd: '2026-11-01T00:05:00Z', bytes: '5', sessions: 1, uptimeSeconds: 300, qosBps: 9000 };
+    const report = {
+      reportId: 'r-1',
+      synqerId: 'alpha',
+      epoch: 1,
+      periodStart: '2026-11-01T00:00:00Z',
+      periodEnd: '2026-11-01T00:05:00Z',
+      bytes: '5',
+      sessions: 1,
+      uptimeSeconds: 300,
+      qosBps: 9000,
+    };
     const signed = JSON.parse(execFileSync(process.execPath, [script('sign-report'), '--key', keyFile], { input: JSON.stringify(report) }).toString());
     const { signature, ...content } = signed;
     expect(content).toEqual(report);

@@ -13,7 +13,8 @@ describe('settlement modes and hybrid payouts on the embedded chain', () => {
     const address = associatedTokenAddress(owner, new PublicKey(setup.mint));
     return readTokenAccount(address, await api.engine.chain.getAccount(address))?.amount ?? 0n;
   };
-  const treasuryBalance = async () => readTokenAccount(new PublicKey(setup.treasuryAccount), await api.engine.chain.getAccount(new PublicKey(setup.treasuryAccount)))!.amount;
+  const treasuryBalance = async () =>
+    readTokenAccount(new PublicKey(setup.treasuryAccount), await api.engine.chain.getAccount(new PublicKey(setup.treasuryAccount)))!.amount;
   const owedIn = async (epoch: number, synqer: TestSynqer) => {
     const claim = await api.call('GET', `/epochs/${epoch}/distribution/${synqer.wallet.publicKey.toBase58()}`, api.keys.auditor);
     return claim.status === 200 ? BigInt(claim.body.amount) : 0n;
@@ -45,13 +46,23 @@ describe('settlement modes and hybrid payouts on the embedded chain', () => {
   });
 
   it('settles a hybrid epoch end to end: every leaf paid once from the treasury, memos naming the batch and root, cost recorded', async () => {
-    expect((await api.call('POST', '/settlement/mode', api.keys.operator, { mode: 'hybrid', reason: 'phase 2 starts' })).body).toMatchObject({ nextEpoch: 1, modeOfNextEpoch: 'hybrid' });
+    expect((await api.call('POST', '/settlement/mode', api.keys.operator, { mode: 'hybrid', reason: 'phase 2 starts' })).body).toMatchObject({
+      nextEpoch: 1,
+      modeOfNextEpoch: 'hybrid',
+    });
     const closed = await runAndCloseEpoch(api, 1, '3000000000', synqers);
     const treasuryBefore = await treasuryBalance();
 
     const settled = await api.call('POST', '/epochs/1/settlement', api.keys.operator);
     expect(settled.status).toBe(200);
-    expect(settled.body).toMatchObject({ epoch: 1, mode: 'hybrid', status: 'settled', total: closed.settlement.paid, leafCount: 30, root: closed.settlement.distribution.root });
+    expect(settled.body).toMatchObject({
+      epoch: 1,
+      mode: 'hybrid',
+      status: 'settled',
+      total: closed.settlement.paid,
+      leafCount: 30,
+      root: closed.settlement.distribution.root,
+    });
     const { transactions, cost, batches } = settled.body;
     expect(transactions.planned).toBeGreaterThan(1);
     expect(transactions.confirmed).toBe(transactions.planned);
@@ -97,10 +108,17 @@ describe('settlement modes and hybrid payouts on the embedded chain', () => {
     const closed = await runAndCloseEpoch(api, 4, '4000000000', synqers);
     const treasury = await treasuryBalance();
     const settled = await api.call('POST', '/epochs/4/settlement', api.keys.operator);
-    expect(settled.body).toMatchObject({ mode: 'web3', status: 'settled', transactions: { planned: 1, confirmed: 1 }, batches: [{ kind: 'anchor', status: 'confirmed' }] });
+    expect(settled.body).toMatchObject({
+      mode: 'web3',
+      status: 'settled',
+      transactions: { planned: 1, confirmed: 1 },
+      batches: [{ kind: 'anchor', status: 'confirmed' }],
+    });
     const anchor = await api.engine.chain.getTransaction(settled.body.batches[0].signature);
     expect(anchor?.signers).toEqual([setup.treasuryAuthority]);
-    expect(anchor?.instructions.map((i) => i.data.toString())).toEqual([anchorMemo({ epoch: 4, root: closed.settlement.distribution.root, total: closed.settlement.paid, leafCount: 30 })]);
+    expect(anchor?.instructions.map((i) => i.data.toString())).toEqual([
+      anchorMemo({ epoch: 4, root: closed.settlement.distribution.root, total: closed.settlement.paid, leafCount: 30 }),
+    ]);
     expect(await treasuryBalance()).toBe(treasury);
     const run = await api.call('POST', '/verification/runs', api.keys.auditor);
     expect(run.body).toMatchObject({ discrepancyCount: 0, checked: { anchors: 1 } });

@@ -48,14 +48,22 @@ describe('replay-verification of the chain against the books', () => {
     const mint = new PublicKey(setup.mint);
     const signature = await execute(
       api.engine.chain,
-      [createAssociatedAccountIdempotent(treasuryKey.publicKey, thief.publicKey, mint), transferChecked(new PublicKey(setup.treasuryAccount), mint, associatedTokenAddress(thief.publicKey, mint), treasuryKey.publicKey, 5_000_000n)],
+      [
+        createAssociatedAccountIdempotent(treasuryKey.publicKey, thief.publicKey, mint),
+        transferChecked(new PublicKey(setup.treasuryAccount), mint, associatedTokenAddress(thief.publicKey, mint), treasuryKey.publicKey, 5_000_000n),
+      ],
       [treasuryKey],
       'rogue transfer',
     );
     const run = await verify();
     expect(run.discrepancies).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ type: 'unrecorded_treasury_transfer', signature, actual: '5000000', account: associatedTokenAddress(thief.publicKey, mint).toBase58() }),
+        expect.objectContaining({
+          type: 'unrecorded_treasury_transfer',
+          signature,
+          actual: '5000000',
+          account: associatedTokenAddress(thief.publicKey, mint).toBase58(),
+        }),
         expect.objectContaining({ type: 'treasury_balance_mismatch', account: setup.treasuryAccount }),
       ]),
     );
@@ -73,11 +81,25 @@ describe('replay-verification of the chain against the books', () => {
   it('finds a recorded payout that never landed', async () => {
     const executor = api.engine.app.get(PayoutExecutor);
     const stop = new Error('stopped before sending');
-    await expect(executor.settle(2, { actor: 'test', correlationId: 'c', commandId: 'fault' }, { afterStep: () => { throw stop; } })).rejects.toBe(stop);
+    await expect(
+      executor.settle(
+        2,
+        { actor: 'test', correlationId: 'c', commandId: 'fault' },
+        {
+          afterStep: () => {
+            throw stop;
+          },
+        },
+      ),
+    ).rejects.toBe(stop);
     // A faulty executor records success without the chain's word.
     const signed: { batch: number; signature: string }[] = [];
-    for await (const event of api.engine.eventStore.readStream('payout-2')) if (event.type === 'SettlementTransactionSigned') signed.push(event.data as { batch: number; signature: string });
-    const events = signed.map(({ batch, signature }) => ({ type: 'SettlementTransactionConfirmed', data: { epoch: 2, batch, signature, slot: '1', fee: '5000' } }));
+    for await (const event of api.engine.eventStore.readStream('payout-2'))
+      if (event.type === 'SettlementTransactionSigned') signed.push(event.data as { batch: number; signature: string });
+    const events = signed.map(({ batch, signature }) => ({
+      type: 'SettlementTransactionConfirmed',
+      data: { epoch: 2, batch, signature, slot: '1', fee: '5000' },
+    }));
     await api.engine.eventStore.append('payout-2', toEnvelopes('payout-2', events, { actor: 'faulty', correlationId: 'c', commandId: 'forged' }));
 
     const run = await verify();
@@ -89,17 +111,28 @@ describe('replay-verification of the chain against the books', () => {
 
   it('finds a leaf paid twice out of band', async () => {
     const settlement = (await api.call('GET', '/epochs/1/settlement', api.keys.operator)).body;
-    const leaves = (await api.engine.database.pool.query<{ wallet: string; amount: string }>(`SELECT wallet, amount::text AS amount FROM ${await schema()}.distribution_leaves WHERE epoch = 1 ORDER BY leaf_index LIMIT 1`)).rows;
+    const leaves = (
+      await api.engine.database.pool.query<{ wallet: string; amount: string }>(
+        `SELECT wallet, amount::text AS amount FROM ${await schema()}.distribution_leaves WHERE epoch = 1 ORDER BY leaf_index LIMIT 1`,
+      )
+    ).rows;
     const mint = new PublicKey(setup.mint);
     const recipient = associatedTokenAddress(new PublicKey(leaves[0].wallet), mint);
     const signature = await execute(
       api.engine.chain,
-      [transferChecked(new PublicKey(setup.treasuryAccount), mint, recipient, treasuryKey.publicKey, BigInt(leaves[0].amount)), memoInstruction(payoutMemo(1, 0, settlement.root), treasuryKey.publicKey)],
+      [
+        transferChecked(new PublicKey(setup.treasuryAccount), mint, recipient, treasuryKey.publicKey, BigInt(leaves[0].amount)),
+        memoInstruction(payoutMemo(1, 0, settlement.root), treasuryKey.publicKey),
+      ],
       [treasuryKey],
       'second payment',
     );
     const run = await verify();
-    expect(run.discrepancies).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'leaf_paid_twice', epoch: 1, signature, account: recipient.toBase58(), actual: leaves[0].amount })]));
+    expect(run.discrepancies).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'leaf_paid_twice', epoch: 1, signature, account: recipient.toBase58(), actual: leaves[0].amount }),
+      ]),
+    );
   });
 
   async function schema() {

@@ -75,7 +75,16 @@ class MetricTotals {
     const key = `${report.epoch}\u0000${report.synqerId}`;
     const figures = reportFigures(report);
     const weight = figures.bytes > 1n ? figures.bytes : 1n;
-    const entry = this.totals.get(key) ?? { epoch: report.epoch, synqerId: report.synqerId, bytes: 0n, sessions: 0n, uptimeSeconds: 0n, qosWeightedSum: 0n, qosWeight: 0n, reports: 0 };
+    const entry = this.totals.get(key) ?? {
+      epoch: report.epoch,
+      synqerId: report.synqerId,
+      bytes: 0n,
+      sessions: 0n,
+      uptimeSeconds: 0n,
+      qosWeightedSum: 0n,
+      qosWeight: 0n,
+      reports: 0,
+    };
     entry.bytes += sign * figures.bytes;
     entry.sessions += sign * figures.sessions;
     entry.uptimeSeconds += sign * figures.uptimeSeconds;
@@ -205,7 +214,11 @@ async function applyOne(event: RecordedEvent, context: ProjectionContext, cutOff
     }
     case 'PolicyAdopted': {
       const policy = data as unknown as Policy;
-      await sql.query(`INSERT INTO policies (version, effective_from_epoch, policy) VALUES ($1, $2, $3)`, [policy.version, policy.effectiveFromEpoch, JSON.stringify(policy)]);
+      await sql.query(`INSERT INTO policies (version, effective_from_epoch, policy) VALUES ($1, $2, $3)`, [
+        policy.version,
+        policy.effectiveFromEpoch,
+        JSON.stringify(policy),
+      ]);
       return;
     }
     case 'EpochPoolReturned':
@@ -249,7 +262,10 @@ async function closeEpoch(event: RecordedEvent, context: ProjectionContext, cutO
 
 /** The reward calculation's input, from the tables as they stand at the close (domain/epoch-books.ts says the same). */
 async function rewardRequest(sql: ProjectionSql, epoch: number) {
-  const { rows: epochs } = await sql.query<{ start_s: string; end_s: string; reward_pool: string }>('SELECT start_s, end_s, reward_pool FROM epochs WHERE epoch = $1', [epoch]);
+  const { rows: epochs } = await sql.query<{ start_s: string; end_s: string; reward_pool: string }>(
+    'SELECT start_s, end_s, reward_pool FROM epochs WHERE epoch = $1',
+    [epoch],
+  );
   if (epochs.length === 0) throw new Error(`epoch ${epoch} closed but was never opened`);
   const { rows: policies } = await sql.query<{ policy: Policy }>('SELECT policy FROM policies ORDER BY version');
   const { rows } = await sql.query<{
@@ -288,7 +304,10 @@ async function rewardRequest(sql: ProjectionSql, epoch: number) {
     epoch,
     lengthSeconds: BigInt(end_s) - BigInt(start_s),
     pool: BigInt(reward_pool),
-    policy: policyFor(policies.map((p) => p.policy), epoch),
+    policy: policyFor(
+      policies.map((p) => p.policy),
+      epoch,
+    ),
     synqers,
   };
 }
@@ -297,8 +316,40 @@ async function storeRewards({ sql, copy }: ProjectionContext, calculation: Rewar
   const { epoch, results, totals } = calculation;
   await copy(
     'rewards',
-    ['epoch', 'synqer_id', 'payout_wallet', 'bytes', 'sessions', 'uptime_seconds', 'uptime_bps', 'qos_bps', 'active_stake', 'stake_boost_bps', 'eligible', 'reasons', 'work', 'weight', 'reward'],
-    results.map((r) => [epoch, r.synqerId, r.payoutWallet, r.bytes, r.sessions, r.uptimeSeconds, r.uptimeBps, r.qosBps, r.activeStake, r.stakeBoostBps, r.eligible, r.reasons.join(','), r.work, r.weight, r.reward]),
+    [
+      'epoch',
+      'synqer_id',
+      'payout_wallet',
+      'bytes',
+      'sessions',
+      'uptime_seconds',
+      'uptime_bps',
+      'qos_bps',
+      'active_stake',
+      'stake_boost_bps',
+      'eligible',
+      'reasons',
+      'work',
+      'weight',
+      'reward',
+    ],
+    results.map((r) => [
+      epoch,
+      r.synqerId,
+      r.payoutWallet,
+      r.bytes,
+      r.sessions,
+      r.uptimeSeconds,
+      r.uptimeBps,
+      r.qosBps,
+      r.activeStake,
+      r.stakeBoostBps,
+      r.eligible,
+      r.reasons.join(','),
+      r.work,
+      r.weight,
+      r.reward,
+    ]),
   );
   await sql.query(
     `UPDATE epochs SET policy_version = $2, synqers = $3, eligible = $4, ineligible = $5, bytes = $6, sessions = $7, total_weight = $8, paid = $9,
@@ -335,7 +386,8 @@ async function storeDistribution({ sql, copy }: ProjectionContext, calculation: 
   );
   const chunks: { level: number; chunk: number; hashes: Buffer }[] = [];
   levels.forEach((level, depth) => {
-    for (let c = 0; c * NODE_CHUNK < level.length; c++) chunks.push({ level: depth, chunk: c, hashes: Buffer.concat(level.slice(c * NODE_CHUNK, (c + 1) * NODE_CHUNK)) });
+    for (let c = 0; c * NODE_CHUNK < level.length; c++)
+      chunks.push({ level: depth, chunk: c, hashes: Buffer.concat(level.slice(c * NODE_CHUNK, (c + 1) * NODE_CHUNK)) });
   });
   for (let from = 0; from < chunks.length; from += 500) {
     const part = chunks.slice(from, from + 500);

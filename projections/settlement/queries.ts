@@ -71,7 +71,10 @@ export async function epochRow(db: ReadModelSql, epoch: number): Promise<EpochRo
 }
 
 /** An epoch's distribution as far as the claims need it: its root, leaf count and whether its root is recorded. */
-export async function distributionState(db: ReadModelSql, epoch: number): Promise<{ root: string; leaf_count: number; distribution_recorded: boolean } | undefined> {
+export async function distributionState(
+  db: ReadModelSql,
+  epoch: number,
+): Promise<{ root: string; leaf_count: number; distribution_recorded: boolean } | undefined> {
   const [row] = await db.query<{ root: string; leaf_count: number; distribution_recorded: boolean }>(
     SETTLEMENT,
     (s) => `SELECT root, leaf_count, distribution_recorded FROM ${s}.epochs WHERE epoch = $1`,
@@ -110,7 +113,11 @@ export async function reportedTotals(db: ReadModelSql, epoch: number): Promise<{
 
 /** A page of an epoch's rewards, largest reward first (ties by synqer id). */
 export function rewardsPage(db: ReadModelSql, epoch: number, limit: number, offset: number): Promise<RewardRow[]> {
-  return db.query<RewardRow>(SETTLEMENT, (s) => `SELECT * FROM ${s}.rewards WHERE epoch = $1 ORDER BY reward DESC, synqer_id LIMIT $2 OFFSET $3`, [epoch, limit, offset]);
+  return db.query<RewardRow>(SETTLEMENT, (s) => `SELECT * FROM ${s}.rewards WHERE epoch = $1 ORDER BY reward DESC, synqer_id LIMIT $2 OFFSET $3`, [
+    epoch,
+    limit,
+    offset,
+  ]);
 }
 
 /** Each ineligibility reason of an epoch with how many synqers it made ineligible, most frequent first. */
@@ -126,7 +133,10 @@ export function ineligibilityReasons(db: ReadModelSql, epoch: number): Promise<{
 }
 
 /** The rewards paid in an epoch (reward > 0): how many, smallest, median, largest and total. */
-export async function paidRewards(db: ReadModelSql, epoch: number): Promise<{ count: number; min: string | null; median: string | null; max: string | null; total: string }> {
+export async function paidRewards(
+  db: ReadModelSql,
+  epoch: number,
+): Promise<{ count: number; min: string | null; median: string | null; max: string | null; total: string }> {
   const [paid] = await db.query<{ count: number; min: string | null; median: string | null; max: string | null; total: string }>(
     SETTLEMENT,
     (s) => `SELECT count(*)::int AS count, min(reward)::text AS min, max(reward)::text AS max, COALESCE(sum(reward), 0)::text AS total,
@@ -215,7 +225,11 @@ export function synqerEpochs(db: ReadModelSql, synqerId: string, limit: number):
 
 /** An epoch's leaves in leaf order: wallet and amount (decimal text). */
 export function leafAmounts(db: ReadModelSql, epoch: number): Promise<{ wallet: string; amount: string }[]> {
-  return db.query<{ wallet: string; amount: string }>(SETTLEMENT, (s) => `SELECT wallet, amount::text AS amount FROM ${s}.distribution_leaves WHERE epoch = $1 ORDER BY leaf_index`, [epoch]);
+  return db.query<{ wallet: string; amount: string }>(
+    SETTLEMENT,
+    (s) => `SELECT wallet, amount::text AS amount FROM ${s}.distribution_leaves WHERE epoch = $1 ORDER BY leaf_index`,
+    [epoch],
+  );
 }
 
 /** An epoch's leaves in leaf order with their hashes (to rebuild the root from). */
@@ -229,7 +243,11 @@ export function leafAmountsAndHashes(db: ReadModelSql, epoch: number): Promise<{
 
 /** An epoch's leaves, in no particular order: wallet, leaf index and amount. */
 export function leaves(db: ReadModelSql, epoch: number): Promise<{ wallet: string; leaf_index: number; amount: string }[]> {
-  return db.query<{ wallet: string; leaf_index: number; amount: string }>(SETTLEMENT, (s) => `SELECT wallet, leaf_index, amount FROM ${s}.distribution_leaves WHERE epoch = $1`, [epoch]);
+  return db.query<{ wallet: string; leaf_index: number; amount: string }>(
+    SETTLEMENT,
+    (s) => `SELECT wallet, leaf_index, amount FROM ${s}.distribution_leaves WHERE epoch = $1`,
+    [epoch],
+  );
 }
 
 /** A keyset page of an epoch's leaves in wallet order, after `after`, the columns the audit compares as text. */
@@ -248,7 +266,11 @@ export function leafRowsAsText(db: ReadModelSql, epoch: number, after: string, l
  * an odd level), sliced out of the stored chunk; a single row with level null for a one-leaf tree; no rows when the
  * wallet has no leaf. Level k has ceil(n / 2^k) nodes.
  */
-export function claimProof(db: ReadModelSql, epoch: number, wallet: string): Promise<{ leaf_index: number; amount: string; root: string; level: number | null; node: Buffer | null }[]> {
+export function claimProof(
+  db: ReadModelSql,
+  epoch: number,
+  wallet: string,
+): Promise<{ leaf_index: number; amount: string; root: string; level: number | null; node: Buffer | null }[]> {
   return db.query<{ leaf_index: number; amount: string; root: string; level: number | null; node: Buffer | null }>(
     SETTLEMENT,
     (s) => `

@@ -28,6 +28,8 @@ export class AuditController {
 
 @Module({
   controllers: [AuditController],
-  providers: [{ provide: Audit, inject: [EVENT_STORE, ProjectionReader], useFactory: (store: EventStore, reader: ProjectionReader) => createAudit({ store, reader }) }],
+  providers: [
+    { provide: Audit, inject: [EVENT_STORE, ProjectionReader], useFactory: (store: EventStore, reader: ProjectionReader) => createAudit({ store, reader }) },
+  ],
 })
 export class AuditModule {}

@@ -174,7 +174,13 @@ export class Audit {
     };
   }
 
-  private async auditEpoch(epoch: number, calculation: RewardCalculation, cutOff: bigint, closedAt: bigint, projectionPosition: bigint | undefined): Promise<EpochAudit> {
+  private async auditEpoch(
+    epoch: number,
+    calculation: RewardCalculation,
+    cutOff: bigint,
+    closedAt: bigint,
+    projectionPosition: bigint | undefined,
+  ): Promise<EpochAudit> {
     const payouts = calculation.results.filter((r) => r.reward > 0n && r.payoutWallet !== null).map((r) => ({ wallet: r.payoutWallet!, amount: r.reward }));
     const distribution = payouts.length > 0 ? buildDistribution(payouts) : undefined;
     const expected: Expected = {
@@ -220,7 +226,9 @@ export class Audit {
   /** How far the live generation of the settlement projection has applied the log; undefined before its first build. */
   private async projectionPosition(): Promise<bigint | undefined> {
     try {
-      const rows = await this.reader.query<{ position: string }>(PROJECTION, () => 'SELECT position::text AS position FROM projection_state WHERE name = $1', [PROJECTION]);
+      const rows = await this.reader.query<{ position: string }>(PROJECTION, () => 'SELECT position::text AS position FROM projection_state WHERE name = $1', [
+        PROJECTION,
+      ]);
       return rows.length > 0 ? BigInt(rows[0].position) : undefined;
     } catch (error) {
       if (error instanceof ProjectionNotReadyError) return undefined;
@@ -368,7 +376,13 @@ function compareRewardsEvent(expected: Expected, recorded: RewardsCalculated): A
     bytes: c.totals.bytes.toString(),
     sessions: c.totals.sessions.toString(),
   };
-  return differences(want, textOf(recorded)).map(([field, wanted, found]) => ({ source: 'events', event: 'EpochRewardsCalculated', field, expected: wanted, found }));
+  return differences(want, textOf(recorded)).map(([field, wanted, found]) => ({
+    source: 'events',
+    event: 'EpochRewardsCalculated',
+    field,
+    expected: wanted,
+    found,
+  }));
 }
 
 function compareDistributionEvent(expected: Expected, recorded: DistributionBuilt): AuditMismatch[] {
@@ -379,7 +393,13 @@ function compareDistributionEvent(expected: Expected, recorded: DistributionBuil
     maxTotalClaim: expected.total.toString(),
     maxNumNodes: String(expected.leafCount),
   };
-  return differences(want, textOf(recorded)).map(([field, wanted, found]) => ({ source: 'events', event: 'EpochDistributionBuilt', field, expected: wanted, found }));
+  return differences(want, textOf(recorded)).map(([field, wanted, found]) => ({
+    source: 'events',
+    event: 'EpochDistributionBuilt',
+    field,
+    expected: wanted,
+    found,
+  }));
 }
 
 /** An event's fields as text, as the projection's are (so one comparison serves both). */

@@ -16,7 +16,11 @@ const KEY_PATTERN = /^synq_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
 export async function createApiKey(pool: Pool, role: Role, developerId?: string): Promise<{ keyId: string; key: string }> {
   if (!ROLES.includes(role)) throw new Error(`role must be one of ${ROLES.join(', ')}`);
   if ((role === 'developer') !== (developerId !== undefined)) throw new Error('a developer key needs --developer ID, and only a developer key takes one');
-  const keyId = randomBytes(9).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '0').slice(0, 12);
+  const keyId = randomBytes(9)
+    .toString('base64url')
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '0')
+    .slice(0, 12);
   const secret = randomBytes(32).toString('base64url');
   await pool.query('INSERT INTO api_keys (key_id, role, developer_id, secret_sha256) VALUES ($1, $2, $3, $4)', [
     keyId,

@@ -49,9 +49,7 @@ export interface RecentBlockhash {
 }
 
 export type Confirmation =
-  | { status: 'succeeded'; slot: bigint; fee: bigint }
-  | { status: 'failed'; slot: bigint; fee: bigint; error: string }
-  | { status: 'expired' };
+  { status: 'succeeded'; slot: bigint; fee: bigint } | { status: 'failed'; slot: bigint; fee: bigint; error: string } | { status: 'expired' };
 
 export interface LandedTransaction {
   signature: string;
@@ -79,7 +77,13 @@ export function signatureOf(wire: Uint8Array): string {
 }
 
 /** Reads instructions and signers out of a transaction's wire bytes (legacy or v0 without lookup tables). */
-export function decodeWire(wire: Uint8Array): { signature: string; signers: string[]; instructions: LandedInstruction[]; blockhash: string; version: 'legacy' | number } {
+export function decodeWire(wire: Uint8Array): {
+  signature: string;
+  signers: string[];
+  instructions: LandedInstruction[];
+  blockhash: string;
+  version: 'legacy' | number;
+} {
   const transaction = VersionedTransaction.deserialize(wire);
   const message = transaction.message;
   const keys = message.staticAccountKeys.map((key) => base58Encode(key.toBytes()));

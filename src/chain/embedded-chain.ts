@@ -12,8 +12,9 @@ import { ChainError, decodeWire, type ChainAccount, type ChainGateway, type Conf
 setFlagsFromString('--no-allocation-site-pretenuring');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { LiteSVM } = require('litesvm') as typeof import('litesvm');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { TransactionErrorInstructionError, TransactionErrorInsufficientFundsForRent } = require('litesvm/dist/internal') as typeof import('litesvm/dist/internal');
+const { TransactionErrorInstructionError, TransactionErrorInsufficientFundsForRent } =
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require('litesvm/dist/internal') as typeof import('litesvm/dist/internal');
 
 /** As on mainnet: a blockhash stays usable for 150 blocks. */
 const BLOCKHASH_VALIDITY = 150n;
@@ -99,7 +100,10 @@ export class EmbeddedChain implements ChainGateway {
   async confirmTransaction(signature: string, lastValidBlockHeight: bigint): Promise<Confirmation> {
     const recent = this.landed.get(signature);
     const landed = recent ? { slot: recent.height, error: recent.error, fee: recent.fee } : await this.getTransaction(signature);
-    if (landed) return landed.error === null ? { status: 'succeeded', slot: landed.slot, fee: landed.fee } : { status: 'failed', slot: landed.slot, fee: landed.fee, error: landed.error };
+    if (landed)
+      return landed.error === null
+        ? { status: 'succeeded', slot: landed.slot, fee: landed.fee }
+        : { status: 'failed', slot: landed.slot, fee: landed.fee, error: landed.error };
     // Executed transactions land at once, so one not found never will: waiting for it is letting its blocks pass.
     await this.serially(async () => {
       if (this.height <= lastValidBlockHeight) await this.advanceTo(lastValidBlockHeight + 1n);
@@ -108,19 +112,28 @@ export class EmbeddedChain implements ChainGateway {
   }
 
   async getTransaction(signature: string): Promise<LandedTransaction | null> {
-    const { rows } = await this.pool.query<LedgerRow & { logs: string[] }>('SELECT signature, block_height, wire, error, fee, logs FROM chain_transactions WHERE signature = $1', [signature]);
+    const { rows } = await this.pool.query<LedgerRow & { logs: string[] }>(
+      'SELECT signature, block_height, wire, error, fee, logs FROM chain_transactions WHERE signature = $1',
+      [signature],
+    );
     return rows.length === 0 ? null : { ...fromLedger(rows[0]), logs: rows[0].logs };
   }
 
   async signaturesForAddress(address: PublicKey): Promise<string[]> {
-    const { rows } = await this.pool.query<{ signature: string }>('SELECT signature FROM chain_transactions WHERE accounts @> ARRAY[$1::text] ORDER BY block_height', [address.toBase58()]);
+    const { rows } = await this.pool.query<{ signature: string }>(
+      'SELECT signature FROM chain_transactions WHERE accounts @> ARRAY[$1::text] ORDER BY block_height',
+      [address.toBase58()],
+    );
     return rows.map((row) => row.signature);
   }
 
   async getTransactions(signatures: readonly string[]): Promise<(Omit<LandedTransaction, 'logs'> | null)[]> {
     const found = new Map<string, Omit<LandedTransaction, 'logs'>>();
     for (let i = 0; i < signatures.length; i += 1000) {
-      const { rows } = await this.pool.query<LedgerRow>('SELECT signature, block_height, wire, error, fee FROM chain_transactions WHERE signature = ANY($1::text[])', [signatures.slice(i, i + 1000)]);
+      const { rows } = await this.pool.query<LedgerRow>(
+        'SELECT signature, block_height, wire, error, fee FROM chain_transactions WHERE signature = ANY($1::text[])',
+        [signatures.slice(i, i + 1000)],
+      );
       for (const row of rows) found.set(row.signature, fromLedger(row));
     }
     return signatures.map((signature) => found.get(signature) ?? null);
@@ -158,7 +171,14 @@ export class EmbeddedChain implements ChainGateway {
     if (issuedAt === undefined || this.height > issuedAt + BLOCKHASH_VALIDITY) return decoded.signature;
 
     // The wire bytes go to litesvm as they are (its sendTransaction would decode and encode them again).
-    const inner = (this.svm as unknown as { inner: { sendLegacyTransaction(b: Uint8Array): TransactionMetadata | FailedTransactionMetadata; sendVersionedTransaction(b: Uint8Array): TransactionMetadata | FailedTransactionMetadata } }).inner;
+    const inner = (
+      this.svm as unknown as {
+        inner: {
+          sendLegacyTransaction(b: Uint8Array): TransactionMetadata | FailedTransactionMetadata;
+          sendVersionedTransaction(b: Uint8Array): TransactionMetadata | FailedTransactionMetadata;
+        };
+      }
+    ).inner;
     const result = decoded.version === 'legacy' ? inner.sendLegacyTransaction(wire) : inner.sendVersionedTransaction(wire);
     let error: string | null = null;
     let logs: string[];
@@ -181,7 +201,10 @@ export class EmbeddedChain implements ChainGateway {
   }
 
   /** Writes the accounts, the transaction and the new height in one statement: all of it, or none. */
-  private async persist(addresses: string[], transaction: { signature: string; wire: Uint8Array; error: string | null; fee: bigint; logs: string[]; accounts: string[] } | undefined): Promise<void> {
+  private async persist(
+    addresses: string[],
+    transaction: { signature: string; wire: Uint8Array; error: string | null; fee: bigint; logs: string[]; accounts: string[] } | undefined,
+  ): Promise<void> {
     const height = transaction ? this.height + 1n : this.height;
     const rows = addresses.flatMap((address) => {
       const account = this.svm.getAccount(new PublicKey(address));
@@ -272,7 +295,14 @@ interface LedgerRow {
 
 function fromLedger(row: LedgerRow): Omit<LandedTransaction, 'logs'> {
   const decoded = decodeWire(row.wire);
-  return { signature: row.signature, slot: BigInt(row.block_height), error: row.error, fee: BigInt(row.fee), instructions: decoded.instructions, signers: decoded.signers };
+  return {
+    signature: row.signature,
+    slot: BigInt(row.block_height),
+    error: row.error,
+    fee: BigInt(row.fee),
+    instructions: decoded.instructions,
+    signers: decoded.signers,
+  };
 }
 
 function isFailure(result: TransactionMetadata | FailedTransactionMetadata): result is FailedTransactionMetadata {
@@ -282,7 +312,9 @@ function isFailure(result: TransactionMetadata | FailedTransactionMetadata): res
 async function loadSvm(pool: Pool): Promise<LiteSvmType> {
   // Blockhashes are the adapter's (see issuedAt); litesvm's own check knows only its latest one.
   const svm = new LiteSVM().withBlockhashCheck(false).withTransactionHistory(0n);
-  const { rows } = await pool.query<{ address: string; lamports: string; owner: string; data: Buffer }>('SELECT address, lamports, owner, data FROM chain_accounts');
+  const { rows } = await pool.query<{ address: string; lamports: string; owner: string; data: Buffer }>(
+    'SELECT address, lamports, owner, data FROM chain_accounts',
+  );
   for (const row of rows) {
     svm.setAccount(new PublicKey(row.address), { lamports: Number(row.lamports), owner: new PublicKey(row.owner), data: row.data, executable: false });
   }

@@ -89,7 +89,9 @@ export class RpcChain implements ChainGateway {
       const status = value[0];
       if (status && status.confirmationStatus && reached(status.confirmationStatus, this.commitment)) {
         const fee = (await this.getTransaction(signature))?.fee ?? 0n;
-        return status.err === null ? { status: 'succeeded', slot: BigInt(status.slot), fee } : { status: 'failed', slot: BigInt(status.slot), fee, error: JSON.stringify(status.err) };
+        return status.err === null
+          ? { status: 'succeeded', slot: BigInt(status.slot), fee }
+          : { status: 'failed', slot: BigInt(status.slot), fee, error: JSON.stringify(status.err) };
       }
       if (!status && (await this.blockHeight()) > lastValidBlockHeight) {
         // Asked once more after expiry: a transaction that landed in the last block is not taken for expired.
@@ -101,7 +103,9 @@ export class RpcChain implements ChainGateway {
   }
 
   async getTransaction(signature: string): Promise<LandedTransaction | null> {
-    const found = await this.retrying(() => this.connection.getTransaction(signature, { commitment: this.readCommitment(), maxSupportedTransactionVersion: 0 }));
+    const found = await this.retrying(() =>
+      this.connection.getTransaction(signature, { commitment: this.readCommitment(), maxSupportedTransactionVersion: 0 }),
+    );
     return found && { ...landed(signature, found), logs: found.meta?.logMessages ?? [] };
   }
 
@@ -109,7 +113,9 @@ export class RpcChain implements ChainGateway {
     const found: (Omit<LandedTransaction, 'logs'> | null)[] = [];
     for (let i = 0; i < signatures.length; i += 100) {
       const chunk = signatures.slice(i, i + 100);
-      const answers = await this.retrying(() => this.connection.getTransactions(chunk, { commitment: this.readCommitment(), maxSupportedTransactionVersion: 0 }));
+      const answers = await this.retrying(() =>
+        this.connection.getTransactions(chunk, { commitment: this.readCommitment(), maxSupportedTransactionVersion: 0 }),
+      );
       answers.forEach((answer, j) => found.push(answer && landed(chunk[j], answer)));
     }
     return found;
@@ -159,7 +165,10 @@ function transient(error: unknown): boolean {
 }
 
 /** A transaction as getTransaction(s) answers it, read like every other: from its wire bytes. */
-function landed(signature: string, found: { slot: number; transaction: { message: { serialize(): Uint8Array }; signatures: string[] }; meta: { err: unknown; fee: number } | null }): Omit<LandedTransaction, 'logs'> {
+function landed(
+  signature: string,
+  found: { slot: number; transaction: { message: { serialize(): Uint8Array }; signatures: string[] }; meta: { err: unknown; fee: number } | null },
+): Omit<LandedTransaction, 'logs'> {
   const decoded = decodeWire(serializeLanded(found.transaction));
   return {
     signature,

@@ -120,7 +120,12 @@ export const burnChecked = (account: PublicKey, mint: PublicKey, owner: PublicKe
   spl.createBurnCheckedInstruction(account, mint, owner, amount, SYNQ_DECIMALS);
 
 /** Instructions creating a mint at `mint`'s address with `authority` as mint authority and no freeze authority. */
-export async function createMintInstructions(gateway: ChainGateway, payer: PublicKey, mint: PublicKey, authority: PublicKey): Promise<TransactionInstruction[]> {
+export async function createMintInstructions(
+  gateway: ChainGateway,
+  payer: PublicKey,
+  mint: PublicKey,
+  authority: PublicKey,
+): Promise<TransactionInstruction[]> {
   const lamports = await gateway.minimumBalanceForRentExemption(spl.MINT_SIZE);
   return [
     SystemProgram.createAccount({ fromPubkey: payer, newAccountPubkey: mint, lamports: Number(lamports), space: spl.MINT_SIZE, programId: TOKEN_PROGRAM_ID }),
@@ -129,10 +134,22 @@ export async function createMintInstructions(gateway: ChainGateway, payer: Publi
 }
 
 /** Instructions creating a token account of `mint` at `account`'s own address (not an associated one), owned by `owner`. */
-export async function createTokenAccountInstructions(gateway: ChainGateway, payer: PublicKey, account: PublicKey, mint: PublicKey, owner: PublicKey): Promise<TransactionInstruction[]> {
+export async function createTokenAccountInstructions(
+  gateway: ChainGateway,
+  payer: PublicKey,
+  account: PublicKey,
+  mint: PublicKey,
+  owner: PublicKey,
+): Promise<TransactionInstruction[]> {
   const lamports = await gateway.minimumBalanceForRentExemption(spl.ACCOUNT_SIZE);
   return [
-    SystemProgram.createAccount({ fromPubkey: payer, newAccountPubkey: account, lamports: Number(lamports), space: spl.ACCOUNT_SIZE, programId: TOKEN_PROGRAM_ID }),
+    SystemProgram.createAccount({
+      fromPubkey: payer,
+      newAccountPubkey: account,
+      lamports: Number(lamports),
+      space: spl.ACCOUNT_SIZE,
+      programId: TOKEN_PROGRAM_ID,
+    }),
     spl.createInitializeAccount3Instruction(account, mint, owner),
   ];
 }
@@ -159,7 +176,11 @@ export function signTransaction(instructions: TransactionInstruction[], signers:
  * Sends and confirms one transaction, for setup and for tests. Not for payouts: those are recorded before they are
  * sent (src/settlement), so that a crash can never pay twice.
  */
-export async function sendAndConfirm(gateway: ChainGateway, instructions: TransactionInstruction[], signers: Keypair[]): Promise<{ signature: string; confirmation: Confirmation }> {
+export async function sendAndConfirm(
+  gateway: ChainGateway,
+  instructions: TransactionInstruction[],
+  signers: Keypair[],
+): Promise<{ signature: string; confirmation: Confirmation }> {
   const { blockhash, lastValidBlockHeight } = await gateway.latestBlockhash();
   const signature = await gateway.sendTransaction(signTransaction(instructions, signers, blockhash));
   const confirmation = await gateway.confirmTransaction(signature, lastValidBlockHeight);
@@ -170,7 +191,9 @@ export async function sendAndConfirm(gateway: ChainGateway, instructions: Transa
 export async function execute(gateway: ChainGateway, instructions: TransactionInstruction[], signers: Keypair[], what: string): Promise<string> {
   const { signature, confirmation } = await sendAndConfirm(gateway, instructions, signers);
   if (confirmation.status !== 'succeeded') {
-    throw new ChainError(`${what}: transaction ${signature} ${confirmation.status === 'failed' ? `failed: ${confirmation.error}` : 'expired before it landed'}`);
+    throw new ChainError(
+      `${what}: transaction ${signature} ${confirmation.status === 'failed' ? `failed: ${confirmation.error}` : 'expired before it landed'}`,
+    );
   }
   return signature;
 }

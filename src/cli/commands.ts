@@ -123,7 +123,11 @@ export const COMMANDS = {
       { name: '--data-dir', value: 'DIR', about: 'the folder to run in, emptied first (default .synq-demo)' },
       { name: '--exit', about: 'stop after the summary instead of serving until Ctrl-C' },
       { name: '--json', about: 'print the summary as JSON' },
-      { name: '--log-level', value: 'LEVEL', about: `also show the engine's JSON log lines on stderr from this level: ${LOG_LEVELS.join(', ')} (or LOG_LEVEL); without either, none` },
+      {
+        name: '--log-level',
+        value: 'LEVEL',
+        about: `also show the engine's JSON log lines on stderr from this level: ${LOG_LEVELS.join(', ')} (or LOG_LEVEL); without either, none`,
+      },
     ],
   },
   'sign-report': {

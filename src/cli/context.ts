@@ -51,7 +51,8 @@ export async function openCliContext(): Promise<CliContext> {
   const store = openEventStore(config, database);
   let chain: ChainGateway | undefined;
   let runner: ProjectionRunner | undefined;
-  const projectionRunner = () => (runner ??= createProjectionRunner(database, store, () => undefined, `cli:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`));
+  const projectionRunner = () =>
+    (runner ??= createProjectionRunner(database, store, () => undefined, `cli:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`));
   return {
     config,
     database,

@@ -50,7 +50,8 @@ const lastRead = new WeakMap<EventStore, Map<string, { state: unknown; revision:
  * on this store are read.
  */
 export async function loadLatest<S, E extends DomainEvent, C>(store: EventStore, decider: Decider<S, E, C, void>): Promise<S> {
-  if (decider.evolvesInPlace) throw new Error('loadLatest shares the states it keeps: a decider whose evolve changes its state in place cannot be loaded this way');
+  if (decider.evolvesInPlace)
+    throw new Error('loadLatest shares the states it keeps: a decider whose evolve changes its state in place cannot be loaded this way');
   const stream = decider.streamOf();
   let streams = lastRead.get(store);
   if (!streams) lastRead.set(store, (streams = new Map()));
@@ -109,7 +110,9 @@ export class FoldedStreamCache<S, E extends DomainEvent, C, Id> {
  * A decider's command as its caller states it: without the fields `K` that the command's handler fills in from the
  * books when it decides (the last opened epoch, the rate in force, the cut-off). What the command bus carries.
  */
-export type Requested<C extends { type: string; data: object }, K extends PropertyKey> = C extends unknown ? { type: C['type']; data: Omit<C['data'], K> } : never;
+export type Requested<C extends { type: string; data: object }, K extends PropertyKey> = C extends unknown
+  ? { type: C['type']; data: Omit<C['data'], K> }
+  : never;
 
 /**
  * The command side's one loop: load the stream, decide, append at the exact revision that was loaded. A concurrent

@@ -63,7 +63,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   }
 
   const eventStoreConnectionString = text('EVENTSTORE_CONNECTION_STRING');
-  if (eventStoreConnectionString !== undefined && !/^(esdb|esdb\+discover|kurrentdb|kurrentdb\+discover|kdb|kdb\+discover):\/\/[^\s]+$/.test(eventStoreConnectionString)) {
+  if (
+    eventStoreConnectionString !== undefined &&
+    !/^(esdb|esdb\+discover|kurrentdb|kurrentdb\+discover|kdb|kdb\+discover):\/\/[^\s]+$/.test(eventStoreConnectionString)
+  ) {
     problems.push('EVENTSTORE_CONNECTION_STRING: must be a connection string such as esdb://host:2113?tls=false');
   }
 
@@ -81,9 +84,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   if (dataDirText.includes('\0')) problems.push('SYNQ_DATA_DIR: must be a path without NUL characters');
 
   const solanaRpcUrl = text('SOLANA_RPC_URL');
-  if (solanaRpcUrl !== undefined && !/^https?:\/\/\S+$/.test(solanaRpcUrl)) problems.push('SOLANA_RPC_URL: must be an http(s) URL such as http://127.0.0.1:8899');
+  if (solanaRpcUrl !== undefined && !/^https?:\/\/\S+$/.test(solanaRpcUrl))
+    problems.push('SOLANA_RPC_URL: must be an http(s) URL such as http://127.0.0.1:8899');
   const commitment = text('SOLANA_COMMITMENT') ?? 'confirmed';
-  if (!['processed', 'confirmed', 'finalized'].includes(commitment)) problems.push(`SOLANA_COMMITMENT: must be processed, confirmed or finalized, got "${commitment}"`);
+  if (!['processed', 'confirmed', 'finalized'].includes(commitment))
+    problems.push(`SOLANA_COMMITMENT: must be processed, confirmed or finalized, got "${commitment}"`);
   const keypathText = text('SYNQ_TREASURY_KEYPAIR');
   const { level: logLevel, problem: logLevelReason } = logLevelSetting(env);
   if (logLevelReason) problems.push(logLevelReason);

@@ -25,7 +25,10 @@ export function serveDashboard(app: NestExpressApplication, directory = DASHBOAR
       response.setHeader('X-Content-Type-Options', 'nosniff');
       response.setHeader('Referrer-Policy', 'no-referrer');
       // The page holds an API key: it may load and call nothing but this engine.
-      response.setHeader('Content-Security-Policy', "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
+      response.setHeader(
+        'Content-Security-Policy',
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+      );
     },
   });
   app.use('/dashboard', (request: Request, response: Response, next: NextFunction) => {

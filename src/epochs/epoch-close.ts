@@ -73,7 +73,9 @@ export class EpochClosePipeline {
         network.networkDecider,
         undefined,
         async (state) =>
-          state.epochs.get(epoch)?.status === 'closed' ? [] : network.networkDecider.decide({ type: 'CloseEpoch', data: { epoch, cutOffPosition: await this.store.lastPosition() } }, state),
+          state.epochs.get(epoch)?.status === 'closed'
+            ? []
+            : network.networkDecider.decide({ type: 'CloseEpoch', data: { epoch, cutOffPosition: await this.store.lastPosition() } }, state),
         { ...metadata, commandId: `close-epoch:${epoch}` },
       );
     }
@@ -150,7 +152,16 @@ export class EpochClosePipeline {
     for (const info of epochs) {
       const stage = await this.stage(info.epoch);
       const row = stage === 'open' ? undefined : await this.settledEpoch(info.epoch).catch(() => undefined);
-      views.push({ epoch: info.epoch, status: info.status, stage, rewardPool: info.rewardPool.toString(), paid: row?.paid ?? null, synqers: row?.synqers ?? null, root: row?.root ?? null, digest: row?.digest ?? null });
+      views.push({
+        epoch: info.epoch,
+        status: info.status,
+        stage,
+        rewardPool: info.rewardPool.toString(),
+        paid: row?.paid ?? null,
+        synqers: row?.synqers ?? null,
+        root: row?.root ?? null,
+        digest: row?.digest ?? null,
+      });
     }
     return views;
   }
@@ -161,13 +172,11 @@ export class EpochClosePipeline {
     return row;
   }
 
-  private async recordOnEpochStream(
-    epoch: number,
-    metadata: Omit<CommandMetadata, 'commandId'>,
-    step: string,
-    command: EpochSettlementCommand,
-  ): Promise<void> {
-    await decideAndAppend(this.store, epochSettlementDecider, epoch, (state) => epochSettlementDecider.decide(command, state), { ...metadata, commandId: `${step}:${epoch}` });
+  private async recordOnEpochStream(epoch: number, metadata: Omit<CommandMetadata, 'commandId'>, step: string, command: EpochSettlementCommand): Promise<void> {
+    await decideAndAppend(this.store, epochSettlementDecider, epoch, (state) => epochSettlementDecider.decide(command, state), {
+      ...metadata,
+      commandId: `${step}:${epoch}`,
+    });
   }
 
   private async closedAt(epoch: number): Promise<bigint> {

@@ -176,7 +176,8 @@ function pageNumber(field: string, value: string | undefined, fallback: number, 
     {
       provide: EpochClosePipeline,
       inject: [EVENT_STORE, ProjectionRunner, ProjectionReader, { token: EngineMetrics, optional: true }],
-      useFactory: (store: EventStore, runner: ProjectionRunner, reader: ProjectionReader, metrics?: EngineMetrics) => createEpochClose({ store, runner, reader, metrics }),
+      useFactory: (store: EventStore, runner: ProjectionRunner, reader: ProjectionReader, metrics?: EngineMetrics) =>
+        createEpochClose({ store, runner, reader, metrics }),
     },
   ],
 })

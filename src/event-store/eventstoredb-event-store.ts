@@ -174,9 +174,10 @@ export class EventStoreDbEventStore implements EventStore {
   /** An exact repeat of an earlier append is a success that writes nothing; a partial or altered one is a conflict. */
   private async findRepeat(stream: string, events: readonly EventToAppend[], expected: ExpectedRevision): Promise<AppendResult | undefined> {
     const first = expected === 'no_stream' ? 0n : typeof expected === 'bigint' ? expected + 1n : undefined;
-    const window = first === undefined
-      ? (await collect(this.readStream(stream, { direction: 'backwards', maxCount: events.length }))).reverse()
-      : await collect(this.readStream(stream, { fromRevision: first, maxCount: events.length }));
+    const window =
+      first === undefined
+        ? (await collect(this.readStream(stream, { direction: 'backwards', maxCount: events.length }))).reverse()
+        : await collect(this.readStream(stream, { fromRevision: first, maxCount: events.length }));
     const recorded = new Map(window.map((event) => [event.id, event]));
     const known = events.filter((event) => recorded.has(event.id.toLowerCase()));
     if (known.length === 0) return undefined;

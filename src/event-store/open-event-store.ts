@@ -6,7 +6,5 @@ import { PostgresEventStore } from './postgres-event-store';
 
 /** EventStoreDB when a connection string is configured, else the PostgreSQL store in the engine's database. */
 export function openEventStore(config: AppConfig, database: Database): EventStore {
-  return config.eventStoreConnectionString
-    ? new EventStoreDbEventStore(config.eventStoreConnectionString)
-    : new PostgresEventStore(database.pool);
+  return config.eventStoreConnectionString ? new EventStoreDbEventStore(config.eventStoreConnectionString) : new PostgresEventStore(database.pool);
 }

@@ -23,8 +23,7 @@ const MAX_REVISION = 9_223_372_036_854_775_807n;
 const IDLE_POLL_MS = 1_000;
 
 // recorded_at as epoch milliseconds: node-postgres's timestamptz parser costs more than the rest of a row.
-const COLUMNS =
-  'global_position, event_id, stream_name, stream_revision, event_type, data, metadata, (extract(epoch FROM recorded_at) * 1000)::float8';
+const COLUMNS = 'global_position, event_id, stream_name, stream_revision, event_type, data, metadata, (extract(epoch FROM recorded_at) * 1000)::float8';
 /**
  * Row parsing owned by the store, not by node-postgres's process-wide parsers (which other libraries replace: one
  * in the benchmark's process swapped JSON parsing for a slower reviver). json as JSON.parse, float8 as a number,
@@ -88,7 +87,12 @@ export class PostgresEventStore implements EventStore {
       const expected = request.expectedRevision ?? 'any';
       try {
         validateAppend(request.stream, request.events, expected);
-        payload.push({ ordinal, stream: request.stream, expected: describeRevision(expected), events: request.events.map(({ id, type, data, metadata }) => ({ id, type, data, metadata })) });
+        payload.push({
+          ordinal,
+          stream: request.stream,
+          expected: describeRevision(expected),
+          events: request.events.map(({ id, type, data, metadata }) => ({ id, type, data, metadata })),
+        });
       } catch (error) {
         outcomes[ordinal] = error as Error;
       }

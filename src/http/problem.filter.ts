@@ -35,7 +35,8 @@ export class ProblemFilter implements ExceptionFilter {
 
 function describe(error: unknown): { status: number; detail: string; problems: Problem[] } {
   // Refused commands (domain) and the engine's own errors (src/errors.ts) say their kind and problems.
-  if (error instanceof CommandRejected || error instanceof KindedError) return { status: STATUS_BY_KIND[error.kind], detail: error.message, problems: error.problems };
+  if (error instanceof CommandRejected || error instanceof KindedError)
+    return { status: STATUS_BY_KIND[error.kind], detail: error.message, problems: error.problems };
   if (error instanceof HttpException) {
     const body = error.getResponse();
     const message = typeof body === 'string' ? body : ((body as { message?: unknown }).message ?? error.message);

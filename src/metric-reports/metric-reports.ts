@@ -103,7 +103,12 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
         pending.map(async ([stream, group]) => {
           const { synqerId, epoch } = group[0].report;
           const folded = await this.streams.load(this.store, { synqerId, epoch });
-          return { stream, group, folded, ...this.decideGroup(stream, group, folded.state, synqers.get(synqerId), epochs.get(epoch), verify, metadata, outcomes) };
+          return {
+            stream,
+            group,
+            folded,
+            ...this.decideGroup(stream, group, folded.state, synqers.get(synqerId), epochs.get(epoch), verify, metadata, outcomes),
+          };
         }),
       );
       const writes = decisions.filter((decision) => decision.events.length > 0);
@@ -193,7 +198,10 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
     for (const { stream, epoch, position, accepted } of appended) {
       const info = ledger.epochs.get(epoch);
       if (!info || info.status !== 'closed' || info.cutOffPosition === undefined || position <= info.cutOffPosition) continue;
-      const events = reports.voidLateReports(accepted.map((a) => a.reportId), info);
+      const events = reports.voidLateReports(
+        accepted.map((a) => a.reportId),
+        info,
+      );
       this.streams.delete(stream);
       await this.store.append(stream, toEnvelopes(stream, events, { ...metadata, commandId: `void:${events.map((e) => e.data.reportId).join(',')}` }));
       for (const { index, reportId } of accepted) {
@@ -201,7 +209,6 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
       }
     }
   }
-
 }
 
 function refusal(index: number, reportId: string | null, error: unknown): ReportOutcome {

@@ -31,7 +31,10 @@ export function changeNetwork(store: EventStore, command: NetworkRequest, metada
     network.networkDecider,
     undefined,
     async (state) =>
-      network.networkDecider.decide(command.type === 'CloseEpoch' ? { type: 'CloseEpoch', data: { ...command.data, cutOffPosition: await store.lastPosition() } } : command, state),
+      network.networkDecider.decide(
+        command.type === 'CloseEpoch' ? { type: 'CloseEpoch', data: { ...command.data, cutOffPosition: await store.lastPosition() } } : command,
+        state,
+      ),
     metadata,
   );
 }

@@ -41,7 +41,11 @@ export class EngineMetrics {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'synq_' });
 
     this.reportsAccepted = new Counter({ name: 'synq_metric_reports_accepted_total', help: 'Signed metric reports accepted and recorded', registers });
-    this.reportsDuplicate = new Counter({ name: 'synq_metric_reports_duplicate_total', help: 'Metric reports already recorded with the same content (a retry: nothing written)', registers });
+    this.reportsDuplicate = new Counter({
+      name: 'synq_metric_reports_duplicate_total',
+      help: 'Metric reports already recorded with the same content (a retry: nothing written)',
+      registers,
+    });
     this.reportsRefused = new Counter({
       name: 'synq_metric_reports_refused_total',
       help: 'Metric reports refused, by reason (malformed, unknown_synqer, synqer_suspended, epoch_not_open, epoch_closed, late, outside_epoch, overlapping_period, bad_signature, conflicting_duplicate, contention)',
@@ -65,12 +69,36 @@ export class EngineMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
-    this.eventsAppended = new Counter({ name: 'synq_event_store_events_appended_total', help: 'Events written to the event store (idempotent retries that wrote nothing are not counted)', registers });
+    this.eventsAppended = new Counter({
+      name: 'synq_event_store_events_appended_total',
+      help: 'Events written to the event store (idempotent retries that wrote nothing are not counted)',
+      registers,
+    });
 
-    this.projectionPosition = new Gauge({ name: 'synq_projection_position', help: 'Global position of the last event each projection applied', labelNames: ['projection'], registers });
-    this.projectionLagEvents = new Gauge({ name: 'synq_projection_lag_events', help: 'Events recorded after each projection\'s position', labelNames: ['projection'], registers });
-    this.projectionLagSeconds = new Gauge({ name: 'synq_projection_lag_seconds', help: 'Age of the oldest event each projection has not applied yet (0 when caught up)', labelNames: ['projection'], registers });
-    this.projectionStatus = new Gauge({ name: 'synq_projection_status', help: 'Each projection\'s status: 1 for the current one (running, paused, failed, rebuilding), 0 for the others', labelNames: ['projection', 'status'], registers });
+    this.projectionPosition = new Gauge({
+      name: 'synq_projection_position',
+      help: 'Global position of the last event each projection applied',
+      labelNames: ['projection'],
+      registers,
+    });
+    this.projectionLagEvents = new Gauge({
+      name: 'synq_projection_lag_events',
+      help: "Events recorded after each projection's position",
+      labelNames: ['projection'],
+      registers,
+    });
+    this.projectionLagSeconds = new Gauge({
+      name: 'synq_projection_lag_seconds',
+      help: 'Age of the oldest event each projection has not applied yet (0 when caught up)',
+      labelNames: ['projection'],
+      registers,
+    });
+    this.projectionStatus = new Gauge({
+      name: 'synq_projection_status',
+      help: "Each projection's status: 1 for the current one (running, paused, failed, rebuilding), 0 for the others",
+      labelNames: ['projection', 'status'],
+      registers,
+    });
 
     this.epochCloseDuration = new Histogram({
       name: 'synq_epoch_close_duration_seconds',
@@ -94,11 +122,30 @@ export class EngineMetrics {
       registers,
     });
 
-    this.verificationRuns = new Counter({ name: 'synq_verification_runs_total', help: 'Replay-verification runs recorded, by result (clean or discrepancies)', labelNames: ['result'], registers });
-    this.verificationDiscrepancies = new Counter({ name: 'synq_verification_discrepancies_total', help: 'Discrepancies found by replay-verification runs, by type', labelNames: ['type'], registers });
-    this.verificationLastRun = new Gauge({ name: 'synq_verification_last_run_discrepancies', help: 'Discrepancies found by the last replay-verification run of this engine', registers });
+    this.verificationRuns = new Counter({
+      name: 'synq_verification_runs_total',
+      help: 'Replay-verification runs recorded, by result (clean or discrepancies)',
+      labelNames: ['result'],
+      registers,
+    });
+    this.verificationDiscrepancies = new Counter({
+      name: 'synq_verification_discrepancies_total',
+      help: 'Discrepancies found by replay-verification runs, by type',
+      labelNames: ['type'],
+      registers,
+    });
+    this.verificationLastRun = new Gauge({
+      name: 'synq_verification_last_run_discrepancies',
+      help: 'Discrepancies found by the last replay-verification run of this engine',
+      registers,
+    });
 
-    this.httpRequests = new Counter({ name: 'synq_http_requests_total', help: 'HTTP requests answered, by method, route and status', labelNames: ['method', 'route', 'status'], registers });
+    this.httpRequests = new Counter({
+      name: 'synq_http_requests_total',
+      help: 'HTTP requests answered, by method, route and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
     this.httpDuration = new Histogram({
       name: 'synq_http_request_duration_seconds',
       help: 'HTTP request durations, by method and route',

@@ -18,7 +18,10 @@ const REDACT_PATHS = [
   'headers.authorization',
   'headers["x-api-key"]',
   'headers.cookie',
-  ...['authorization', 'password', 'secret', 'key', 'apiKey', 'token', 'secretKey', 'privateKey', 'keypair', 'treasuryKey'].flatMap((name) => [name, `*.${name}`]),
+  ...['authorization', 'password', 'secret', 'key', 'apiKey', 'token', 'secretKey', 'privateKey', 'keypair', 'treasuryKey'].flatMap((name) => [
+    name,
+    `*.${name}`,
+  ]),
 ];
 
 const API_KEY_TEXT = /\b(synq_[a-z0-9]{12}_)[A-Za-z0-9_-]{43}\b/g;

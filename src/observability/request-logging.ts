@@ -61,6 +61,8 @@ export function safeUrl(url: string): { path: string; query?: string } {
   const mark = url.indexOf('?');
   if (mark === -1) return { path: url };
   const params = new URLSearchParams(url.slice(mark + 1));
-  const kept = [...params.entries()].map(([name, value]) => `${encodeURIComponent(name)}=${SENSITIVE_FIELD.test(name) ? '[Redacted]' : encodeURIComponent(value)}`);
+  const kept = [...params.entries()].map(
+    ([name, value]) => `${encodeURIComponent(name)}=${SENSITIVE_FIELD.test(name) ? '[Redacted]' : encodeURIComponent(value)}`,
+  );
   return { path: url.slice(0, mark), ...(kept.length > 0 ? { query: kept.join('&') } : {}) };
 }

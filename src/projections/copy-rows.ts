@@ -31,4 +31,3 @@ function field(value: unknown): string {
   const text = String(value);
   return /[\\\t\n\r]/.test(text) ? text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : text;
 }
-

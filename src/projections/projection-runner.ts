@@ -96,7 +96,10 @@ export class ProjectionRunner {
   async request(name: string, request: ProjectionRequest): Promise<void> {
     const projection = this.projection(name);
     const body = request.action === 'rewind' ? { action: 'rewind', toPosition: request.toPosition.toString() } : { action: request.action };
-    const { rowCount } = await this.options.pool.query('UPDATE projection_state SET request = $2, updated_at = now() WHERE name = $1', [projection.name, JSON.stringify(body)]);
+    const { rowCount } = await this.options.pool.query('UPDATE projection_state SET request = $2, updated_at = now() WHERE name = $1', [
+      projection.name,
+      JSON.stringify(body),
+    ]);
     if (rowCount !== 1) throw new Error(`projection ${name} has not been started yet: start the engine first`);
     this.nudge();
   }
@@ -109,7 +112,16 @@ export class ProjectionRunner {
         const row = byName.get(projection.name);
         if (!row) {
           const lagEvents = await this.options.store.countAfter(0n);
-          return { name: projection.name, version: projection.version, generation: 0, status: 'running' as const, position: 0n, lagEvents, lagSeconds: await this.lagSeconds(0n), owner: null };
+          return {
+            name: projection.name,
+            version: projection.version,
+            generation: 0,
+            status: 'running' as const,
+            position: 0n,
+            lagEvents,
+            lagSeconds: await this.lagSeconds(0n),
+            owner: null,
+          };
         }
         return describe(row, await this.options.store.countAfter(BigInt(row.position)), await this.lagSeconds(BigInt(row.position)));
       }),
@@ -134,7 +146,8 @@ export class ProjectionRunner {
       for (const name of behind) {
         const row = rows.find((r) => r.name === name);
         if (row?.status === 'failed') throw new Error(`projection ${name} failed at position ${row.failed_position}: ${row.error}`);
-        if (row?.status === 'paused' && row.building_generation === null && !row.request) throw new Error(`projection ${name} is paused at position ${row.position}`);
+        if (row?.status === 'paused' && row.building_generation === null && !row.request)
+          throw new Error(`projection ${name} is paused at position ${row.position}`);
       }
       if (Date.now() > deadline) throw new Error(`projections ${behind.join(', ')} have not reached position ${target} in time`);
       this.nudge();
@@ -144,7 +157,11 @@ export class ProjectionRunner {
 
   private projection(name: string): Projection {
     const projection = this.options.projections.find((p) => p.name === name);
-    if (!projection) throw new UnknownProjectionError(name, this.options.projections.map((p) => p.name));
+    if (!projection)
+      throw new UnknownProjectionError(
+        name,
+        this.options.projections.map((p) => p.name),
+      );
     return projection;
   }
 
@@ -262,7 +279,10 @@ class ProjectionProcessor {
       await client.connect();
       this.client = client;
     }
-    const { rows } = await this.client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked', [LOCK_NAMESPACE, this.projection.name]);
+    const { rows } = await this.client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked', [
+      LOCK_NAMESPACE,
+      this.projection.name,
+    ]);
     this.locked = rows[0].locked;
     if (this.locked) {
       await this.ensureFirstGeneration();

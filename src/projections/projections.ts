@@ -18,7 +18,12 @@ import { ProjectionRunner, UnknownProjectionError, type ProjectionRequest, type 
 /** Every projection the engine keeps, in the order they are listed. */
 export const PROJECTIONS: readonly Projection[] = [settlementProjection, developersProjection];
 
-export function createProjectionRunner(database: Database, store: EventStore, log: (line: string) => void, instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`) {
+export function createProjectionRunner(
+  database: Database,
+  store: EventStore,
+  log: (line: string) => void,
+  instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+) {
   return new ProjectionRunner({ pool: database.pool, connection: database.connection, store, projections: PROJECTIONS, instanceId, log });
 }
 
@@ -94,11 +99,18 @@ export class ProjectionOperations {
    * Resolves once the request is carried out: a rewind's build paused at its position, a rebuild or resume running
    * again; or the projection failed. `onProgress` sees a build's position and target.
    */
-  async carriedOut(name: string, action: ProjectionRequest['action'], onProgress: (position: bigint, target: bigint) => void = () => undefined): Promise<ProjectionStatus> {
+  async carriedOut(
+    name: string,
+    action: ProjectionRequest['action'],
+    onProgress: (position: bigint, target: bigint) => void = () => undefined,
+  ): Promise<ProjectionStatus> {
     for (;;) {
       const status = (await this.runner.status()).find((s) => s.name === name)!;
       if (status.building) onProgress(status.building.position, status.building.target ?? status.building.position);
-      const done = !status.pendingRequest && !status.building && (status.status === 'failed' || (action === 'rewind' ? status.status === 'paused' : status.status === 'running'));
+      const done =
+        !status.pendingRequest &&
+        !status.building &&
+        (status.status === 'failed' || (action === 'rewind' ? status.status === 'paused' : status.status === 'running'));
       if (done) return status;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

@@ -39,10 +39,22 @@ export class ChainMovements {
     let amount: string | undefined;
     for await (const event of this.store.readStream(developer.developerStream(developerId))) {
       if (event.type === 'DeveloperRegistered') wallet = (event.data as { wallet: string }).wallet;
-      if (event.type === 'TokensPurchased' && (event.data as { purchaseId: string }).purchaseId === purchaseId) amount = (event.data as { amount: string }).amount;
+      if (event.type === 'TokensPurchased' && (event.data as { purchaseId: string }).purchaseId === purchaseId)
+        amount = (event.data as { amount: string }).amount;
     }
     if (!wallet || !amount) return null;
-    return this.carryOut({ orderId: transferOrderId('purchase_delivery', developerId, purchaseId), kind: 'purchase_delivery', source: 'treasury', recipientWallet: wallet, toTreasury: false, amount, reference: `${developerId}/${purchaseId}` }, metadata);
+    return this.carryOut(
+      {
+        orderId: transferOrderId('purchase_delivery', developerId, purchaseId),
+        kind: 'purchase_delivery',
+        source: 'treasury',
+        recipientWallet: wallet,
+        toTreasury: false,
+        amount,
+        reference: `${developerId}/${purchaseId}`,
+      },
+      metadata,
+    );
   }
 
   async returnStake(synqerId: string, requestId: string, metadata: CommandMetadata): Promise<ChainMovement> {
@@ -51,14 +63,36 @@ export class ChainMovements {
     const synqer = (await load(this.store, synqerDecider, synqerId)).state;
     const wallet = synqer?.wallets.at(-1)?.payoutWallet;
     if (!amount || !wallet) return null;
-    return this.carryOut({ orderId: transferOrderId('stake_withdrawal', synqerId, requestId), kind: 'stake_withdrawal', source: 'stake_vault', recipientWallet: wallet, toTreasury: false, amount, reference: `${synqerId}/${requestId}` }, metadata);
+    return this.carryOut(
+      {
+        orderId: transferOrderId('stake_withdrawal', synqerId, requestId),
+        kind: 'stake_withdrawal',
+        source: 'stake_vault',
+        recipientWallet: wallet,
+        toTreasury: false,
+        amount,
+        reference: `${synqerId}/${requestId}`,
+      },
+      metadata,
+    );
   }
 
   async moveSlash(synqerId: string, slashId: string, metadata: CommandMetadata): Promise<ChainMovement> {
     if (!(await this.onChain())) return null;
     const amount = await this.stakeEventAmount(synqerId, 'StakeSlashed', 'slashId', slashId);
     if (!amount || amount === '0') return null;
-    return this.carryOut({ orderId: transferOrderId('slash', synqerId, slashId), kind: 'slash', source: 'stake_vault', recipientWallet: null, toTreasury: true, amount, reference: `${synqerId}/${slashId}` }, metadata);
+    return this.carryOut(
+      {
+        orderId: transferOrderId('slash', synqerId, slashId),
+        kind: 'slash',
+        source: 'stake_vault',
+        recipientWallet: null,
+        toTreasury: true,
+        amount,
+        reference: `${synqerId}/${slashId}`,
+      },
+      metadata,
+    );
   }
 
   private async carryOut(order: TransferOrder, metadata: CommandMetadata): Promise<ChainMovement> {
@@ -74,4 +108,3 @@ export class ChainMovements {
     return undefined;
   }
 }
-

@@ -30,7 +30,15 @@ import { WrongExpectedRevisionError } from '../event-store/errors';
 import type { EventStore, ExpectedRevision } from '../event-store/event-store';
 import { ChainError, signatureOf, type ChainGateway } from '../chain/chain-gateway';
 import { loadChainSetup } from '../treasury/chain-setup';
-import { associatedTokenAddress, associatedTokenAddresses, createAssociatedAccountIdempotent, memoInstruction, signTransaction, TOKEN_ACCOUNT_SIZE, transferChecked } from '../chain/token';
+import {
+  associatedTokenAddress,
+  associatedTokenAddresses,
+  createAssociatedAccountIdempotent,
+  memoInstruction,
+  signTransaction,
+  TOKEN_ACCOUNT_SIZE,
+  transferChecked,
+} from '../chain/token';
 import type { ProjectionReader } from '../projections/projection-reader';
 import type { EngineMetrics } from '../observability/engine-metrics';
 import { loadSettlementControl, resolveAttempt, sendAttempt } from './chain-attempts';
@@ -111,7 +119,10 @@ export class PayoutExecutor {
       const attempts: Omit<SignedAttempt, 'attempt'>[] = [];
       for (const index of window) {
         const batch = plan.batches[index];
-        const { instructions, created } = batch.kind === 'anchor' ? { instructions: [memoInstruction(anchorMemo(plan), authority.publicKey)], created: [] } : this.payoutInstructions(setup, authority.publicKey, plan.epoch, plan.root, batch, leaves);
+        const { instructions, created } =
+          batch.kind === 'anchor'
+            ? { instructions: [memoInstruction(anchorMemo(plan), authority.publicKey)], created: [] }
+            : this.payoutInstructions(setup, authority.publicKey, plan.epoch, plan.root, batch, leaves);
         const missing = created.length === 0 ? 0 : (await this.chain.getAccounts(created)).filter((account) => account === null).length;
         const wire = signTransaction(instructions, [authority], blockhash);
         attempts.push({
@@ -137,7 +148,9 @@ export class PayoutExecutor {
       if (failed.length > 0) {
         // A failed transaction moved nothing, and retrying at once would most likely fail the same way.
         const first = failed[0] as Extract<AttemptOutcome, { status: 'failed' }>;
-        throw new ChainError(`epoch ${epoch}: ${failed.length} settlement transactions failed (first ${first.signature}: ${first.error}); nothing of them was paid, settle again once the cause is fixed`);
+        throw new ChainError(
+          `epoch ${epoch}: ${failed.length} settlement transactions failed (first ${first.signature}: ${first.error}); nothing of them was paid, settle again once the cause is fixed`,
+        );
       }
     }
     await payout.append(completeSettlement(payout.state));
@@ -168,7 +181,12 @@ export class PayoutExecutor {
       if (mode === 'hybrid') {
         const leaves = await this.leaves(epoch, distribution.leafCount, distribution.root);
         const mint = new PublicKey(setup.mint);
-        const found = await this.chain.getAccounts(await associatedTokenAddresses(leaves.map((leaf) => leaf.wallet), mint));
+        const found = await this.chain.getAccounts(
+          await associatedTokenAddresses(
+            leaves.map((leaf) => leaf.wallet),
+            mint,
+          ),
+        );
         accounts = found.map((account) => account !== null);
       }
     }
@@ -180,7 +198,10 @@ export class PayoutExecutor {
         root: distribution.root,
         leafCount: distribution.leafCount,
         total: distribution.total,
-        leaves: mode === 'hybrid' ? accounts.map((accountExists) => ({ accountExists })) : Array.from({ length: distribution.leafCount }, () => ({ accountExists: true })),
+        leaves:
+          mode === 'hybrid'
+            ? accounts.map((accountExists) => ({ accountExists }))
+            : Array.from({ length: distribution.leafCount }, () => ({ accountExists: true })),
         maxTransfersPerTransaction: MAX_TRANSFERS_PER_TRANSACTION,
       }),
     );
@@ -191,13 +212,22 @@ export class PayoutExecutor {
     const rows = await settlementQueries.leafAmountsAndHashes(this.reader, epoch);
     if (rows.length !== leafCount) reject('conflict', 'epoch', `the projection holds ${rows.length} of epoch ${epoch}'s ${leafCount} leaves: let it catch up`);
     if (root !== undefined) {
-      const rebuilt = merkleTreeOf(rows.map((row) => row.leaf_hash)).getRoot().toString('hex');
+      const rebuilt = merkleTreeOf(rows.map((row) => row.leaf_hash))
+        .getRoot()
+        .toString('hex');
       if (rebuilt !== root) reject('conflict', 'root', `the projection's leaves of epoch ${epoch} hash to ${rebuilt}, not the recorded root ${root}`);
     }
     return rows.map((row) => ({ wallet: row.wallet, amount: BigInt(row.amount) }));
   }
 
-  private payoutInstructions(setup: ChainSetup, authority: PublicKey, epoch: number, root: string, batch: { batch: number; firstLeaf: number; leafCount: number; creates: string }, leaves: Leaf[]) {
+  private payoutInstructions(
+    setup: ChainSetup,
+    authority: PublicKey,
+    epoch: number,
+    root: string,
+    batch: { batch: number; firstLeaf: number; leafCount: number; creates: string },
+    leaves: Leaf[],
+  ) {
     const mint = new PublicKey(setup.mint);
     const treasury = new PublicKey(setup.treasuryAccount);
     const instructions: TransactionInstruction[] = [];
@@ -214,7 +244,6 @@ export class PayoutExecutor {
     instructions.push(memoInstruction(payoutMemo(epoch, batch.batch, root), authority));
     return { instructions, created };
   }
-
 }
 
 /** The payout stream of one epoch as this executor last read or wrote it; appends expect exactly that revision. */
@@ -245,7 +274,12 @@ class PayoutLog {
       const result = await this.store.append(stream, toEnvelopes(stream, events, metadata), { expectedRevision: this.revision });
       this.revision = result.nextExpectedRevision;
     } catch (error) {
-      if (error instanceof WrongExpectedRevisionError) reject('conflict', 'epoch', `epoch ${this.epoch} is being settled by another process at the same time; this one stopped, and whatever it sent is recorded and resolved by the next run`);
+      if (error instanceof WrongExpectedRevisionError)
+        reject(
+          'conflict',
+          'epoch',
+          `epoch ${this.epoch} is being settled by another process at the same time; this one stopped, and whatever it sent is recorded and resolved by the next run`,
+        );
       throw error;
     }
     for (const event of events) this.state = evolvePayout(this.state, event);

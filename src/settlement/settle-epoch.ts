@@ -38,7 +38,14 @@ export function describePayout(state: PayoutState, solPriceInSynq: string | unde
     leafCount: plan.leafCount,
     total: plan.total,
     status: state.settled ? 'settled' : 'in_progress',
-    transactions: { planned: plan.batches.length, confirmed: count('confirmed'), awaiting: count('awaiting'), failed: count('failed'), expired: count('expired'), unsigned: count('unsigned') },
+    transactions: {
+      planned: plan.batches.length,
+      confirmed: count('confirmed'),
+      awaiting: count('awaiting'),
+      failed: count('failed'),
+      expired: count('expired'),
+      unsigned: count('unsigned'),
+    },
     cost: settlementCost(state, solPriceInSynq),
     batches: plan.batches.map((batch, i) => ({
       batch: batch.batch,

@@ -51,7 +51,10 @@ export class TransferExecutor {
   async list(): Promise<ChainTransferState[]> {
     const states = new Map<string, ChainTransferState>();
     for await (const event of this.store.readAll({ category: 'chaintransfer' })) {
-      states.set(event.stream, evolveChainTransfer(states.get(event.stream) ?? initialChainTransfer(), { type: event.type, data: event.data } as ChainTransferEvent));
+      states.set(
+        event.stream,
+        evolveChainTransfer(states.get(event.stream) ?? initialChainTransfer(), { type: event.type, data: event.data } as ChainTransferEvent),
+      );
     }
     return [...states.values()];
   }
@@ -87,10 +90,19 @@ export class TransferExecutor {
       destination = associatedTokenAddress(wallet, mint);
       instructions.push(createAssociatedAccountIdempotent(authority.publicKey, wallet, mint));
     }
-    instructions.push(transferChecked(source, mint, destination, authority.publicKey, BigInt(order.amount)), memoInstruction(transferMemo(order), authority.publicKey));
+    instructions.push(
+      transferChecked(source, mint, destination, authority.publicKey, BigInt(order.amount)),
+      memoInstruction(transferMemo(order), authority.publicKey),
+    );
     const { blockhash, lastValidBlockHeight } = await this.chain.latestBlockhash();
     const wire = signTransaction(instructions, [authority], blockhash);
-    const attempt = { orderId, signature: signatureOf(wire), blockhash, lastValidBlockHeight: lastValidBlockHeight.toString(), wire: Buffer.from(wire).toString('base64') };
+    const attempt = {
+      orderId,
+      signature: signatureOf(wire),
+      blockhash,
+      lastValidBlockHeight: lastValidBlockHeight.toString(),
+      wire: Buffer.from(wire).toString('base64'),
+    };
     await this.decide(orderId, (current) => signTransfer(current, attempt), { ...metadata, commandId: `sign-${attempt.signature}` });
     return this.record(orderId, await sendAttempt(this.chain, attempt), metadata);
   }

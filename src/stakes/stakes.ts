@@ -48,7 +48,10 @@ export class ChangeStakeHandler implements ICommandHandler<ChangeStake> {
 function withLedger(command: StakeRequest, ledger: NetworkState): stake.StakeCommand {
   switch (command.type) {
     case 'RequestUnstake':
-      return { type: 'RequestUnstake', data: { ...command.data, lastOpenedEpoch: ledger.lastEpoch, cooldownEpochs: currentPolicy(ledger).unstakeCooldownEpochs } };
+      return {
+        type: 'RequestUnstake',
+        data: { ...command.data, lastOpenedEpoch: ledger.lastEpoch, cooldownEpochs: currentPolicy(ledger).unstakeCooldownEpochs },
+      };
     case 'WithdrawStake':
       return { type: 'WithdrawStake', data: { ...command.data, lastOpenedEpoch: ledger.lastEpoch } };
     default:
@@ -83,7 +86,8 @@ export class CreditOnChainDepositHandler implements ICommandHandler<CreditOnChai
       { signature, kind: 'stake-deposit' },
       stake.stakeDecider,
       synqerId,
-      (state, claim) => stake.stakeDecider.decide({ type: 'CreditOnChainDeposit', data: { synqerId, facts: { signature, claim, transaction }, addresses } }, state),
+      (state, claim) =>
+        stake.stakeDecider.decide({ type: 'CreditOnChainDeposit', data: { synqerId, facts: { signature, claim, transaction }, addresses } }, state),
       metadata,
     );
   }
@@ -149,7 +153,12 @@ export class StakesController {
       active: state.active.toString(),
       held: stake.heldStake(state).toString(),
       slashed: state.slashed.toString(),
-      unstaking: [...state.unstaking.entries()].map(([requestId, r]) => ({ requestId, amount: r.amount.toString(), unlockEpoch: r.unlockEpoch, withdrawn: r.withdrawn })),
+      unstaking: [...state.unstaking.entries()].map(([requestId, r]) => ({
+        requestId,
+        amount: r.amount.toString(),
+        unlockEpoch: r.unlockEpoch,
+        withdrawn: r.withdrawn,
+      })),
     };
   }
 

@@ -27,7 +27,8 @@ export class ChangeSynqerHandler implements ICommandHandler<ChangeSynqer> {
 
   async execute({ synqerId, command, metadata }: ChangeSynqer) {
     const ledger = await loadLatest(this.store, networkDecider);
-    const decided: synqer.SynqerCommand = command.type === 'ChangePayoutWallet' ? { type: 'ChangePayoutWallet', data: { ...command.data, lastOpenedEpoch: ledger.lastEpoch } } : command;
+    const decided: synqer.SynqerCommand =
+      command.type === 'ChangePayoutWallet' ? { type: 'ChangePayoutWallet', data: { ...command.data, lastOpenedEpoch: ledger.lastEpoch } } : command;
     return decideAndAppend(this.store, synqer.synqerDecider, synqerId, (state) => synqer.synqerDecider.decide(decided, state), metadata);
   }
 }

@@ -41,7 +41,13 @@ const EMBEDDED_FEE_FUNDS = 100_000n * BigInt(LAMPORTS_PER_SOL);
  * treasury account and stake vault if missing. Either way the accounts are recorded as `ChainInitialized`; a second
  * run finds them recorded and changes nothing.
  */
-export async function initChain(gateway: ChainGateway, store: EventStore, config: AppConfig, options: ChainInitOptions, metadata: CommandMetadata): Promise<{ setup: ChainSetup; created: boolean }> {
+export async function initChain(
+  gateway: ChainGateway,
+  store: EventStore,
+  config: AppConfig,
+  options: ChainInitOptions,
+  metadata: CommandMetadata,
+): Promise<{ setup: ChainSetup; created: boolean }> {
   const log = options.log ?? (() => undefined);
   const cluster = await gateway.cluster();
   const recorded = await loadChainSetup(store);
@@ -49,7 +55,10 @@ export async function initChain(gateway: ChainGateway, store: EventStore, config
     if (recorded.cluster !== cluster) throw new ChainError(`the books are set up on ${recorded.cluster}, and this engine is connected to ${cluster}`);
     return { setup: recorded, created: false };
   }
-  const setup = gateway.kind === 'embedded' ? await createOnEmbeddedChain(gateway, config, options, cluster, log) : await adoptOnCluster(gateway, config, options, cluster, log);
+  const setup =
+    gateway.kind === 'embedded'
+      ? await createOnEmbeddedChain(gateway, config, options, cluster, log)
+      : await adoptOnCluster(gateway, config, options, cluster, log);
   await decideAndAppend(store, chainSetupDecider, undefined, (state) => initializeChain(state, setup), metadata);
   const stored = await loadChainSetup(store);
   return { setup: stored!, created: stored!.mint === setup.mint };
@@ -82,7 +91,9 @@ export class TreasurySetup {
   async status(): Promise<ChainStatus | undefined> {
     const setup = await loadChainSetup(this.store);
     if (!setup) return undefined;
-    const [mint, treasury, vault, authority] = await this.chain.getAccounts([setup.mint, setup.treasuryAccount, setup.stakeVault, setup.treasuryAuthority].map((key) => new PublicKey(key)));
+    const [mint, treasury, vault, authority] = await this.chain.getAccounts(
+      [setup.mint, setup.treasuryAccount, setup.stakeVault, setup.treasuryAuthority].map((key) => new PublicKey(key)),
+    );
     return {
       ...setup,
       gateway: this.chain.kind,
@@ -108,14 +119,25 @@ export function createTreasurySetup(deps: TreasurySetupDependencies): TreasurySe
   return new TreasurySetup(deps.chain, deps.store, deps.config);
 }
 
-async function createOnEmbeddedChain(gateway: ChainGateway, config: AppConfig, options: ChainInitOptions, cluster: string, log: (line: string) => void): Promise<ChainSetup> {
+async function createOnEmbeddedChain(
+  gateway: ChainGateway,
+  config: AppConfig,
+  options: ChainInitOptions,
+  cluster: string,
+  log: (line: string) => void,
+): Promise<ChainSetup> {
   const authority = await loadOrCreateTreasuryKey(config);
   const mint = Keypair.generate();
   const vault = Keypair.generate();
   const supply = options.supply ?? DEFAULT_SUPPLY;
   await gateway.requestAirdrop(authority.publicKey, EMBEDDED_FEE_FUNDS);
   const signatures = [
-    await execute(gateway, await createMintInstructions(gateway, authority.publicKey, mint.publicKey, authority.publicKey), [authority, mint], 'create the $SYNQ mint'),
+    await execute(
+      gateway,
+      await createMintInstructions(gateway, authority.publicKey, mint.publicKey, authority.publicKey),
+      [authority, mint],
+      'create the $SYNQ mint',
+    ),
     await execute(
       gateway,
       [
@@ -127,7 +149,8 @@ async function createOnEmbeddedChain(gateway: ChainGateway, config: AppConfig, o
     ),
   ];
   const treasuryAccount = associatedTokenAddress(authority.publicKey, mint.publicKey);
-  if (supply > 0n) signatures.push(await execute(gateway, [mintToChecked(mint.publicKey, treasuryAccount, authority.publicKey, supply)], [authority], 'mint the supply'));
+  if (supply > 0n)
+    signatures.push(await execute(gateway, [mintToChecked(mint.publicKey, treasuryAccount, authority.publicKey, supply)], [authority], 'mint the supply'));
   log(`created the $SYNQ mint ${mint.publicKey.toBase58()} and minted ${supply} base units into the treasury ${treasuryAccount.toBase58()}`);
   return {
     cluster,
@@ -143,7 +166,13 @@ async function createOnEmbeddedChain(gateway: ChainGateway, config: AppConfig, o
   };
 }
 
-async function adoptOnCluster(gateway: ChainGateway, config: AppConfig, options: ChainInitOptions, cluster: string, log: (line: string) => void): Promise<ChainSetup> {
+async function adoptOnCluster(
+  gateway: ChainGateway,
+  config: AppConfig,
+  options: ChainInitOptions,
+  cluster: string,
+  log: (line: string) => void,
+): Promise<ChainSetup> {
   if (!options.mint) throw new ChainError('on a real cluster, init takes the existing $SYNQ mint: --mint <address>');
   let mintAddress: PublicKey;
   try {

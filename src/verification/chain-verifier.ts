@@ -2,7 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { PublicKey } from '@solana/web3.js';
 import type { ChainSetup } from '../../domain/chain-setup';
 import { evolveChainTransfer, initialChainTransfer, transferMemo, type ChainTransferEvent, type ChainTransferState } from '../../domain/chain-transfer';
-import { verifyChain, recordRun, verificationDecider, verificationStream, type ChainTransactionFacts, type OrderedTransfer, type PayoutLeaf, type ProvenCredit, type VerificationRun } from '../../domain/chain-verification';
+import {
+  verifyChain,
+  recordRun,
+  verificationDecider,
+  verificationStream,
+  type ChainTransactionFacts,
+  type OrderedTransfer,
+  type PayoutLeaf,
+  type ProvenCredit,
+  type VerificationRun,
+} from '../../domain/chain-verification';
 import { evolvePayout, initialPayout, type PayoutEvent, type PayoutState } from '../../domain/epoch-payout';
 import { reject } from '../../domain/rejection';
 import * as control from '../../domain/settlement-control';
@@ -40,7 +50,10 @@ export class ChainVerifier {
     private readonly metrics?: EngineMetrics,
   ) {}
 
-  async run(metadata: Omit<CommandMetadata, 'commandId'>, options: { now?: () => Date; onProgress?: (done: number, total: number) => void } = {}): Promise<VerificationRun> {
+  async run(
+    metadata: Omit<CommandMetadata, 'commandId'>,
+    options: { now?: () => Date; onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<VerificationRun> {
     const setup = await loadChainSetup(this.store);
     if (!setup) reject('conflict', 'chain', 'the chain is not set up: there is nothing on chain to verify');
     const upToPosition = await this.store.lastPosition();
@@ -57,8 +70,15 @@ export class ChainVerifier {
       this.chain.signaturesForAddress(new PublicKey(setup.treasuryAccount)),
       this.chain.signaturesForAddress(new PublicKey(setup.stakeVault)),
     ]);
-    const wanted = new Set<string>([...treasurySignatures, ...stakeVaultSignatures, ...credits.map((credit) => credit.signature), ...transfers.flatMap((t) => (t.current ? [t.current] : []))]);
-    for (const state of payouts) for (const batch of state.batches) if (batch.current && (batch.status === 'confirmed' || batch.status === 'awaiting')) wanted.add(batch.current.signature);
+    const wanted = new Set<string>([
+      ...treasurySignatures,
+      ...stakeVaultSignatures,
+      ...credits.map((credit) => credit.signature),
+      ...transfers.flatMap((t) => (t.current ? [t.current] : [])),
+    ]);
+    for (const state of payouts)
+      for (const batch of state.batches)
+        if (batch.current && (batch.status === 'confirmed' || batch.status === 'awaiting')) wanted.add(batch.current.signature);
     const transactions = await this.fetch([...wanted], options.onProgress);
     const [treasury, vault, mintAccount] = await this.chain.getAccounts([new PublicKey(setup.treasuryAccount), new PublicKey(setup.stakeVault), mint]);
 
@@ -121,7 +141,10 @@ export class ChainVerifier {
     const states = new Map<string, ChainTransferState>();
     for await (const event of this.store.readAll({ category: 'chaintransfer' })) {
       if (event.position > upTo) break;
-      states.set(event.stream, evolveChainTransfer(states.get(event.stream) ?? initialChainTransfer(), { type: event.type, data: event.data } as ChainTransferEvent));
+      states.set(
+        event.stream,
+        evolveChainTransfer(states.get(event.stream) ?? initialChainTransfer(), { type: event.type, data: event.data } as ChainTransferEvent),
+      );
     }
     const mint = new PublicKey(setup.mint);
     return [...states.values()].flatMap((state) => {
@@ -144,7 +167,10 @@ export class ChainVerifier {
 
   private async leaves(epoch: number, mint: PublicKey): Promise<PayoutLeaf[]> {
     const rows = await settlementQueries.leafAmounts(this.reader, epoch);
-    const accounts = await associatedTokenAddresses(rows.map((row) => row.wallet), mint);
+    const accounts = await associatedTokenAddresses(
+      rows.map((row) => row.wallet),
+      mint,
+    );
     return rows.map((row, i) => ({ wallet: row.wallet, account: accounts[i].toBase58(), amount: BigInt(row.amount) }));
   }
 
@@ -155,11 +181,11 @@ export class ChainVerifier {
       const chunk = signatures.slice(i, i + CHUNK);
       const landed = await this.chain.getTransactions(chunk);
       landed.forEach((transaction, j) => {
-        if (transaction) found.set(chunk[j], { signature: chunk[j], error: transaction.error, signers: transaction.signers, instructions: transaction.instructions });
+        if (transaction)
+          found.set(chunk[j], { signature: chunk[j], error: transaction.error, signers: transaction.signers, instructions: transaction.instructions });
       });
       onProgress?.(Math.min(i + CHUNK, signatures.length), signatures.length);
     }
     return found;
   }
-
 }

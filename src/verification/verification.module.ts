@@ -44,10 +44,10 @@ export class VerificationController {
     {
       provide: ChainVerifier,
       inject: [EVENT_STORE, CHAIN_GATEWAY, ProjectionReader, { token: EngineMetrics, optional: true }],
-      useFactory: (store: EventStore, chain: ChainGateway, reader: ProjectionReader, metrics?: EngineMetrics) => createVerification({ store, chain, reader, metrics }),
+      useFactory: (store: EventStore, chain: ChainGateway, reader: ProjectionReader, metrics?: EngineMetrics) =>
+        createVerification({ store, chain, reader, metrics }),
     },
   ],
   exports: [ChainVerifier],
 })
 export class VerificationModule {}
-

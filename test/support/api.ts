@@ -28,11 +28,10 @@ export async function startTestApi(options: { logs?: DestinationStream } = {}): 
   const db: TestDatabase = await createTestDatabase({ migrated: false });
   // The treasury keypair of the embedded chain lives here.
   const dataDir = mkdtempSync(path.join(tmpdir(), 'synq-test-'));
-  const engine = await startEngine(
-    { databaseUrl: db.url, eventStoreConnectionString: undefined, port: 0, dataDir },
-    new Logger('api-test'),
-    { frameworkLogs: false, ...(options.logs ? { jsonLogger: createJsonLogger({ destination: options.logs }) } : {}) },
-  );
+  const engine = await startEngine({ databaseUrl: db.url, eventStoreConnectionString: undefined, port: 0, dataDir }, new Logger('api-test'), {
+    frameworkLogs: false,
+    ...(options.logs ? { jsonLogger: createJsonLogger({ destination: options.logs }) } : {}),
+  });
   const pool = engine.database.pool;
   const keys = {
     operator: (await createApiKey(pool, 'operator')).key,
@@ -52,7 +51,12 @@ export async function startTestApi(options: { logs?: DestinationStream } = {}): 
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       });
       const text = await response.text();
-      return { status: response.status, body: text ? JSON.parse(text) : undefined, contentType: response.headers.get('content-type') ?? '', headers: response.headers };
+      return {
+        status: response.status,
+        body: text ? JSON.parse(text) : undefined,
+        contentType: response.headers.get('content-type') ?? '',
+        headers: response.headers,
+      };
     },
     async close() {
       await engine.stop();

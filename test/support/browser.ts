@@ -126,7 +126,12 @@ async function systemHasLibraries(executable: string): Promise<boolean> {
 
 /** Whether fonts are installed where the browser's fontconfig looks (the unpacked Chromium has it built in). */
 function systemHasFonts(): boolean {
-  const roots = ['/usr/share/fonts', '/usr/local/share/fonts', path.join(process.env.HOME ?? '/nonexistent', '.fonts'), path.join(process.env.HOME ?? '/nonexistent', '.local', 'share', 'fonts')];
+  const roots = [
+    '/usr/share/fonts',
+    '/usr/local/share/fonts',
+    path.join(process.env.HOME ?? '/nonexistent', '.fonts'),
+    path.join(process.env.HOME ?? '/nonexistent', '.local', 'share', 'fonts'),
+  ];
   const hasFont = (dir: string, depth: number): boolean => {
     let entries;
     try {
@@ -155,11 +160,17 @@ async function resolveBrowser(): Promise<ResolvedBrowser & { note?: string }> {
     unpacked = await unpackSparticuz();
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    return { source: PACKAGE, env: {}, error: `no system Chromium (${SYSTEM_CHROMIUM}, or ${ON_PATH.join('/')} on PATH) and ${PACKAGE} could not be unpacked into ${tmpdir()}: ${reason}` };
+    return {
+      source: PACKAGE,
+      env: {},
+      error: `no system Chromium (${SYSTEM_CHROMIUM}, or ${ON_PATH.join('/')} on PATH) and ${PACKAGE} could not be unpacked into ${tmpdir()}: ${reason}`,
+    };
   }
   const executablePath = path.join(unpacked.dir, 'chromium');
   const env: Record<string, string> = {};
-  const notes: string[] = [unpacked.unpackedMs === undefined ? `already unpacked in ${unpacked.dir}` : `unpacked in ${(unpacked.unpackedMs / 1000).toFixed(1)} s`];
+  const notes: string[] = [
+    unpacked.unpackedMs === undefined ? `already unpacked in ${unpacked.dir}` : `unpacked in ${(unpacked.unpackedMs / 1000).toFixed(1)} s`,
+  ];
   if (!(await systemHasLibraries(executablePath))) {
     const lib = path.join(unpacked.dir, 'al2023', 'lib');
     env.LD_LIBRARY_PATH = process.env.LD_LIBRARY_PATH ? `${lib}${path.delimiter}${process.env.LD_LIBRARY_PATH}` : lib;
@@ -220,6 +231,9 @@ export async function launchBrowser(): Promise<Browser> {
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     const env = Object.entries(resolved.env).map(([name, value]) => `${name}=${value}`);
-    throw new Error(`Chromium did not start: ${resolved.executablePath} (from ${resolved.source}${env.length ? `; ${env.join(' ')}` : ''}). ${override}\n${reason}`, { cause: error });
+    throw new Error(
+      `Chromium did not start: ${resolved.executablePath} (from ${resolved.source}${env.length ? `; ${env.join(' ')}` : ''}). ${override}\n${reason}`,
+      { cause: error },
+    );
   }
 }

@@ -18,14 +18,18 @@ async function main() {
   const config = { databaseUrl: url, eventStoreConnectionString: undefined, port: 0, dataDir: process.env.SYNQ_DATA_DIR! };
   process.stdout.write('ready\n');
   const executor = new PayoutExecutor(store, chain, new ProjectionReader(pool), () => loadTreasuryKey(config));
-  await executor.settle(Number(process.env.EPOCH), { actor: 'crash-test', correlationId: `child-${process.pid}`, commandId: `child-${process.pid}` }, {
-    window: 3,
-    afterStep: async (step) => {
-      if (process.env.CRASH_AFTER === step) process.kill(process.pid, 'SIGKILL');
-      // Room for the parent's SIGKILL to land between any two steps.
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20));
+  await executor.settle(
+    Number(process.env.EPOCH),
+    { actor: 'crash-test', correlationId: `child-${process.pid}`, commandId: `child-${process.pid}` },
+    {
+      window: 3,
+      afterStep: async (step) => {
+        if (process.env.CRASH_AFTER === step) process.kill(process.pid, 'SIGKILL');
+        // Room for the parent's SIGKILL to land between any two steps.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20));
+      },
     },
-  });
+  );
   process.stdout.write('settled\n');
   await chain.close();
   await store.close();

@@ -43,7 +43,13 @@ export async function get<T>(path: string): Promise<T> {
   }
   if (!response.ok) {
     const problem = (body ?? {}) as { title?: string; detail?: string; problems?: Problem[] };
-    throw new ApiError(response.status, problem.title ?? response.statusText, problem.detail ?? (text.slice(0, 200) || response.statusText), problem.problems ?? [], path);
+    throw new ApiError(
+      response.status,
+      problem.title ?? response.statusText,
+      problem.detail ?? (text.slice(0, 200) || response.statusText),
+      problem.problems ?? [],
+      path,
+    );
   }
   return body as T;
 }
@@ -157,7 +163,14 @@ export interface EpochStatistics {
   calculated: boolean;
   reported: { synqers: number; bytes: string; sessions: string; reports: number };
   eligibility: { synqers: number; eligible: number; ineligible: number; reasons: { reason: string; count: number }[] } | null;
-  rewards: { count: number; min: string | null; median: string | null; max: string | null; total: string; histogram: { from: string; to: string; count: number }[] } | null;
+  rewards: {
+    count: number;
+    min: string | null;
+    median: string | null;
+    max: string | null;
+    total: string;
+    histogram: { from: string; to: string; count: number }[];
+  } | null;
 }
 
 export interface RewardRow {

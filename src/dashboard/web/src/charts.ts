@@ -18,7 +18,20 @@ import {
 } from 'chart.js';
 
 // Only the pieces the pages draw: the bundle stays small.
-Chart.register(BarController, BarElement, LineController, LineElement, PointElement, DoughnutController, ArcElement, CategoryScale, LinearScale, Tooltip, Legend, Filler);
+Chart.register(
+  BarController,
+  BarElement,
+  LineController,
+  LineElement,
+  PointElement,
+  DoughnutController,
+  ArcElement,
+  CategoryScale,
+  LinearScale,
+  Tooltip,
+  Legend,
+  Filler,
+);
 Chart.defaults.font.family = getComputedStyle(document.documentElement).getPropertyValue('--font').trim() || 'system-ui, sans-serif';
 Chart.defaults.font.size = 12;
 Chart.defaults.color = '#475569';
@@ -133,7 +146,12 @@ export function lineChart(id: string, options: LineOptions): Chart {
       layout: { padding: { top: 6, right: 6 } },
       scales: {
         x: { grid: { display: false } },
-        y: { min: options.min, max: options.max, title: { display: !!options.yTitle, text: options.yTitle ?? '' }, ticks: { callback: (v: number | string) => `${v}${options.unit ?? ''}` } },
+        y: {
+          min: options.min,
+          max: options.max,
+          title: { display: !!options.yTitle, text: options.yTitle ?? '' },
+          ticks: { callback: (v: number | string) => `${v}${options.unit ?? ''}` },
+        },
       },
       plugins: {
         legend: { position: 'bottom' },

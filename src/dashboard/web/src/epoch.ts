@@ -48,7 +48,11 @@ export async function epochPage({ view, stale }: PageContext, epochParam: string
     ${card(
       'Settlement',
       payout ? payout.status.replace('_', ' ') : epoch.status === 'open' ? 'epoch open' : 'not settled',
-      payout ? (payout.transactions.planned === 0 ? 'marked paid in the books, nothing on chain' : `${payout.transactions.confirmed} / ${plural(payout.transactions.planned, 'transaction')} confirmed`) : `will settle ${mode}`,
+      payout
+        ? payout.transactions.planned === 0
+          ? 'marked paid in the books, nothing on chain'
+          : `${payout.transactions.confirmed} / ${plural(payout.transactions.planned, 'transaction')} confirmed`
+        : `will settle ${mode}`,
       payout?.status === 'settled' ? 'good' : payout ? 'warn' : 'neutral',
     )}
     ${card('Cost', payout ? sol(payout.cost.totalLamports) : '—', payout ? (payout.cost.percentOfPaid !== null ? `${payout.cost.percentOfPaid} % of the rewards paid` : `fees ${sol(payout.cost.feeLamports)} · rent ${sol(payout.cost.rentLamports)}`) : '')}
@@ -56,7 +60,10 @@ export async function epochPage({ view, stale }: PageContext, epochParam: string
 
   const booksFacts = facts([
     ['Window', `${instant(epoch.start)} to ${instant(epoch.end)}`],
-    ['Reported', `${plural(statistics.reported.reports, 'report')} from ${plural(statistics.reported.synqers, 'synqer')} · ${bytes(statistics.reported.bytes)} · ${plural(Number(statistics.reported.sessions), 'session')}`],
+    [
+      'Reported',
+      `${plural(statistics.reported.reports, 'report')} from ${plural(statistics.reported.synqers, 'synqer')} · ${bytes(statistics.reported.bytes)} · ${plural(Number(statistics.reported.sessions), 'session')}`,
+    ],
     ...(books
       ? ([
           ['Cut-off position', integer(books.cutOffPosition)],
@@ -73,18 +80,40 @@ export async function epochPage({ view, stale }: PageContext, epochParam: string
         ${section('Reward distribution', rewards.count > 0 ? chartBox('chart-histogram', 'synqers per reward range ($SYNQ)') : empty('Nobody was paid in this epoch.'), 'histogram', rewards.count > 0 ? html`<span class="muted">median ${synq(rewards.median)}</span>` : undefined)}
         ${section('Eligibility', eligibilityBody(statistics), 'eligibility')}
       </div>`
-    : section('Rewards', empty(epoch.status === 'open' ? 'The epoch is open: rewards are calculated when it closes.' : 'Rewards are being calculated.'), 'rewards');
+    : section(
+        'Rewards',
+        empty(epoch.status === 'open' ? 'The epoch is open: rewards are calculated when it closes.' : 'Rewards are being calculated.'),
+        'rewards',
+      );
 
-  const topSection = top.length > 0 ? section(`Top ${Math.min(TOP, top.length)} synqers by reward`, html`<div class="grid split">${chartBox('chart-top', 'reward ($SYNQ)', 300)}${topTable(top)}</div>`, 'top') : '';
+  const topSection =
+    top.length > 0
+      ? section(
+          `Top ${Math.min(TOP, top.length)} synqers by reward`,
+          html`<div class="grid split">${chartBox('chart-top', 'reward ($SYNQ)', 300)}${topTable(top)}</div>`,
+          'top',
+        )
+      : '';
 
   const lookup = books?.distribution
     ? section(
         'Proof lookup',
         html`<form class="inline-form" id="proof-form">
-            <input id="wallet-input" name="wallet" type="text" placeholder="payout wallet (base58)" autocomplete="off" spellcheck="false" aria-label="Payout wallet" required />
+            <input
+              id="wallet-input"
+              name="wallet"
+              type="text"
+              placeholder="payout wallet (base58)"
+              autocomplete="off"
+              spellcheck="false"
+              aria-label="Payout wallet"
+              required
+            />
             <button type="submit" class="button primary">Look up</button>
           </form>
-          <p class="muted small">A wallet's claim in this distribution (Jito merkle-distributor format): amount, leaf index and proof, bottom up. Click a wallet above to fill it in.</p>
+          <p class="muted small">
+            A wallet's claim in this distribution (Jito merkle-distributor format): amount, leaf index and proof, bottom up. Click a wallet above to fill it in.
+          </p>
           <div id="proof-result"></div>`,
         'proof',
       )
@@ -93,10 +122,7 @@ export async function epochPage({ view, stale }: PageContext, epochParam: string
   mount(
     view,
     html`${head}${cards}${charts}${topSection}
-      <div class="grid two">
-        ${section('Books', booksFacts, 'books')}
-        ${lookup}
-      </div>
+      <div class="grid two">${section('Books', booksFacts, 'books')} ${lookup}</div>
       ${section('Settlement transactions', settlementBody(payout, epoch, mode), 'settlement')}`,
   );
 
@@ -146,28 +172,66 @@ function eligibilityBody(statistics: EpochStatistics) {
   const reasons =
     eligibility.reasons.length === 0
       ? html`<p class="muted">Every synqer that reported is eligible.</p>`
-      : html`<table class="table compact" id="reasons-table"><thead><tr><th>Ineligible because</th><th class="num">Synqers</th></tr></thead>
-          <tbody>${eligibility.reasons.map(
-            (r) => html`<tr data-reason="${r.reason}"><td>${words(r.reason)}</td><td class="num"><span class="bar" style="width:${Math.max(4, Math.round((r.count / eligibility.synqers) * 80))}px"></span>${integer(r.count)}</td></tr>`,
-          )}</tbody></table>
+      : html`<table class="table compact" id="reasons-table">
+            <thead>
+              <tr>
+                <th>Ineligible because</th>
+                <th class="num">Synqers</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${eligibility.reasons.map(
+                (r) =>
+                  html`<tr data-reason="${r.reason}">
+                    <td>${words(r.reason)}</td>
+                    <td class="num">
+                      <span class="bar" style="width:${Math.max(4, Math.round((r.count / eligibility.synqers) * 80))}px"></span>${integer(r.count)}
+                    </td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>
           <p class="muted small">A synqer can have several reasons.</p>`;
-  return html`<div class="grid two tight">${chartBox('chart-eligibility', 'eligible and ineligible synqers', 200)}<div>${reasons}</div></div>`;
+  return html`<div class="grid two tight">
+    ${chartBox('chart-eligibility', 'eligible and ineligible synqers', 200)}
+    <div>${reasons}</div>
+  </div>`;
 }
 
 function topTable(top: RewardRow[]) {
-  return html`<div class="table-wrap"><table class="table compact" id="top-table">
-    <thead><tr><th>Synqer</th><th class="num">Bytes</th><th class="num">Sessions</th><th class="num">Uptime</th><th class="num">QoS</th><th>Wallet</th><th class="num">Reward ($SYNQ)</th></tr></thead>
-    <tbody>${top.map(
-      (r) => html`<tr>
-        <td>${link(`#/synqers/${encodeURIComponent(r.synqerId)}`, r.synqerId)}${r.eligible ? '' : html` ${badge('ineligible', 'warn', r.reasons.map(words).join(', '))}`}</td>
-        <td class="num" title="${r.bytes} bytes">${bytes(r.bytes)}</td>
-        <td class="num">${integer(r.sessions)}</td>
-        <td class="num">${bps(r.uptimeBps)}</td>
-        <td class="num">${bps(r.qosBps)}</td>
-        <td>${r.payoutWallet ? html`<button type="button" class="link-button mono-button" data-wallet="${r.payoutWallet}" title="${r.payoutWallet}: look up its proof">${r.payoutWallet.slice(0, 6)}…</button>` : '—'}</td>
-        <td class="num">${synq(r.reward, false)}</td>
-      </tr>`,
-    )}</tbody></table></div>`;
+  return html`<div class="table-wrap">
+    <table class="table compact" id="top-table">
+      <thead>
+        <tr>
+          <th>Synqer</th>
+          <th class="num">Bytes</th>
+          <th class="num">Sessions</th>
+          <th class="num">Uptime</th>
+          <th class="num">QoS</th>
+          <th>Wallet</th>
+          <th class="num">Reward ($SYNQ)</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${top.map(
+          (r) =>
+            html`<tr>
+              <td>
+                ${link(`#/synqers/${encodeURIComponent(r.synqerId)}`, r.synqerId)}${r.eligible ? '' : html` ${badge('ineligible', 'warn', r.reasons.map(words).join(', '))}`}
+              </td>
+              <td class="num" title="${r.bytes} bytes">${bytes(r.bytes)}</td>
+              <td class="num">${integer(r.sessions)}</td>
+              <td class="num">${bps(r.uptimeBps)}</td>
+              <td class="num">${bps(r.qosBps)}</td>
+              <td>
+                ${r.payoutWallet ? html`<button type="button" class="link-button mono-button" data-wallet="${r.payoutWallet}" title="${r.payoutWallet}: look up its proof">${r.payoutWallet.slice(0, 6)}…</button>` : '—'}
+              </td>
+              <td class="num">${synq(r.reward, false)}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  </div>`;
 }
 
 async function lookUp(epoch: number, wallet: string): Promise<void> {
@@ -184,7 +248,14 @@ async function lookUp(epoch: number, wallet: string): Promise<void> {
           ['Wallet', html`<code class="hash">${claim.wallet}</code>`],
           ['Leaf index', integer(claim.index)],
           ['Root', html`<code class="hash">${claim.root}</code>`],
-          ['Proof', claim.proof.length === 0 ? 'empty (a single leaf is the root)' : html`<ol class="proof">${claim.proof.map((node) => html`<li><code class="hash">${node}</code></li>`)}</ol>`],
+          [
+            'Proof',
+            claim.proof.length === 0
+              ? 'empty (a single leaf is the root)'
+              : html`<ol class="proof">
+                  ${claim.proof.map((node) => html`<li><code class="hash">${node}</code></li>`)}
+                </ol>`,
+          ],
         ])}
       </div>`,
     );
@@ -201,30 +272,58 @@ function settlementBody(payout: Payout | undefined, epoch: Epoch, mode: string) 
   }
   const t = payout.transactions;
   const summary = facts([
-    ['Mode', html`${modeBadge(payout.mode)} ${payout.mode === 'web2' ? 'marked paid in the books; nothing moves on chain' : payout.mode === 'hybrid' ? 'SPL transfers from the treasury to each leaf' : 'root anchored by a memo; claims through proofs'}`],
+    [
+      'Mode',
+      html`${modeBadge(payout.mode)}
+      ${payout.mode === 'web2' ? 'marked paid in the books; nothing moves on chain' : payout.mode === 'hybrid' ? 'SPL transfers from the treasury to each leaf' : 'root anchored by a memo; claims through proofs'}`,
+    ],
     ['Status', statusBadge(payout.status)],
     ['Leaves', `${integer(payout.leafCount)} · total ${synq(payout.total)}`],
     [
       'Transactions',
       t.planned === 0
         ? 'none'
-        : html`${integer(t.confirmed)} confirmed of ${integer(t.planned)}${t.awaiting ? html` · ${badge(`${t.awaiting} awaiting`, 'warn')}` : ''}${t.failed ? html` · ${badge(`${t.failed} failed`, 'bad')}` : ''}${t.unsigned ? html` · ${badge(`${t.unsigned} not sent`, 'warn')}` : ''}`,
+        : html`${integer(t.confirmed)} confirmed of
+          ${integer(t.planned)}${t.awaiting ? html` · ${badge(`${t.awaiting} awaiting`, 'warn')}` : ''}${t.failed ? html` · ${badge(`${t.failed} failed`, 'bad')}` : ''}${t.unsigned ? html` · ${badge(`${t.unsigned} not sent`, 'warn')}` : ''}`,
     ],
-    ['Cost', html`${sol(payout.cost.totalLamports)} <span class="muted">(fees ${sol(payout.cost.feeLamports)}, rent ${sol(payout.cost.rentLamports)})</span>${payout.cost.percentOfPaid !== null ? ` · ${payout.cost.percentOfPaid} % of the rewards paid` : ''}`],
+    [
+      'Cost',
+      html`${sol(payout.cost.totalLamports)}
+        <span class="muted">(fees ${sol(payout.cost.feeLamports)}, rent ${sol(payout.cost.rentLamports)})</span
+        >${payout.cost.percentOfPaid !== null ? ` · ${payout.cost.percentOfPaid} % of the rewards paid` : ''}`,
+    ],
   ]);
   if (payout.batches.length === 0) return summary;
   const shown = payout.batches.slice(0, BATCHES_SHOWN);
   return html`${summary}
-    <div class="table-wrap"><table class="table compact" id="batches-table">
-      <thead><tr><th class="num">Batch</th><th>Kind</th><th class="num">Leaves</th><th>Status</th><th class="num">Attempts</th><th>Signature</th></tr></thead>
-      <tbody>${shown.map(
-        (b) => html`<tr>
-          <td class="num">${b.batch}</td><td>${b.kind}</td>
-          <td class="num">${b.kind === 'anchor' ? '—' : `${integer(b.firstLeaf)}–${integer(b.firstLeaf + b.leafCount - 1)}`}</td>
-          <td>${statusBadge(b.status)}</td><td class="num">${b.attempts}</td>
-          <td>${b.signature ? html`<code class="hash sig" data-copy="${b.signature}" title="click to copy">${b.signature}</code>` : html`<span class="muted">—</span>`}</td>
-        </tr>`,
-      )}</tbody></table></div>
+    <div class="table-wrap">
+      <table class="table compact" id="batches-table">
+        <thead>
+          <tr>
+            <th class="num">Batch</th>
+            <th>Kind</th>
+            <th class="num">Leaves</th>
+            <th>Status</th>
+            <th class="num">Attempts</th>
+            <th>Signature</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${shown.map(
+            (b) =>
+              html`<tr>
+                <td class="num">${b.batch}</td>
+                <td>${b.kind}</td>
+                <td class="num">${b.kind === 'anchor' ? '—' : `${integer(b.firstLeaf)}–${integer(b.firstLeaf + b.leafCount - 1)}`}</td>
+                <td>${statusBadge(b.status)}</td>
+                <td class="num">${b.attempts}</td>
+                <td>
+                  ${b.signature ? html`<code class="hash sig" data-copy="${b.signature}" title="click to copy">${b.signature}</code>` : html`<span class="muted">—</span>`}
+                </td>
+              </tr>`,
+          )}
+        </tbody>
+      </table>
+    </div>
     ${payout.batches.length > shown.length ? html`<p class="muted small">Showing ${integer(shown.length)} of ${integer(payout.batches.length)} transactions.</p>` : ''}`;
 }
-

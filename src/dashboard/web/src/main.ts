@@ -52,8 +52,10 @@ function keyForm(message?: string): void {
     view,
     html`<form class="key-form panel" id="key-form">
       <h1>Open the dashboard</h1>
-      <p>Enter an API key with the <b>operator</b> or <b>auditor</b> role. It stays in this browser tab (session storage) and is sent
-        as <code>Authorization: Bearer</code> with each call to the engine; the dashboard only reads.</p>
+      <p>
+        Enter an API key with the <b>operator</b> or <b>auditor</b> role. It stays in this browser tab (session storage) and is sent as
+        <code>Authorization: Bearer</code> with each call to the engine; the dashboard only reads.
+      </p>
       ${message ? html`<div class="problem" role="alert">${message}</div>` : ''}
       <label for="api-key">API key</label>
       <input id="api-key" name="key" type="password" autocomplete="off" spellcheck="false" placeholder="synq_…" required />
@@ -83,7 +85,13 @@ async function route(): Promise<void> {
     }
     return;
   }
-  mount(view, html`<div class="problem" role="alert"><div class="problem-title">No such page</div><div class="problem-detail">${path}</div></div>`);
+  mount(
+    view,
+    html`<div class="problem" role="alert">
+      <div class="problem-title">No such page</div>
+      <div class="problem-detail">${path}</div>
+    </div>`,
+  );
 }
 
 document.addEventListener('submit', (event) => {

@@ -18,14 +18,19 @@ export async function overviewPage({ view, stale }: PageContext): Promise<void> 
     get<{ runs: VerificationRun[] }>('/verification/runs?limit=1'),
   ]);
   // An epoch's settlement is asked for only once it has a distribution to settle.
-  const payouts = await mapLimit(epochs, 4, (epoch) => (epoch.settlement?.distribution ? find<Payout>(`/epochs/${epoch.epoch}/settlement`) : Promise.resolve(undefined)));
+  const payouts = await mapLimit(epochs, 4, (epoch) =>
+    epoch.settlement?.distribution ? find<Payout>(`/epochs/${epoch.epoch}/settlement`) : Promise.resolve(undefined),
+  );
   if (stale()) return;
 
   const byEpoch = new Map(epochs.map((epoch, i) => [epoch.epoch, payouts[i]]));
   const paid = epochs.reduce((sum, epoch) => sum + BigInt(epoch.settlement?.paid ?? '0'), 0n);
   const latest = epochs.at(-1);
   const lastRun = runs[0];
-  const worstLag = projections.reduce((worst, p) => (BigInt(p.lagEvents) > BigInt(worst?.lagEvents ?? '-1') ? p : worst), projections[0] as ProjectionInfo | undefined);
+  const worstLag = projections.reduce(
+    (worst, p) => (BigInt(p.lagEvents) > BigInt(worst?.lagEvents ?? '-1') ? p : worst),
+    projections[0] as ProjectionInfo | undefined,
+  );
   const projectionsHealthy = projections.every((p) => p.status === 'running' || p.status === 'rebuilding');
   const settledCount = payouts.filter((p) => p?.status === 'settled').length;
 
@@ -36,14 +41,17 @@ export async function overviewPage({ view, stale }: PageContext): Promise<void> 
       'Settlement',
       control.paused ? 'paused' : 'running',
       control.paused
-        ? html`circuit breaker open: run ${mono(control.paused.verificationRunId, 4)} found ${plural(control.paused.discrepancies, 'discrepancy', 'discrepancies')}`
+        ? html`circuit breaker open: run ${mono(control.paused.verificationRunId, 4)} found
+          ${plural(control.paused.discrepancies, 'discrepancy', 'discrepancies')}`
         : html`epoch #${control.nextEpoch} will settle ${modeBadge(control.modeOfNextEpoch)}`,
       control.paused ? 'warn' : 'good',
     )}
     ${card(
       'Last verification',
       lastRun ? plural(lastRun.discrepancyCount, 'discrepancy', 'discrepancies') : 'never run',
-      lastRun ? html`${instant(lastRun.completedAt)} · ${link(`#/verification/${encodeURIComponent(lastRun.runId)}`, 'details')}` : 'POST /verification/runs runs one',
+      lastRun
+        ? html`${instant(lastRun.completedAt)} · ${link(`#/verification/${encodeURIComponent(lastRun.runId)}`, 'details')}`
+        : 'POST /verification/runs runs one',
       !lastRun ? 'warn' : lastRun.discrepancyCount === 0 ? 'good' : 'bad',
     )}
     ${card(
@@ -73,14 +81,20 @@ export async function overviewPage({ view, stale }: PageContext): Promise<void> 
         : settlement?.distribution
           ? badge('not settled', 'warn')
           : html`<span class="muted">closing…</span>`;
-    const transactions = payout ? (payout.transactions.planned === 0 ? html`<span class="muted">none (books)</span>` : `${payout.transactions.confirmed} / ${payout.transactions.planned} confirmed`) : html`<span class="muted">—</span>`;
+    const transactions = payout
+      ? payout.transactions.planned === 0
+        ? html`<span class="muted">none (books)</span>`
+        : `${payout.transactions.confirmed} / ${payout.transactions.planned} confirmed`
+      : html`<span class="muted">—</span>`;
     return html`<tr data-epoch="${String(epoch.epoch)}">
       <td>${link(`#/epochs/${epoch.epoch}`, html`<b>#${epoch.epoch}</b>`)}</td>
       <td class="nowrap">${epochWindow(epoch.start, epoch.end)}</td>
       <td>${statusBadge(epoch.status)}</td>
       <td class="num">${synq(epoch.rewardPool, false)}</td>
       <td class="num">${settlement ? synq(settlement.paid, false) : html`<span class="muted">—</span>`}</td>
-      <td class="num">${settlement ? html`${integer(settlement.eligible)} <span class="muted">/ ${integer(settlement.synqers)}</span>` : html`<span class="muted">—</span>`}</td>
+      <td class="num">
+        ${settlement ? html`${integer(settlement.eligible)} <span class="muted">/ ${integer(settlement.synqers)}</span>` : html`<span class="muted">—</span>`}
+      </td>
       <td data-column="mode">${modeBadge(modeOf(control, epoch.epoch, payout))}</td>
       <td data-column="settlement">${settlementCell}</td>
       <td>${transactions}</td>
@@ -90,17 +104,51 @@ export async function overviewPage({ view, stale }: PageContext): Promise<void> 
   const table =
     epochs.length === 0
       ? empty('No epoch has been opened yet.')
-      : html`<div class="table-wrap"><table class="table" id="epochs-table">
-          <thead><tr><th>Epoch</th><th>Window</th><th>Status</th><th class="num">Reward pool ($SYNQ)</th><th class="num">Paid ($SYNQ)</th><th class="num">Eligible</th><th>Mode</th><th>Settlement</th><th>Transactions</th><th class="num">Cost (SOL)</th></tr></thead>
-          <tbody>${rows}</tbody>
-        </table></div>`;
+      : html`<div class="table-wrap">
+          <table class="table" id="epochs-table">
+            <thead>
+              <tr>
+                <th>Epoch</th>
+                <th>Window</th>
+                <th>Status</th>
+                <th class="num">Reward pool ($SYNQ)</th>
+                <th class="num">Paid ($SYNQ)</th>
+                <th class="num">Eligible</th>
+                <th>Mode</th>
+                <th>Settlement</th>
+                <th>Transactions</th>
+                <th class="num">Cost (SOL)</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${rows}
+            </tbody>
+          </table>
+        </div>`;
 
-  const projectionTable = html`<div class="table-wrap"><table class="table compact" id="projections-table">
-    <thead><tr><th>Projection</th><th>Status</th><th class="num">Position</th><th class="num">Lag</th></tr></thead>
-    <tbody>${projections.map(
-      (p) => html`<tr><td><b>${p.name}</b> <span class="muted small">v${p.version} · generation ${p.generation}</span></td><td>${statusBadge(p.status)}</td><td class="num">${integer(p.position)}</td>
-        <td class="num">${plural(Number(p.lagEvents), 'event')} · ${p.lagSeconds.toFixed(1)} s</td></tr>`,
-    )}</tbody></table></div>`;
+  const projectionTable = html`<div class="table-wrap">
+    <table class="table compact" id="projections-table">
+      <thead>
+        <tr>
+          <th>Projection</th>
+          <th>Status</th>
+          <th class="num">Position</th>
+          <th class="num">Lag</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${projections.map(
+          (p) =>
+            html`<tr>
+              <td><b>${p.name}</b> <span class="muted small">v${p.version} · generation ${p.generation}</span></td>
+              <td>${statusBadge(p.status)}</td>
+              <td class="num">${integer(p.position)}</td>
+              <td class="num">${plural(Number(p.lagEvents), 'event')} · ${p.lagSeconds.toFixed(1)} s</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  </div>`;
 
   const verification = lastRun
     ? facts([
@@ -108,20 +156,30 @@ export async function overviewPage({ view, stale }: PageContext): Promise<void> 
         ['Run', link(`#/verification/${encodeURIComponent(lastRun.runId)}`, mono(lastRun.runId, 8))],
         ['Cluster', lastRun.cluster],
         ['Replayed up to', `position ${integer(lastRun.upToPosition)}`],
-        ['Checked', Object.entries(lastRun.checked).map(([what, count]) => `${integer(count)} ${what.replace(/([A-Z])/g, ' $1').toLowerCase()}`).join(' · ')],
-        ['Result', lastRun.discrepancyCount === 0 ? badge('chain matches the books', 'good') : badge(plural(lastRun.discrepancyCount, 'discrepancy', 'discrepancies'), 'bad')],
+        [
+          'Checked',
+          Object.entries(lastRun.checked)
+            .map(([what, count]) => `${integer(count)} ${what.replace(/([A-Z])/g, ' $1').toLowerCase()}`)
+            .join(' · '),
+        ],
+        [
+          'Result',
+          lastRun.discrepancyCount === 0
+            ? badge('chain matches the books', 'good')
+            : badge(plural(lastRun.discrepancyCount, 'discrepancy', 'discrepancies'), 'bad'),
+        ],
       ])
     : empty('No verification run yet.');
 
   mount(
     view,
-    html`<div class="page-head"><h1>Overview</h1><p class="muted">Epochs, their settlement on Solana and the health of the read side.</p></div>
-      ${cards}
-      ${charts}
-      ${section('Epochs', table, 'epochs')}
+    html`<div class="page-head">
+        <h1>Overview</h1>
+        <p class="muted">Epochs, their settlement on Solana and the health of the read side.</p>
+      </div>
+      ${cards} ${charts} ${section('Epochs', table, 'epochs')}
       <div class="grid two">
-        ${section('Verification', verification, 'verification', link('#/verification', 'all runs →'))}
-        ${section('Projections', projectionTable, 'projections')}
+        ${section('Verification', verification, 'verification', link('#/verification', 'all runs →'))} ${section('Projections', projectionTable, 'projections')}
       </div>`,
   );
 
@@ -130,7 +188,13 @@ export async function overviewPage({ view, stale }: PageContext): Promise<void> 
     barChart('chart-pool', {
       labels,
       datasets: [
-        { label: 'Reward pool', data: closed.map((e) => synqNumber(e.rewardPool)), backgroundColor: COLORS.primarySoft, borderColor: COLORS.primary, borderWidth: 1 },
+        {
+          label: 'Reward pool',
+          data: closed.map((e) => synqNumber(e.rewardPool)),
+          backgroundColor: COLORS.primarySoft,
+          borderColor: COLORS.primary,
+          borderWidth: 1,
+        },
         { label: 'Paid', data: closed.map((e) => synqNumber(e.settlement!.paid)), backgroundColor: COLORS.primary },
       ],
       tooltip: (dataset, i) => (dataset === 0 ? `Reward pool: ${synq(closed[i].rewardPool)}` : `Paid: ${synq(closed[i].settlement!.paid)}`),

@@ -24,7 +24,16 @@ export async function synqerPage({ view, stale }: PageContext, id: string): Prom
   const head = html`<div class="page-head">
     <div class="crumbs">${link('#/', 'Overview')} / synqer</div>
     <h1>Synqer ${synqer.synqerId} ${badge(synqer.status, synqer.status === 'active' ? 'good' : 'bad')}</h1>
-    <p class="muted">region ${synqer.region}${Object.keys(synqer.labels ?? {}).length > 0 ? ` · ${Object.entries(synqer.labels).map(([k, v]) => `${k}=${v}`).join(', ')}` : ''}</p>
+    <p class="muted">
+      region
+      ${synqer.region}${
+        Object.keys(synqer.labels ?? {}).length > 0
+          ? ` · ${Object.entries(synqer.labels)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(', ')}`
+          : ''
+      }
+    </p>
   </div>`;
 
   const cards = html`<div class="cards">
@@ -47,7 +56,9 @@ export async function synqerPage({ view, stale }: PageContext, id: string): Prom
 
   const profile = facts([
     ['Payout wallet', html`<code class="hash">${synqer.payoutWallet}</code>`],
-    ...(synqer.wallets.length > 1 ? ([['Wallet history', html`${synqer.wallets.map((w) => html`<div>${mono(w.payoutWallet)} from epoch ${w.fromEpoch}</div>`)}`]] as [string, Html][]) : []),
+    ...(synqer.wallets.length > 1
+      ? ([['Wallet history', html`${synqer.wallets.map((w) => html`<div>${mono(w.payoutWallet)} from epoch ${w.fromEpoch}</div>`)}`]] as [string, Html][])
+      : []),
     ['Reporting key', html`<code class="hash">${synqer.reportingKey}</code>`],
   ]);
 
@@ -72,7 +83,9 @@ export async function synqerPage({ view, stale }: PageContext, id: string): Prom
       <td class="num">${bps(e.uptimeBps)}</td>
       <td class="num">${bps(e.qosBps)}</td>
       <td class="num">${e.stakeBoostBps === null ? '—' : bps(e.stakeBoostBps)}</td>
-      <td>${!e.calculated ? badge('epoch open', 'info') : e.eligible ? badge('eligible', 'good') : html`${badge('ineligible', 'warn')} <span class="small">${e.reasons.map(words).join(', ')}</span>`}</td>
+      <td>
+        ${!e.calculated ? badge('epoch open', 'info') : e.eligible ? badge('eligible', 'good') : html`${badge('ineligible', 'warn')} <span class="small">${e.reasons.map(words).join(', ')}</span>`}
+      </td>
       <td class="num">${e.reward === null ? html`<span class="muted">—</span>` : synq(e.reward, false)}</td>
       <td>${payoutCell(e, payout)}</td>
     </tr>`;
@@ -80,9 +93,26 @@ export async function synqerPage({ view, stale }: PageContext, id: string): Prom
   const table =
     epochs.length === 0
       ? empty('No epochs yet.')
-      : html`<div class="table-wrap"><table class="table" id="synqer-epochs">
-          <thead><tr><th>Epoch</th><th class="num">Bytes</th><th class="num">Sessions</th><th class="num">Uptime</th><th class="num">QoS</th><th class="num">Stake boost</th><th>Eligibility</th><th class="num">Reward ($SYNQ)</th><th>Payout</th></tr></thead>
-          <tbody>${rows}</tbody></table></div>`;
+      : html`<div class="table-wrap">
+          <table class="table" id="synqer-epochs">
+            <thead>
+              <tr>
+                <th>Epoch</th>
+                <th class="num">Bytes</th>
+                <th class="num">Sessions</th>
+                <th class="num">Uptime</th>
+                <th class="num">QoS</th>
+                <th class="num">Stake boost</th>
+                <th>Eligibility</th>
+                <th class="num">Reward ($SYNQ)</th>
+                <th>Payout</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${rows}
+            </tbody>
+          </table>
+        </div>`;
 
   mount(
     view,
@@ -109,13 +139,27 @@ export async function synqerPage({ view, stale }: PageContext, id: string): Prom
     datasets: [
       { label: 'Uptime', data: epochs.map((e) => e.uptimeBps / 100), borderColor: COLORS.primary, backgroundColor: COLORS.primary, tension: 0.2 },
       { label: 'QoS', data: epochs.map((e) => e.qosBps / 100), borderColor: COLORS.teal, backgroundColor: COLORS.teal, tension: 0.2 },
-      { label: `Min. uptime (policy v${policy.inForce.version})`, data: minimum(policy.inForce.minUptimeBps), borderColor: COLORS.primary, borderDash: [6, 4], borderWidth: 1, pointRadius: 0 },
+      {
+        label: `Min. uptime (policy v${policy.inForce.version})`,
+        data: minimum(policy.inForce.minUptimeBps),
+        borderColor: COLORS.primary,
+        borderDash: [6, 4],
+        borderWidth: 1,
+        pointRadius: 0,
+      },
       { label: 'Min. QoS', data: minimum(policy.inForce.minQosBps), borderColor: COLORS.teal, borderDash: [2, 3], borderWidth: 1, pointRadius: 0 },
     ],
     min: 0,
     max: 100,
     unit: ' %',
-    tooltip: (d, i) => (d === 0 ? `Uptime ${bps(epochs[i].uptimeBps)}` : d === 1 ? `QoS ${bps(epochs[i].qosBps)}` : d === 2 ? `Minimum uptime ${bps(policy.inForce.minUptimeBps)}` : `Minimum QoS ${bps(policy.inForce.minQosBps)}`),
+    tooltip: (d, i) =>
+      d === 0
+        ? `Uptime ${bps(epochs[i].uptimeBps)}`
+        : d === 1
+          ? `QoS ${bps(epochs[i].qosBps)}`
+          : d === 2
+            ? `Minimum uptime ${bps(policy.inForce.minUptimeBps)}`
+            : `Minimum QoS ${bps(policy.inForce.minQosBps)}`,
   });
   barChart('chart-rewards', {
     labels,
@@ -127,7 +171,8 @@ export async function synqerPage({ view, stale }: PageContext, id: string): Prom
         minBarLength: 3,
       },
     ],
-    tooltip: (_d, i) => (epochs[i].reward === null ? 'epoch open' : epochs[i].eligible ? synq(epochs[i].reward) : `ineligible: ${epochs[i].reasons.map(words).join(', ')}`),
+    tooltip: (_d, i) =>
+      epochs[i].reward === null ? 'epoch open' : epochs[i].eligible ? synq(epochs[i].reward) : `ineligible: ${epochs[i].reasons.map(words).join(', ')}`,
     yTitle: '$SYNQ',
     onClick: (i) => (location.hash = `#/epochs/${epochs[i].epoch}`),
   });
@@ -141,7 +186,8 @@ function payoutCell(e: SynqerEpoch, payout: Payout | undefined): Html {
   const leaf = e.leaf.index;
   if (payout.mode === 'hybrid') {
     const batch = payout.batches.find((b) => b.kind === 'payout' && leaf >= b.firstLeaf && leaf < b.firstLeaf + b.leafCount);
-    return html`${modeBadge('hybrid')} ${statusBadge(batch?.status ?? payout.status)} ${batch?.signature ? html`<code class="id" data-copy="${batch.signature}" title="${batch.signature}">${batch.signature.slice(0, 10)}…</code>` : ''}${amount}`;
+    return html`${modeBadge('hybrid')} ${statusBadge(batch?.status ?? payout.status)}
+    ${batch?.signature ? html`<code class="id" data-copy="${batch.signature}" title="${batch.signature}">${batch.signature.slice(0, 10)}…</code>` : ''}${amount}`;
   }
   if (payout.mode === 'web3') return html`${modeBadge('web3')} ${badge('claimable', 'info', 'root anchored on chain; claim with the proof')}${amount}`;
   return html`${modeBadge('web2')} ${statusBadge(payout.status)} <span class="small muted">in the books</span>${amount}`;

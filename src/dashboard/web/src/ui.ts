@@ -33,19 +33,41 @@ export const statusBadge = (status: string) => badge(status.replace(/_/g, ' '), 
 
 /** An amount as a figure: "1,234.567890" with a smaller unit after it. */
 export const amount = (base: string | null | undefined) =>
-  base === null || base === undefined ? html`<span class="muted">—</span>` : html`<span class="amount">${synq(base, false)}<span class="unit"> $SYNQ</span></span>`;
+  base === null || base === undefined
+    ? html`<span class="muted">—</span>`
+    : html`<span class="amount">${synq(base, false)}<span class="unit"> $SYNQ</span></span>`;
 
 export const card = (label: string, value: Html | string, sub?: Html | string, tone: Tone = 'neutral') =>
-  html`<div class="card ${tone}"><div class="card-label">${label}</div><div class="card-value">${value}</div>${sub ? html`<div class="card-sub">${sub}</div>` : ''}</div>`;
+  html`<div class="card ${tone}">
+    <div class="card-label">${label}</div>
+    <div class="card-value">${value}</div>
+    ${sub ? html`<div class="card-sub">${sub}</div>` : ''}
+  </div>`;
 
 export const section = (title: string, body: Html, name = '', aside?: Html) =>
-  html`<section class="panel" data-section="${name}"><header class="panel-head"><h2>${title}</h2>${aside ?? ''}</header>${body}</section>`;
+  html`<section class="panel" data-section="${name}">
+    <header class="panel-head">
+      <h2>${title}</h2>
+      ${aside ?? ''}
+    </header>
+    ${body}
+  </section>`;
 
 /** A labelled figure list. */
-export const facts = (rows: [string, Html | string][]) => html`<dl class="facts">${rows.map(([label, value]) => html`<dt>${label}</dt><dd>${value}</dd>`)}</dl>`;
+export const facts = (rows: [string, Html | string][]) =>
+  html`<dl class="facts">
+    ${rows.map(
+      ([label, value]) =>
+        html`<dt>${label}</dt>
+          <dd>${value}</dd>`,
+    )}
+  </dl>`;
 
 export const chartBox = (id: string, title: string, height = 260) =>
-  html`<figure class="chart"><figcaption>${title}</figcaption><div class="chart-area" style="height:${height}px"><canvas id="${id}" data-chart="${id}" role="img" aria-label="${title}"></canvas></div></figure>`;
+  html`<figure class="chart">
+    <figcaption>${title}</figcaption>
+    <div class="chart-area" style="height:${height}px"><canvas id="${id}" data-chart="${id}" role="img" aria-label="${title}"></canvas></div>
+  </figure>`;
 
 /** A long identifier (signature, wallet, hash) shortened, whole in its title, copied on click. */
 export const mono = (value: string | null | undefined, keep = 8) =>
@@ -71,11 +93,20 @@ export function problemBox(error: unknown): Html {
     return html`<div class="problem" role="alert" data-status="${String(error.status)}">
       <div class="problem-title">${error.status > 0 ? `${error.status} ${error.title}` : error.title}</div>
       <div class="problem-detail">${error.detail}</div>
-      ${error.problems.length > 0 && error.problems.some((p) => p.reason !== error.detail) ? html`<ul>${error.problems.map((p) => html`<li><b>${p.field}</b>: ${p.reason}</li>`)}</ul>` : ''}
+      ${
+        error.problems.length > 0 && error.problems.some((p) => p.reason !== error.detail)
+          ? html`<ul>
+              ${error.problems.map((p) => html`<li><b>${p.field}</b>: ${p.reason}</li>`)}
+            </ul>`
+          : ''
+      }
       ${advice ? html`<div class="problem-advice">${advice}</div>` : ''}
       <div class="problem-path muted">GET ${error.path}</div>
       ${error.status === 401 || error.status === 403 ? html`<button type="button" class="button" data-action="change-key">Use another key</button>` : ''}
     </div>`;
   }
-  return html`<div class="problem" role="alert"><div class="problem-title">Something went wrong</div><div class="problem-detail">${String((error as Error)?.message ?? error)}</div></div>`;
+  return html`<div class="problem" role="alert">
+    <div class="problem-title">Something went wrong</div>
+    <div class="problem-detail">${String((error as Error)?.message ?? error)}</div>
+  </div>`;
 }

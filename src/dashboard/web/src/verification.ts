@@ -18,8 +18,10 @@ const result = (run: VerificationRun) =>
 
 function breaker(control: SettlementControl) {
   return control.paused
-    ? html`<div class="banner warn" id="breaker">Settlement is <b>paused</b>: run ${mono(control.paused.verificationRunId)} found
-        ${plural(control.paused.discrepancies, 'discrepancy', 'discrepancies')}. An operator resumes it with <code>POST /settlement/resume</code> and a reason.</div>`
+    ? html`<div class="banner warn" id="breaker">
+        Settlement is <b>paused</b>: run ${mono(control.paused.verificationRunId)} found
+        ${plural(control.paused.discrepancies, 'discrepancy', 'discrepancies')}. An operator resumes it with <code>POST /settlement/resume</code> and a reason.
+      </div>`
     : html`<div class="banner good" id="breaker">Settlement is running: no verification run is waiting to be acknowledged.</div>`;
 }
 
@@ -32,22 +34,40 @@ export async function verificationPage({ view, stale }: PageContext): Promise<vo
   const table =
     runs.length === 0
       ? empty('No verification run yet: POST /verification/runs (or npm run verify -- chain) runs one.')
-      : html`<div class="table-wrap"><table class="table" id="runs-table">
-          <thead><tr><th>Completed</th><th>Run</th><th>Cluster</th><th class="num">Up to position</th><th>Checked</th><th>Result</th></tr></thead>
-          <tbody>${runs.map(
-            (run) => html`<tr data-run="${run.runId}" data-discrepancies="${String(run.discrepancyCount)}">
-              <td class="nowrap">${instant(run.completedAt)}</td>
-              <td>${runLink(run, html`<code class="id">${run.runId.slice(0, 8)}</code>`)}</td>
-              <td class="small">${run.cluster}</td>
-              <td class="num">${integer(run.upToPosition)}</td>
-              <td class="small">${checkedText(run.checked)}</td>
-              <td>${result(run)}</td>
-            </tr>`,
-          )}</tbody></table></div>`;
+      : html`<div class="table-wrap">
+          <table class="table" id="runs-table">
+            <thead>
+              <tr>
+                <th>Completed</th>
+                <th>Run</th>
+                <th>Cluster</th>
+                <th class="num">Up to position</th>
+                <th>Checked</th>
+                <th>Result</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${runs.map(
+                (run) =>
+                  html`<tr data-run="${run.runId}" data-discrepancies="${String(run.discrepancyCount)}">
+                    <td class="nowrap">${instant(run.completedAt)}</td>
+                    <td>${runLink(run, html`<code class="id">${run.runId.slice(0, 8)}</code>`)}</td>
+                    <td class="small">${run.cluster}</td>
+                    <td class="num">${integer(run.upToPosition)}</td>
+                    <td class="small">${checkedText(run.checked)}</td>
+                    <td>${result(run)}</td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>
+        </div>`;
 
   mount(
     view,
-    html`<div class="page-head"><h1>Verification</h1><p class="muted">Replay-verification of the chain against the books: each run replays the event log into the chain state it implies and compares.</p></div>
+    html`<div class="page-head">
+        <h1>Verification</h1>
+        <p class="muted">Replay-verification of the chain against the books: each run replays the event log into the chain state it implies and compares.</p>
+      </div>
       ${breaker(control)}
       <div class="cards">
         ${card('Runs', integer(runs.length), runs.length === RUNS ? `the latest ${RUNS}` : 'recorded')}
@@ -61,7 +81,14 @@ export async function verificationPage({ view, stale }: PageContext): Promise<vo
   if (runs.length > 0) {
     barChart('chart-runs', {
       labels: chronological.map((r) => instant(r.completedAt).slice(5, 16)),
-      datasets: [{ label: 'discrepancies', data: chronological.map((r) => r.discrepancyCount), backgroundColor: chronological.map((r) => (r.discrepancyCount > 0 ? COLORS.red : COLORS.green)), minBarLength: 3 }],
+      datasets: [
+        {
+          label: 'discrepancies',
+          data: chronological.map((r) => r.discrepancyCount),
+          backgroundColor: chronological.map((r) => (r.discrepancyCount > 0 ? COLORS.red : COLORS.green)),
+          minBarLength: 3,
+        },
+      ],
       title: (i) => `run ${chronological[i].runId} · ${instant(chronological[i].completedAt)}`,
       tooltip: (_d, i) => plural(chronological[i].discrepancyCount, 'discrepancy', 'discrepancies'),
       yTitle: 'discrepancies',
@@ -72,7 +99,8 @@ export async function verificationPage({ view, stale }: PageContext): Promise<vo
 }
 
 /** Amounts in a discrepancy are base units of $SYNQ (balances, transfers); anything else is shown as it is. */
-const value = (text: string | null) => (text === null ? html`<span class="muted">—</span>` : /^-?\d+$/.test(text) ? html`<span title="${text} base units">${synq(text, false)}</span>` : text);
+const value = (text: string | null) =>
+  text === null ? html`<span class="muted">—</span>` : /^-?\d+$/.test(text) ? html`<span title="${text} base units">${synq(text, false)}</span>` : text;
 
 /** Actual minus expected, where both are amounts. */
 function difference(expected: string | null, actual: string | null) {
@@ -90,20 +118,37 @@ export async function verificationRunPage({ view, stale }: PageContext, runId: s
   const body =
     discrepancies.length === 0
       ? html`<div class="banner good" id="no-discrepancies">No discrepancies: the chain matches the books.</div>`
-      : html`<div class="table-wrap"><table class="table compact" id="discrepancies-table">
-          <thead><tr><th>Type</th><th class="num">Epoch</th><th>Account</th><th>Signature</th><th class="num">Expected ($SYNQ)</th><th class="num">Actual ($SYNQ)</th><th class="num">Difference</th><th class="detail">Detail</th></tr></thead>
-          <tbody>${discrepancies.map(
-            (d) => html`<tr data-type="${d.type}">
-              <td>${badge(words(d.type), 'bad')}</td>
-              <td class="num">${d.epoch === null ? '—' : link(`#/epochs/${d.epoch}`, `#${d.epoch}`)}</td>
-              <td>${mono(d.account, 6)}</td>
-              <td>${mono(d.signature, 6)}</td>
-              <td class="num nowrap">${value(d.expected)}</td>
-              <td class="num nowrap">${value(d.actual)}</td>
-              <td class="num nowrap">${difference(d.expected, d.actual)}</td>
-              <td class="small detail">${d.detail}</td>
-            </tr>`,
-          )}</tbody></table></div>
+      : html`<div class="table-wrap">
+            <table class="table compact" id="discrepancies-table">
+              <thead>
+                <tr>
+                  <th>Type</th>
+                  <th class="num">Epoch</th>
+                  <th>Account</th>
+                  <th>Signature</th>
+                  <th class="num">Expected ($SYNQ)</th>
+                  <th class="num">Actual ($SYNQ)</th>
+                  <th class="num">Difference</th>
+                  <th class="detail">Detail</th>
+                </tr>
+              </thead>
+              <tbody>
+                ${discrepancies.map(
+                  (d) =>
+                    html`<tr data-type="${d.type}">
+                      <td>${badge(words(d.type), 'bad')}</td>
+                      <td class="num">${d.epoch === null ? '—' : link(`#/epochs/${d.epoch}`, `#${d.epoch}`)}</td>
+                      <td>${mono(d.account, 6)}</td>
+                      <td>${mono(d.signature, 6)}</td>
+                      <td class="num nowrap">${value(d.expected)}</td>
+                      <td class="num nowrap">${value(d.actual)}</td>
+                      <td class="num nowrap">${difference(d.expected, d.actual)}</td>
+                      <td class="small detail">${d.detail}</td>
+                    </tr>`,
+                )}
+              </tbody>
+            </table>
+          </div>
           ${run.discrepancyCount > discrepancies.length ? html`<p class="muted small">The run lists ${integer(discrepancies.length)} of its ${integer(run.discrepancyCount)} discrepancies.</p>` : ''}`;
 
   mount(
