@@ -1,7 +1,7 @@
 import type { Decider } from './decider';
 import { parsePolicyParameters, policyFor, type Policy } from './policy';
 import { reject } from './rejection';
-import { Checks, toInstant } from './values';
+import { Checks, toInstant, U64_MAX } from './values';
 
 /**
  * The network ledger: treasury funding and the epoch calendar, in one stream (`network-ledger`) because opening an
@@ -90,6 +90,7 @@ export function fundTreasury(state: NetworkState, command: { amount: unknown; re
     if (earlier === amount) return [];
     reject('conflict', 'reference', `funding ${reference} is already recorded with amount ${earlier}`);
   }
+  if (state.funded + amount > U64_MAX) reject('invalid', 'amount', `would take the treasury's books (${state.funded} funded) past ${U64_MAX} (u64)`);
   return [{ type: 'TreasuryFunded', data: { amount: amount.toString(), reference } }];
 }
 
@@ -118,6 +119,7 @@ export function openEpoch(state: NetworkState, command: { epoch: unknown; start:
   if (rewardPool > unallocated(state)) {
     reject('conflict', 'rewardPool', `exceeds the unallocated treasury (${unallocated(state)} base units available)`);
   }
+  if (state.allocated + rewardPool > U64_MAX) reject('invalid', 'rewardPool', `would take the allocated pools (${state.allocated}) past ${U64_MAX} (u64)`);
   return [{ type: 'EpochOpened', data: { epoch, start: toInstant(start), end: toInstant(end), rewardPool: rewardPool.toString() } }];
 }
 

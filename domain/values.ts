@@ -38,7 +38,10 @@ export class Checks {
     return value;
   }
 
-  /** A whole number of base units, as a decimal string: money is never a JSON number. */
+  /**
+   * A whole number of base units, as a decimal string: money is never a JSON number. At most `U64_MAX`: every amount
+   * may reach the chain, a Merkle leaf or a pool, which are u64, and is refused here rather than truncated there.
+   */
   amount(field: string, value: unknown, { allowZero = false } = {}): bigint {
     if (typeof value !== 'string' || !/^(0|[1-9]\d{0,37})$/.test(value)) {
       this.add(field, 'must be a whole number of base units written as a decimal string, e.g. "1500000"');
@@ -46,6 +49,10 @@ export class Checks {
     }
     const amount = BigInt(value);
     if (!allowZero && amount === 0n) this.add(field, 'must be greater than 0');
+    if (amount > U64_MAX) {
+      this.add(field, `must be at most ${U64_MAX} (u64, the largest amount the chain and the Merkle leaves hold)`);
+      return 0n;
+    }
     return amount;
   }
 
@@ -81,6 +88,9 @@ export class Checks {
     return Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) as Record<string, string>;
   }
 }
+
+/** 2^64 - 1: the largest amount an SPL token instruction, a token account, a Merkle leaf or a pool can hold. */
+export const U64_MAX = (1n << 64n) - 1n;
 
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 

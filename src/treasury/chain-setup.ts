@@ -1,6 +1,8 @@
 import { Keypair, LAMPORTS_PER_SOL, PublicKey } from '@solana/web3.js';
 import { chainSetupDecider, initializeChain, type ChainSetup } from '../../domain/chain-setup';
 import { TOKEN } from '../../domain/policy';
+import { reject } from '../../domain/rejection';
+import { U64_MAX } from '../../domain/values';
 import type { AppConfig } from '../config/config';
 import { decideAndAppend, load, type CommandMetadata } from '../commands/streams';
 import type { EventStore } from '../event-store/event-store';
@@ -49,6 +51,8 @@ export async function initChain(
   metadata: CommandMetadata,
 ): Promise<{ setup: ChainSetup; created: boolean }> {
   const log = options.log ?? (() => undefined);
+  // The books record the supply as minted: a supply the mint cannot hold is refused, never minted truncated.
+  if (options.supply !== undefined && (options.supply < 0n || options.supply > U64_MAX)) reject('invalid', 'supply', `must be from 0 to ${U64_MAX} (u64)`);
   const cluster = await gateway.cluster();
   const recorded = await loadChainSetup(store);
   if (recorded) {
