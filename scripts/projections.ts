@@ -60,7 +60,8 @@ runCli('projections', async () => {
 
 function describe(status: ProjectionStatus): string {
   const failure = status.failure ? `, failed at ${status.failure.position}: ${status.failure.error}` : '';
-  return `${status.name} v${status.version} generation ${status.generation}: ${status.status} at position ${status.position}, ${status.lagEvents} events behind${failure}`;
+  const stalled = status.stalled ? `, stalled (no progress for ${Math.round(status.idleSeconds)} s)` : '';
+  return `${status.name} v${status.version} generation ${status.generation}: ${status.status} at position ${status.position}, ${status.lagEvents} events behind${stalled}${failure}`;
 }
 
 async function status(json: boolean): Promise<number> {

@@ -52,7 +52,13 @@ export async function openCliContext(): Promise<CliContext> {
   let chain: ChainGateway | undefined;
   let runner: ProjectionRunner | undefined;
   const projectionRunner = () =>
-    (runner ??= createProjectionRunner(database, store, () => undefined, `cli:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`));
+    (runner ??= createProjectionRunner(
+      database,
+      store,
+      () => undefined,
+      `cli:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      config.projectionStallSeconds,
+    ));
   return {
     config,
     database,

@@ -19,6 +19,8 @@ export interface AppConfig {
   treasuryKeypairPath?: string;
   /** LOG_LEVEL: the structured logger's level (pino); undefined means info. `--log-level` on the command line overrides it. */
   logLevel?: LogLevel;
+  /** SYNQ_PROJECTION_STALL_SECONDS: a projection behind the log whose state has not changed for this long is stalled (default 60). */
+  projectionStallSeconds?: number;
 }
 
 /** pino's levels, most to least severe, and `silent`. */
@@ -92,6 +94,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   const keypathText = text('SYNQ_TREASURY_KEYPAIR');
   const { level: logLevel, problem: logLevelReason } = logLevelSetting(env);
   if (logLevelReason) problems.push(logLevelReason);
+  const stallText = text('SYNQ_PROJECTION_STALL_SECONDS');
+  if (stallText !== undefined && (!/^\d{1,9}$/.test(stallText) || Number(stallText) < 1))
+    problems.push(`SYNQ_PROJECTION_STALL_SECONDS: must be a whole number of seconds from 1, got "${stallText}"`);
 
   if (problems.length > 0) throw new ConfigError(problems);
   const dataDir = path.resolve(cwd, dataDirText);
@@ -104,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     solanaCommitment: commitment as AppConfig['solanaCommitment'],
     treasuryKeypairPath: keypathText === undefined ? undefined : path.resolve(cwd, keypathText),
     logLevel,
+    ...(stallText === undefined ? {} : { projectionStallSeconds: Number(stallText) }),
   };
 }
 

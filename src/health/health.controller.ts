@@ -1,13 +1,20 @@
-import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
+import { Controller, Get, HttpStatus, Inject, Optional, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { Database } from '../database/database';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
+import { ProjectionRunner } from '../projections/projection-runner';
 
 export interface HealthReport {
   status: 'ok' | 'unavailable';
   database: { reachable: boolean; source: 'embedded' | 'external'; serverVersion?: string; error?: string };
   eventStore: { kind: string; lastPosition?: string; error?: string };
   migrations: { applied: { version: number; name: string }[] };
+  /**
+   * Each projection's progress; `stalled`: behind the log and no progress for SYNQ_PROJECTION_STALL_SECONDS (the read
+   * models are behind, the engine still answers: the status stays ok).
+   */
+  projections?: { name: string; status: string; position: string; lagEvents: string; stalled: boolean; idleSeconds: number }[];
+  projectionsError?: string;
 }
 
 @Controller('health')
@@ -15,6 +22,7 @@ export class HealthController {
   constructor(
     private readonly database: Database,
     @Inject(EVENT_STORE) private readonly eventStore: EventStore,
+    @Optional() private readonly projections?: ProjectionRunner,
   ) {}
 
   /** 200 when the database and the event store answer, 503 otherwise; always the full report. */
@@ -38,6 +46,20 @@ export class HealthController {
     } catch (error) {
       report.status = 'unavailable';
       report.eventStore.error = (error as Error).message;
+    }
+    if (this.projections && report.database.reachable) {
+      try {
+        report.projections = (await this.projections.status()).map((p) => ({
+          name: p.name,
+          status: p.status,
+          position: p.position.toString(),
+          lagEvents: p.lagEvents.toString(),
+          stalled: p.stalled,
+          idleSeconds: Math.round(p.idleSeconds),
+        }));
+      } catch (error) {
+        report.projectionsError = (error as Error).message;
+      }
     }
     if (report.status !== 'ok') response.status(HttpStatus.SERVICE_UNAVAILABLE);
     return report;

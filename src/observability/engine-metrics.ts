@@ -27,6 +27,7 @@ export class EngineMetrics {
   private readonly projectionLagEvents: Gauge<'projection'>;
   private readonly projectionLagSeconds: Gauge<'projection'>;
   private readonly projectionStatus: Gauge<'projection' | 'status'>;
+  private readonly projectionStalled: Gauge<'projection'>;
   private readonly epochCloseDuration: Histogram<'outcome'>;
   private readonly epochCloseStageDuration: Histogram<'stage'>;
   private readonly settlementTransactions: Counter<'kind' | 'outcome'>;
@@ -97,6 +98,12 @@ export class EngineMetrics {
       name: 'synq_projection_status',
       help: "Each projection's status: 1 for the current one (running, paused, failed, rebuilding), 0 for the others",
       labelNames: ['projection', 'status'],
+      registers,
+    });
+    this.projectionStalled = new Gauge({
+      name: 'synq_projection_stalled',
+      help: 'Each projection: 1 when it is behind the log, not paused, and has made no progress for SYNQ_PROJECTION_STALL_SECONDS, else 0',
+      labelNames: ['projection'],
       registers,
     });
 
@@ -199,6 +206,7 @@ export class EngineMetrics {
       this.projectionLagEvents.set({ projection }, Number(status.lagEvents));
       this.projectionLagSeconds.set({ projection }, status.lagSeconds);
       for (const candidate of PROJECTION_STATUSES) this.projectionStatus.set({ projection, status: candidate }, candidate === status.status ? 1 : 0);
+      this.projectionStalled.set({ projection }, status.stalled ? 1 : 0);
     }
   }
 
@@ -208,6 +216,7 @@ export class EngineMetrics {
     this.projectionLagEvents.reset();
     this.projectionLagSeconds.reset();
     this.projectionStatus.reset();
+    this.projectionStalled.reset();
   }
 
   /** Starts timing an epoch close; `step` records each stage as it is reached, `end` the whole close. */

@@ -19,6 +19,13 @@ export interface ProjectionStatus {
   building?: { generation: number; position: bigint; until: bigint | null; target: bigint | null; then: 'running' | 'paused' };
   pendingRequest?: string;
   owner: string | null;
+  /**
+   * The watchdog: behind the log, not paused, and its state (its position, or its build's) has not changed for
+   * `stallAfterSeconds`: failed, or held by an instance that no longer makes progress. Never set for a paused projection.
+   */
+  stalled: boolean;
+  /** Seconds since its state last changed (a batch applied, a request taken up, a failure recorded). */
+  idleSeconds: number;
 }
 
 interface StateRow {
@@ -38,6 +45,8 @@ interface StateRow {
   building_version: number | null;
   building_target: string | null;
   owner: string | null;
+  /** Seconds since updated_at, by the database's clock (only in `status`). */
+  idle_seconds?: number;
 }
 
 export interface ProjectionRunnerOptions {
@@ -52,8 +61,12 @@ export interface ProjectionRunnerOptions {
   idleMs?: number;
   /** How often an instance that is not processing a projection tries to take it over. */
   takeOverMs?: number;
+  /** The watchdog: a projection behind the log whose state has not changed for this long is `stalled` (default 60). */
+  stallAfterSeconds?: number;
   log?: (line: string) => void;
 }
+
+export const DEFAULT_STALL_AFTER_SECONDS = 60;
 
 // Session advisory locks: (namespace, hashtext(name)). Another namespace than the event store's and the migrator's keys.
 const LOCK_NAMESPACE = 735813;
@@ -105,7 +118,10 @@ export class ProjectionRunner {
   }
 
   async status(): Promise<ProjectionStatus[]> {
-    const { rows } = await this.options.pool.query<StateRow>('SELECT * FROM projection_state ORDER BY name');
+    const { rows } = await this.options.pool.query<StateRow>(
+      'SELECT *, extract(epoch FROM now() - updated_at)::float8 AS idle_seconds FROM projection_state ORDER BY name',
+    );
+    const stallAfter = this.options.stallAfterSeconds ?? DEFAULT_STALL_AFTER_SECONDS;
     const byName = new Map(rows.map((row) => [row.name, row]));
     return Promise.all(
       this.options.projections.map(async (projection) => {
@@ -121,9 +137,15 @@ export class ProjectionRunner {
             lagEvents,
             lagSeconds: await this.lagSeconds(0n),
             owner: null,
+            stalled: false,
+            idleSeconds: 0,
           };
         }
-        return describe(row, await this.options.store.countAfter(BigInt(row.position)), await this.lagSeconds(BigInt(row.position)));
+        const status = describe(row, await this.options.store.countAfter(BigInt(row.position)), await this.lagSeconds(BigInt(row.position)));
+        // Behind for that long (its oldest event not applied is that old) and no progress for that long: an event just
+        // recorded after a quiet hour is not a stall.
+        status.stalled = status.status !== 'paused' && status.lagEvents > 0n && Math.min(status.idleSeconds, status.lagSeconds) >= stallAfter;
+        return status;
       }),
     );
   }
@@ -205,6 +227,8 @@ function describe(row: StateRow, lagEvents: bigint, lagSeconds: number): Project
       : {}),
     ...(row.request ? { pendingRequest: row.request.action } : {}),
     owner: row.owner,
+    stalled: false,
+    idleSeconds: Math.max(0, row.idle_seconds ?? 0),
   };
 }
 

@@ -9,6 +9,7 @@ import { networkDecider } from '../../domain/network';
 import { reject } from '../../domain/rejection';
 import { Checks } from '../../domain/values';
 import { Roles } from '../auth/api-key.guard';
+import { APP_CONFIG, type AppConfig } from '../config/config';
 import { Database } from '../database/database';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { loadLatest } from '../commands/streams';
@@ -23,8 +24,9 @@ export function createProjectionRunner(
   store: EventStore,
   log: (line: string) => void,
   instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+  stallAfterSeconds?: number,
 ) {
-  return new ProjectionRunner({ pool: database.pool, connection: database.connection, store, projections: PROJECTIONS, instanceId, log });
+  return new ProjectionRunner({ pool: database.pool, connection: database.connection, store, projections: PROJECTIONS, instanceId, log, stallAfterSeconds });
 }
 
 export function projectionView(status: ProjectionStatus) {
@@ -37,6 +39,8 @@ export function projectionView(status: ProjectionStatus) {
     lagEvents: status.lagEvents.toString(),
     lagSeconds: Math.round(status.lagSeconds * 1000) / 1000,
     owner: status.owner,
+    stalled: status.stalled,
+    idleSeconds: Math.round(status.idleSeconds),
     ...(status.failure ? { failure: { position: status.failure.position.toString(), eventId: status.failure.eventId, error: status.failure.error } } : {}),
     ...(status.building
       ? {
@@ -60,6 +64,9 @@ export async function rewindTarget(store: EventStore, input: { toPosition?: unkn
   if (input.toPosition !== undefined) {
     const position = checks.amount('toPosition', input.toPosition, { allowZero: true });
     checks.done();
+    // A target past the end of the log would never be reached: the build would wait there for ever.
+    const last = await store.lastPosition();
+    if (position > last) reject('invalid', 'toPosition', `is past the end of the log (its last position is ${last})`);
     return position;
   }
   const epoch = checks.integer('toEpoch', input.toEpoch, 1, 1_000_000_000);
@@ -191,10 +198,10 @@ class ProjectionLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
   providers: [
     {
       provide: ProjectionRunner,
-      inject: [Database, EVENT_STORE],
-      useFactory: (database: Database, store: EventStore) => {
+      inject: [Database, EVENT_STORE, APP_CONFIG],
+      useFactory: (database: Database, store: EventStore, config: AppConfig) => {
         const logger = new Logger('projections');
-        return createProjectionRunner(database, store, (line) => logger.log(line));
+        return createProjectionRunner(database, store, (line) => logger.log(line), undefined, config.projectionStallSeconds);
       },
     },
     { provide: ProjectionReader, inject: [Database], useFactory: (database: Database) => new ProjectionReader(database.pool) },

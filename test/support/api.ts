@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { DestinationStream } from 'pino';
 import { createApiKey } from '../../src/auth/api-keys';
+import type { AppConfig } from '../../src/config/config';
 import { startEngine, type RunningEngine } from '../../src/engine';
 import { createJsonLogger } from '../../src/observability/json-logger';
 import { createTestDatabase, type TestDatabase } from './database';
@@ -24,14 +25,18 @@ export interface TestApi {
 }
 
 /** The real engine on a fresh database, over real HTTP, with one key per role; `logs`: JSON logs (pino) written there. */
-export async function startTestApi(options: { logs?: DestinationStream } = {}): Promise<TestApi> {
+export async function startTestApi(options: { logs?: DestinationStream; config?: Partial<AppConfig> } = {}): Promise<TestApi> {
   const db: TestDatabase = await createTestDatabase({ migrated: false });
   // The treasury keypair of the embedded chain lives here.
   const dataDir = mkdtempSync(path.join(tmpdir(), 'synq-test-'));
-  const engine = await startEngine({ databaseUrl: db.url, eventStoreConnectionString: undefined, port: 0, dataDir }, new Logger('api-test'), {
-    frameworkLogs: false,
-    ...(options.logs ? { jsonLogger: createJsonLogger({ destination: options.logs }) } : {}),
-  });
+  const engine = await startEngine(
+    { databaseUrl: db.url, eventStoreConnectionString: undefined, port: 0, dataDir, ...options.config },
+    new Logger('api-test'),
+    {
+      frameworkLogs: false,
+      ...(options.logs ? { jsonLogger: createJsonLogger({ destination: options.logs }) } : {}),
+    },
+  );
   const pool = engine.database.pool;
   const keys = {
     operator: (await createApiKey(pool, 'operator')).key,
