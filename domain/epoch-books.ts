@@ -1,5 +1,5 @@
 import type { MetricReport, MetricReportEvent } from './metric-report';
-import type { NetworkEvent } from './network';
+import { cutOffOf, type NetworkEvent } from './network';
 import { policyFor, type Policy } from './policy';
 import { addReport, emptyTotals, type RewardInput, type RewardRequest, type SynqerTotals } from './rewards';
 import type { StakeEvent } from './stake';
@@ -53,13 +53,13 @@ export function openBooks(cutOffs: ReadonlyMap<number, bigint>): EpochBooks {
   return { synqers: new Map(), activeStake: new Map(), totals: new Map(), epochs: new Map(), policies: [], cutOffs };
 }
 
-/** The cut-off of every epoch closed in the given network ledger events. */
-export function cutOffsOf(ledger: readonly { type: string; data: unknown }[]): Map<number, bigint> {
+/** The cut-off of every epoch closed in the given network ledger events (`cutOffOf`: just before its EpochClosed). */
+export function cutOffsOf(ledger: readonly { type: string; data: unknown; position: bigint }[]): Map<number, bigint> {
   const cutOffs = new Map<number, bigint>();
   for (const event of ledger) {
     if (event.type === 'EpochClosed') {
       const data = event.data as Extract<NetworkEvent, { type: 'EpochClosed' }>['data'];
-      cutOffs.set(data.epoch, BigInt(data.cutOffPosition));
+      cutOffs.set(data.epoch, cutOffOf(data, event.position));
     }
   }
   return cutOffs;
@@ -110,7 +110,7 @@ export function record(books: EpochBooks, event: LoggedEvent): void {
     case 'EpochClosed': {
       const data = event.data as Extract<NetworkEvent, { type: 'EpochClosed' }>['data'];
       const epoch = books.epochs.get(data.epoch);
-      if (epoch) epoch.closed = { cutOff: BigInt(data.cutOffPosition), at: event.position, request: rewardRequestAtClose(books, data.epoch, epoch) };
+      if (epoch) epoch.closed = { cutOff: cutOffOf(data, event.position), at: event.position, request: rewardRequestAtClose(books, data.epoch, epoch) };
       return;
     }
   }

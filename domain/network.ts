@@ -12,7 +12,11 @@ import { Checks, toInstant, U64_MAX } from './values';
 export type NetworkEvent =
   | { type: 'TreasuryFunded'; data: { amount: string; reference: string } }
   | { type: 'EpochOpened'; data: { epoch: number; start: string; end: string; rewardPool: string } }
-  | { type: 'EpochClosed'; data: { epoch: number; cutOffPosition: string } }
+  /**
+   * The cut-off is the position of this event itself: what was recorded before it counts for the epoch, nothing after
+   * it does (`cutOffOf`). Closes recorded before issue 14 carry a `cutOffPosition` taken before they were appended.
+   */
+  | { type: 'EpochClosed'; data: { epoch: number; cutOffPosition?: string } }
   | { type: 'PolicyAdopted'; data: Policy }
   /** An epoch whose rewards had no weight to share pays nobody: its pool goes back to the unallocated treasury. */
   | { type: 'EpochPoolReturned'; data: { epoch: number; amount: string } };
@@ -43,7 +47,22 @@ export const NETWORK_STREAM = 'network-ledger';
 
 export const initialNetwork = (): NetworkState => ({ funded: 0n, allocated: 0n, fundings: new Map(), epochs: new Map(), lastEpoch: 0, policies: [] });
 
-export function evolveNetwork(state: NetworkState, event: NetworkEvent): NetworkState {
+/**
+ * An epoch's cut-off (the last global position that counts for it) from its `EpochClosed` event recorded at `position`:
+ * the position just before the event, so the close and the cut-off are one atomic append and no report can be recorded
+ * between them. An older close names its cut-off in its data, and is read the same way as ever.
+ */
+export function cutOffOf(data: { cutOffPosition?: string }, position: bigint): bigint;
+export function cutOffOf(data: { cutOffPosition?: string }, position: bigint | undefined): bigint | undefined;
+export function cutOffOf(data: { cutOffPosition?: string }, position: bigint | undefined): bigint | undefined {
+  if (data.cutOffPosition !== undefined) return BigInt(data.cutOffPosition);
+  return position === undefined ? undefined : position - 1n;
+}
+
+/** The network ledger's events as loaded from the store, with the global position each was recorded at. */
+export type RecordedNetworkEvent = NetworkEvent & { position?: bigint };
+
+export function evolveNetwork(state: NetworkState, event: RecordedNetworkEvent): NetworkState {
   switch (event.type) {
     case 'TreasuryFunded': {
       const amount = BigInt(event.data.amount);
@@ -71,7 +90,7 @@ export function evolveNetwork(state: NetworkState, event: NetworkEvent): Network
     case 'EpochClosed': {
       const epoch = state.epochs.get(event.data.epoch);
       if (!epoch) return state;
-      const closed: EpochInfo = { ...epoch, status: 'closed', cutOffPosition: BigInt(event.data.cutOffPosition) };
+      const closed: EpochInfo = { ...epoch, status: 'closed', cutOffPosition: cutOffOf(event.data, event.position) };
       return { ...state, epochs: new Map(state.epochs).set(closed.epoch, closed) };
     }
   }
@@ -123,12 +142,12 @@ export function openEpoch(state: NetworkState, command: { epoch: unknown; start:
   return [{ type: 'EpochOpened', data: { epoch, start: toInstant(start), end: toInstant(end), rewardPool: rewardPool.toString() } }];
 }
 
-/** Closes an open epoch at `cutOffPosition`: the global position up to which events count for it. */
-export function closeEpoch(state: NetworkState, command: { epoch: number }, cutOffPosition: bigint): NetworkEvent[] {
+/** Closes an open epoch; the close's own position is its cut-off (`cutOffOf`). */
+export function closeEpoch(state: NetworkState, command: { epoch: number }): NetworkEvent[] {
   const epoch = state.epochs.get(command.epoch);
   if (!epoch) reject('not_found', 'epoch', `epoch ${command.epoch} was never opened`);
   if (epoch.status === 'closed') reject('conflict', 'epoch', `epoch ${command.epoch} is already closed`);
-  return [{ type: 'EpochClosed', data: { epoch: epoch.epoch, cutOffPosition: cutOffPosition.toString() } }];
+  return [{ type: 'EpochClosed', data: { epoch: epoch.epoch } }];
 }
 
 /** Gives a closed epoch's undistributed pool back to the treasury, once. */
@@ -153,13 +172,12 @@ export function adoptPolicy(state: NetworkState, command: Record<string, unknown
 export type NetworkCommand =
   | { type: 'FundTreasury'; data: { amount: unknown; reference: unknown } }
   | { type: 'OpenEpoch'; data: { epoch: unknown; start: unknown; end: unknown; rewardPool: unknown } }
-  /** `cutOffPosition`: the store's last position when the close is decided. */
-  | { type: 'CloseEpoch'; data: { epoch: number; cutOffPosition: bigint } }
+  | { type: 'CloseEpoch'; data: { epoch: number } }
   | { type: 'ReturnEpochPool'; data: { epoch: number; amount: bigint } }
   | { type: 'AdoptPolicy'; data: Record<string, unknown> };
 
 /** The network ledger, one stream for the whole network. */
-export const networkDecider: Decider<NetworkState, NetworkEvent, NetworkCommand> = {
+export const networkDecider: Decider<NetworkState, RecordedNetworkEvent, NetworkCommand> = {
   streamOf: () => NETWORK_STREAM,
   initial: initialNetwork,
   evolve: evolveNetwork,
@@ -170,7 +188,7 @@ export const networkDecider: Decider<NetworkState, NetworkEvent, NetworkCommand>
       case 'OpenEpoch':
         return openEpoch(state, command.data);
       case 'CloseEpoch':
-        return closeEpoch(state, { epoch: command.data.epoch }, command.data.cutOffPosition);
+        return closeEpoch(state, { epoch: command.data.epoch });
       case 'ReturnEpochPool':
         return returnEpochPool(state, command.data);
       case 'AdoptPolicy':

@@ -155,9 +155,15 @@ describe('domain', () => {
       .thenRejects(undefined, [{ field: 'rewardPool', reason: 'exceeds the unallocated treasury (40 base units available)' }]);
     const state = spec
       .given([funded, opened])
-      .when({ type: 'CloseEpoch', data: { epoch: 1, cutOffPosition: 1234n } })
-      .then([{ type: 'EpochClosed', data: { epoch: 1, cutOffPosition: '1234' } }]);
-    expect(state.epochs.get(1)).toMatchObject({ status: 'closed', cutOffPosition: 1234n });
+      .when({ type: 'CloseEpoch', data: { epoch: 1 } })
+      .then([{ type: 'EpochClosed', data: { epoch: 1 } }]);
+    expect(state.epochs.get(1)).toMatchObject({ status: 'closed' });
+    // The cut-off is the close's own position (the last position before it); an older close names it in its data.
+    const open = [funded, opened].reduce((state, event) => networkDecider.evolve(state, event), networkDecider.initial());
+    expect(networkDecider.evolve(open, { type: 'EpochClosed', data: { epoch: 1 }, position: 1235n }).epochs.get(1)?.cutOffPosition).toBe(1234n);
+    expect(
+      networkDecider.evolve(open, { type: 'EpochClosed', data: { epoch: 1, cutOffPosition: '1000' }, position: 1235n }).epochs.get(1)?.cutOffPosition,
+    ).toBe(1000n);
     expect(policyFor(state.policies, 1)).toBe(GENESIS_POLICY);
   });
 

@@ -2,7 +2,7 @@ import { reportFigures } from '../../domain/epoch-books';
 import type { DistributionBuilt, RewardsCalculated } from '../../domain/epoch-settlement';
 import { buildDistribution, levelLengths } from '../../domain/merkle-distribution';
 import type { MetricReport } from '../../domain/metric-report';
-import type { NetworkEvent } from '../../domain/network';
+import { cutOffOf, type NetworkEvent } from '../../domain/network';
 import { policyFor, type Policy } from '../../domain/policy';
 import { calculateRewards, type RewardCalculation, type RewardInput, type SynqerTotals } from '../../domain/rewards';
 import type { StakeEvent } from '../../domain/stake';
@@ -240,7 +240,7 @@ async function applyOne(event: RecordedEvent, context: ProjectionContext, cutOff
 async function closeEpoch(event: RecordedEvent, context: ProjectionContext, cutOffs: Map<number, bigint>): Promise<void> {
   const { sql, history } = context;
   const closed = event.data as Extract<NetworkEvent, { type: 'EpochClosed' }>['data'];
-  const cutOff = BigInt(closed.cutOffPosition);
+  const cutOff = cutOffOf(closed, event.position);
   const late = new MetricTotals();
   for await (const recorded of history.readAll({ after: cutOff, category: 'metrics' })) {
     if (recorded.position >= event.position) break;

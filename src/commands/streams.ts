@@ -36,10 +36,18 @@ async function read<S, E extends DomainEvent, C, Id>(store: EventStore, decider:
   let state = decider.initial();
   let revision: ExpectedRevision = 'no_stream';
   for await (const event of store.readStream(stream)) {
-    state = decider.evolve(state, { type: event.type, data: event.data } as E);
+    state = decider.evolve(state, recorded<E>(event));
     revision = event.revision;
   }
   return { state, revision };
+}
+
+/**
+ * A recorded event as a decider's `evolve` sees it: its type and data, and the global position it was recorded at (the
+ * network ledger's cut-offs are the positions of its `EpochClosed` events).
+ */
+function recorded<E extends DomainEvent>(event: { type: string; data: object; position: bigint }): E {
+  return { type: event.type, data: event.data, position: event.position } as unknown as E;
 }
 
 /** Each singleton stream as last read from each store. The states are never changed (`evolvesInPlace` is refused), so callers may share them. */
@@ -59,7 +67,7 @@ export async function loadLatest<S, E extends DomainEvent, C>(store: EventStore,
   let state = known?.state ?? decider.initial();
   let revision = known?.revision ?? -1n;
   for await (const event of store.readStream(stream, { fromRevision: revision + 1n })) {
-    state = decider.evolve(state, { type: event.type, data: event.data } as E);
+    state = decider.evolve(state, recorded<E>(event));
     revision = event.revision;
   }
   // Concurrent callers may finish out of order: keep the furthest read.

@@ -72,10 +72,8 @@ export class EpochClosePipeline {
         this.store,
         network.networkDecider,
         undefined,
-        async (state) =>
-          state.epochs.get(epoch)?.status === 'closed'
-            ? []
-            : network.networkDecider.decide({ type: 'CloseEpoch', data: { epoch, cutOffPosition: await this.store.lastPosition() } }, state),
+        // The cut-off is EpochClosed's own position: what is recorded before it counts, nothing after it does.
+        (state) => (state.epochs.get(epoch)?.status === 'closed' ? [] : network.networkDecider.decide({ type: 'CloseEpoch', data: { epoch } }, state)),
         { ...metadata, commandId: `close-epoch:${epoch}` },
       );
     }

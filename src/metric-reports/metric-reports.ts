@@ -192,8 +192,13 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
     };
   }
 
-  /** An epoch may have closed while this batch was decided: reports recorded after its cut-off are voided and refused. */
+  /**
+   * An epoch may have closed while this batch was decided: reports recorded after its cut-off (its EpochClosed's
+   * position) are voided and refused. Positions commit out of order, so the store's watermark is waited for first:
+   * every append with a lower position, an EpochClosed among them, is then committed and read with the ledger.
+   */
   private async voidLateReports(appended: Appended[], metadata: CommandMetadata, outcomes: ReportOutcome[]): Promise<void> {
+    await this.store.lastPosition();
     const ledger = await loadLatest(this.store, networkDecider);
     for (const { stream, epoch, position, accepted } of appended) {
       const info = ledger.epochs.get(epoch);

@@ -9,8 +9,8 @@ import { decideAndAppend, loadLatest, type CommandMetadata, type Requested } fro
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
 
-/** A command on the network ledger (treasury, policy, epoch calendar) as a caller states it: a close's cut-off is taken when it is decided. */
-export type NetworkRequest = Requested<network.NetworkCommand, 'cutOffPosition'>;
+/** A command on the network ledger (treasury, policy, epoch calendar) as a caller states it (a close's cut-off is its own position). */
+export type NetworkRequest = Requested<network.NetworkCommand, never>;
 
 /** A command on the network ledger, as data: what the command bus carries (`POST /treasury/fundings`, `/policy`, `/epochs`). */
 export class ChangeNetwork {
@@ -22,21 +22,11 @@ export class ChangeNetwork {
 
 /**
  * Decides a command on the network ledger and records its events: the one composition of every network ledger command,
- * run by the bus's handler for HTTP and called directly by `synq epochs open`. A close's cut-off is the store's
- * position when it is decided (each attempt takes it again).
+ * run by the bus's handler for HTTP and called directly by `synq epochs open`. A close's cut-off is the position of
+ * its own EpochClosed event (`network.cutOffOf`).
  */
 export function changeNetwork(store: EventStore, command: NetworkRequest, metadata: CommandMetadata) {
-  return decideAndAppend(
-    store,
-    network.networkDecider,
-    undefined,
-    async (state) =>
-      network.networkDecider.decide(
-        command.type === 'CloseEpoch' ? { type: 'CloseEpoch', data: { ...command.data, cutOffPosition: await store.lastPosition() } } : command,
-        state,
-      ),
-    metadata,
-  );
+  return decideAndAppend(store, network.networkDecider, undefined, (state) => network.networkDecider.decide(command, state), metadata);
 }
 
 @CommandHandler(ChangeNetwork)
