@@ -32,22 +32,28 @@ async function main(): Promise<void> {
   const jsonLogger = createJsonLogger({ level: level ?? config.logLevel ?? 'info' });
   Logger.overrideLogger(new JsonLoggerService(jsonLogger));
   const logger = new Logger('engine');
-  const engine = await startEngine(config, logger, { jsonLogger });
+  // The handlers are in place before the engine starts: a Ctrl-C while it starts stops it once it has started,
+  // instead of killing the process with the embedded server (in its own process group) left behind.
+  const started: { engine?: Awaited<ReturnType<typeof startEngine>> } = {};
   let signalled = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (signalled) return;
-    signalled = true;
-    logger.log(`${signal} received: shutting down`);
-    engine.stop().then(
+  const stop = (running: NonNullable<typeof started.engine>) =>
+    running.stop().then(
       () => process.exit(0),
       (error: unknown) => {
         logger.error(`shutdown failed: ${(error as Error).message}`);
         process.exit(1);
       },
     );
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (signalled) return;
+    signalled = true;
+    logger.log(`${signal} received: ${started.engine ? 'shutting down' : 'shutting down once started'}`);
+    if (started.engine) void stop(started.engine);
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
+  started.engine = await startEngine(config, logger, { jsonLogger });
+  if (signalled) await stop(started.engine);
 }
 
 main().catch((error: unknown) => {
