@@ -1,7 +1,9 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { hash } from 'node:crypto';
 import type { Decider, DomainEvent } from '../../domain/decider';
 import { CommandRejected } from '../../domain/rejection';
 import { WrongExpectedRevisionError } from '../event-store/errors';
+import { KeyedQueue } from './keyed-queue';
 import type { EventMetadata, EventStore, ExpectedRevision, JsonObject } from '../event-store/event-store';
 
 /**
@@ -122,10 +124,24 @@ export type Requested<C extends { type: string; data: object }, K extends Proper
   ? { type: C['type']; data: Omit<C['data'], K> }
   : never;
 
+/** Same-stream commands of this process, queued per store: they run one after another instead of racing. */
+const streamQueues = new WeakMap<EventStore, KeyedQueue>();
+/** The streams whose turn the current async context holds. */
+const queuedStreams = new AsyncLocalStorage<ReadonlySet<string>>();
+
 /**
- * The command side's one loop: load the stream, decide, append at the exact revision that was loaded. A concurrent
- * writer makes the append fail; then it loads and decides again, so the decision always sees what is recorded.
- * Event ids derive from the command id, so a command retried after a lost answer writes nothing twice.
+ * How a command retries when another process wrote its stream meanwhile: up to `attempts` decisions, sleeping between
+ * them a random time in [0, min(capMs, baseMs * 2^attempt)) (exponential backoff, full jitter), and never beyond
+ * `budgetMs` in all.
+ */
+export const CONFLICT_RETRY = { attempts: 60, baseMs: 2, capMs: 100, budgetMs: 10_000 };
+
+/**
+ * The command side's one loop: load the stream, decide, append at the exact revision that was loaded. Commands on one
+ * stream in this process queue (KeyedQueue), so they never conflict with each other; a writer in another process
+ * makes the append fail, and then the command loads and decides again after a jittered backoff (`CONFLICT_RETRY`),
+ * so the decision always sees what is recorded and a good command is refused only for what the books say. Event ids
+ * derive from the command id, so a command retried after a lost answer writes nothing twice.
  */
 export async function decideAndAppend<S, E extends DomainEvent, C, Id>(
   store: EventStore,
@@ -135,7 +151,24 @@ export async function decideAndAppend<S, E extends DomainEvent, C, Id>(
   metadata: CommandMetadata,
 ): Promise<{ events: E[]; position?: bigint }> {
   const stream = decider.streamOf(id);
-  for (let attempt = 1; attempt <= 5; attempt++) {
+  const held = queuedStreams.getStore();
+  // A decision made inside another on the same stream would wait for itself: it runs in the outer one's turn.
+  if (held?.has(stream)) return decideAndAppendNow(store, decider, stream, decide, metadata);
+  let queue = streamQueues.get(store);
+  if (!queue) streamQueues.set(store, (queue = new KeyedQueue()));
+  return queue.run(stream, () => queuedStreams.run(new Set(held).add(stream), () => decideAndAppendNow(store, decider, stream, decide, metadata)));
+}
+
+async function decideAndAppendNow<S, E extends DomainEvent, C, Id>(
+  store: EventStore,
+  decider: Decider<S, E, C, Id>,
+  stream: string,
+  decide: (state: S) => E[] | Promise<E[]>,
+  metadata: CommandMetadata,
+): Promise<{ events: E[]; position?: bigint }> {
+  const { attempts, baseMs, capMs, budgetMs } = CONFLICT_RETRY;
+  const deadline = Date.now() + budgetMs;
+  for (let attempt = 1; ; attempt++) {
     const { state, revision } = await read(store, decider, stream);
     const events = await decide(state);
     if (events.length === 0) return { events };
@@ -145,6 +178,9 @@ export async function decideAndAppend<S, E extends DomainEvent, C, Id>(
     } catch (error) {
       if (!(error instanceof WrongExpectedRevisionError)) throw error;
     }
+    const pause = Math.random() * Math.min(capMs, baseMs * 2 ** attempt);
+    if (attempt >= attempts || Date.now() + pause > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, pause));
   }
   throw new CommandRejected('conflict', [{ field: 'stream', reason: `${stream} kept changing while this command was decided; try again` }]);
 }
