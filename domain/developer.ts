@@ -1,7 +1,7 @@
 import { checkSignature, proveBurn, requireNotCredited, type ChainProofClaim, type ObservedTransaction, type ProofAddresses } from './chain-proofs';
 import type { Decider } from './decider';
 import { TOKEN } from './policy';
-import { reject } from './rejection';
+import { reject, repeatsRecorded } from './rejection';
 import { Checks } from './values';
 
 /**
@@ -57,10 +57,7 @@ export function registerDeveloper(state: DeveloperState | undefined, command: { 
   const developerId = checks.id('developerId', command.developerId);
   const wallet = checks.publicKey('wallet', command.wallet);
   checks.done();
-  if (state) {
-    if (state.wallet === wallet) return [];
-    reject('conflict', 'developerId', `developer ${developerId} is already registered with another wallet`);
-  }
+  if (state && repeatsRecorded(`developer ${developerId}`, { wallet: state.wallet }, { wallet })) return [];
   return [{ type: 'DeveloperRegistered', data: { developerId, wallet } }];
 }
 
@@ -169,11 +166,14 @@ export function consumeCredits(
   return [{ type: 'CreditsConsumed', data }];
 }
 
-function repeated(account: DeveloperState, key: string, content: string, field: string): boolean {
+/** The operation `key` seen before: true when `content` (JSON) repeats it; other content is a 409 naming the field that differs. */
+function repeated(account: DeveloperState, key: string, content: string, _idField: string): boolean {
   const earlier = account.operations.get(key);
-  if (earlier === undefined) return false;
-  if (earlier === content) return true;
-  reject('conflict', field, `${key.split(':')[1]} is already recorded with other details`);
+  return repeatsRecorded(
+    `${key.split(':')[0]} ${key.split(':').slice(1).join(':')}`,
+    earlier === undefined ? undefined : JSON.parse(earlier),
+    JSON.parse(content),
+  );
 }
 
 function requireDeveloper(state: DeveloperState | undefined): DeveloperState {

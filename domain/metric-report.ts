@@ -1,6 +1,6 @@
 import type { Decider } from './decider';
 import type { EpochInfo } from './network';
-import { reject } from './rejection';
+import { reject, repeatsRecorded } from './rejection';
 import type { SynqerState } from './synqer';
 import { Checks, toInstant } from './values';
 
@@ -146,7 +146,17 @@ export function acceptReport(state: MetricReportsState, report: MetricReport, co
   const earlier = state.reports.get(report.reportId);
   if (earlier !== undefined) {
     if (earlier === canonicalReportText(report)) return [];
-    reject('conflict', 'reportId', `report ${report.reportId} is already recorded with other content`);
+    // The canonical text is one "field:value" line per field: name the first that differs.
+    const fields = (text: string) =>
+      Object.fromEntries(
+        text
+          .split('\n')
+          .slice(1)
+          .map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1)]),
+      );
+    repeatsRecorded(`report ${report.reportId}`, fields(earlier), fields(canonicalReportText(report)));
+    // Same fields, another signature (ed25519 signs one way per key and text): nothing new to decide.
+    return [];
   }
   if (synqer.status === 'suspended') reject('conflict', 'synqerId', `synqer ${synqer.synqerId} is suspended`);
   if (!epoch) reject('conflict', 'epoch', `epoch ${report.epoch} is not open`);

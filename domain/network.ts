@@ -1,6 +1,6 @@
 import type { Decider } from './decider';
 import { parsePolicyParameters, policyFor, type Policy } from './policy';
-import { reject } from './rejection';
+import { reject, repeatsRecorded } from './rejection';
 import { Checks, toInstant, U64_MAX } from './values';
 
 /**
@@ -105,10 +105,7 @@ export function fundTreasury(state: NetworkState, command: { amount: unknown; re
   const reference = checks.text('reference', command.reference, 200);
   checks.done();
   const earlier = state.fundings.get(reference);
-  if (earlier !== undefined) {
-    if (earlier === amount) return [];
-    reject('conflict', 'reference', `funding ${reference} is already recorded with amount ${earlier}`);
-  }
+  if (repeatsRecorded(`funding ${reference}`, earlier === undefined ? undefined : { amount: earlier.toString() }, { amount: amount.toString() })) return [];
   if (state.funded + amount > U64_MAX) reject('invalid', 'amount', `would take the treasury's books (${state.funded} funded) past ${U64_MAX} (u64)`);
   return [{ type: 'TreasuryFunded', data: { amount: amount.toString(), reference } }];
 }
@@ -125,8 +122,8 @@ export function openEpoch(state: NetworkState, command: { epoch: unknown; start:
 
   const existing = state.epochs.get(epoch);
   if (existing) {
-    if (existing.start === start && existing.end === end && existing.rewardPool === rewardPool) return [];
-    reject('conflict', 'epoch', `epoch ${epoch} is already opened with other terms`);
+    const terms = (s: number, e: number, pool: bigint) => ({ start: toInstant(s), end: toInstant(e), rewardPool: pool.toString() });
+    if (repeatsRecorded(`epoch ${epoch}`, terms(existing.start, existing.end, existing.rewardPool), terms(start, end, rewardPool))) return [];
   }
   if (epoch !== state.lastEpoch + 1) reject('conflict', 'epoch', `the next epoch to open is ${state.lastEpoch + 1}`);
   const previous = state.epochs.get(epoch - 1);

@@ -24,3 +24,18 @@ export class CommandRejected extends Error {
 export function reject(kind: RejectionKind, field: string, reason: string): never {
   throw new CommandRejected(kind, [{ field, reason }]);
 }
+
+/**
+ * An operation whose id was seen before (`recorded`: its content then, field by field; undefined when the id is new).
+ * The same content is a repeat (true: nothing new to decide); other content is refused as a conflict naming the first
+ * field that differs and the value recorded for it.
+ */
+export function repeatsRecorded(what: string, recorded: Readonly<Record<string, string>> | undefined, content: Readonly<Record<string, string>>): boolean {
+  if (recorded === undefined) return false;
+  for (const field of new Set([...Object.keys(content), ...Object.keys(recorded)])) {
+    if (recorded[field] !== content[field]) {
+      reject('conflict', field, `${what} is already recorded with ${field} ${recorded[field] === undefined ? 'unset' : JSON.stringify(recorded[field])}`);
+    }
+  }
+  return true;
+}

@@ -1,6 +1,6 @@
 import { checkSignature, proveStakeDeposit, requireNotCredited, type ChainProofClaim, type ObservedTransaction, type ProofAddresses } from './chain-proofs';
 import type { Decider } from './decider';
-import { reject } from './rejection';
+import { reject, repeatsRecorded } from './rejection';
 import { Checks } from './values';
 
 /**
@@ -30,29 +30,31 @@ export interface StakeState {
   /** Requests in the order they were made. */
   unstaking: Map<string, Unstaking>;
   slashed: bigint;
-  operations: Set<string>;
+  /** Operation (`deposit:<id>`, `request:<id>`, `slash:<id>`) → its content as asked, to tell a retry from a reuse of the id. */
+  operations: Map<string, Record<string, string>>;
 }
 
 export const stakeStream = (synqerId: string) => `stake-${synqerId}`;
-export const initialStake = (): StakeState => ({ active: 0n, unstaking: new Map(), slashed: 0n, operations: new Set() });
+export const initialStake = (): StakeState => ({ active: 0n, unstaking: new Map(), slashed: 0n, operations: new Map() });
 
 export function evolveStake(state: StakeState, event: StakeEvent): StakeState {
-  const operations = new Set(state.operations);
+  const operations = new Map(state.operations);
   const unstaking = new Map(state.unstaking);
   switch (event.type) {
     case 'StakeDeposited':
-      operations.add(`deposit:${event.data.depositId}`);
+      operations.set(`deposit:${event.data.depositId}`, { amount: event.data.amount });
       return { ...state, operations, active: state.active + BigInt(event.data.amount) };
     case 'UnstakeRequested':
       unstaking.set(event.data.requestId, { amount: BigInt(event.data.amount), unlockEpoch: event.data.unlockEpoch, withdrawn: false });
-      return { ...state, unstaking, active: state.active - BigInt(event.data.amount) };
+      operations.set(`request:${event.data.requestId}`, { amount: event.data.amount });
+      return { ...state, operations, unstaking, active: state.active - BigInt(event.data.amount) };
     case 'StakeWithdrawn': {
       const request = unstaking.get(event.data.requestId)!;
       unstaking.set(event.data.requestId, { ...request, withdrawn: true });
       return { ...state, unstaking };
     }
     case 'StakeSlashed': {
-      operations.add(`slash:${event.data.slashId}`);
+      operations.set(`slash:${event.data.slashId}`, { amount: event.data.requested, reason: event.data.reason });
       const fromActive = BigInt(event.data.fromActive);
       let fromUnstaking = BigInt(event.data.amount) - fromActive;
       for (const [id, request] of [...unstaking.entries()].reverse()) {
@@ -74,7 +76,7 @@ export function deposit(state: StakeState, synqerId: string, command: { depositI
   const depositId = checks.id('depositId', command.depositId);
   const amount = checks.amount('amount', command.amount);
   checks.done();
-  if (state.operations.has(`deposit:${depositId}`)) return [];
+  if (repeatsRecorded(`deposit ${depositId}`, state.operations.get(`deposit:${depositId}`), { amount: amount.toString() })) return [];
   return [{ type: 'StakeDeposited', data: { synqerId, depositId, amount: amount.toString() } }];
 }
 
@@ -111,11 +113,7 @@ export function requestUnstake(
   const requestId = checks.id('requestId', command.requestId);
   const amount = checks.amount('amount', command.amount);
   checks.done();
-  const earlier = state.unstaking.get(requestId);
-  if (earlier) {
-    if (earlier.amount === amount) return [];
-    reject('conflict', 'requestId', `unstake request ${requestId} is already recorded with another amount`);
-  }
+  if (repeatsRecorded(`unstake request ${requestId}`, state.operations.get(`request:${requestId}`), { amount: amount.toString() })) return [];
   if (amount > state.active) reject('conflict', 'amount', `exceeds the active stake (${state.active} base units)`);
   return [{ type: 'UnstakeRequested', data: { synqerId, requestId, amount: amount.toString(), unlockEpoch: lastOpenedEpoch + cooldownEpochs } }];
 }
@@ -140,7 +138,7 @@ export function slash(state: StakeState, synqerId: string, command: { slashId: u
   const requested = checks.amount('amount', command.amount);
   const reason = checks.text('reason', command.reason);
   checks.done();
-  if (state.operations.has(`slash:${slashId}`)) return [];
+  if (repeatsRecorded(`slash ${slashId}`, state.operations.get(`slash:${slashId}`), { amount: requested.toString(), reason })) return [];
   const held = heldStake(state);
   const amount = requested < held ? requested : held;
   if (amount === 0n) reject('conflict', 'amount', 'the synqer holds no stake to slash');

@@ -1,5 +1,5 @@
 import type { Decider } from './decider';
-import { reject } from './rejection';
+import { reject, repeatsRecorded } from './rejection';
 import { Checks } from './values';
 
 /**
@@ -73,13 +73,14 @@ export function register(state: SynqerState | undefined, command: RegisterSynqer
   };
   checks.done();
   if (state) {
-    const same =
-      state.reportingKey === data.reportingKey &&
-      state.region === data.region &&
-      state.wallets[0].payoutWallet === data.payoutWallet &&
-      JSON.stringify(state.labels) === JSON.stringify(data.labels);
-    if (same) return [];
-    reject('conflict', 'synqerId', `synqer ${data.synqerId} is already registered with other details`);
+    const registered = {
+      payoutWallet: state.wallets[0].payoutWallet,
+      reportingKey: state.reportingKey,
+      region: state.region,
+      labels: JSON.stringify(state.labels),
+    };
+    const asked = { payoutWallet: data.payoutWallet, reportingKey: data.reportingKey, region: data.region, labels: JSON.stringify(data.labels) };
+    if (repeatsRecorded(`synqer ${data.synqerId}`, registered, asked)) return [];
   }
   return [{ type: 'SynqerRegistered', data }];
 }

@@ -2,6 +2,7 @@ import { canonicalReportBytes, type MetricReport } from '../domain/metric-report
 import { base58Encode } from '../domain/values';
 import { generateReportingKeypair, publicKeyOf, signEd25519 } from '../src/commands/ed25519';
 import { startTestApi, type TestApi } from './support/api';
+import { expectMoneyInvariants } from './support/money-invariants';
 
 const wallet = (seed: number) => base58Encode(Uint8Array.from({ length: 32 }, (_, i) => (seed * 31 + i * 7 + 1) % 256));
 
@@ -13,6 +14,7 @@ describe('command side over the REST API', () => {
     api = await startTestApi();
   });
   afterAll(async () => {
+    await expectMoneyInvariants(api);
     await api.close();
   });
 
@@ -88,7 +90,7 @@ describe('command side over the REST API', () => {
 
       const different = await api.call('POST', '/synqers', api.keys.operator, { ...first.body, region: 'us-east', labels: { tier: 'gold' } });
       expect(different.status).toBe(409);
-      expect(different.body.problems).toEqual([{ field: 'synqerId', reason: 'synqer alpha is already registered with other details' }]);
+      expect(different.body.problems).toEqual([{ field: 'region', reason: 'synqer alpha is already recorded with region "eu-west"' }]);
     });
 
     it('names every bad field of a registration at once', async () => {
@@ -205,7 +207,7 @@ describe('command side over the REST API', () => {
       expect(reasons).toEqual([
         'accepted',
         "signature: is not a valid signature of this report by the synqer's reporting key",
-        `reportId: report ${accepted.reportId} is already recorded with other content`,
+        `periodStart: report ${accepted.reportId} is already recorded with periodStart "2026-11-02T00:00:00Z"`,
         `periodStart: overlaps the period of report ${accepted.reportId}`,
         'periodStart: the period must lie inside epoch 1 [2026-11-01T00:00:00Z, 2026-11-08T00:00:00Z)',
         'epoch: epoch 2 is not open',

@@ -52,6 +52,24 @@ function recorded<E extends DomainEvent>(event: { type: string; data: object; po
   return { type: event.type, data: event.data, position: event.position } as unknown as E;
 }
 
+/**
+ * A stream folded up to and including the first event `through` selects, else in full: the state a command's answer
+ * is read from, so that repeating a command (same id, same content) answers what it answered the first time.
+ */
+export async function loadThrough<S, E extends DomainEvent, C, Id>(
+  store: EventStore,
+  decider: Decider<S, E, C, Id>,
+  id: Id,
+  through: (event: { type: string; data: Record<string, unknown> }) => boolean,
+): Promise<S> {
+  let state = decider.initial();
+  for await (const event of store.readStream(decider.streamOf(id))) {
+    state = decider.evolve(state, recorded<E>(event));
+    if (through({ type: event.type, data: event.data as Record<string, unknown> })) break;
+  }
+  return state;
+}
+
 /** Each singleton stream as last read from each store. The states are never changed (`evolvesInPlace` is refused), so callers may share them. */
 const lastRead = new WeakMap<EventStore, Map<string, { state: unknown; revision: bigint }>>();
 

@@ -15,7 +15,7 @@ import { appendChainProofCredit } from '../treasury/chain-proofs';
 import { ChainMovements } from '../settlement/chain-movements';
 import { SettlementModule } from '../settlement/settlement.module';
 import { readTokenAccount } from '../chain/token';
-import { decideAndAppend, load, loadLatest, type CommandMetadata, type Requested } from '../commands/streams';
+import { decideAndAppend, load, loadLatest, loadThrough, type CommandMetadata, type Requested } from '../commands/streams';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
 
@@ -114,7 +114,7 @@ export class DevelopersController {
   async register(@Body() body: { developerId?: unknown; wallet?: unknown }, @Req() request: AuthenticatedRequest) {
     const developerId = typeof body?.developerId === 'string' ? body.developerId : '';
     await this.run(request, developerId, { type: 'RegisterDeveloper', data: { developerId: body?.developerId, wallet: body?.wallet } });
-    return this.get(developerId, request);
+    return this.view(developerId, request, (event) => event.type === 'DeveloperRegistered');
   }
 
   /** Purchases are recorded by operators once the payment is confirmed. */
@@ -131,14 +131,14 @@ export class DevelopersController {
     });
     // In hybrid settlement the treasury delivers the tokens on chain, once: a repeated request resumes the delivery.
     const chainTransfer = await this.movements.deliverPurchase(id, String(body?.purchaseId), commandMetadata(request, randomUUID()));
-    return { ...(await this.get(id, request)), chainTransfer };
+    return { ...(await this.view(id, request, (event) => event.type === 'TokensPurchased' && event.data.purchaseId === body?.purchaseId)), chainTransfer };
   }
 
   @Post(':id/burns')
   @Roles('operator', 'developer')
   async burn(@Param('id') id: string, @Body() body: { burnId?: unknown; amount?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, id, { type: 'BurnForCredits', data: { burnId: body?.burnId, amount: body?.amount } });
-    return this.get(id, request);
+    return this.view(id, request, (event) => event.type === 'TokensBurnedForCredits' && event.data.burnId === body?.burnId);
   }
 
   /**
@@ -163,14 +163,19 @@ export class DevelopersController {
     @Req() request: AuthenticatedRequest,
   ) {
     await this.run(request, id, { type: 'ConsumeCredits', data: { usageId: body?.usageId, credits: body?.credits, sessionReference: body?.sessionReference } });
-    return this.get(id, request);
+    return this.view(id, request, (event) => event.type === 'CreditsConsumed' && event.data.usageId === body?.usageId);
   }
 
   @Get(':id')
   @Roles('operator', 'auditor', 'developer', 'ingest')
   async get(@Param('id') id: string, @Req() request: AuthenticatedRequest) {
+    return this.view(id, request, () => false);
+  }
+
+  /** The account as it stood right after the event `through` selects: a repeated command answers what it answered first. */
+  private async view(id: string, request: AuthenticatedRequest, through: Parameters<typeof loadThrough>[3]) {
     ownAccountOnly(request, id);
-    const { state } = await load(this.store, developer.developerDecider, id);
+    const state = await loadThrough(this.store, developer.developerDecider, id, through);
     if (!state) reject('not_found', 'developerId', `no developer is registered as ${id}`);
     return { developerId: state.developerId, wallet: state.wallet, tokenBalance: state.tokenBalance.toString(), credits: state.credits.toString() };
   }

@@ -5,7 +5,7 @@ import * as network from '../../domain/network';
 import { reject } from '../../domain/rejection';
 import { toInstant } from '../../domain/values';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
-import { decideAndAppend, loadLatest, type CommandMetadata, type Requested } from '../commands/streams';
+import { decideAndAppend, loadLatest, loadThrough, type CommandMetadata, type Requested } from '../commands/streams';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
 
@@ -38,6 +38,12 @@ export class ChangeNetworkHandler implements ICommandHandler<ChangeNetwork> {
   }
 }
 
+const treasuryView = (state: network.NetworkState) => ({
+  funded: state.funded.toString(),
+  allocated: state.allocated.toString(),
+  unallocated: network.unallocated(state).toString(),
+});
+
 export function epochView(epoch: network.EpochInfo) {
   return {
     epoch: epoch.epoch,
@@ -60,14 +66,15 @@ export class NetworkController {
   @Roles('operator')
   async fund(@Body() body: { amount?: unknown; reference?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, { type: 'FundTreasury', data: { amount: body?.amount, reference: body?.reference } });
-    return this.treasury();
+    // The treasury as it stood right after this funding: a repeat answers what the funding answered.
+    const state = await loadThrough(this.store, network.networkDecider, undefined, (e) => e.type === 'TreasuryFunded' && e.data.reference === body?.reference);
+    return treasuryView(state);
   }
 
   @Get('treasury')
   @Roles('operator', 'auditor')
   async treasury() {
-    const state = await loadLatest(this.store, network.networkDecider);
-    return { funded: state.funded.toString(), allocated: state.allocated.toString(), unallocated: network.unallocated(state).toString() };
+    return treasuryView(await loadLatest(this.store, network.networkDecider));
   }
 
   @Post('policy')
@@ -92,9 +99,10 @@ export class NetworkController {
     return this.epoch(typeof body?.epoch === 'number' ? body.epoch : 0);
   }
 
-  /** The epoch as the network ledger records it (its settlement is read at GET /epochs/{n}). */
+  /** The epoch as the network ledger recorded its opening (its settlement is read at GET /epochs/{n}): a repeat answers the same. */
   private async epoch(epoch: number) {
-    const info = (await loadLatest(this.store, network.networkDecider)).epochs.get(epoch);
+    const ledger = await loadThrough(this.store, network.networkDecider, undefined, (e) => e.type === 'EpochOpened' && e.data.epoch === epoch);
+    const info = ledger.epochs.get(epoch);
     if (!info) reject('not_found', 'epoch', `epoch ${epoch} was never opened`);
     return epochView(info);
   }

@@ -258,6 +258,8 @@ export class EngineMetrics {
 export function refusalReason(problem: Problem | undefined): string {
   if (!problem) return 'malformed';
   const { field, reason } = problem;
+  // A report id reused with other content: the problem names the field that differs (domain/rejection.ts repeatsRecorded).
+  if (/^report .* is already recorded with /.test(reason)) return 'conflicting_duplicate';
   switch (field) {
     case 'signature':
       return /not a valid signature/.test(reason) ? 'bad_signature' : 'malformed';

@@ -13,7 +13,7 @@ import { CHAIN_GATEWAY } from '../chain/open-chain';
 import { appendChainProofCredit } from '../treasury/chain-proofs';
 import { ChainMovements } from '../settlement/chain-movements';
 import { SettlementModule } from '../settlement/settlement.module';
-import { decideAndAppend, load, loadLatest, type CommandMetadata, type Requested } from '../commands/streams';
+import { decideAndAppend, loadLatest, loadThrough, type CommandMetadata, type Requested } from '../commands/streams';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
 import { loadSynqer } from '../synqers/synqers';
@@ -105,7 +105,7 @@ export class StakesController {
   @Roles('operator')
   async deposit(@Param('id') id: string, @Body() body: { depositId?: unknown; amount?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, { type: 'DepositStake', data: { synqerId: id, depositId: body?.depositId, amount: body?.amount } });
-    return this.get(id);
+    return this.view(id, (event) => event.type === 'StakeDeposited' && event.data.depositId === body?.depositId);
   }
 
   /**
@@ -123,7 +123,7 @@ export class StakesController {
   @Roles('operator')
   async requestUnstake(@Param('id') id: string, @Body() body: { requestId?: unknown; amount?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, { type: 'RequestUnstake', data: { synqerId: id, requestId: body?.requestId, amount: body?.amount } });
-    return this.get(id);
+    return this.view(id, (event) => event.type === 'UnstakeRequested' && event.data.requestId === body?.requestId);
   }
 
   @Post('withdrawals')
@@ -132,7 +132,7 @@ export class StakesController {
     await this.run(request, { type: 'WithdrawStake', data: { synqerId: id, requestId: body?.requestId } });
     // In hybrid settlement the vault pays the tokens back on chain, once.
     const chainTransfer = await this.movements.returnStake(id, String(body?.requestId), commandMetadata(request, randomUUID()));
-    return { ...(await this.get(id)), chainTransfer };
+    return { ...(await this.view(id, (event) => event.type === 'StakeWithdrawn' && event.data.requestId === body?.requestId)), chainTransfer };
   }
 
   @Post('slashes')
@@ -141,13 +141,18 @@ export class StakesController {
     await this.run(request, { type: 'SlashStake', data: { synqerId: id, slashId: body?.slashId, amount: body?.amount, reason: body?.reason } });
     // In hybrid settlement the slashed stake moves from the vault to the treasury on chain, once.
     const chainTransfer = await this.movements.moveSlash(id, String(body?.slashId), commandMetadata(request, randomUUID()));
-    return { ...(await this.get(id)), chainTransfer };
+    return { ...(await this.view(id, (event) => event.type === 'StakeSlashed' && event.data.slashId === body?.slashId)), chainTransfer };
   }
 
   @Get()
   @Roles('operator', 'auditor', 'ingest')
   async get(@Param('id') id: string) {
-    const { state } = await load(this.store, stake.stakeDecider, id);
+    return this.view(id, () => false);
+  }
+
+  /** The stake as it stood right after the event `through` selects: a repeated command answers what it answered first. */
+  private async view(id: string, through: Parameters<typeof loadThrough>[3]) {
+    const state = await loadThrough(this.store, stake.stakeDecider, id, through);
     return {
       synqerId: id,
       active: state.active.toString(),

@@ -5,7 +5,7 @@ import { networkDecider } from '../../domain/network';
 import * as synqer from '../../domain/synqer';
 import { reject } from '../../domain/rejection';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
-import { decideAndAppend, load, loadLatest, type CommandMetadata, type Requested } from '../commands/streams';
+import { decideAndAppend, load, loadLatest, loadThrough, type CommandMetadata, type Requested } from '../commands/streams';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
 
@@ -49,7 +49,10 @@ export class SynqersController {
   async register(@Body() body: synqer.RegisterSynqer, @Req() request: AuthenticatedRequest) {
     const synqerId = typeof body?.synqerId === 'string' ? body.synqerId : '';
     await this.run(request, synqerId, { type: 'RegisterSynqer', data: body ?? {} });
-    return this.get(synqerId);
+    // The synqer as registered: a repeated registration answers what the first one answered.
+    const state = await loadThrough(this.store, synqer.synqerDecider, synqerId, (event) => event.type === 'SynqerRegistered');
+    if (!state) reject('not_found', 'synqerId', `no synqer is registered as ${synqerId}`);
+    return { ...state, payoutWallet: state.wallets[state.wallets.length - 1].payoutWallet };
   }
 
   @Put(':id/payout-wallet')

@@ -1,3 +1,4 @@
+import { cutOffOf } from '../../domain/network';
 import { PublicKey } from '@solana/web3.js';
 import type { Pool } from 'pg';
 import { tokenMovements, type ChainTransactionFacts } from '../../domain/chain-verification';
@@ -165,7 +166,8 @@ export async function foldBooks(store: EventStore): Promise<MoneyBooks> {
         const epoch = books.epochs.get(Number(data.epoch));
         if (epoch) {
           if (epoch.cutOff !== undefined) violation('I8', `epoch ${String(data.epoch)} is closed twice`);
-          epoch.cutOff = big('cutOffPosition');
+          // The cut-off is the close's own position (domain/network.ts cutOffOf); older closes name it in their data.
+          epoch.cutOff = cutOffOf(data as { cutOffPosition?: string }, event.position);
           epoch.closedAt = event.position;
         }
         break;
