@@ -21,14 +21,14 @@ const registeredSynqer = (reportingKey: string): SynqerState | undefined =>
 const accepted = (report: MetricReport): MetricReportEvent => ({ type: 'MetricReportAccepted', data: report });
 
 describe('domain', () => {
-  it('encodes reports canonically, byte for byte as documented', () => {
+  it('encodes reports canonically, byte for byte as documented (counters up to u64)', () => {
     const report = parseMetricReport({
       reportId: 'r-1',
       synqerId: 'alpha',
       epoch: 3,
       periodStart: '2026-11-01T00:00:00Z',
       periodEnd: '2026-11-01T00:05:00Z',
-      bytes: '18446744073709551616',
+      bytes: '18446744073709551615',
       sessions: 7,
       uptimeSeconds: 300,
       qosBps: 9999,
@@ -36,7 +36,7 @@ describe('domain', () => {
     });
     expect(canonicalReportText(report)).toBe(
       'synq-metric-report/v1\nreportId:r-1\nsynqerId:alpha\nepoch:3\nperiodStart:2026-11-01T00:00:00Z\nperiodEnd:2026-11-01T00:05:00Z\n' +
-        'bytes:18446744073709551616\nsessions:7\nuptimeSeconds:300\nqosBps:9999',
+        'bytes:18446744073709551615\nsessions:7\nuptimeSeconds:300\nqosBps:9999',
     );
   });
 
