@@ -1,6 +1,8 @@
 import type { ChainSetup } from './chain-setup';
 import type { Decider } from './decider';
 import { anchorMemo, payoutMemo, type PayoutState } from './epoch-payout';
+import { treasuryReservations, unsentVaultOrders, type KnownOrder } from './liabilities';
+import type { EpochInfo } from './network';
 
 /**
  * Replay-verification: what the event history implies the chain must hold, compared with what it holds. The engine
@@ -12,7 +14,11 @@ import { anchorMemo, payoutMemo, type PayoutState } from './epoch-payout';
  * - nothing else left the treasury or the stake vault (a transfer out of band that repeats a leaf is a leaf paid twice);
  * - treasury = opening balance − hybrid payouts; stake vault = opening balance + stake deposits proven on chain;
  *   mint supply = supply at setup − burns credited;
- * - every burn and stake deposit credited from the chain is there, succeeded, and moved what was credited.
+ * - every burn and stake deposit credited from the chain is there, succeeded, and moved what was credited;
+ * - liabilities, not only transfers (domain/liabilities.ts): the treasury holds at least what is reserved (pools not
+ *   yet paid, transfers ordered and not yet sent); the stake vault holds exactly the on-chain-backed stake it owes
+ *   (plus its opening balance); every purchase delivered on chain left the books' balance; no backed stake is
+ *   withdrawn without the transfer that pays it. (The mint supply against the books is `mint_supply_mismatch`.)
  */
 
 export const DISCREPANCY_TYPES = [
@@ -32,6 +38,10 @@ export const DISCREPANCY_TYPES = [
   'anchor_mismatch',
   'chain_transfer_missing',
   'chain_transfer_mismatch',
+  'treasury_below_reserved',
+  'stake_vault_backing_mismatch',
+  'delivered_purchase_in_books',
+  'stake_withdrawal_not_ordered',
 ] as const;
 export type DiscrepancyType = (typeof DISCREPANCY_TYPES)[number];
 
@@ -95,6 +105,17 @@ export interface VerificationInput {
   treasurySignatures: readonly string[];
   stakeVaultSignatures: readonly string[];
   balances: { treasury: bigint | null; stakeVault: bigint | null; mintSupply: bigint | null };
+  /** What the books owe (src/settlement/liabilities.ts). */
+  liabilities: {
+    epochs: readonly EpochInfo[];
+    /** Every transfer ordered, with its status; orders recorded only in the event that made them are `unordered`. */
+    orders: readonly KnownOrder[];
+    /** On-chain-backed stake held over all synqers. */
+    backedStakeOwed: bigint;
+    /** `developerId/purchaseId` and whether the purchase was recorded as delivered on chain. */
+    purchases: readonly { reference: string; delivered: boolean }[];
+    withdrawalsWithoutOrder: readonly { synqerId: string; requestId: string; backed: bigint }[];
+  };
 }
 
 export interface VerificationResult {
@@ -143,6 +164,9 @@ export function verifyChain(input: VerificationInput): VerificationResult {
   const checked = { settlementTransactions: 0, payouts: 0, anchors: 0, credits: 0, transfers: 0, treasuryTransactions: input.treasurySignatures.length };
   /** (account, amount) of every leaf of a hybrid epoch, to recognise a leaf paid again out of band. */
   const leafByPayment = new Map<string, number>();
+  /** Paid on chain so far of each hybrid epoch's pool, and the orders whose transfer the chain holds already. */
+  const paid = new Map<number, bigint>();
+  const sent = new Set<string>();
 
   for (const { state, leaves } of input.payouts) {
     const plan = state.plan;
@@ -212,6 +236,7 @@ export function verifyChain(input: VerificationInput): VerificationResult {
       for (const leaf of leaves.slice(planned.firstLeaf, planned.firstLeaf + planned.leafCount)) {
         checked.payouts++;
         treasury -= leaf.amount;
+        paid.set(epoch, (paid.get(epoch) ?? 0n) + leaf.amount);
         const actual = moved.get(leaf.account) ?? 0n;
         moved.delete(leaf.account);
         if (actual !== leaf.amount) {
@@ -271,6 +296,7 @@ export function verifyChain(input: VerificationInput): VerificationResult {
     if (transfer.status === 'awaiting' && (!landed || landed.error !== null)) continue;
     if (transfer.status !== 'confirmed' && transfer.status !== 'awaiting') continue;
     checked.transfers++;
+    sent.add(transfer.orderId);
     // The books count an ordered transfer once it is confirmed (or has landed while awaiting its outcome).
     if (transfer.source === setup.treasuryAccount) treasury -= transfer.amount;
     if (transfer.source === setup.stakeVault) stakeVault -= transfer.amount;
@@ -365,6 +391,54 @@ export function verifyChain(input: VerificationInput): VerificationResult {
   compare('treasury_balance_mismatch', setup.treasuryAccount, treasury, input.balances.treasury, 'treasury balance');
   compare('stake_vault_balance_mismatch', setup.stakeVault, stakeVault, input.balances.stakeVault, 'stake vault balance');
   compare('mint_supply_mismatch', setup.mint, mintSupply, input.balances.mintSupply, 'mint supply');
+
+  // Liabilities: what the treasury and the vault owe, whatever moved.
+  const { liabilities } = input;
+  const payoutsByEpoch = new Map(input.payouts.flatMap(({ state }) => (state.plan ? [[state.plan.epoch, state] as const] : [])));
+  const reserved = treasuryReservations(liabilities.epochs, payoutsByEpoch, liabilities.orders, { paid, sent });
+  if (input.balances.treasury !== null && input.balances.treasury < reserved.total) {
+    found({
+      type: 'treasury_below_reserved',
+      epoch: null,
+      account: setup.treasuryAccount,
+      expected: reserved.total.toString(),
+      actual: input.balances.treasury.toString(),
+      detail: `the treasury holds ${input.balances.treasury}, less than it owes: ${reserved.pools} for pools not yet paid and ${reserved.transfers} for transfers ordered and not yet sent (${reserved.total - input.balances.treasury} short)`,
+    });
+  }
+  const owed = BigInt(setup.stakeVaultOpeningBalance) + liabilities.backedStakeOwed + unsentVaultOrders(liabilities.orders, sent);
+  if (input.balances.stakeVault !== owed) {
+    found({
+      type: 'stake_vault_backing_mismatch',
+      epoch: null,
+      account: setup.stakeVault,
+      expected: owed.toString(),
+      actual: input.balances.stakeVault?.toString() ?? null,
+      detail: `the stake vault must hold the on-chain-backed stake it owes (${liabilities.backedStakeOwed} held, the rest ordered back and not yet sent, and its opening balance): it holds ${input.balances.stakeVault ?? 'no account'}`,
+    });
+  }
+  const inBooks = new Set(liabilities.purchases.filter((p) => !p.delivered).map((p) => p.reference));
+  for (const { order } of liabilities.orders) {
+    if (order.kind !== 'purchase_delivery' || !inBooks.has(order.reference)) continue;
+    found({
+      type: 'delivered_purchase_in_books',
+      epoch: null,
+      account: order.recipientWallet,
+      expected: '0',
+      actual: order.amount,
+      detail: `purchase ${order.reference} is delivered to the wallet by ${order.orderId} and still counts in the books' spendable balance`,
+    });
+  }
+  for (const withdrawal of liabilities.withdrawalsWithoutOrder) {
+    found({
+      type: 'stake_withdrawal_not_ordered',
+      epoch: null,
+      account: setup.stakeVault,
+      expected: withdrawal.backed.toString(),
+      actual: '0',
+      detail: `${withdrawal.synqerId}'s unstake request ${withdrawal.requestId} is withdrawn in the books and no transfer returns its ${withdrawal.backed} on-chain-backed base units`,
+    });
+  }
   return { checked, discrepancies };
 }
 

@@ -1,3 +1,4 @@
+import { transferOrderId, type TransferOrder } from './chain-transfer';
 import { checkSignature, proveBurn, requireNotCredited, type ChainProofClaim, type ObservedTransaction, type ProofAddresses } from './chain-proofs';
 import type { Decider } from './decider';
 import { TOKEN } from './policy';
@@ -9,11 +10,16 @@ import { Checks } from './values';
  * Balances never go negative: an over-spend is refused, never clipped. Every operation is idempotent by its id.
  * A burn can also be proven on chain (`OnChainBurnCredited`): the developer burned $SYNQ of their own wallet's token
  * account themselves, so it adds credits and leaves the books' `tokenBalance` (tokens bought through the engine) alone.
+ *
+ * One token, one balance: a purchase delivered on chain (hybrid) carries its transfer order (`delivery`) in the same
+ * event and never adds to the spendable `tokenBalance`; the tokens are the wallet's, and their credits come only from
+ * burns proven on chain.
  */
 
 export type DeveloperEvent =
   | { type: 'DeveloperRegistered'; data: { developerId: string; wallet: string } }
-  | { type: 'TokensPurchased'; data: { purchaseId: string; amount: string; paymentReference: string } }
+  /** `delivery`: set when the treasury delivers the tokens to the wallet (hybrid): the transfer, ordered in this event. */
+  | { type: 'TokensPurchased'; data: { purchaseId: string; amount: string; paymentReference: string; delivery?: TransferOrder } }
   | { type: 'TokensBurnedForCredits'; data: { burnId: string; amount: string; creditsPerToken: string; credits: string } }
   | { type: 'CreditsConsumed'; data: { usageId: string; credits: string; sessionReference: string } }
   /** `signature`: the burn's transaction; `tokenAccount`: the wallet's token account it burned from. */
@@ -37,9 +43,12 @@ export function evolveDeveloper(state: DeveloperState | undefined, event: Develo
   if (!state) return state;
   const operations = new Map(state.operations);
   switch (event.type) {
-    case 'TokensPurchased':
-      operations.set(`purchase:${event.data.purchaseId}`, JSON.stringify(event.data));
-      return { ...state, operations, tokenBalance: state.tokenBalance + BigInt(event.data.amount) };
+    case 'TokensPurchased': {
+      const { purchaseId, amount, paymentReference } = event.data;
+      operations.set(`purchase:${purchaseId}`, JSON.stringify({ purchaseId, amount, paymentReference }));
+      // Delivered to the wallet: the tokens left the books in this same event.
+      return event.data.delivery ? { ...state, operations } : { ...state, operations, tokenBalance: state.tokenBalance + BigInt(amount) };
+    }
     case 'TokensBurnedForCredits':
       operations.set(`burn:${event.data.burnId}`, JSON.stringify({ burnId: event.data.burnId, amount: event.data.amount }));
       return { ...state, operations, tokenBalance: state.tokenBalance - BigInt(event.data.amount), credits: state.credits + BigInt(event.data.credits) };
@@ -61,9 +70,17 @@ export function registerDeveloper(state: DeveloperState | undefined, command: { 
   return [{ type: 'DeveloperRegistered', data: { developerId, wallet } }];
 }
 
+/**
+ * How a purchase is delivered: null keeps it in the books (web2); otherwise the treasury delivers it to the wallet, and
+ * `treasuryAvailable` is the treasury's balance on chain less what is reserved (pools not yet paid, transfers ordered
+ * and not yet sent): a delivery that would dip into a reservation is refused.
+ */
+export type PurchaseDelivery = { treasuryAvailable: bigint } | null;
+
 export function recordPurchase(
   state: DeveloperState | undefined,
   command: { purchaseId: unknown; amount: unknown; paymentReference: unknown },
+  delivery: PurchaseDelivery = null,
 ): DeveloperEvent[] {
   const account = requireDeveloper(state);
   const checks = new Checks();
@@ -74,7 +91,26 @@ export function recordPurchase(
   };
   checks.done();
   if (repeated(account, `purchase:${data.purchaseId}`, JSON.stringify(data), 'purchaseId')) return [];
-  return [{ type: 'TokensPurchased', data }];
+  if (!delivery) return [{ type: 'TokensPurchased', data }];
+  const amount = BigInt(data.amount);
+  if (amount > delivery.treasuryAvailable) {
+    const available = delivery.treasuryAvailable < 0n ? 0n : delivery.treasuryAvailable;
+    reject(
+      'conflict',
+      'amount',
+      `the treasury cannot deliver ${amount} base units: ${available} are free of reservations (pools not yet paid, transfers ordered), ${amount - available} short`,
+    );
+  }
+  const order: TransferOrder = {
+    orderId: transferOrderId('purchase_delivery', account.developerId, data.purchaseId),
+    kind: 'purchase_delivery',
+    source: 'treasury',
+    recipientWallet: account.wallet,
+    toTreasury: false,
+    amount: data.amount,
+    reference: `${account.developerId}/${data.purchaseId}`,
+  };
+  return [{ type: 'TokensPurchased', data: { ...data, delivery: order } }];
 }
 
 /** Burns `amount` base units for credits at `creditsPerToken` (the rate in force); the credits must come out whole. */
@@ -185,7 +221,8 @@ const gcd = (a: bigint, b: bigint): bigint => (b === 0n ? a : gcd(b, a % b));
 
 export type DeveloperCommand =
   | { type: 'RegisterDeveloper'; data: { developerId: unknown; wallet: unknown } }
-  | { type: 'RecordPurchase'; data: { purchaseId: unknown; amount: unknown; paymentReference: unknown } }
+  /** `delivery`: null in the books (web2); in hybrid, what the treasury has free of reservations. */
+  | { type: 'RecordPurchase'; data: { purchaseId: unknown; amount: unknown; paymentReference: unknown; delivery: PurchaseDelivery } }
   /** `creditsPerToken`: the rate in force. */
   | { type: 'BurnForCredits'; data: { burnId: unknown; amount: unknown; creditsPerToken: bigint } }
   | { type: 'CreditOnChainBurn'; data: { facts: OnChainBurnFacts; addresses: Pick<ProofAddresses, 'mint'>; creditsPerToken: bigint } }
@@ -201,7 +238,7 @@ export const developerDecider: Decider<DeveloperState | undefined, DeveloperEven
       case 'RegisterDeveloper':
         return registerDeveloper(state, command.data);
       case 'RecordPurchase':
-        return recordPurchase(state, command.data);
+        return recordPurchase(state, command.data, command.data.delivery);
       case 'BurnForCredits':
         return burnForCredits(state, command.data, command.data.creditsPerToken);
       case 'CreditOnChainBurn':

@@ -13,6 +13,7 @@ import { loadChainSetup } from '../treasury/chain-setup';
 import { CHAIN_GATEWAY } from '../chain/open-chain';
 import { appendChainProofCredit } from '../treasury/chain-proofs';
 import { ChainMovements } from '../settlement/chain-movements';
+import { treasuryAvailable } from '../verification/liabilities';
 import { SettlementModule } from '../settlement/settlement.module';
 import { readTokenAccount } from '../chain/token';
 import { decideAndAppend, load, loadLatest, loadThrough, type CommandMetadata, type Requested } from '../commands/streams';
@@ -20,7 +21,7 @@ import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
 
 /** A command on a developer's account as a caller states it (the on-chain burn is its own command, below): burns are credited at the rate in force when decided. */
-export type DeveloperRequest = Requested<Exclude<developer.DeveloperCommand, { type: 'CreditOnChainBurn' }>, 'creditsPerToken'>;
+export type DeveloperRequest = Requested<Exclude<developer.DeveloperCommand, { type: 'CreditOnChainBurn' }>, 'creditsPerToken' | 'delivery'>;
 
 /** A change to a developer's account, as data. */
 export class ChangeDeveloper {
@@ -33,13 +34,27 @@ export class ChangeDeveloper {
 
 @CommandHandler(ChangeDeveloper)
 export class ChangeDeveloperHandler implements ICommandHandler<ChangeDeveloper> {
-  constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(CHAIN_GATEWAY) private readonly chain: ChainGateway,
+    private readonly movements: ChainMovements,
+  ) {}
 
   async execute({ developerId, command, metadata }: ChangeDeveloper) {
     const rate = BigInt(currentPolicy(await loadLatest(this.store, networkDecider)).creditsPerToken);
     const decided: developer.DeveloperCommand =
-      command.type === 'BurnForCredits' ? { type: 'BurnForCredits', data: { ...command.data, creditsPerToken: rate } } : command;
+      command.type === 'BurnForCredits'
+        ? { type: 'BurnForCredits', data: { ...command.data, creditsPerToken: rate } }
+        : command.type === 'RecordPurchase'
+          ? { type: 'RecordPurchase', data: { ...command.data, delivery: await this.delivery() } }
+          : command;
     return decideAndAppend(this.store, developer.developerDecider, developerId, (state) => developer.developerDecider.decide(decided, state), metadata);
+  }
+
+  /** In hybrid the treasury delivers purchases, from what it holds free of reservations; otherwise they stay in the books. */
+  private async delivery(): Promise<developer.PurchaseDelivery> {
+    if (!(await this.movements.onChain())) return null;
+    return { treasuryAvailable: (await treasuryAvailable(this.store, this.chain)) ?? 0n };
   }
 }
 
@@ -129,7 +144,8 @@ export class DevelopersController {
       type: 'RecordPurchase',
       data: { purchaseId: body?.purchaseId, amount: body?.amount, paymentReference: body?.paymentReference },
     });
-    // In hybrid settlement the treasury delivers the tokens on chain, once: a repeated request resumes the delivery.
+    // In hybrid the purchase's own event ordered its delivery (the tokens never enter tokenBalance); carried out once here,
+    // and a repeated request resumes it.
     const chainTransfer = await this.movements.deliverPurchase(id, String(body?.purchaseId), commandMetadata(request, randomUUID()));
     return { ...(await this.view(id, request, (event) => event.type === 'TokensPurchased' && event.data.purchaseId === body?.purchaseId)), chainTransfer };
   }

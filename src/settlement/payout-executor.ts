@@ -17,10 +17,12 @@ import {
   type EpochSettledData,
   type PayoutEvent,
   type PayoutState,
+  type PlannedBatch,
   type SignedAttempt,
 } from '../../domain/epoch-payout';
 import { epochSettlementDecider } from '../../domain/epoch-settlement';
 import { merkleTreeOf } from '../../domain/merkle-distribution';
+import { shortfall } from '../../domain/liabilities';
 import { networkDecider } from '../../domain/network';
 import { reject } from '../../domain/rejection';
 import { modeOf, requireNotPaused } from '../../domain/settlement-control';
@@ -35,6 +37,7 @@ import {
   associatedTokenAddresses,
   createAssociatedAccountIdempotent,
   memoInstruction,
+  readTokenAccount,
   signTransaction,
   TOKEN_ACCOUNT_SIZE,
   transferChecked,
@@ -107,6 +110,9 @@ export class PayoutExecutor {
       this.count(plan.mode, resolved);
     }
 
+    // The whole plan must be funded before a transaction is sent: never stop half paid for want of tokens.
+    if (plan.mode === 'hybrid') await this.requireFunded(setup, plan.batches, payout.state, leaves);
+
     const total = plan.batches.length;
     for (;;) {
       const pending = batchesToSign(payout.state);
@@ -156,6 +162,27 @@ export class PayoutExecutor {
     await payout.append(completeSettlement(payout.state));
     log(`epoch ${epoch}: settled in ${plan.mode} mode, ${plan.batches.length} transactions`);
     return payout.state.settled!;
+  }
+
+  /** Refuses (409, naming the shortfall) when the treasury on chain holds less than the payouts left to send. */
+  private async requireFunded(setup: ChainSetup, batches: PlannedBatch[], state: PayoutState, leaves: Leaf[]): Promise<void> {
+    const pending = batchesToSign(state);
+    if (pending.length === 0) return;
+    let needed = 0n;
+    for (const index of pending) {
+      const batch = batches[index];
+      if (batch.kind === 'payout') for (const leaf of leaves.slice(batch.firstLeaf, batch.firstLeaf + batch.leafCount)) needed += leaf.amount;
+    }
+    const address = new PublicKey(setup.treasuryAccount);
+    const balance = readTokenAccount(address, await this.chain.getAccount(address))?.amount ?? 0n;
+    const short = shortfall(needed, balance);
+    if (short > 0n) {
+      reject(
+        'conflict',
+        'treasury',
+        `the treasury holds ${balance} base units and epoch ${state.plan!.epoch}'s payouts left to send need ${needed}: ${short} short; nothing was sent`,
+      );
+    }
   }
 
   /** Outcomes recorded: synq_settlement_transactions_total (web3 sends the anchor, hybrid the payouts). */

@@ -13,16 +13,17 @@ import { CHAIN_GATEWAY } from '../chain/open-chain';
 import { appendChainProofCredit } from '../treasury/chain-proofs';
 import { ChainMovements } from '../settlement/chain-movements';
 import { SettlementModule } from '../settlement/settlement.module';
-import { decideAndAppend, loadLatest, loadThrough, type CommandMetadata, type Requested } from '../commands/streams';
+import { decideAndAppend, load, loadLatest, loadThrough, type CommandMetadata, type Requested } from '../commands/streams';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
 import { loadSynqer } from '../synqers/synqers';
+import { synqerDecider } from '../../domain/synqer';
 
 /**
  * A command on a synqer's stake as a caller states it (the on-chain deposit is its own command, below): an unstake
  * request's epoch and cooldown, and a withdrawal's epoch, come from the ledger when it is decided.
  */
-export type StakeRequest = Requested<Exclude<stake.StakeCommand, { type: 'CreditOnChainDeposit' }>, 'lastOpenedEpoch' | 'cooldownEpochs'>;
+export type StakeRequest = Requested<Exclude<stake.StakeCommand, { type: 'CreditOnChainDeposit' }>, 'lastOpenedEpoch' | 'cooldownEpochs' | 'vault'>;
 
 /** A change to a synqer's stake, as data (the synqer is `command.data.synqerId`). */
 export class ChangeStake {
@@ -40,12 +41,17 @@ export class ChangeStakeHandler implements ICommandHandler<ChangeStake> {
     const { synqerId } = command.data;
     if (!(await loadSynqer(this.store, synqerId))) reject('not_found', 'synqerId', `no synqer is registered as ${synqerId}`);
     const ledger = await loadLatest(this.store, networkDecider);
-    return decideAndAppend(this.store, stake.stakeDecider, synqerId, (state) => stake.stakeDecider.decide(withLedger(command, ledger), state), metadata);
+    // Where the vault returns on-chain-backed stake: the synqer's payout wallet, once the chain is set up.
+    const vault =
+      command.type === 'WithdrawStake' && (await loadChainSetup(this.store))
+        ? { payoutWallet: (await load(this.store, synqerDecider, synqerId)).state?.wallets.at(-1)?.payoutWallet ?? null }
+        : null;
+    return decideAndAppend(this.store, stake.stakeDecider, synqerId, (state) => stake.stakeDecider.decide(withLedger(command, ledger, vault), state), metadata);
   }
 }
 
-/** The command with what the ledger says now: the last opened epoch, and the policy's unstake cooldown. */
-function withLedger(command: StakeRequest, ledger: NetworkState): stake.StakeCommand {
+/** The command with what the ledger says now: the last opened epoch, the policy's unstake cooldown, and where the vault pays. */
+function withLedger(command: StakeRequest, ledger: NetworkState, vault: stake.VaultContext | null): stake.StakeCommand {
   switch (command.type) {
     case 'RequestUnstake':
       return {
@@ -53,7 +59,7 @@ function withLedger(command: StakeRequest, ledger: NetworkState): stake.StakeCom
         data: { ...command.data, lastOpenedEpoch: ledger.lastEpoch, cooldownEpochs: currentPolicy(ledger).unstakeCooldownEpochs },
       };
     case 'WithdrawStake':
-      return { type: 'WithdrawStake', data: { ...command.data, lastOpenedEpoch: ledger.lastEpoch } };
+      return { type: 'WithdrawStake', data: { ...command.data, lastOpenedEpoch: ledger.lastEpoch, vault } };
     default:
       return command;
   }
@@ -130,7 +136,7 @@ export class StakesController {
   @Roles('operator')
   async withdraw(@Param('id') id: string, @Body() body: { requestId?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, { type: 'WithdrawStake', data: { synqerId: id, requestId: body?.requestId } });
-    // In hybrid settlement the vault pays the tokens back on chain, once.
+    // The vault pays back the on-chain-backed part on chain, once, as the withdrawal's own event ordered; a retry resumes it.
     const chainTransfer = await this.movements.returnStake(id, String(body?.requestId), commandMetadata(request, randomUUID()));
     return { ...(await this.view(id, (event) => event.type === 'StakeWithdrawn' && event.data.requestId === body?.requestId)), chainTransfer };
   }
@@ -139,7 +145,7 @@ export class StakesController {
   @Roles('operator')
   async slash(@Param('id') id: string, @Body() body: { slashId?: unknown; amount?: unknown; reason?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, { type: 'SlashStake', data: { synqerId: id, slashId: body?.slashId, amount: body?.amount, reason: body?.reason } });
-    // In hybrid settlement the slashed stake moves from the vault to the treasury on chain, once.
+    // The slashed on-chain-backed stake moves from the vault to the treasury on chain, once, as the slash's event ordered.
     const chainTransfer = await this.movements.moveSlash(id, String(body?.slashId), commandMetadata(request, randomUUID()));
     return { ...(await this.view(id, (event) => event.type === 'StakeSlashed' && event.data.slashId === body?.slashId)), chainTransfer };
   }

@@ -24,6 +24,7 @@ import { loadChainSetup } from '../treasury/chain-setup';
 import { associatedTokenAddress, associatedTokenAddresses, MEMO_PROGRAM_ID, readMint, readTokenAccount, TOKEN_PROGRAM_ID } from '../chain/token';
 import type { ProjectionReader } from '../projections/projection-reader';
 import { loadProvenCredits } from './proven-credits';
+import { loadLiabilities } from './liabilities';
 import type { EngineMetrics } from '../observability/engine-metrics';
 
 export interface VerificationDependencies {
@@ -66,6 +67,7 @@ export class ChainVerifier {
     }
     const credits: ProvenCredit[] = await loadProvenCredits(this.store, upToPosition, setup.stakeVault);
     const transfers = await this.loadTransfers(upToPosition, setup);
+    const books = await loadLiabilities(this.store, upToPosition);
     const [treasurySignatures, stakeVaultSignatures] = await Promise.all([
       this.chain.signaturesForAddress(new PublicKey(setup.treasuryAccount)),
       this.chain.signaturesForAddress(new PublicKey(setup.stakeVault)),
@@ -95,6 +97,13 @@ export class ChainVerifier {
         treasury: readTokenAccount(new PublicKey(setup.treasuryAccount), treasury)?.amount ?? null,
         stakeVault: readTokenAccount(new PublicKey(setup.stakeVault), vault)?.amount ?? null,
         mintSupply: readMint(mint, mintAccount)?.supply ?? null,
+      },
+      liabilities: {
+        epochs: [...books.network.epochs.values()],
+        orders: books.orders,
+        backedStakeOwed: books.backedStakeOwed,
+        purchases: books.purchases,
+        withdrawalsWithoutOrder: books.withdrawalsWithoutOrder,
       },
     });
     const runId = randomUUID();
