@@ -142,6 +142,12 @@ export async function foldBooks(store: EventStore): Promise<MoneyBooks> {
       if (transfer.order.source === 'stake_vault' && transfer.order.reference.startsWith(`${synqerId}/`)) out += BigInt(transfer.order.amount);
     return (books.stakes.get(synqerId)?.onChainDeposited ?? 0n) - out;
   };
+  /** An order, recorded on its own stream or in the books event that makes it (the same content either way). */
+  const ordered = (order: TransferOrder, position: bigint, where: string) => {
+    const earlier = books.transfers.get(order.orderId);
+    if (!earlier) return void books.transfers.set(order.orderId, { order, status: 'unsigned', position });
+    if (JSON.stringify(earlier.order) !== JSON.stringify(order)) violation('I8', `transfer ${order.orderId} is ordered again with other content (${where})`);
+  };
   const hybridInForce = () => books.setup !== undefined && modeOf(books.modes, lastEpoch) === 'hybrid';
   const credit = (signature: string, where: string) => books.credited.set(signature, [...(books.credited.get(signature) ?? []), where]);
   const sameIdOtherContent = (kind: string, id: string, stream: string) =>
@@ -246,7 +252,8 @@ export async function foldBooks(store: EventStore): Promise<MoneyBooks> {
         if (event.type === 'TokensPurchased') {
           if (account.purchases.has(s('purchaseId'))) sameIdOtherContent('purchase', s('purchaseId'), event.stream);
           account.purchases.set(s('purchaseId'), { amount: big('amount'), content: JSON.stringify(data) });
-          account.tokenBalance += big('amount');
+          if (data.delivery) ordered(data.delivery as TransferOrder, event.position, event.stream);
+          else account.tokenBalance += big('amount');
           if (hybridInForce())
             books.mustOrder.push({ orderId: `purchase_delivery.${developerId}.${s('purchaseId')}`, why: 'a purchase while hybrid is in force' });
         } else if (event.type === 'TokensBurnedForCredits') {
@@ -289,7 +296,10 @@ export async function foldBooks(store: EventStore): Promise<MoneyBooks> {
         const stake = stakeOf(s('synqerId'));
         if (stake.withdrawn.has(s('requestId'))) violation('I8', `${event.stream}: request ${s('requestId')} is withdrawn twice`);
         stake.withdrawn.set(s('requestId'), big('amount'));
-        if (hybridInForce() && backing(s('synqerId')) > 0n)
+        if (data.transfer) ordered(data.transfer as TransferOrder, event.position, event.stream);
+        // The part backed in the vault: as the event states it, else (older events) any backing the synqer has.
+        const backedPart = data.backed !== undefined ? big('backed') : backing(s('synqerId'));
+        if (hybridInForce() && backedPart > 0n)
           books.mustOrder.push({
             orderId: `stake_withdrawal.${s('synqerId')}.${s('requestId')}`,
             why: 'an unstake withdrawal of stake backed in the vault while hybrid is in force',
@@ -300,14 +310,14 @@ export async function foldBooks(store: EventStore): Promise<MoneyBooks> {
         const stake = stakeOf(s('synqerId'));
         if (stake.slashes.has(s('slashId'))) sameIdOtherContent('slash', s('slashId'), event.stream);
         stake.slashes.add(s('slashId'));
-        if (hybridInForce() && big('amount') > 0n && backing(s('synqerId')) > 0n)
+        if (data.transfer) ordered(data.transfer as TransferOrder, event.position, event.stream);
+        const slashBacked = data.backed !== undefined ? big('backed') : big('amount') > 0n ? backing(s('synqerId')) : 0n;
+        if (hybridInForce() && slashBacked > 0n)
           books.mustOrder.push({ orderId: `slash.${s('synqerId')}.${s('slashId')}`, why: 'a slash of stake backed in the vault while hybrid is in force' });
         break;
       }
       case 'ChainTransferOrdered': {
-        const order = data as unknown as TransferOrder;
-        if (books.transfers.has(order.orderId)) violation('I8', `transfer ${order.orderId} is ordered twice`);
-        books.transfers.set(order.orderId, { order, status: 'unsigned', position: event.position });
+        ordered(data as unknown as TransferOrder, event.position, event.stream);
         break;
       }
       case 'ChainTransferSigned':
@@ -473,6 +483,7 @@ export async function checkMoneyInvariants(
 
 async function checkChain(books: MoneyBooks, chain: ChainGateway, options: CheckOptions, violation: (invariant: InvariantId, detail: string) => void) {
   const setup = books.setup!;
+  const trace = (what: string) => process.env.MONEY_DEBUG && process.stderr.write(`  chain: ${what}\n`);
   const mint = new PublicKey(setup.mint);
   const tokenAmount = async (address: PublicKey) => readTokenAccount(address, await chain.getAccount(address))?.amount ?? 0n;
   const treasury = await tokenAmount(new PublicKey(setup.treasuryAccount));
@@ -530,6 +541,7 @@ async function checkChain(books: MoneyBooks, chain: ChainGateway, options: Check
         `transfer ${order.orderId} is confirmed for ${amount}; its transaction ${confirmedSignature} moved ${landed ? total : 'nothing (not on chain)'}`,
       );
   }
+  trace('transfers');
   let burned = 0n;
   for (const [, account] of books.developers) burned += account.onChainBurned;
   const impliedSupply = BigInt(setup.mintSupplyAtSetup) - burned;
@@ -541,6 +553,7 @@ async function checkChain(books: MoneyBooks, chain: ChainGateway, options: Check
   const wallets = new Set<string>([...impliedWallets.keys()]);
   for (const account of books.developers.values()) wallets.add(account.wallet);
   for (const list of books.synqerWallets.values()) for (const wallet of list) wallets.add(wallet);
+  trace(`wallets ${wallets.size}`);
   let inWallets = 0n;
   const walletBalances = new Map<string, bigint>();
   for (const wallet of wallets) {
@@ -555,6 +568,7 @@ async function checkChain(books: MoneyBooks, chain: ChainGateway, options: Check
     );
   if (!options.closedWorld && supply < treasury + vault + inWallets) violation('I1', `the mint supply ${supply} is less than what the known accounts hold`);
 
+  trace('balances');
   // I2: the treasury holds what the books imply.
   if (treasury !== impliedTreasury) violation('I2', `the treasury holds ${treasury} on chain; the books imply ${impliedTreasury}`);
   // I3: it covers what is reserved: unpaid pools of on-chain epochs and ordered transfers not yet sent.
