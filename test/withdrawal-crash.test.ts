@@ -46,7 +46,7 @@ describe('a stake withdrawal killed at any point is completed by a retry, paid o
   let pool: Pool;
   let env: Record<string, string>;
   let setup: { mint: string; stakeVault: string };
-  const requests = Array.from({ length: STEPS + 2 }, (_, i) => `u${i + 1}`);
+  const requests = Array.from({ length: STEPS + 3 }, (_, i) => `u${i + 1}`);
 
   beforeAll(async () => {
     api = await startTestApi();
@@ -131,8 +131,17 @@ describe('a stake withdrawal killed at any point is completed by a retry, paid o
     }
   }, 300_000);
 
+  it('after a kill between the withdrawal and its transfer stream, resuming the pending transfers (a restart) pays it', async () => {
+    const requestId = requests[STEPS];
+    expect(await runChild({ ...env, REQUEST: requestId, CRASH_AT: '1' })).toEqual({ result: 'killed' });
+    const resumed = await runChild({ ...env, REQUEST: requestId, PENDING: '1' });
+    expect(resumed.result).toBe('done');
+    expect(JSON.parse(resumed.answer!)).toMatchObject({ orderId: `stake_withdrawal.${synqer.synqerId}.${requestId}`, status: 'confirmed' });
+    await check(STEPS + 1);
+  }, 120_000);
+
   it('after kills at random points, retries complete every withdrawal, each paid once', async () => {
-    const rest = requests.slice(STEPS);
+    const rest = requests.slice(STEPS + 1);
     for (const requestId of rest) {
       let outcome: Outcome = { result: 'killed' };
       for (let run = 0; run < 20 && outcome.result !== 'done'; run++) {

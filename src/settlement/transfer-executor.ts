@@ -18,6 +18,7 @@ import { signatureOf, type ChainGateway } from '../chain/chain-gateway';
 import { loadChainSetup } from '../treasury/chain-setup';
 import { associatedTokenAddress, createAssociatedAccountIdempotent, memoInstruction, signTransaction, transferChecked } from '../chain/token';
 import type { EngineMetrics } from '../observability/engine-metrics';
+import { loadLiabilities } from '../verification/liabilities';
 import { loadSettlementControl, resolveAttempt, sendAttempt } from './chain-attempts';
 
 type Outcome = Parameters<typeof recordTransferOutcome>[1];
@@ -59,8 +60,15 @@ export class TransferExecutor {
     return [...states.values()];
   }
 
-  /** Resumes every transfer not done: after a crash, or once the chain is reachable again. */
+  /**
+   * Resumes every transfer not done: after a crash, or once the chain is reachable again. Orders recorded only in the
+   * books' event that made them (a purchase, withdrawal or slash whose process died before its transfer stream was
+   * written) are ordered first.
+   */
   async executePending(metadata: CommandMetadata): Promise<ChainTransferState[]> {
+    for (const { order, status } of (await loadLiabilities(this.store)).orders) {
+      if (status === 'unordered') await this.order(order, metadata);
+    }
     const done: ChainTransferState[] = [];
     for (const state of await this.list()) if (state.order && state.status !== 'confirmed') done.push(await this.execute(state.order.orderId, metadata));
     return done;

@@ -3,7 +3,8 @@
  * `POST /synqers/:id/stake/withdrawals` does (the ChangeStake handler's decision, then the vault's transfer). DATABASE_URL
  * names the database, SYNQ_DATA_DIR holds the treasury key, SYNQER and REQUEST the withdrawal. CRASH_AT=n makes it kill
  * itself right after its n-th step (an append to the store, or a transaction sent to the chain). Prints "ready" once it
- * owns the chain, then "answer <json>" (the transfer) and exits 0 when the withdrawal is done.
+ * owns the chain, then "answer <json>" (the transfer) and exits 0 when the withdrawal is done. PENDING=1 instead resumes
+ * whatever is pending, as `POST /chain/transfers/execute` (a restart) does, and answers that withdrawal's transfer.
  */
 import { Pool } from 'pg';
 import { EmbeddedChain } from '../../src/chain/embedded-chain';
@@ -51,9 +52,16 @@ async function main() {
   const synqerId = process.env.SYNQER!;
   const requestId = process.env.REQUEST!;
   const metadata = { actor: 'crash-test', correlationId: `child-${process.pid}`, commandId: `child-${process.pid}` };
-  await new ChangeStakeHandler(store).execute(new ChangeStake({ type: 'WithdrawStake', data: { synqerId, requestId } }, metadata));
-  const movements = new ChainMovements(store, new TransferExecutor(store, chain, () => loadTreasuryKey(config)));
-  const transfer = await movements.returnStake(synqerId, requestId, { ...metadata, commandId: `transfer-${process.pid}` });
+  const executor = new TransferExecutor(store, chain, () => loadTreasuryKey(config));
+  let transfer: unknown;
+  if (process.env.PENDING) {
+    const resumed = await executor.executePending(metadata);
+    const state = resumed.find((t) => t.order?.reference === `${synqerId}/${requestId}`);
+    transfer = state && { orderId: state.order!.orderId, status: state.status, signature: state.confirmedSignature ?? null };
+  } else {
+    await new ChangeStakeHandler(store).execute(new ChangeStake({ type: 'WithdrawStake', data: { synqerId, requestId } }, metadata));
+    transfer = await new ChainMovements(store, executor).returnStake(synqerId, requestId, { ...metadata, commandId: `transfer-${process.pid}` });
+  }
   process.stdout.write(`answer ${JSON.stringify(transfer)}\n`);
   await plainChain.close();
   await plainStore.close();
