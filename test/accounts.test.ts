@@ -2,6 +2,7 @@ import { base58Encode } from '../domain/values';
 import { createApiKey } from '../src/auth/api-keys';
 import { generateReportingKeypair, publicKeyOf } from '../src/commands/ed25519';
 import { startTestApi, type TestApi } from './support/api';
+import { expectMoneyInvariants } from './support/money-invariants';
 
 const wallet = (seed: number) => base58Encode(Uint8Array.from({ length: 32 }, (_, i) => (seed * 13 + i * 5 + 3) % 256));
 
@@ -15,6 +16,7 @@ describe('developers, stakes and policy over the REST API', () => {
     await api.call('POST', '/treasury/fundings', op(), { amount: '100000000000', reference: 'seed' });
   });
   afterAll(async () => {
+    await expectMoneyInvariants(api);
     await api.close();
   });
 

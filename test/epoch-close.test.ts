@@ -7,6 +7,7 @@ import { generateReportingKeypair, publicKeyOf, signEd25519 } from '../src/comma
 import { EpochClosePipeline } from '../src/epochs/epoch-close';
 import { jitoVerify } from './support/jito-verify';
 import { startTestApi, type TestApi } from './support/api';
+import { expectMoneyInvariants } from './support/money-invariants';
 
 const run = promisify(execFile);
 
@@ -38,6 +39,7 @@ describe('epoch close, rewards and distribution over the REST API', () => {
     expect((await api.call('POST', '/synqers/s2/stake/deposits', api.keys.operator, { depositId: 'd1', amount: '5000000000' })).status).toBe(201);
   });
   afterAll(async () => {
+    await expectMoneyInvariants(api);
     await api.close();
   });
 

@@ -3,6 +3,7 @@ import { anchorMemo, payoutMemo } from '../domain/epoch-payout';
 import { associatedTokenAddress, readTokenAccount } from '../src/chain/token';
 import { startTestApi, type TestApi } from './support/api';
 import { registerSynqers, runAndCloseEpoch, type TestSynqer } from './support/network';
+import { expectMoneyInvariants } from './support/money-invariants';
 
 describe('settlement modes and hybrid payouts on the embedded chain', () => {
   let api: TestApi;
@@ -26,6 +27,7 @@ describe('settlement modes and hybrid payouts on the embedded chain', () => {
     expect((await api.call('POST', '/treasury/fundings', api.keys.operator, { amount: '100000000000', reference: 'seed' })).status).toBe(201);
   });
   afterAll(async () => {
+    await expectMoneyInvariants(api);
     await api.close();
   });
 
