@@ -250,6 +250,7 @@ describe('the treasury is reserved for its pools and orders before anything else
     setup = (await api.call('POST', '/chain/init', api.keys.operator, { supply: (100n * SYNQ).toString() })).body;
     treasuryKey = await loadTreasuryKey({ databaseUrl: undefined, eventStoreConnectionString: undefined, port: 0, dataDir: api.dataDir });
     expect((await api.call('POST', '/developers', api.keys.operator, { developerId: 'dev1', wallet: developerWallet.publicKey.toBase58() })).status).toBe(201);
+    expect((await api.call('POST', '/developers', api.keys.operator, { developerId: 'dev2', wallet: developerWallet.publicKey.toBase58() })).status).toBe(201);
     await api.call('POST', '/settlement/mode', api.keys.operator, { mode: 'hybrid', reason: 'phase 2' });
   });
   afterAll(async () => {
@@ -258,12 +259,18 @@ describe('the treasury is reserved for its pools and orders before anything else
 
   it("item 4: a purchase delivery may not take tokens allocated to a closed epoch's pool (409 naming the shortfall), and the settlement pays in full", async () => {
     await runAndCloseEpoch(api, 1, (90n * SYNQ).toString(), synqers);
-    const fits = await api.call('POST', '/developers/dev1/purchases', api.keys.operator, {
-      purchaseId: 'p1',
-      amount: (10n * SYNQ).toString(),
-      paymentReference: 'wire 1',
-    });
-    expect(fits.body).toMatchObject({ chainTransfer: { status: 'confirmed' } });
+    // 10 SYNQ are free: of two developers' purchases of 10 asked at once, one is delivered and the other refused.
+    const both = await Promise.all(
+      ['dev1', 'dev2'].map((developerId) =>
+        api.call('POST', `/developers/${developerId}/purchases`, api.keys.operator, {
+          purchaseId: 'p1',
+          amount: (10n * SYNQ).toString(),
+          paymentReference: 'wire',
+        }),
+      ),
+    );
+    expect(both.map((answer) => answer.status).sort()).toEqual([201, 409]);
+    expect(both.find((answer) => answer.status === 201)!.body).toMatchObject({ chainTransfer: { status: 'confirmed' } });
     const refused = await api.call('POST', '/developers/dev1/purchases', api.keys.operator, {
       purchaseId: 'p2',
       amount: (20n * SYNQ).toString(),
@@ -272,7 +279,7 @@ describe('the treasury is reserved for its pools and orders before anything else
     expect(refused.status).toBe(409);
     expect(refused.body.problems).toEqual([{ field: 'amount', reason: expect.stringContaining(`${20n * SYNQ} short`) }]);
     expect(await h.balance(h.ata(developerWallet.publicKey))).toBe(10n * SYNQ);
-    // Nothing of the refused purchase is recorded: asking again once the treasury has room is a new decision.
+    // Nothing of a refused purchase is recorded: asking again once the treasury has room is a new decision.
     expect((await api.call('GET', '/developers/dev1', api.keys.operator)).body).toMatchObject({ tokenBalance: '0' });
 
     const settled = await api.call('POST', '/epochs/1/settlement', api.keys.operator);

@@ -19,6 +19,7 @@ import { readTokenAccount } from '../chain/token';
 import { decideAndAppend, load, loadLatest, loadThrough, type CommandMetadata, type Requested } from '../commands/streams';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
+import { KeyedQueue } from '../commands/keyed-queue';
 
 /** A command on a developer's account as a caller states it (the on-chain burn is its own command, below): burns are credited at the rate in force when decided. */
 export type DeveloperRequest = Requested<Exclude<developer.DeveloperCommand, { type: 'CreditOnChainBurn' }>, 'creditsPerToken' | 'delivery'>;
@@ -32,6 +33,9 @@ export class ChangeDeveloper {
   ) {}
 }
 
+/** Purchases whose delivery takes from the treasury, decided one at a time per engine (see `treasuryAvailable`). */
+const TREASURY_QUEUE = new KeyedQueue();
+
 @CommandHandler(ChangeDeveloper)
 export class ChangeDeveloperHandler implements ICommandHandler<ChangeDeveloper> {
   constructor(
@@ -41,13 +45,16 @@ export class ChangeDeveloperHandler implements ICommandHandler<ChangeDeveloper> 
   ) {}
 
   async execute({ developerId, command, metadata }: ChangeDeveloper) {
+    if (command.type === 'RecordPurchase') {
+      // Deliveries are decided one at a time in this engine: each sees the reservations of those before it.
+      return TREASURY_QUEUE.run('treasury', async () => {
+        const decided: developer.DeveloperCommand = { type: 'RecordPurchase', data: { ...command.data, delivery: await this.delivery() } };
+        return decideAndAppend(this.store, developer.developerDecider, developerId, (state) => developer.developerDecider.decide(decided, state), metadata);
+      });
+    }
     const rate = BigInt(currentPolicy(await loadLatest(this.store, networkDecider)).creditsPerToken);
     const decided: developer.DeveloperCommand =
-      command.type === 'BurnForCredits'
-        ? { type: 'BurnForCredits', data: { ...command.data, creditsPerToken: rate } }
-        : command.type === 'RecordPurchase'
-          ? { type: 'RecordPurchase', data: { ...command.data, delivery: await this.delivery() } }
-          : command;
+      command.type === 'BurnForCredits' ? { type: 'BurnForCredits', data: { ...command.data, creditsPerToken: rate } } : command;
     return decideAndAppend(this.store, developer.developerDecider, developerId, (state) => developer.developerDecider.decide(decided, state), metadata);
   }
 
