@@ -7,6 +7,7 @@ import { EmbeddedChain } from '../src/chain/embedded-chain';
 import { associatedTokenAddress, readTokenAccount } from '../src/chain/token';
 import { startTestApi, type TestApi } from './support/api';
 import { registerSynqers, runAndCloseEpoch, type TestSynqer } from './support/network';
+import { expectMoneyInvariants } from './support/money-invariants';
 
 const CHILD = path.join(__dirname, '..', 'dist', 'test', 'support', 'settle-child.js');
 
@@ -54,6 +55,8 @@ describe('exactly-once payouts when the executor is killed between send and conf
     env = { DATABASE_URL: api.databaseUrl, SYNQ_DATA_DIR: api.dataDir };
   });
   afterAll(async () => {
+    // The children own the chain: the books and the read model only.
+    await expectMoneyInvariants({ store: api.engine.eventStore, pool });
     await pool.end();
     await api.close();
   });
