@@ -46,7 +46,7 @@ describe('a stake withdrawal killed at any point is completed by a retry, paid o
   let pool: Pool;
   let env: Record<string, string>;
   let setup: { mint: string; stakeVault: string };
-  const requests = Array.from({ length: STEPS + 3 }, (_, i) => `u${i + 1}`);
+  const requests = Array.from({ length: STEPS + 2 }, (_, i) => `u${i + 1}`);
 
   beforeAll(async () => {
     api = await startTestApi();
