@@ -1,4 +1,3 @@
-import { cutOffOf } from '../../domain/network';
 import { PublicKey } from '@solana/web3.js';
 import type { Pool } from 'pg';
 import { tokenMovements, type ChainTransactionFacts } from '../../domain/chain-verification';
@@ -55,7 +54,11 @@ interface Developer {
 
 interface Stake {
   deposits: Map<string, string>;
-  requests: Map<string, bigint>;
+  /** Unstake requests: amount still held, the part of it backed in the vault, withdrawn or not. */
+  requests: Map<string, { amount: bigint; backed: bigint; withdrawn: boolean }>;
+  /** Active stake, and the part of it deposited on chain (held in the vault). */
+  active: bigint;
+  activeBacked: bigint;
   slashes: Set<string>;
   onChainDeposited: bigint;
   withdrawn: Map<string, bigint>;
@@ -103,6 +106,13 @@ export interface MoneyBooks {
   violations: Violation[];
 }
 
+/** The part of `amount` taken from `total` (of which `backed` is in the vault) that is backed: books-only stake goes first. */
+const backedPart = (amount: bigint, total: bigint, backed: bigint): bigint => {
+  const booksOnly = total - backed;
+  if (amount <= booksOnly) return 0n;
+  return amount - booksOnly < backed ? amount - booksOnly : backed;
+};
+
 const modeOf = (modes: MoneyBooks['modes'], epoch: number): SettlementMode => {
   let mode: SettlementMode = 'web2';
   for (const choice of modes) if (choice.effectiveFromEpoch <= epoch) mode = choice.mode;
@@ -132,15 +142,11 @@ export async function foldBooks(store: EventStore): Promise<MoneyBooks> {
   const stakeOf = (synqerId: string) => {
     let stake = books.stakes.get(synqerId);
     if (!stake)
-      books.stakes.set(synqerId, (stake = { deposits: new Map(), requests: new Map(), slashes: new Set(), onChainDeposited: 0n, withdrawn: new Map() }));
+      books.stakes.set(
+        synqerId,
+        (stake = { deposits: new Map(), requests: new Map(), active: 0n, activeBacked: 0n, slashes: new Set(), onChainDeposited: 0n, withdrawn: new Map() }),
+      );
     return stake;
-  };
-  /** What the synqer's on-chain deposits still back in the vault, after the vault movements ordered for it so far. */
-  const backing = (synqerId: string) => {
-    let out = 0n;
-    for (const transfer of books.transfers.values())
-      if (transfer.order.source === 'stake_vault' && transfer.order.reference.startsWith(`${synqerId}/`)) out += BigInt(transfer.order.amount);
-    return (books.stakes.get(synqerId)?.onChainDeposited ?? 0n) - out;
   };
   /** An order, recorded on its own stream or in the books event that makes it (the same content either way). */
   const ordered = (order: TransferOrder, position: bigint, where: string) => {
@@ -172,8 +178,9 @@ export async function foldBooks(store: EventStore): Promise<MoneyBooks> {
         const epoch = books.epochs.get(Number(data.epoch));
         if (epoch) {
           if (epoch.cutOff !== undefined) violation('I8', `epoch ${String(data.epoch)} is closed twice`);
-          // The cut-off is the close's own position (domain/network.ts cutOffOf); older closes name it in their data.
-          epoch.cutOff = cutOffOf(data as { cutOffPosition?: string }, event.position);
+          // The cut-off is the position just before the close (domain/network.ts cutOffOf, read here on its own terms);
+          // older closes name it in their data.
+          epoch.cutOff = data.cutOffPosition !== undefined ? big('cutOffPosition') : event.position - 1n;
           epoch.closedAt = event.position;
         }
         break;
@@ -280,7 +287,9 @@ export async function foldBooks(store: EventStore): Promise<MoneyBooks> {
         const stake = stakeOf(s('synqerId'));
         if (stake.deposits.has(s('depositId'))) sameIdOtherContent('deposit', s('depositId'), event.stream);
         stake.deposits.set(s('depositId'), s('amount'));
+        stake.active += big('amount');
         if (data.sourceAccount !== undefined) {
+          stake.activeBacked += big('amount');
           stake.onChainDeposited += big('amount');
           credit(s('depositId'), event.stream);
         }
@@ -289,7 +298,10 @@ export async function foldBooks(store: EventStore): Promise<MoneyBooks> {
       case 'UnstakeRequested': {
         const stake = stakeOf(s('synqerId'));
         if (stake.requests.has(s('requestId'))) sameIdOtherContent('unstake request', s('requestId'), event.stream);
-        stake.requests.set(s('requestId'), big('amount'));
+        const backed = backedPart(big('amount'), stake.active, stake.activeBacked);
+        stake.requests.set(s('requestId'), { amount: big('amount'), backed, withdrawn: false });
+        stake.active -= big('amount');
+        stake.activeBacked -= backed;
         break;
       }
       case 'StakeWithdrawn': {
@@ -297,12 +309,13 @@ export async function foldBooks(store: EventStore): Promise<MoneyBooks> {
         if (stake.withdrawn.has(s('requestId'))) violation('I8', `${event.stream}: request ${s('requestId')} is withdrawn twice`);
         stake.withdrawn.set(s('requestId'), big('amount'));
         if (data.transfer) ordered(data.transfer as TransferOrder, event.position, event.stream);
-        // The part backed in the vault: as the event states it, else (older events) any backing the synqer has.
-        const backedPart = data.backed !== undefined ? big('backed') : backing(s('synqerId'));
-        if (hybridInForce() && backedPart > 0n)
+        // The part backed in the vault (books-only stake is asked back first) goes back through the vault, whatever the mode.
+        const request = stake.requests.get(s('requestId'));
+        if (request) request.withdrawn = true;
+        if (books.setup && request && request.backed > 0n)
           books.mustOrder.push({
             orderId: `stake_withdrawal.${s('synqerId')}.${s('requestId')}`,
-            why: 'an unstake withdrawal of stake backed in the vault while hybrid is in force',
+            why: `a withdrawal of ${request.backed} held in the stake vault`,
           });
         break;
       }
@@ -311,9 +324,23 @@ export async function foldBooks(store: EventStore): Promise<MoneyBooks> {
         if (stake.slashes.has(s('slashId'))) sameIdOtherContent('slash', s('slashId'), event.stream);
         stake.slashes.add(s('slashId'));
         if (data.transfer) ordered(data.transfer as TransferOrder, event.position, event.stream);
-        const slashBacked = data.backed !== undefined ? big('backed') : big('amount') > 0n ? backing(s('synqerId')) : 0n;
-        if (hybridInForce() && slashBacked > 0n)
-          books.mustOrder.push({ orderId: `slash.${s('synqerId')}.${s('slashId')}`, why: 'a slash of stake backed in the vault while hybrid is in force' });
+        // Active stake first, then requests not withdrawn, latest first; in each, books-only stake first.
+        const fromActive = big('amount') < stake.active ? big('amount') : stake.active;
+        let slashBacked = backedPart(fromActive, stake.active, stake.activeBacked);
+        stake.active -= fromActive;
+        stake.activeBacked -= slashBacked;
+        let rest = big('amount') - fromActive;
+        for (const request of [...stake.requests.values()].reverse()) {
+          if (rest === 0n || request.withdrawn) continue;
+          const take = request.amount < rest ? request.amount : rest;
+          const takeBacked = backedPart(take, request.amount, request.backed);
+          request.amount -= take;
+          request.backed -= takeBacked;
+          slashBacked += takeBacked;
+          rest -= take;
+        }
+        if (books.setup && slashBacked > 0n)
+          books.mustOrder.push({ orderId: `slash.${s('synqerId')}.${s('slashId')}`, why: `a slash of ${slashBacked} held in the stake vault` });
         break;
       }
       case 'ChainTransferOrdered': {
@@ -459,7 +486,7 @@ export async function checkMoneyInvariants(
   trace('I7');
   // I10: every books movement made while hybrid is in force is ordered on chain (a crash in between resumes it).
   for (const required of books.mustOrder)
-    if (!books.transfers.has(required.orderId)) violation('I10', `${required.why} has no chain transfer (${required.orderId}): it is stranded in the books`);
+    if (!books.transfers.has(required.orderId)) violation('I10', `${required.why} has no chain transfer (${required.orderId}): it is stranded`);
 
   // I4 (books): no synqer's vault movements exceed what it deposited on chain.
   const vaultOut = new Map<string, bigint>();
