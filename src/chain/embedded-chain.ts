@@ -5,6 +5,7 @@ import { PublicKey } from '@solana/web3.js';
 import type { FailedTransactionMetadata, LiteSVM as LiteSvmType, TransactionMetadata } from 'litesvm';
 import { base58Encode } from '../../domain/values';
 import { ChainError, decodeWire, type ChainAccount, type ChainGateway, type Confirmation, type LandedTransaction, type RecentBlockhash } from './chain-gateway';
+import { JITO_DISTRIBUTOR_PROGRAM_ID, loadJitoDistributorProgram } from './jito-distributor';
 
 // litesvm's native module corrupts V8's allocation-site pretenuring table once an SBF program (SPL Token, Memo) has
 // run, and the next full GC aborts with std::bad_alloc (LiteSVM/litesvm#171, reproduced here with one Memo
@@ -46,6 +47,8 @@ export class EmbeddedChain implements ChainGateway {
     private svm: LiteSvmType,
     private readonly genesis: string,
     private height: bigint,
+    /** Seconds the operator moved the chain clock ahead of the wall clock (chain_ledger.clock_offset). */
+    private clockOffset: bigint,
   ) {}
 
   static async open(pool: Pool, connection: ClientConfig): Promise<EmbeddedChain> {
@@ -57,8 +60,11 @@ export class EmbeddedChain implements ChainGateway {
         throw new ChainBusyError('the embedded chain is open in another process (a running engine?): stop it, or use its API, to work on the chain');
       }
       await pool.query('INSERT INTO chain_ledger (genesis, block_height) VALUES ($1, 1) ON CONFLICT (id) DO NOTHING', [randomUUID()]);
-      const ledger = await pool.query<{ genesis: string; block_height: string }>('SELECT genesis, block_height FROM chain_ledger');
-      const chain = new EmbeddedChain(pool, lock, await loadSvm(pool), ledger.rows[0].genesis, BigInt(ledger.rows[0].block_height));
+      const ledger = await pool.query<{ genesis: string; block_height: string; clock_offset: string }>(
+        'SELECT genesis, block_height, clock_offset FROM chain_ledger',
+      );
+      const { genesis, block_height, clock_offset } = ledger.rows[0];
+      const chain = new EmbeddedChain(pool, lock, await loadSvm(pool, BigInt(clock_offset)), genesis, BigInt(block_height), BigInt(clock_offset));
       return chain;
     } catch (error) {
       await lock.end().catch(() => undefined);
@@ -152,6 +158,27 @@ export class EmbeddedChain implements ChainGateway {
     return this.serially(() => this.advanceTo(this.height + count));
   }
 
+  /**
+   * The chain clock's unix time (the Clock sysvar programs read): the wall clock plus the seconds an operator moved it
+   * forward. It never goes back.
+   */
+  async unixTimestamp(): Promise<bigint> {
+    return this.tick();
+  }
+
+  /**
+   * Operator only (not part of ChainGateway: a cluster's clock is its own): moves the chain clock `seconds` ahead, for
+   * good (kept in the ledger), e.g. past a distributor's clawback start. Returns the new unix time.
+   */
+  advanceClock(seconds: bigint): Promise<bigint> {
+    if (typeof seconds !== 'bigint' || seconds < 0n) return Promise.reject(new RangeError(`the clock moves forward only, not by ${String(seconds)} s`));
+    return this.serially(async () => {
+      await this.pool.query('UPDATE chain_ledger SET clock_offset = clock_offset + $1', [seconds.toString()]);
+      this.clockOffset += seconds;
+      return this.tick();
+    });
+  }
+
   async close(): Promise<void> {
     await this.queue.catch(() => undefined);
     await this.lock.end().catch(() => undefined);
@@ -170,6 +197,7 @@ export class EmbeddedChain implements ChainGateway {
     // An unknown or expired blockhash: the cluster accepts the bytes and drops them; nothing lands.
     if (issuedAt === undefined || this.height > issuedAt + BLOCKHASH_VALIDITY) return decoded.signature;
 
+    this.tick();
     // The wire bytes go to litesvm as they are (its sendTransaction would decode and encode them again).
     const inner = (
       this.svm as unknown as {
@@ -238,7 +266,7 @@ export class EmbeddedChain implements ChainGateway {
       );
     } catch (error) {
       // Memory ran ahead of the ledger: go back to what the ledger holds, as after a restart.
-      this.svm = await loadSvm(this.pool);
+      this.svm = await loadSvm(this.pool, this.clockOffset);
       throw error;
     }
     this.height = height;
@@ -251,6 +279,11 @@ export class EmbeddedChain implements ChainGateway {
   private async advanceTo(height: bigint): Promise<void> {
     await this.pool.query('UPDATE chain_ledger SET block_height = $1', [height.toString()]);
     this.height = height;
+  }
+
+  /** Brings the chain clock up to the wall clock plus the offset (never back); the chain's unix time. */
+  private tick(): bigint {
+    return setClockAtLeast(this.svm, wallClockSeconds() + this.clockOffset);
   }
 
   private read(address: PublicKey): ChainAccount | null {
@@ -309,7 +342,22 @@ function isFailure(result: TransactionMetadata | FailedTransactionMetadata): res
   return typeof (result as FailedTransactionMetadata).err === 'function';
 }
 
-async function loadSvm(pool: Pool): Promise<LiteSvmType> {
+const wallClockSeconds = (): bigint => BigInt(Math.floor(Date.now() / 1000));
+
+function setClockAtLeast(svm: LiteSvmType, unixTimestamp: bigint): bigint {
+  const clock = svm.getClock();
+  if (clock.unixTimestamp < unixTimestamp) {
+    clock.unixTimestamp = unixTimestamp;
+    svm.setClock(clock);
+  }
+  return clock.unixTimestamp;
+}
+
+/**
+ * litesvm with the ledger's accounts, Jito's merkle distributor (checked by sha256; the programs are not in the ledger,
+ * which keeps no executable account) and the clock at the wall clock plus `clockOffset`.
+ */
+async function loadSvm(pool: Pool, clockOffset: bigint): Promise<LiteSvmType> {
   // Blockhashes are the adapter's (see issuedAt); litesvm's own check knows only its latest one.
   const svm = new LiteSVM().withBlockhashCheck(false).withTransactionHistory(0n);
   const { rows } = await pool.query<{ address: string; lamports: string; owner: string; data: Buffer }>(
@@ -318,5 +366,7 @@ async function loadSvm(pool: Pool): Promise<LiteSvmType> {
   for (const row of rows) {
     svm.setAccount(new PublicKey(row.address), { lamports: Number(row.lamports), owner: new PublicKey(row.owner), data: row.data, executable: false });
   }
+  svm.addProgram(JITO_DISTRIBUTOR_PROGRAM_ID, loadJitoDistributorProgram());
+  setClockAtLeast(svm, wallClockSeconds() + clockOffset);
   return svm;
 }
