@@ -111,7 +111,8 @@ describe('exactly-once payouts when the executor is killed between send and conf
     expect(kills).toBeGreaterThanOrEqual(5);
     await checkChain(1, new Map());
     expect(await runChild({ ...env, EPOCH: '1' })).toBe('settled');
-  });
+    // Up to 60 child processes, each starting Node and the embedded chain: minutes on a loaded 2-core machine.
+  }, 300_000);
 
   it('rebuilds an attempt only once the chain proves it expired without landing, recording the old signature as superseded', async () => {
     expect(await runChild({ ...env, EPOCH: '2', CRASH_AFTER: 'recorded' })).toBe('killed');
