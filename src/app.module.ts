@@ -17,6 +17,7 @@ import { ProjectionsModule } from './projections/projections';
 import { AuditModule } from './audit/audit.module';
 import type { ChainGateway } from './chain/chain-gateway';
 import { ChainModule } from './chain/chain.module';
+import { ChainRpcModule } from './chain-rpc/chain-rpc.module';
 import { TreasuryModule } from './treasury/treasury.module';
 import { SettlementModule } from './settlement/settlement.module';
 import { VerificationModule } from './verification/verification.module';
@@ -60,6 +61,7 @@ export class AppModule {
         SettlementModule,
         VerificationModule,
         DashboardModule,
+        ChainRpcModule.forRoot(chain),
       ],
       controllers: [HealthController],
       providers: [

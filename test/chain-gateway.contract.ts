@@ -110,15 +110,20 @@ export function chainGatewayContract(name: string, open: () => Promise<{ gateway
       expect(readTokenAccount(bobAccount, await gateway.getAccount(bobAccount))!.amount).toBe(before + 1n);
     });
 
-    it('records a failed transfer as landed with its error, and charges its fee', async () => {
+    it('records a failed transfer as landed with its error, and charges its fee (over RPC: refused by preflight, nothing lands)', async () => {
       const aliceAccount = associatedTokenAddress(alice.publicKey, mint.publicKey);
       await execute(gateway, [createAssociatedAccountIdempotent(alice.publicKey, alice.publicKey, mint.publicKey)], [alice], 'alice account');
       const bobAccount = associatedTokenAddress(bob.publicKey, mint.publicKey);
-      const { signature, confirmation } = await sendAndConfirm(
-        gateway,
-        [transferChecked(aliceAccount, mint.publicKey, bobAccount, alice.publicKey, 10n)],
-        [alice],
-      );
+      const instructions = [transferChecked(aliceAccount, mint.publicKey, bobAccount, alice.publicKey, 10n)];
+      if (gateway.kind === 'rpc') {
+        // The RPC adapter sends with preflight: a cluster refuses what would fail before it lands, so nothing is charged.
+        const { blockhash } = await gateway.latestBlockhash();
+        const wire = signTransaction(instructions, [alice], blockhash);
+        await expect(gateway.sendTransaction(wire)).rejects.toThrow(/simulation failed: Error processing Instruction 0: custom program error: 0x1/);
+        expect(await gateway.getTransaction(signatureOf(wire))).toBeNull();
+        return;
+      }
+      const { signature, confirmation } = await sendAndConfirm(gateway, instructions, [alice]);
       expect(confirmation.status).toBe('failed');
       const landed = await gateway.getTransaction(signature);
       expect(landed?.error).toEqual(expect.any(String));

@@ -103,6 +103,62 @@ export class EmbeddedChain implements ChainGateway {
     return this.serially(() => this.execute(wire));
   }
 
+  /**
+   * Runs a signed transaction without landing it (a cluster's simulateTransaction and preflight): nothing is written.
+   * `error` is null when it would succeed, `AlreadyProcessed` or `BlockhashNotFound` when it could not land, else
+   * litesvm's error (as `getTransaction` keeps it for a failed one, or the number of an error without fields).
+   */
+  simulateTransaction(wire: Uint8Array, options: { sigVerify?: boolean } = {}): Promise<{ error: string | null; logs: string[]; unitsConsumed: bigint }> {
+    return this.serially(async () => {
+      const decoded = decodeWire(wire);
+      const known =
+        this.landed.has(decoded.signature) ||
+        (await this.pool.query('SELECT 1 FROM chain_transactions WHERE signature = $1', [decoded.signature])).rows.length > 0;
+      if (known) return { error: 'AlreadyProcessed', logs: [], unitsConsumed: 0n };
+      const issuedAt = this.issuedAt(decoded.blockhash);
+      if (issuedAt === undefined || this.height > issuedAt + BLOCKHASH_VALIDITY) return { error: 'BlockhashNotFound', logs: [], unitsConsumed: 0n };
+      const inner = (
+        this.svm as unknown as {
+          inner: {
+            simulateLegacyTransaction(b: Uint8Array): { meta(): TransactionMetadata } | FailedTransactionMetadata;
+            simulateVersionedTransaction(b: Uint8Array): { meta(): TransactionMetadata } | FailedTransactionMetadata;
+            setSigverify(on: boolean): void;
+          };
+        }
+      ).inner;
+      const sigVerify = options.sigVerify ?? true;
+      this.tick();
+      if (!sigVerify) inner.setSigverify(false);
+      let result: { meta(): TransactionMetadata } | FailedTransactionMetadata;
+      try {
+        result = decoded.version === 'legacy' ? inner.simulateLegacyTransaction(wire) : inner.simulateVersionedTransaction(wire);
+      } finally {
+        if (!sigVerify) inner.setSigverify(true);
+      }
+      if (typeof (result as FailedTransactionMetadata).err === 'function') {
+        const failed = result as FailedTransactionMetadata;
+        return { error: String(failed.err()), logs: failed.meta().logs(), unitsConsumed: failed.meta().computeUnitsConsumed() };
+      }
+      const meta = (result as { meta(): TransactionMetadata }).meta();
+      return { error: null, logs: meta.logs(), unitsConsumed: meta.computeUnitsConsumed() };
+    });
+  }
+
+  /** Landed transactions as the ledger keeps them (wire bytes, outcome, logs), in the order asked; null where unknown. */
+  async getLedgerTransactions(
+    signatures: readonly string[],
+  ): Promise<({ signature: string; slot: bigint; wire: Buffer; error: string | null; fee: bigint; logs: string[] } | null)[]> {
+    const { rows } = await this.pool.query<LedgerRow & { logs: string[] }>(
+      'SELECT signature, block_height, wire, error, fee, logs FROM chain_transactions WHERE signature = ANY($1::text[])',
+      [[...signatures]],
+    );
+    const found = new Map(rows.map((row) => [row.signature, row]));
+    return signatures.map((signature) => {
+      const row = found.get(signature);
+      return row ? { signature, slot: BigInt(row.block_height), wire: row.wire, error: row.error, fee: BigInt(row.fee), logs: row.logs } : null;
+    });
+  }
+
   async confirmTransaction(signature: string, lastValidBlockHeight: bigint): Promise<Confirmation> {
     const recent = this.landed.get(signature);
     const landed = recent ? { slot: recent.height, error: recent.error, fee: recent.fee } : await this.getTransaction(signature);
