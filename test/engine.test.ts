@@ -36,6 +36,24 @@ describe('engine on an external PostgreSQL (DATABASE_URL)', () => {
           { version: 2, name: 'api_keys' },
         ]),
       },
+      projections: expect.arrayContaining([
+        {
+          name: 'settlement',
+          status: 'running',
+          position: expect.stringMatching(/^\d+$/),
+          lagEvents: expect.stringMatching(/^\d+$/),
+          idleSeconds: expect.any(Number),
+          stalled: false,
+        },
+        {
+          name: 'developers',
+          status: 'running',
+          position: expect.stringMatching(/^\d+$/),
+          lagEvents: expect.stringMatching(/^\d+$/),
+          idleSeconds: expect.any(Number),
+          stalled: false,
+        },
+      ]),
     });
   });
 
