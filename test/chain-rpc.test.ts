@@ -111,6 +111,10 @@ describe('POST /chain/rpc: Solana JSON-RPC on the embedded chain', () => {
       { jsonrpc: '2.0', id: 'b', result: expect.any(Number) },
       { jsonrpc: '2.0', id: 'c', result: 'ok' },
     ]);
+    expect(await call('{"jsonrpc": "2.0", "id": 5, "method": "getSlot"')).toMatchObject({
+      status: 400,
+      body: { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } },
+    });
     const forged = new Transaction({ feePayer: Keypair.generate().publicKey, recentBlockhash: (await connection.getLatestBlockhash()).blockhash });
     forged.add(SystemProgram.transfer({ fromPubkey: forged.feePayer!, toPubkey: forged.feePayer!, lamports: 1 }));
     const wire = forged.serialize({ requireAllSignatures: false, verifySignatures: false });

@@ -1,5 +1,5 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { CommandRejected, type Problem } from '../../domain/rejection';
 import { KindedError, type ErrorKind } from '../errors';
 
@@ -26,6 +26,14 @@ export class ProblemFilter implements ExceptionFilter {
     const response = host.switchToHttp().getResponse<Response>();
     const { status, detail, problems } = describe(error);
     if (status >= 500) this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    // Solana's JSON-RPC route (src/chain-rpc) answers in JSON-RPC whatever failed, a body it never got included.
+    if ((response.req as Request | undefined)?.path === '/chain/rpc') {
+      const parse = /not valid JSON/.test(detail);
+      response
+        .status(status >= 500 ? 200 : status)
+        .json({ jsonrpc: '2.0', error: { code: parse ? -32700 : status >= 500 ? -32603 : -32600, message: parse ? 'Parse error' : detail }, id: null });
+      return;
+    }
     response
       .status(status)
       .type('application/problem+json')
