@@ -1,4 +1,4 @@
-import { Connection, Keypair, LAMPORTS_PER_SOL, SystemProgram, Transaction, type SignatureStatus } from '@solana/web3.js';
+import { Connection, Keypair, LAMPORTS_PER_SOL, PublicKey, SystemProgram, Transaction, type SignatureStatus } from '@solana/web3.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { base58Encode } from '../domain/values';
 import { RpcChain } from '../src/chain/rpc-chain';
@@ -89,6 +89,30 @@ describe('POST /chain/rpc: Solana JSON-RPC on the embedded chain', () => {
     });
     expect(answer).toMatchObject({ status: 200, body: { jsonrpc: '2.0', id: 7, result: expect.any(String) } });
     expect((await confirmByPolling(connection, answer.body.result as string)).err).toEqual({ InstructionError: [0, { Custom: 1 }] });
+  });
+
+  it("reads the engine's own $SYNQ treasury: token balance, several accounts at once, the signatures that touched it", async () => {
+    const init = await api.call('POST', '/chain/init', api.keys.operator, { supply: '1234500000' });
+    expect(init.status).toBe(201);
+    const treasury = new PublicKey(init.body.treasuryAccount as string);
+    expect((await connection.getTokenAccountBalance(treasury)).value).toEqual({
+      amount: '1234500000',
+      decimals: 6,
+      uiAmount: 1234.5,
+      uiAmountString: '1234.5',
+    });
+    const [mint, account, missing] = await connection.getMultipleAccountsInfo([
+      new PublicKey(init.body.mint as string),
+      treasury,
+      Keypair.generate().publicKey,
+    ]);
+    expect(mint?.data.length).toBe(82);
+    expect(account?.data.length).toBe(165);
+    expect(missing).toBeNull();
+    const signatures = await connection.getSignaturesForAddress(treasury);
+    expect(signatures.length).toBeGreaterThan(0);
+    expect(signatures[0]).toMatchObject({ err: null, confirmationStatus: 'finalized' });
+    await expect(connection.getTokenAccountBalance(Keypair.generate().publicKey)).rejects.toThrow(/could not find account/);
   });
 
   it('answers JSON-RPC errors, batches and no key needed', async () => {
