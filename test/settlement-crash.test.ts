@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { runKillableChild } from './support/killable-child';
 import * as path from 'node:path';
 import { PublicKey } from '@solana/web3.js';
 import { Pool } from 'pg';
@@ -12,27 +12,9 @@ import { expectMoneyInvariants } from './support/money-invariants';
 const CHILD = path.join(__dirname, '..', 'dist', 'test', 'support', 'settle-child.js');
 
 /** Runs the executor in a child process; kills it with SIGKILL `killAfterMs` after it is ready, unless it finishes first. */
-function runChild(env: Record<string, string>, killAfterMs?: number): Promise<'settled' | 'killed' | 'failed'> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CHILD], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let timer: NodeJS.Timeout | undefined;
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      if (killAfterMs !== undefined && timer === undefined && out.includes('ready')) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    });
-    child.stderr.on('data', (chunk) => (err += chunk));
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (out.includes('settled')) resolve('settled');
-      else if (signal === 'SIGKILL') resolve('killed');
-      else {
-        process.stderr.write(`settle-child exited ${code}: ${err}\n`);
-        resolve('failed');
-      }
-    });
-  });
+async function runChild(env: Record<string, string>, killAfterMs?: number): Promise<'settled' | 'killed' | 'failed'> {
+  const { outcome } = await runKillableChild(CHILD, env, (stdout) => stdout.includes('settled'), killAfterMs);
+  return outcome === 'finished' ? 'settled' : outcome;
 }
 
 describe('exactly-once payouts when the executor is killed between send and confirmation', () => {

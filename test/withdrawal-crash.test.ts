@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { runKillableChild } from './support/killable-child';
 import * as path from 'node:path';
 import { LAMPORTS_PER_SOL, PublicKey } from '@solana/web3.js';
 import { Pool } from 'pg';
@@ -16,28 +16,10 @@ const STEPS = 5;
 type Outcome = { result: 'done'; answer: string } | { result: 'killed' | 'failed'; answer?: undefined };
 
 /** Runs a withdrawal in a child process; kills it with SIGKILL `killAfterMs` after it is ready, unless it finishes first. */
-function runChild(env: Record<string, string>, killAfterMs?: number): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CHILD], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let timer: NodeJS.Timeout | undefined;
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      if (killAfterMs !== undefined && timer === undefined && out.includes('ready')) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    });
-    child.stderr.on('data', (chunk) => (err += chunk));
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      const answer = /^answer (.*)$/m.exec(out)?.[1];
-      if (answer !== undefined) resolve({ result: 'done', answer });
-      else if (signal === 'SIGKILL') resolve({ result: 'killed' });
-      else {
-        process.stderr.write(`withdraw-child exited ${code}: ${err}\n`);
-        resolve({ result: 'failed' });
-      }
-    });
-  });
+async function runChild(env: Record<string, string>, killAfterMs?: number): Promise<Outcome> {
+  const answerOf = (stdout: string) => /^answer (.*)$/m.exec(stdout)?.[1];
+  const { outcome, stdout } = await runKillableChild(CHILD, env, (out) => answerOf(out) !== undefined, killAfterMs);
+  return outcome === 'finished' ? { result: 'done', answer: answerOf(stdout)! } : { result: outcome };
 }
 
 describe('a stake withdrawal killed at any point is completed by a retry, paid once (issue 14, item 6)', () => {
