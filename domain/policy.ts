@@ -22,6 +22,33 @@ export interface Policy {
   maxPoolPerEpoch: string;
   /** $SYNQ base units one SOL is worth, when set: settlement cost is then reported as a share of the rewards paid. */
   solPriceInSynq?: string;
+  /**
+   * Web3 claims (each optional, with the defaults of `claimPolicy`). Seconds from the distributor's creation to its
+   * clawback start: the claim deadline (at least 86,400, the program's own floor).
+   */
+  claimWindowSeconds?: number;
+  /** Leaves below this many base units are not paid or put in a tree: carried to the wallet's next epoch. */
+  minimumPayout?: string;
+  /** What happens to a leaf left unclaimed at the clawback: `carry` (into the wallet's next leaf) or `return` (to the treasury). */
+  unclaimedRewards?: UnclaimedRewardsPolicy;
+  /** Claims of fewer base units than this are not sponsored (the treasury would pay more rent than it is worth). */
+  sponsoredClaimMinimum?: string;
+}
+
+export const UNCLAIMED_REWARDS_POLICIES = ['carry', 'return'] as const;
+export type UnclaimedRewardsPolicy = (typeof UNCLAIMED_REWARDS_POLICIES)[number];
+
+/** The program refuses a clawback start earlier than a day after the vesting end. */
+export const MIN_CLAIM_WINDOW_SECONDS = 86_400;
+
+/** The claim parameters in force, with their defaults: 30 days to claim, no minimum, unclaimed carried, sponsoring from 1 $SYNQ. */
+export function claimPolicy(policy: Policy) {
+  return {
+    claimWindowSeconds: policy.claimWindowSeconds ?? 30 * 86_400,
+    minimumPayout: BigInt(policy.minimumPayout ?? '0'),
+    unclaimedRewards: policy.unclaimedRewards ?? 'carry',
+    sponsoredClaimMinimum: BigInt(policy.sponsoredClaimMinimum ?? '1000000'),
+  };
 }
 
 /** In force until a version is adopted (version 0). */
@@ -56,6 +83,14 @@ export function parsePolicyParameters(input: Record<string, unknown>): PolicyPar
     unstakeCooldownEpochs: checks.integer('unstakeCooldownEpochs', input.unstakeCooldownEpochs, 0, 1_000),
     maxPoolPerEpoch: checks.amount('maxPoolPerEpoch', input.maxPoolPerEpoch).toString(),
     ...(input.solPriceInSynq === undefined ? {} : { solPriceInSynq: checks.amount('solPriceInSynq', input.solPriceInSynq).toString() }),
+    ...(input.claimWindowSeconds === undefined
+      ? {}
+      : { claimWindowSeconds: checks.integer('claimWindowSeconds', input.claimWindowSeconds, MIN_CLAIM_WINDOW_SECONDS, 10 * 365 * 86_400) }),
+    ...(input.minimumPayout === undefined ? {} : { minimumPayout: checks.amount('minimumPayout', input.minimumPayout, { allowZero: true }).toString() }),
+    ...(input.unclaimedRewards === undefined ? {} : { unclaimedRewards: checks.oneOf('unclaimedRewards', input.unclaimedRewards, UNCLAIMED_REWARDS_POLICIES) }),
+    ...(input.sponsoredClaimMinimum === undefined
+      ? {}
+      : { sponsoredClaimMinimum: checks.amount('sponsoredClaimMinimum', input.sponsoredClaimMinimum, { allowZero: true }).toString() }),
   };
   if (parameters.weightBytesBps + parameters.weightSessionsBps !== 10_000) {
     checks.add('weightSessionsBps', 'weightBytesBps and weightSessionsBps must sum to 10000');

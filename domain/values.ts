@@ -64,6 +64,15 @@ export class Checks {
     return value;
   }
 
+  /** One of a fixed list of words. */
+  oneOf<T extends string>(field: string, value: unknown, allowed: readonly T[]): T {
+    if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+      this.add(field, `must be one of ${allowed.join(', ')}`);
+      return allowed[0];
+    }
+    return value as T;
+  }
+
   /** An ISO-8601 UTC instant with whole seconds ("2026-11-24T10:00:00Z"), as unix seconds. */
   instant(field: string, value: unknown): number {
     const ms = typeof value === 'string' && INSTANT.test(value) ? Date.parse(value) : Number.NaN;
