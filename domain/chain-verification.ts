@@ -11,8 +11,9 @@ import type { EpochInfo } from './network';
  * The books imply:
  * - every confirmed settlement transaction exists, succeeded, and moved exactly the planned amounts from the treasury
  *   to the planned recipients' token accounts, with the batch's memo; every anchored root is on chain as recorded;
+ *   a web3 epoch's transaction created its distributor and moved exactly the total into the distributor's vault;
  * - nothing else left the treasury or the stake vault (a transfer out of band that repeats a leaf is a leaf paid twice);
- * - treasury = opening balance − hybrid payouts; stake vault = opening balance + stake deposits proven on chain;
+ * - treasury = opening balance − hybrid payouts − web3 distributor funding; stake vault = opening balance + stake deposits proven on chain;
  *   mint supply = supply at setup − burns credited;
  * - every burn and stake deposit credited from the chain is there, succeeded, and moved what was credited;
  * - liabilities, not only transfers (domain/liabilities.ts): the treasury holds at least what is reserved (pools not
@@ -36,6 +37,7 @@ export const DISCREPANCY_TYPES = [
   'stake_deposit_not_on_chain',
   'anchor_missing',
   'anchor_mismatch',
+  'distributor_funding_mismatch',
   'chain_transfer_missing',
   'chain_transfer_mismatch',
   'treasury_below_reserved',
@@ -95,7 +97,7 @@ export interface OrderedTransfer {
 
 export interface VerificationInput {
   setup: ChainSetup;
-  programs: { token: string; memo: string };
+  programs: { token: string; memo: string; distributor: string };
   /** Every epoch's payout stream, with its leaves for hybrid epochs (in distribution order). */
   payouts: { state: PayoutState; leaves: readonly PayoutLeaf[] }[];
   credits: readonly ProvenCredit[];
@@ -183,10 +185,16 @@ export function verifyChain(input: VerificationInput): VerificationResult {
       if (batch.status === 'awaiting' && (!landed || landed.error !== null)) return;
       if (batch.status !== 'confirmed' && batch.status !== 'awaiting') return;
       checked.settlementTransactions++;
-      const memo = planned.kind === 'anchor' ? anchorMemo(plan) : payoutMemo(epoch, planned.batch, plan.root);
+      const memo = planned.kind === 'payout' ? payoutMemo(epoch, planned.batch, plan.root) : anchorMemo(plan);
+      // web3: the distributor's one transaction moved the whole total from the treasury into its vault.
+      const funding = planned.kind === 'distributor' ? BigInt(plan.total) : 0n;
+      if (funding > 0n) {
+        treasury -= funding;
+        paid.set(epoch, (paid.get(epoch) ?? 0n) + funding);
+      }
       if (!landed) {
         found({
-          type: planned.kind === 'anchor' ? 'anchor_missing' : 'payout_transaction_missing',
+          type: planned.kind === 'payout' ? 'payout_transaction_missing' : 'anchor_missing',
           epoch,
           signature: attempt.signature,
           detail: `batch ${planned.batch} is recorded as confirmed and the chain does not have its transaction`,
@@ -205,6 +213,42 @@ export function verifyChain(input: VerificationInput): VerificationResult {
         return;
       }
       const memos = memosOf(landed, programs.memo);
+      if (planned.kind === 'distributor') {
+        checked.anchors++;
+        const vault = plan.distributor?.vault ?? '';
+        const created = landed.instructions.some(
+          (instruction) => instruction.programId === programs.distributor && instruction.accounts[0] === plan.distributor?.address,
+        );
+        if (!memos.includes(memo) || !created || !landed.signers.includes(setup.treasuryAuthority)) {
+          found({
+            type: 'anchor_mismatch',
+            epoch,
+            signature: attempt.signature,
+            expected: memo,
+            actual: memos.join(' | ') || null,
+            detail: `the distributor transaction does not create ${plan.distributor?.address} with the recorded root's memo, signed by the treasury authority`,
+          });
+        }
+        const moved = tokenMovements(landed, programs.token)
+          .filter((movement) => movement.source === setup.treasuryAccount)
+          .reduce((sum, movement) => sum + (movement.destination === vault ? movement.amount : -movement.amount), 0n);
+        const strays = tokenMovements(landed, programs.token).filter((m) => m.source === setup.treasuryAccount && m.destination !== vault);
+        if (moved !== funding || strays.length > 0) {
+          found({
+            type: 'distributor_funding_mismatch',
+            epoch,
+            account: vault,
+            signature: attempt.signature,
+            expected: funding.toString(),
+            actual: tokenMovements(landed, programs.token)
+              .filter((m) => m.source === setup.treasuryAccount)
+              .reduce((sum, m) => sum + m.amount, 0n)
+              .toString(),
+            detail: `epoch ${epoch}'s distributor vault must receive exactly the distribution's total from the treasury, and nothing else may leave it`,
+          });
+        }
+        return;
+      }
       if (planned.kind === 'anchor') {
         checked.anchors++;
         if (!memos.includes(memo) || !landed.signers.includes(setup.treasuryAuthority)) {

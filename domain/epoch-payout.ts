@@ -14,6 +14,9 @@ import type { SettlementMode } from './settlement-control';
  *    moves nothing), or expired (the chain was asked and does not have it, and its blockhash can no longer land).
  *    A batch gets a new attempt only when its last one failed or expired: this is the exactly-once rule, and
  *    `recordSigned` enforces it whatever the executor does.
+ *    In web3 the one batch is the epoch's distributor: one transaction creates Jito's merkle distributor (version =
+ *    the epoch), funds its vault with exactly the distribution's total from the treasury and anchors the root in a
+ *    Memo, all or nothing; the same exactly-once rule means it is never created or funded twice.
  * 3. `EpochSettled` once every batch is confirmed, with the fees and rent paid.
  */
 
@@ -21,7 +24,8 @@ export const MAX_TRANSACTION_SIZE = 1232;
 
 export interface PlannedBatch {
   batch: number;
-  kind: 'payout' | 'anchor';
+  /** `anchor`: a Memo only (web3 epochs settled before distributors existed, kept so their logs replay). */
+  kind: 'payout' | 'anchor' | 'distributor';
   /** Payout batches: leaves firstLeaf .. firstLeaf + leafCount - 1, in the distribution's order. */
   firstLeaf: number;
   leafCount: number;
@@ -37,6 +41,43 @@ export interface SettlementPlan {
   leafCount: number;
   total: string;
   batches: PlannedBatch[];
+  /** web3: the epoch's distributor and who it answers to (base58). */
+  distributor?: DistributorAccounts;
+}
+
+/** The accounts of an epoch's Jito merkle distributor, fixed when the settlement is planned. */
+export interface DistributorAccounts {
+  /** The distributor's `version` (a PDA seed): the epoch number. */
+  version: number;
+  address: string;
+  /** The distributor's token account, which claims are paid from. */
+  vault: string;
+  /** The treasury authority: signs the creation and pays its rent. */
+  admin: string;
+  /** The treasury's token account: what is left after the clawback start comes back to it. */
+  clawbackReceiver: string;
+}
+
+/** Unix seconds on the chain's clock, as the distributor is created with them (decimal strings). */
+export interface DistributorTerms {
+  startVestingTs: string;
+  endVestingTs: string;
+  /** The claim deadline: from then on, anyone may claw back what is unclaimed. */
+  clawbackStartTs: string;
+}
+
+/** Seconds between signing and the vesting start: the program wants every timestamp in the chain clock's future when it runs. */
+export const DISTRIBUTOR_LEAD_SECONDS = 300n;
+
+/**
+ * The terms an attempt creates the distributor with, from the chain clock when it is signed: everything is unlocked
+ * at once (rewards are claimed as `amount_unlocked`), so vesting is a formality of one second; the clawback starts
+ * `claimWindowSeconds` after it.
+ */
+export function distributorTerms(chainNow: bigint, claimWindowSeconds: number): DistributorTerms {
+  const start = chainNow + DISTRIBUTOR_LEAD_SECONDS;
+  const end = start + 1n;
+  return { startVestingTs: start.toString(), endVestingTs: end.toString(), clawbackStartTs: (end + BigInt(claimWindowSeconds)).toString() };
 }
 
 export interface SignedAttempt {
@@ -50,6 +91,8 @@ export interface SignedAttempt {
   wire: string;
   /** Lamports of rent for the token accounts this attempt creates (those missing when it was signed). */
   rent: string;
+  /** web3: the terms this attempt creates the distributor with (the landed attempt's are the distributor's). */
+  terms?: DistributorTerms;
 }
 
 export type PayoutEvent =
@@ -186,6 +229,8 @@ export function planSettlement(
     total: string;
     leaves: readonly LeafToPay[];
     maxTransfersPerTransaction: number;
+    /** web3: the distributor's accounts. */
+    distributor?: DistributorAccounts;
   },
 ): PayoutEvent[] {
   if (state.plan) {
@@ -195,7 +240,12 @@ export function planSettlement(
   if (command.leaves.length !== command.leafCount)
     reject('conflict', 'leaves', `the distribution has ${command.leafCount} leaves, ${command.leaves.length} were given`);
   const batches: PlannedBatch[] = [];
-  if (command.mode === 'web3') batches.push({ batch: 0, kind: 'anchor', firstLeaf: 0, leafCount: 0, creates: '' });
+  // An epoch nobody earned in has nothing to claim: no distributor.
+  if (command.mode === 'web3' && command.leafCount > 0) {
+    if (!command.distributor) reject('invalid', 'distributor', `a web3 settlement of epoch ${command.epoch} needs its distributor's accounts`);
+    if (command.distributor.version !== command.epoch) reject('invalid', 'distributor', `epoch ${command.epoch}'s distributor has version ${command.epoch}`);
+    batches.push({ batch: 0, kind: 'distributor', firstLeaf: 0, leafCount: command.leafCount, creates: '' });
+  }
   if (command.mode === 'hybrid') {
     let first = 0;
     while (first < command.leaves.length) {
@@ -215,7 +265,15 @@ export function planSettlement(
   return [
     {
       type: 'SettlementPlanned',
-      data: { epoch: command.epoch, mode: command.mode, root: command.root, leafCount: command.leafCount, total: command.total, batches },
+      data: {
+        epoch: command.epoch,
+        mode: command.mode,
+        root: command.root,
+        leafCount: command.leafCount,
+        total: command.total,
+        batches,
+        ...(command.mode === 'web3' && command.leafCount > 0 ? { distributor: command.distributor } : {}),
+      },
     },
   ];
 }
@@ -285,7 +343,9 @@ export function completeSettlement(state: PayoutState): PayoutEvent[] {
         epoch: plan.epoch,
         mode: plan.mode,
         root: plan.root,
-        paid: plan.mode === 'web3' ? '0' : plan.total,
+        // A web3 epoch pays its total into the distributor's vault (claims take it from there); one anchored by a Memo
+        // alone (before distributors) paid nothing.
+        paid: plan.batches.some((batch) => batch.kind === 'anchor') ? '0' : plan.total,
         leafCount: plan.leafCount,
         transactions: state.batches.length,
         feeLamports: state.feeLamports.toString(),
@@ -298,6 +358,14 @@ export function completeSettlement(state: PayoutState): PayoutEvent[] {
 function requirePlan(state: PayoutState): SettlementPlan {
   if (!state.plan) reject('conflict', 'epoch', 'the settlement is not planned');
   return state.plan;
+}
+
+/** The terms of the epoch's distributor as created: those of its confirmed attempt (none before). */
+export function createdDistributor(state: PayoutState): { accounts: DistributorAccounts; terms: DistributorTerms; signature: string } | null {
+  const accounts = state.plan?.distributor;
+  const batch = state.batches[0];
+  if (!accounts || batch?.status !== 'confirmed' || !batch.current?.terms || !batch.confirmedSignature) return null;
+  return { accounts, terms: batch.current.terms, signature: batch.confirmedSignature };
 }
 
 export type PayoutCommand =

@@ -27,9 +27,10 @@ export function knownOrders(embedded: readonly TransferOrder[], streams: readonl
 
 /** What an epoch's pool still holds in the treasury: the pool less what was returned and what was paid of it. */
 export function reservedPool(epoch: EpochInfo, payout: PayoutState | undefined, paid = 0n): bigint {
-  // Settled in the books (web2) or on chain (hybrid): nothing more leaves the treasury for it. A web3 root is claimed
-  // from the treasury later, so its pool stays reserved.
-  if (payout?.settled && payout.plan?.mode !== 'web3') return 0n;
+  // Settled in the books (web2), on chain (hybrid) or into its distributor's vault (web3): nothing more leaves the
+  // treasury for it. A web3 root anchored by a Memo alone (before distributors) is claimed from the treasury later, so
+  // its pool stays reserved.
+  if (payout?.settled && !payout.plan?.batches.some((batch) => batch.kind === 'anchor')) return 0n;
   const pool = epoch.rewardPool - (epoch.poolReturned ?? 0n) - paid;
   return pool > 0n ? pool : 0n;
 }

@@ -59,6 +59,14 @@ export function chainGatewayContract(name: string, open: () => Promise<{ gateway
       expect((await gateway.getAccount(authority.publicKey))?.owner.toBase58()).toBe('11111111111111111111111111111111');
     });
 
+    it('tells the chain clock (the Clock sysvar), which never goes back and follows the wall clock', async () => {
+      const first = await gateway.unixTimestamp();
+      const wall = BigInt(Math.floor(Date.now() / 1000));
+      // A cluster's clock may lag the wall clock a little; the embedded one follows it (plus any operator offset).
+      expect(first).toBeGreaterThan(wall - 600n);
+      expect(await gateway.unixTimestamp()).toBeGreaterThanOrEqual(first);
+    });
+
     it('finds a landed transfer by its signature, with its instructions, memo, signer and fee', async () => {
       const bobAccount = associatedTokenAddress(bob.publicKey, mint.publicKey);
       const before = (await gateway.getAccount(authority.publicKey))!.lamports;

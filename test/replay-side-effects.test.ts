@@ -11,7 +11,7 @@ import { registerSynqers, runAndCloseEpoch, type TestSynqer } from './support/ne
  * Issue 14: replays have no side effects. Rebuilding and rewinding every projection, auditing every closed epoch and
  * restarting the engine read the books again; none of it may send a transaction, order a transfer or record an event.
  * The books hold a settled hybrid epoch (payouts on chain), hybrid purchase deliveries, a stake deposit and a slash
- * through the stake vault, and a settled web3 epoch (its root anchored in a memo).
+ * through the stake vault, and a settled web3 epoch (its distributor created and funded).
  */
 
 const SYNQ = 1_000_000n;
@@ -170,13 +170,13 @@ describe('replays have no side effects: rebuild, rewind, audit and restart leave
     expect(slashed.body.chainTransfer).toMatchObject({ status: 'confirmed' });
     expect((await api.call('POST', '/epochs/1/settlement', api.keys.operator)).body).toMatchObject({ mode: 'hybrid', status: 'settled' });
 
-    // Epoch 2, web3: the root anchored in a memo.
+    // Epoch 2, web3: its distributor created and funded.
     expect((await api.call('POST', '/settlement/mode', api.keys.operator, { mode: 'web3', reason: 'phase 3' })).body.modeOfNextEpoch).toBe('web3');
     await runAndCloseEpoch(api, 2, '2000000000', synqers);
     expect((await api.call('POST', '/epochs/2/settlement', api.keys.operator)).body).toMatchObject({
       mode: 'web3',
       status: 'settled',
-      batches: [{ kind: 'anchor', status: 'confirmed' }],
+      batches: [{ kind: 'distributor', status: 'confirmed' }],
     });
     expect((await api.call('GET', '/settlement', api.keys.operator)).body.paused).toBeNull();
     await waitForProjections('running');

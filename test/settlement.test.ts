@@ -1,5 +1,9 @@
 import { PublicKey } from '@solana/web3.js';
+import { Keypair } from '@solana/web3.js';
 import { anchorMemo, payoutMemo } from '../domain/epoch-payout';
+import { decodeMerkleDistributor } from '../domain/jito-distributor';
+import { distributorAddress, distributorVault, JITO_DISTRIBUTOR_PROGRAM_ID, newDistributorInstruction } from '../src/chain/jito-distributor';
+import { MEMO_PROGRAM_ID, signTransaction, TOKEN_PROGRAM_ID } from '../src/chain/token';
 import { associatedTokenAddress, readTokenAccount } from '../src/chain/token';
 import { startTestApi, type TestApi } from './support/api';
 import { registerSynqers, runAndCloseEpoch, type TestSynqer } from './support/network';
@@ -105,24 +109,106 @@ describe('settlement modes and hybrid payouts on the embedded chain', () => {
     ]);
   });
 
-  it('anchors a web3 distribution root on chain with a memo signed by the treasury authority, paying nothing', async () => {
+  it('settles a web3 epoch into its own Jito merkle distributor: created and funded with exactly the total in one transaction, once', async () => {
     expect((await api.call('POST', '/settlement/mode', api.keys.operator, { mode: 'web3', reason: 'phase 3' })).body.modeOfNextEpoch).toBe('web3');
     const closed = await runAndCloseEpoch(api, 4, '4000000000', synqers);
     const treasury = await treasuryBalance();
+    const before = await api.engine.chain.unixTimestamp();
     const settled = await api.call('POST', '/epochs/4/settlement', api.keys.operator);
+    const mint = new PublicKey(setup.mint);
+    const distributor = distributorAddress(mint, 4n);
+    const vault = distributorVault(distributor, mint);
     expect(settled.body).toMatchObject({
       mode: 'web3',
       status: 'settled',
+      distributor: distributor.toBase58(),
+      vault: vault.toBase58(),
+      funded: true,
       transactions: { planned: 1, confirmed: 1 },
-      batches: [{ kind: 'anchor', status: 'confirmed' }],
+      batches: [{ kind: 'distributor', status: 'confirmed' }],
     });
-    const anchor = await api.engine.chain.getTransaction(settled.body.batches[0].signature);
-    expect(anchor?.signers).toEqual([setup.treasuryAuthority]);
-    expect(anchor?.instructions.map((i) => i.data.toString())).toEqual([
-      anchorMemo({ epoch: 4, root: closed.settlement.distribution.root, total: closed.settlement.paid, leafCount: 30 }),
+    const total = BigInt(closed.settlement.paid);
+    expect(await treasuryBalance()).toBe(treasury - total);
+    expect(readTokenAccount(vault, await api.engine.chain.getAccount(vault))).toMatchObject({ amount: total, owner: distributor });
+
+    const account = decodeMerkleDistributor((await api.engine.chain.getAccount(distributor))!.data)!;
+    expect(account).toMatchObject({
+      version: 4n,
+      maxTotalClaim: total,
+      maxNumNodes: BigInt(closed.settlement.distribution.leafCount),
+      totalAmountClaimed: 0n,
+      admin: setup.treasuryAuthority,
+      clawbackReceiver: setup.treasuryAccount,
+      clawedBack: false,
+    });
+    expect(account.root.toString('hex')).toBe(closed.settlement.distribution.root);
+    // The deadline is the policy's claim window (30 days by default) after the chain clock at signing.
+    const deadline = BigInt(settled.body.claimDeadline.unixTimestamp);
+    expect(account.clawbackStartTs).toBe(deadline);
+    expect(deadline - before).toBeGreaterThanOrEqual(30n * 86_400n);
+    expect(deadline - before).toBeLessThan(30n * 86_400n + 3_600n);
+
+    // The transaction: the program's new_distributor, the funding transfer and the root's memo, signed by the authority.
+    const landed = await api.engine.chain.getTransaction(settled.body.batches[0].signature);
+    expect(landed?.signers).toEqual([setup.treasuryAuthority]);
+    expect(landed?.instructions.map((i) => i.programId)).toEqual([
+      JITO_DISTRIBUTOR_PROGRAM_ID.toBase58(),
+      TOKEN_PROGRAM_ID.toBase58(),
+      MEMO_PROGRAM_ID.toBase58(),
     ]);
-    expect(await treasuryBalance()).toBe(treasury);
+    expect(landed?.instructions[2].data.toString()).toBe(
+      anchorMemo({ epoch: 4, root: closed.settlement.distribution.root, total: closed.settlement.paid, leafCount: closed.settlement.distribution.leafCount }),
+    );
+    // The rent recorded is what the distributor and its vault hold.
+    const rent = (await api.engine.chain.getAccount(distributor))!.lamports + (await api.engine.chain.getAccount(vault))!.lamports;
+    expect(settled.body.cost.rentLamports).toBe(rent.toString());
+
+    // Again: nothing more is created or moved.
+    const again = await api.call('POST', '/epochs/4/settlement', api.keys.operator);
+    expect(again.body).toMatchObject({ status: 'settled', batches: [{ signature: settled.body.batches[0].signature }] });
+    expect(await treasuryBalance()).toBe(treasury - total);
+    const shown = await api.call('GET', '/epochs/4/settlement', api.keys.auditor);
+    expect(shown.body).toMatchObject({ distributor: distributor.toBase58(), vault: vault.toBase58(), funded: true });
     const run = await api.call('POST', '/verification/runs', api.keys.auditor);
     expect(run.body).toMatchObject({ discrepancyCount: 0, checked: { anchors: 1 } });
+  });
+
+  it('refuses to settle a web3 epoch whose distributor address someone else took first, sending nothing', async () => {
+    const closed = await runAndCloseEpoch(api, 5, '1000000000', synqers);
+    expect(closed.settlement.distribution.leafCount).toBeGreaterThan(0);
+    // Anyone can create a distributor for any mint and version: a squatter takes epoch 5's address with its own root.
+    const squatter = Keypair.generate();
+    await api.engine.chain.requestAirdrop(squatter.publicKey, 1_000_000_000n);
+    const mint = new PublicKey(setup.mint);
+    const now = await api.engine.chain.unixTimestamp();
+    const { blockhash } = await api.engine.chain.latestBlockhash();
+    const wire = signTransaction(
+      [
+        newDistributorInstruction(
+          { mint, admin: squatter.publicKey, clawbackReceiver: new PublicKey(setup.treasuryAccount) },
+          {
+            version: 5n,
+            root: Buffer.alloc(32, 7),
+            maxTotalClaim: 1n,
+            maxNumNodes: 1n,
+            startVestingTs: now + 100n,
+            endVestingTs: now + 200n,
+            clawbackStartTs: now + 200n + 86_400n,
+          },
+        ),
+      ],
+      [squatter],
+      blockhash,
+    );
+    await api.engine.chain.sendTransaction(wire);
+    const treasury = await treasuryBalance();
+    const refused = await api.call('POST', '/epochs/5/settlement', api.keys.operator);
+    expect(refused).toMatchObject({
+      status: 409,
+      body: { problems: [{ field: 'distributor', reason: expect.stringContaining(squatter.publicKey.toBase58()) }] },
+    });
+    expect(await treasuryBalance()).toBe(treasury);
+    const shown = await api.call('GET', '/epochs/5/settlement', api.keys.auditor);
+    expect(shown.body).toMatchObject({ status: 'in_progress', funded: false, transactions: { unsigned: 1, confirmed: 0 } });
   });
 });

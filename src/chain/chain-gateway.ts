@@ -17,6 +17,8 @@ export interface ChainGateway {
   latestBlockhash(): Promise<RecentBlockhash>;
   blockHeight(): Promise<bigint>;
   minimumBalanceForRentExemption(dataLength: number): Promise<bigint>;
+  /** The chain clock's unix time (the Clock sysvar that programs read): distributor deadlines are set against it. */
+  unixTimestamp(): Promise<bigint>;
   /**
    * Submits a signed transaction and returns its signature (the first one). Submitting one that already landed is not
    * an error and does not execute it again. A transaction whose blockhash has expired never lands.

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { Client, type ClientConfig, type Pool } from 'pg';
-import { PublicKey } from '@solana/web3.js';
+import { PublicKey, SYSVAR_CLOCK_PUBKEY } from '@solana/web3.js';
 import type { FailedTransactionMetadata, LiteSVM as LiteSvmType, TransactionMetadata } from 'litesvm';
 import { base58Encode } from '../../domain/values';
 import { ChainError, decodeWire, type ChainAccount, type ChainGateway, type Confirmation, type LandedTransaction, type RecentBlockhash } from './chain-gateway';
@@ -343,6 +343,8 @@ export class EmbeddedChain implements ChainGateway {
   }
 
   private read(address: PublicKey): ChainAccount | null {
+    // The Clock sysvar as a cluster would show it now, not as the last transaction left it.
+    if (address.equals(SYSVAR_CLOCK_PUBKEY)) this.tick();
     const account = this.svm.getAccount(address);
     if (!account) return null;
     return { lamports: BigInt(account.lamports), owner: account.owner, data: Buffer.from(account.data), executable: account.executable };

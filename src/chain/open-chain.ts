@@ -32,6 +32,7 @@ function unavailableChain(reason: string): ChainGateway {
     latestBlockhash: refuse,
     blockHeight: refuse,
     minimumBalanceForRentExemption: refuse,
+    unixTimestamp: refuse,
     sendTransaction: refuse,
     confirmTransaction: refuse,
     getTransaction: refuse,

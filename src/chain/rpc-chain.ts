@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Connection, PublicKey, type Commitment } from '@solana/web3.js';
+import { Connection, PublicKey, SYSVAR_CLOCK_PUBKEY, type Commitment } from '@solana/web3.js';
 import { base58Decode } from '../../domain/values';
 import { ChainError, decodeWire, type ChainAccount, type ChainGateway, type Confirmation, type LandedTransaction, type RecentBlockhash } from './chain-gateway';
 
@@ -69,6 +69,13 @@ export class RpcChain implements ChainGateway {
 
   async minimumBalanceForRentExemption(dataLength: number): Promise<bigint> {
     return BigInt(await this.retrying(() => this.connection.getMinimumBalanceForRentExemption(dataLength, this.commitment)));
+  }
+
+  /** The Clock sysvar's unix_timestamp (after slot, epoch_start_timestamp, epoch and leader_schedule_epoch). */
+  async unixTimestamp(): Promise<bigint> {
+    const clock = await this.getAccount(SYSVAR_CLOCK_PUBKEY);
+    if (!clock || clock.data.length < 40) throw new ChainError('the cluster has no Clock sysvar account');
+    return clock.data.readBigInt64LE(32);
   }
 
   async sendTransaction(wire: Uint8Array): Promise<string> {

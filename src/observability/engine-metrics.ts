@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Problem } from '../../domain/rejection';
 import type { ProjectionStatus } from '../projections/projection-runner';
 
-export type TransactionKind = 'payout' | 'anchor' | 'transfer';
+export type TransactionKind = 'payout' | 'anchor' | 'distributor' | 'transfer';
 /** What the chain said of a settlement transaction: `succeeded` is counted as `confirmed`. */
 export type TransactionStatus = 'succeeded' | 'confirmed' | 'failed' | 'expired';
 
@@ -124,7 +124,7 @@ export class EngineMetrics {
 
     this.settlementTransactions = new Counter({
       name: 'synq_settlement_transactions_total',
-      help: 'Settlement transactions resolved on chain, by kind (payout, anchor, transfer) and outcome (confirmed, failed, expired)',
+      help: 'Settlement transactions resolved on chain, by kind (payout, distributor, anchor, transfer) and outcome (confirmed, failed, expired)',
       labelNames: ['kind', 'outcome'],
       registers,
     });

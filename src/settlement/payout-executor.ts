@@ -5,6 +5,7 @@ import {
   awaitingAttempts,
   batchesToSign,
   completeSettlement,
+  distributorTerms,
   evolvePayout,
   initialPayout,
   payoutDecider,
@@ -14,6 +15,8 @@ import {
   recordOutcomes,
   recordSigned,
   type AttemptOutcome,
+  type DistributorAccounts,
+  type DistributorTerms,
   type EpochSettledData,
   type PayoutEvent,
   type PayoutState,
@@ -24,6 +27,7 @@ import { epochSettlementDecider } from '../../domain/epoch-settlement';
 import { merkleTreeOf } from '../../domain/merkle-distribution';
 import { shortfall } from '../../domain/liabilities';
 import { networkDecider } from '../../domain/network';
+import { claimPolicy, policyFor } from '../../domain/policy';
 import { reject } from '../../domain/rejection';
 import { modeOf, requireNotPaused } from '../../domain/settlement-control';
 import { settlementQueries } from '../../projections/settlement';
@@ -32,6 +36,8 @@ import { WrongExpectedRevisionError } from '../event-store/errors';
 import type { EventStore, ExpectedRevision } from '../event-store/event-store';
 import { ChainError, signatureOf, type ChainGateway } from '../chain/chain-gateway';
 import { loadChainSetup } from '../treasury/chain-setup';
+import { decodeMerkleDistributor } from '../../domain/jito-distributor';
+import { distributorAddress, distributorVault, newDistributorInstruction } from '../chain/jito-distributor';
 import {
   associatedTokenAddress,
   associatedTokenAddresses,
@@ -48,6 +54,11 @@ import { loadSettlementControl, resolveAttempt, sendAttempt } from './chain-atte
 
 /** Payouts per transaction at most, whatever fits in bytes: each creation of a token account costs compute. */
 export const MAX_TRANSFERS_PER_TRANSACTION = 24;
+/**
+ * The `MerkleDistributor` account's size as this binary allocates it (240 bytes, measured: 6 more than its fields):
+ * its rent is paid by the treasury authority.
+ */
+export const DISTRIBUTOR_ACCOUNT_SIZE = 240;
 /** Attempts signed, recorded and sent together: one append before sending, one after. */
 const WINDOW = 128;
 
@@ -66,7 +77,8 @@ interface Leaf {
 }
 
 /**
- * Executes epoch settlements: web2 in the books, hybrid as SPL transfers from the treasury, web3 as the root's anchor.
+ * Executes epoch settlements: web2 in the books, hybrid as SPL transfers from the treasury, web3 as the epoch's Jito
+ * merkle distributor, created and funded in one transaction.
  * Every attempt is recorded before it is sent and resolved by asking the chain, so a process killed at any point
  * resumes where it was, and no leaf is paid twice (domain/epoch-payout.ts holds the rule; this class keeps to it).
  * Two executors on one epoch cannot both proceed: each append expects the exact revision it read.
@@ -111,7 +123,7 @@ export class PayoutExecutor {
     }
 
     // The whole plan must be funded before a transaction is sent: never stop half paid for want of tokens.
-    if (plan.mode === 'hybrid') await this.requireFunded(setup, plan.batches, payout.state, leaves);
+    await this.requireFunded(setup, plan.batches, payout.state, leaves);
 
     const total = plan.batches.length;
     for (;;) {
@@ -125,6 +137,21 @@ export class PayoutExecutor {
       const attempts: Omit<SignedAttempt, 'attempt'>[] = [];
       for (const index of window) {
         const batch = plan.batches[index];
+        if (batch.kind === 'distributor') {
+          const { instructions, terms, rent } = await this.distributorInstructions(plan.distributor!, setup, authority.publicKey, plan);
+          const wire = signTransaction(instructions, [authority], blockhash);
+          attempts.push({
+            epoch,
+            batch: index,
+            signature: signatureOf(wire),
+            blockhash,
+            lastValidBlockHeight: lastValidBlockHeight.toString(),
+            wire: Buffer.from(wire).toString('base64'),
+            rent: rent.toString(),
+            terms,
+          });
+          continue;
+        }
         const { instructions, created } =
           batch.kind === 'anchor'
             ? { instructions: [memoInstruction(anchorMemo(plan), authority.publicKey)], created: [] }
@@ -172,6 +199,7 @@ export class PayoutExecutor {
     for (const index of pending) {
       const batch = batches[index];
       if (batch.kind === 'payout') for (const leaf of leaves.slice(batch.firstLeaf, batch.firstLeaf + batch.leafCount)) needed += leaf.amount;
+      if (batch.kind === 'distributor') needed += BigInt(state.plan!.total);
     }
     const address = new PublicKey(setup.treasuryAccount);
     const balance = readTokenAccount(address, await this.chain.getAccount(address))?.amount ?? 0n;
@@ -185,9 +213,58 @@ export class PayoutExecutor {
     }
   }
 
-  /** Outcomes recorded: synq_settlement_transactions_total (web3 sends the anchor, hybrid the payouts). */
+  /** Outcomes recorded: synq_settlement_transactions_total (web3 sends the distributor, hybrid the payouts). */
   private count(mode: string, outcomes: readonly AttemptOutcome[]): void {
-    for (const outcome of outcomes) this.metrics?.settlementTransaction(mode === 'web3' ? 'anchor' : 'payout', outcome.status);
+    for (const outcome of outcomes) this.metrics?.settlementTransaction(mode === 'web3' ? 'distributor' : 'payout', outcome.status);
+  }
+
+  /**
+   * The one transaction of a web3 epoch: `new_distributor` (the PDA and its vault, rent paid by the treasury authority),
+   * the distribution's total from the treasury into the vault, and the root's Memo. A distributor already at the
+   * epoch's address that none of this epoch's attempts created was put there by someone else (the PDA's seeds are
+   * public): nothing is sent, and the operator is told.
+   */
+  private async distributorInstructions(
+    accounts: DistributorAccounts,
+    setup: ChainSetup,
+    authority: PublicKey,
+    plan: { epoch: number; root: string; total: string; leafCount: number },
+  ) {
+    const address = new PublicKey(accounts.address);
+    const existing = await this.chain.getAccount(address);
+    if (existing) {
+      const found = decodeMerkleDistributor(existing.data);
+      reject(
+        'conflict',
+        'distributor',
+        `epoch ${plan.epoch}'s distributor address ${accounts.address} is taken by an account none of its recorded attempts created` +
+          (found ? ` (admin ${found.admin}, root ${found.root.toString('hex')})` : '') +
+          `: nothing was sent; see docs/operations.md (a squatted distributor)`,
+      );
+    }
+    const network = await loadLatest(this.store, networkDecider);
+    const terms: DistributorTerms = distributorTerms(await this.chain.unixTimestamp(), claimPolicy(policyFor(network.policies, plan.epoch)).claimWindowSeconds);
+    const mint = new PublicKey(setup.mint);
+    const total = BigInt(plan.total);
+    const instructions = [
+      newDistributorInstruction(
+        { mint, admin: authority, clawbackReceiver: new PublicKey(accounts.clawbackReceiver) },
+        {
+          version: BigInt(accounts.version),
+          root: Buffer.from(plan.root, 'hex'),
+          maxTotalClaim: total,
+          maxNumNodes: BigInt(plan.leafCount),
+          startVestingTs: BigInt(terms.startVestingTs),
+          endVestingTs: BigInt(terms.endVestingTs),
+          clawbackStartTs: BigInt(terms.clawbackStartTs),
+        },
+      ),
+      transferChecked(new PublicKey(setup.treasuryAccount), mint, new PublicKey(accounts.vault), authority, total),
+      memoInstruction(anchorMemo(plan), authority),
+    ];
+    const rent =
+      (await this.chain.minimumBalanceForRentExemption(DISTRIBUTOR_ACCOUNT_SIZE)) + (await this.chain.minimumBalanceForRentExemption(TOKEN_ACCOUNT_SIZE));
+    return { instructions, terms, rent };
   }
 
   private async plan(epoch: number, payout: PayoutLog, log: (line: string) => void): Promise<void> {
@@ -201,6 +278,7 @@ export class PayoutExecutor {
     const mode = modeOf(control, epoch);
     const distribution = recorded.distribution;
     let accounts: boolean[] = [];
+    let distributor: DistributorAccounts | undefined;
     if (mode !== 'web2') {
       requireNotPaused(control);
       const setup = await loadChainSetup(this.store);
@@ -216,6 +294,17 @@ export class PayoutExecutor {
         );
         accounts = found.map((account) => account !== null);
       }
+      if (mode === 'web3') {
+        const mint = new PublicKey(setup.mint);
+        const address = distributorAddress(mint, BigInt(epoch));
+        distributor = {
+          version: epoch,
+          address: address.toBase58(),
+          vault: distributorVault(address, mint).toBase58(),
+          admin: setup.treasuryAuthority,
+          clawbackReceiver: setup.treasuryAccount,
+        };
+      }
     }
     log(`epoch ${epoch}: planning a ${mode} settlement of ${distribution.leafCount} payouts`);
     await payout.append(
@@ -230,6 +319,7 @@ export class PayoutExecutor {
             ? accounts.map((accountExists) => ({ accountExists }))
             : Array.from({ length: distribution.leafCount }, () => ({ accountExists: true })),
         maxTransfersPerTransaction: MAX_TRANSFERS_PER_TRANSACTION,
+        distributor,
       }),
     );
   }

@@ -1,5 +1,5 @@
 import type { Keypair } from '@solana/web3.js';
-import { payoutDecider, type PayoutState } from '../../domain/epoch-payout';
+import { createdDistributor, payoutDecider, type PayoutState } from '../../domain/epoch-payout';
 import { networkDecider } from '../../domain/network';
 import { policyFor } from '../../domain/policy';
 import { reject } from '../../domain/rejection';
@@ -18,7 +18,7 @@ const LAMPORTS_PER_SOL = 1_000_000_000n;
 /** What an epoch's settlement cost: lamports, and where the policy prices SOL, a share of the rewards paid. */
 export function settlementCost(state: PayoutState, solPriceInSynq: string | undefined) {
   const lamports = state.feeLamports + state.rentLamports;
-  const paid = BigInt(state.plan?.mode === 'hybrid' ? state.plan.total : '0');
+  const paid = BigInt(state.plan && state.plan.batches.every((batch) => batch.kind !== 'anchor') && state.plan.mode !== 'web2' ? state.plan.total : '0');
   let percentOfPaid: string | null = null;
   if (solPriceInSynq !== undefined && paid > 0n) {
     // In hundred-thousandths of a percent, rounded down, then written with five decimals.
@@ -31,12 +31,19 @@ export function settlementCost(state: PayoutState, solPriceInSynq: string | unde
 export function describePayout(state: PayoutState, solPriceInSynq: string | undefined) {
   const plan = state.plan!;
   const count = (status: string) => state.batches.filter((batch) => batch.status === status).length;
+  const created = createdDistributor(state);
+  const deadline = created ? Number(created.terms.clawbackStartTs) : null;
   return {
     epoch: plan.epoch,
     mode: plan.mode,
     root: plan.root,
     leafCount: plan.leafCount,
     total: plan.total,
+    // web3: Jito's merkle distributor holding the epoch's claims, and its vault (base58); funded once confirmed.
+    distributor: plan.distributor?.address ?? null,
+    vault: plan.distributor?.vault ?? null,
+    funded: created !== null,
+    claimDeadline: deadline === null ? null : { unixTimestamp: deadline, at: new Date(deadline * 1000).toISOString() },
     status: state.settled ? 'settled' : 'in_progress',
     transactions: {
       planned: plan.batches.length,

@@ -1,3 +1,4 @@
+import { JITO_DISTRIBUTOR_PROGRAM_ID } from '../chain/jito-distributor';
 import { randomUUID } from 'node:crypto';
 import { PublicKey } from '@solana/web3.js';
 import type { ChainSetup } from '../../domain/chain-setup';
@@ -86,7 +87,7 @@ export class ChainVerifier {
 
     const result = verifyChain({
       setup,
-      programs: { token: TOKEN_PROGRAM_ID.toBase58(), memo: MEMO_PROGRAM_ID.toBase58() },
+      programs: { token: TOKEN_PROGRAM_ID.toBase58(), memo: MEMO_PROGRAM_ID.toBase58(), distributor: JITO_DISTRIBUTOR_PROGRAM_ID.toBase58() },
       payouts: withLeaves,
       credits,
       transfers,

@@ -9,6 +9,8 @@ import type { SettlementMode } from '../../domain/settlement-control';
 import * as settlementQueries from '../../projections/settlement/queries';
 import type { ChainGateway } from '../../src/chain/chain-gateway';
 import { associatedTokenAddress, readMint, readTokenAccount, TOKEN_PROGRAM_ID } from '../../src/chain/token';
+import { claimStatusAddress } from '../../src/chain/jito-distributor';
+import { decodeClaimStatus, decodeMerkleDistributor } from '../../domain/jito-distributor';
 import type { EventStore, RecordedEvent } from '../../src/event-store/event-store';
 import { ProjectionReader } from '../../src/projections/projection-reader';
 
@@ -435,8 +437,8 @@ export async function checkMoneyInvariants(
     }
     if (distribution && rewards && distribution.total !== rewards.paid)
       violation('I6', `epoch ${number}'s distribution totals ${distribution.total}, its rewards pay ${rewards.paid}`);
-    // web3 pays nothing when it anchors the root: the leaves are claimed against it.
-    const settledPays = epoch.settled?.mode === 'web3' ? '0' : distribution?.total;
+    // web3 pays the total into its distributor's vault; a root anchored by a Memo alone (before distributors) paid nothing.
+    const settledPays = epoch.plan?.batches.some((batch) => batch.kind === 'anchor') ? '0' : distribution?.total;
     if (epoch.settled && distribution && epoch.settled.paid !== settledPays)
       violation('I6', `epoch ${number} is settled (${epoch.settled.mode}) paying ${epoch.settled.paid}, its distribution totals ${distribution.total}`);
     if (distribution && reader && epoch.closedAt !== undefined && settlementPosition >= epoch.closedAt) {
@@ -525,9 +527,44 @@ async function checkChain(books: MoneyBooks, chain: ChainGateway, options: Check
   const impliedWallets = new Map<string, bigint>();
   const toWallet = (wallet: string, amount: bigint) => impliedWallets.set(wallet, (impliedWallets.get(wallet) ?? 0n) + amount);
   let reserved = 0n;
+  /** web3 distributors' vaults: a holder of their own (funded by the treasury, emptied by claims and the clawback). */
+  let inDistributorVaults = 0n;
   for (const [number, epoch] of books.epochs) {
     const mode = modeOf(books.modes, number);
     if (mode === 'web2') continue;
+    const distributor = epoch.plan?.distributor;
+    if (mode === 'web3' && distributor && epoch.confirmedBatches.has(0)) {
+      // Funded with the total; claims are the wallets' own doing, read back from their ClaimStatus accounts.
+      const total = BigInt(epoch.plan!.total);
+      impliedTreasury -= total;
+      const address = new PublicKey(distributor.address);
+      const account = decodeMerkleDistributor((await chain.getAccount(address))?.data ?? Buffer.alloc(0));
+      const held = await tokenAmount(new PublicKey(distributor.vault));
+      inDistributorVaults += held;
+      let claimed = 0n;
+      if (epoch.leaves) {
+        const statuses = await chain.getAccounts(epoch.leaves.map((leaf) => claimStatusAddress(new PublicKey(leaf.wallet), address)));
+        epoch.leaves.forEach((leaf, i) => {
+          const status = statuses[i] && decodeClaimStatus(statuses[i]!.data);
+          if (!status) return;
+          if (status.unlockedAmount !== leaf.amount)
+            violation('I6', `epoch ${number}: ${leaf.wallet} claimed ${status.unlockedAmount}, its leaf is ${leaf.amount}`);
+          claimed += status.unlockedAmount;
+          toWallet(leaf.wallet, status.unlockedAmount);
+        });
+      }
+      if (account && account.totalAmountClaimed !== claimed)
+        violation('I6', `epoch ${number}'s distributor paid ${account.totalAmountClaimed} in claims; its leaves' claims come to ${claimed}`);
+      // After the clawback the rest is back in the treasury.
+      const clawedBack = account?.clawedBack ? total - claimed : 0n;
+      impliedTreasury += clawedBack;
+      if (held !== total - claimed - clawedBack)
+        violation(
+          'I2',
+          `epoch ${number}'s distributor vault holds ${held}; funded ${total} less ${claimed} claimed and ${clawedBack} clawed back is ${total - claimed - clawedBack}`,
+        );
+      continue;
+    }
     const owed =
       epoch.returned !== undefined ? 0n : epoch.distribution ? BigInt(epoch.distribution.total) : epoch.rewards ? BigInt(epoch.rewards.paid) : epoch.pool;
     let paid = 0n;
@@ -590,12 +627,13 @@ async function checkChain(books: MoneyBooks, chain: ChainGateway, options: Check
     walletBalances.set(wallet, amount);
     inWallets += amount;
   }
-  if (options.closedWorld && supply !== treasury + vault + inWallets)
+  if (options.closedWorld && supply !== treasury + vault + inDistributorVaults + inWallets)
     violation(
       'I1',
-      `the mint supply ${supply} is not treasury ${treasury} + vault ${vault} + the books' wallets ${inWallets}: tokens are somewhere the books do not know`,
+      `the mint supply ${supply} is not treasury ${treasury} + vault ${vault} + distributor vaults ${inDistributorVaults} + the books' wallets ${inWallets}: tokens are somewhere the books do not know`,
     );
-  if (!options.closedWorld && supply < treasury + vault + inWallets) violation('I1', `the mint supply ${supply} is less than what the known accounts hold`);
+  if (!options.closedWorld && supply < treasury + vault + inDistributorVaults + inWallets)
+    violation('I1', `the mint supply ${supply} is less than what the known accounts hold`);
 
   trace('balances');
   // I2: the treasury holds what the books imply.
