@@ -1,6 +1,8 @@
+import { addCarried, carryForward, type CarryOutcome, type Outstanding, type UnclaimedRewardsCarried } from './carry';
+import type { Payout } from './merkle-distribution';
 import type { MetricReport, MetricReportEvent } from './metric-report';
 import { cutOffOf, type NetworkEvent } from './network';
-import { policyFor, type Policy } from './policy';
+import { claimPolicy, policyFor, type Policy } from './policy';
 import { addReport, emptyTotals, type RewardInput, type RewardRequest, type SynqerTotals } from './rewards';
 import type { StakeEvent } from './stake';
 import { payoutWalletFor, type SynqerEvent } from './synqer';
@@ -16,6 +18,8 @@ import { payoutWalletFor, type SynqerEvent } from './synqer';
  *   suspended or not, its payout wallet is the one in force for the epoch, its active stake excludes stake asked back
  *   and stake slashed.
  * - The pool is the epoch's reward pool, the length its end minus its start, the policy the version in force for it.
+ * - Carried rewards (domain/carry.ts) enter an epoch's leaves as they are outstanding at its `EpochClosed`: earlier
+ *   epochs' payouts below their minimum, and unclaimed leaves carried (`UnclaimedRewardsCarried`) before it.
  */
 
 export interface LoggedEvent {
@@ -46,11 +50,13 @@ export interface EpochBooks {
   policies: Policy[];
   /** epoch → cut-off position, for every epoch closed anywhere in the log (read from the network ledger first). */
   cutOffs: ReadonlyMap<number, bigint>;
+  /** Unclaimed leaves carried, in log order, where they were recorded. */
+  unclaimed: { position: bigint; carried: UnclaimedRewardsCarried }[];
 }
 
 /** `cutOffs`: each closed epoch's cut-off, known before the replay starts, so a report is judged when it is met. */
 export function openBooks(cutOffs: ReadonlyMap<number, bigint>): EpochBooks {
-  return { synqers: new Map(), activeStake: new Map(), totals: new Map(), epochs: new Map(), policies: [], cutOffs };
+  return { synqers: new Map(), activeStake: new Map(), totals: new Map(), epochs: new Map(), policies: [], cutOffs, unclaimed: [] };
 }
 
 /** The cut-off of every epoch closed in the given network ledger events (`cutOffOf`: just before its EpochClosed). */
@@ -113,7 +119,42 @@ export function record(books: EpochBooks, event: LoggedEvent): void {
       if (epoch) epoch.closed = { cutOff: cutOffOf(data, event.position), at: event.position, request: rewardRequestAtClose(books, data.epoch, epoch) };
       return;
     }
+    case 'UnclaimedRewardsCarried':
+      books.unclaimed.push({ position: event.position, carried: event.data as UnclaimedRewardsCarried });
+      return;
   }
+}
+
+/**
+ * Each closed epoch's carries, folded in log order: at each close, `carryForward` of its payouts (`payoutsOf`, from its
+ * reward calculation) over the balances outstanding then; between closes, the unclaimed leaves carried. An epoch
+ * without a minimum pays off every balance whatever its payouts, so the payouts of one not in `wanted` are not asked
+ * for (a single-epoch audit need not recalculate every earlier epoch); all are when `wanted` is not given.
+ */
+export function carriesAtCloses(
+  books: EpochBooks,
+  payoutsOf: (epoch: number, request: RewardRequest) => readonly Payout[],
+  wanted?: ReadonlySet<number>,
+): Map<number, CarryOutcome> {
+  const closes = [...books.epochs.entries()]
+    .flatMap(([epoch, book]) => (book.closed ? [{ epoch, at: book.closed.at, request: book.closed.request }] : []))
+    .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+  const outcomes = new Map<number, CarryOutcome>();
+  let outstanding: Outstanding = new Map();
+  let next = 0;
+  for (const close of closes) {
+    for (; next < books.unclaimed.length && books.unclaimed[next].position < close.at; next++)
+      outstanding = addCarried(outstanding, books.unclaimed[next].carried);
+    const { minimumPayout: minimum } = claimPolicy(close.request.policy);
+    if (minimum === 0n && wanted !== undefined && !wanted.has(close.epoch)) {
+      outstanding = new Map();
+      continue;
+    }
+    const outcome = carryForward(payoutsOf(close.epoch, close.request), outstanding, minimum);
+    outcomes.set(close.epoch, outcome);
+    outstanding = outcome.outstanding;
+  }
+  return outcomes;
 }
 
 /** A report counts unless its epoch was closed with a cut-off before it. */

@@ -1,3 +1,4 @@
+import { entriesTotal, type RewardsCarriedForward } from './carry';
 import type { Decider } from './decider';
 import { reject } from './rejection';
 
@@ -6,6 +7,12 @@ import { reject } from './rejection';
  * network ledger: the rewards calculated (their digest, never the per-synqer list: that is re-derived from the log),
  * then the Merkle distribution built (its root). Each step is recorded once; repeating a step that is done with the
  * same outcome is a no-op, with another outcome a conflict (the books would disagree with themselves).
+ *
+ * A distribution that carries rewards (domain/carry.ts) records its carried totals in `EpochDistributionBuilt` and
+ * the per-wallet entries in `RewardsCarriedForward`, in the same append: the distribution event keeps the fixed
+ * shape the distributor account and the settlement plan read, and the entries (one per dust wallet, possibly many)
+ * are only folded by those who replay carries. A distribution with no carry and no minimum records neither, so logs
+ * from before carries replay as they were.
  */
 
 export const DISTRIBUTION_FORMAT = 'jito-merkle-distributor/v1';
@@ -37,20 +44,35 @@ export interface DistributionBuilt {
   /** What Jito's distributor account is created with. */
   maxTotalClaim: string;
   maxNumNodes: number;
+  /** Outstanding balances paid in these leaves, and payouts below the minimum left outstanding (set when a minimum
+   * payout is in force or anything is carried): total = rewards paid + carriedIn − carriedOut. */
+  carriedIn?: string;
+  carriedOut?: string;
 }
 
-export type EpochSettlementEvent = { type: 'EpochRewardsCalculated'; data: RewardsCalculated } | { type: 'EpochDistributionBuilt'; data: DistributionBuilt };
+export type EpochSettlementEvent =
+  | { type: 'EpochRewardsCalculated'; data: RewardsCalculated }
+  | { type: 'EpochDistributionBuilt'; data: DistributionBuilt }
+  | { type: 'RewardsCarriedForward'; data: RewardsCarriedForward };
 
 export interface EpochSettlementState {
   rewards?: RewardsCalculated;
   distribution?: DistributionBuilt;
+  carried?: RewardsCarriedForward;
 }
 
 export const epochStream = (epoch: number) => `epoch-${epoch}`;
 export const initialEpochSettlement = (): EpochSettlementState => ({});
 
 export function evolveEpochSettlement(state: EpochSettlementState, event: EpochSettlementEvent): EpochSettlementState {
-  return event.type === 'EpochRewardsCalculated' ? { ...state, rewards: event.data } : { ...state, distribution: event.data };
+  switch (event.type) {
+    case 'EpochRewardsCalculated':
+      return { ...state, rewards: event.data };
+    case 'EpochDistributionBuilt':
+      return { ...state, distribution: event.data };
+    case 'RewardsCarriedForward':
+      return { ...state, carried: event.data };
+  }
 }
 
 export function recordRewards(state: EpochSettlementState, calculated: RewardsCalculated): EpochSettlementEvent[] {
@@ -61,17 +83,31 @@ export function recordRewards(state: EpochSettlementState, calculated: RewardsCa
   return [{ type: 'EpochRewardsCalculated', data: calculated }];
 }
 
-export function recordDistribution(state: EpochSettlementState, built: DistributionBuilt): EpochSettlementEvent[] {
+/** `carried`: the distribution's per-wallet carries, when it has any (their totals are `built`'s carriedIn and carriedOut). */
+export function recordDistribution(state: EpochSettlementState, built: DistributionBuilt, carried?: RewardsCarriedForward): EpochSettlementEvent[] {
   if (!state.rewards) reject('conflict', 'epoch', `epoch ${built.epoch}'s rewards are not calculated yet`);
-  if (built.total !== state.rewards.paid) reject('conflict', 'total', `the distribution pays ${built.total}, the rewards ${state.rewards.paid}`);
+  const carriedIn = BigInt(built.carriedIn ?? '0');
+  const carriedOut = BigInt(built.carriedOut ?? '0');
+  // The leaves pay the rewards, plus what earlier epochs carried into them, less what this one carries out.
+  const owed = BigInt(state.rewards.paid) + carriedIn - carriedOut;
+  if (BigInt(built.total) !== owed) {
+    const carries = carriedIn > 0n || carriedOut > 0n ? ` + carried in ${carriedIn} − carried out ${carriedOut}` : '';
+    reject('conflict', 'total', `the distribution pays ${built.total}, the rewards ${state.rewards.paid}${carries}`);
+  }
+  if (carried ? entriesTotal(carried.carriedIn) !== carriedIn || entriesTotal(carried.carriedOut) !== carriedOut : carriedIn > 0n || carriedOut > 0n) {
+    reject('conflict', 'carried', `epoch ${built.epoch}'s carried entries do not add up to carried in ${carriedIn} and carried out ${carriedOut}`);
+  }
   if (state.distribution) {
     if (state.distribution.root === built.root) return [];
     reject('conflict', 'root', `epoch ${built.epoch}'s distribution is recorded with root ${state.distribution.root}, not ${built.root}`);
   }
-  return [{ type: 'EpochDistributionBuilt', data: built }];
+  const events: EpochSettlementEvent[] = [{ type: 'EpochDistributionBuilt', data: built }];
+  if (carried) events.push({ type: 'RewardsCarriedForward', data: carried });
+  return events;
 }
 
-export type EpochSettlementCommand = { type: 'RecordRewards'; data: RewardsCalculated } | { type: 'RecordDistribution'; data: DistributionBuilt };
+export type EpochSettlementCommand =
+  { type: 'RecordRewards'; data: RewardsCalculated } | { type: 'RecordDistribution'; data: DistributionBuilt; carried?: RewardsCarriedForward };
 
 /** What closing an epoch recorded, by the epoch's number: `epoch-<n>`. */
 export const epochSettlementDecider: Decider<EpochSettlementState, EpochSettlementEvent, EpochSettlementCommand, number> = {
@@ -83,7 +119,7 @@ export const epochSettlementDecider: Decider<EpochSettlementState, EpochSettleme
       case 'RecordRewards':
         return recordRewards(state, command.data);
       case 'RecordDistribution':
-        return recordDistribution(state, command.data);
+        return recordDistribution(state, command.data, command.carried);
     }
   },
 };
