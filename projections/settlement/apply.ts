@@ -1,10 +1,11 @@
+import { carryForward, rewardPayouts, type UnclaimedRewardsCarried } from '../../domain/carry';
 import { reportFigures } from '../../domain/epoch-books';
 import type { DistributionBuilt, RewardsCalculated } from '../../domain/epoch-settlement';
 import { buildDistribution, levelLengths } from '../../domain/merkle-distribution';
 import type { MetricReport } from '../../domain/metric-report';
 import { cutOffOf, type NetworkEvent } from '../../domain/network';
-import { policyFor, type Policy } from '../../domain/policy';
-import { calculateRewards, type RewardCalculation, type RewardInput, type SynqerTotals } from '../../domain/rewards';
+import { claimPolicy, policyFor, type Policy } from '../../domain/policy';
+import { calculateRewards, type RewardCalculation, type RewardInput, type RewardRequest, type SynqerTotals } from '../../domain/rewards';
 import type { StakeEvent } from '../../domain/stake';
 import { payoutWalletFor, type SynqerEvent } from '../../domain/synqer';
 import type { RecordedEvent } from '../../src/event-store/event-store';
@@ -19,6 +20,8 @@ import { EMPTY_ROOT, NODE_CHUNK, SETTLEMENT, SETTLEMENT_TABLES } from './tables'
  * At `EpochClosed` the projection calculates the epoch's rewards and builds its distribution (leaves, and the tree's
  * levels in chunks so that a proof is a handful of row reads); the close pipeline then records their digest and root
  * as events, and when the projection meets those events it checks they match what it computed, failing loudly if not.
+ * Carried rewards (domain/carry.ts) are kept per wallet in `carried_balances`: each close pays off or adds to them, and
+ * unclaimed leaves carried (`UnclaimedRewardsCarried`) add to them where they are met in the log.
  */
 
 const SYNQER_EVENTS = ['SynqerRegistered', 'PayoutWalletChanged', 'SynqerSuspended', 'SynqerReinstated'];
@@ -28,8 +31,9 @@ const EPOCH_EVENTS = ['EpochRewardsCalculated', 'EpochDistributionBuilt'];
 
 export const settlementProjection: Projection = {
   name: SETTLEMENT,
-  version: 1,
-  eventTypes: new Set(['MetricReportAccepted', ...SYNQER_EVENTS, ...STAKE_EVENTS, ...NETWORK_EVENTS, ...EPOCH_EVENTS]),
+  // 2: carried rewards (carried_balances, carries, epochs.carried_in and carried_out).
+  version: 2,
+  eventTypes: new Set(['MetricReportAccepted', ...SYNQER_EVENTS, ...STAKE_EVENTS, ...NETWORK_EVENTS, ...EPOCH_EVENTS, 'UnclaimedRewardsCarried']),
   tables: SETTLEMENT_TABLES,
   async apply(events, context) {
     const cutOffs = await closedCutOffs(context.sql);
@@ -230,6 +234,17 @@ async function applyOne(event: RecordedEvent, context: ProjectionContext, cutOff
       return checkRecordedRewards(sql, data as unknown as RewardsCalculated);
     case 'EpochDistributionBuilt':
       return checkRecordedDistribution(sql, data as unknown as DistributionBuilt);
+    case 'UnclaimedRewardsCarried': {
+      const carried = data as unknown as UnclaimedRewardsCarried;
+      const entries = carried.entries.filter((entry) => BigInt(entry.amount) > 0n);
+      if (entries.length === 0) return;
+      await sql.query(
+        `INSERT INTO carried_balances AS c (wallet, amount) SELECT * FROM unnest($1::text[], $2::numeric[])
+         ON CONFLICT (wallet) DO UPDATE SET amount = c.amount + excluded.amount`,
+        [entries.map((entry) => entry.wallet), entries.map((entry) => entry.amount)],
+      );
+      return;
+    }
   }
 }
 
@@ -255,13 +270,14 @@ async function closeEpoch(event: RecordedEvent, context: ProjectionContext, cutO
   ]);
   cutOffs.set(closed.epoch, cutOff);
 
-  const calculation = calculateRewards(await rewardRequest(sql, closed.epoch));
+  const request = await rewardRequest(sql, closed.epoch);
+  const calculation = calculateRewards(request);
   await storeRewards(context, calculation);
-  await storeDistribution(context, calculation);
+  await storeDistribution(context, calculation, request);
 }
 
 /** The reward calculation's input, from the tables as they stand at the close (domain/epoch-books.ts says the same). */
-async function rewardRequest(sql: ProjectionSql, epoch: number) {
+async function rewardRequest(sql: ProjectionSql, epoch: number): Promise<RewardRequest> {
   const { rows: epochs } = await sql.query<{ start_s: string; end_s: string; reward_pool: string }>(
     'SELECT start_s, end_s, reward_pool FROM epochs WHERE epoch = $1',
     [epoch],
@@ -370,9 +386,10 @@ async function storeRewards({ sql, copy }: ProjectionContext, calculation: Rewar
   );
 }
 
-async function storeDistribution({ sql, copy }: ProjectionContext, calculation: RewardCalculation): Promise<void> {
+async function storeDistribution({ sql, copy }: ProjectionContext, calculation: RewardCalculation, request: RewardRequest): Promise<void> {
   const { epoch } = calculation;
-  const payouts = calculation.results.filter((r) => r.reward > 0n && r.payoutWallet !== null).map((r) => ({ wallet: r.payoutWallet!, amount: r.reward }));
+  const carried = await storeCarries(sql, epoch, calculation, request);
+  const payouts = carried.leaves;
   if (payouts.length === 0) {
     await sql.query(`UPDATE epochs SET root = $2, leaf_count = 0, distribution_total = 0 WHERE epoch = $1`, [epoch, EMPTY_ROOT]);
     return;
@@ -407,6 +424,45 @@ async function storeDistribution({ sql, copy }: ProjectionContext, calculation: 
   ]);
 }
 
+/** The epoch's carries over the balances outstanding at its close: the balances after it and what it carried in and out. */
+async function storeCarries(sql: ProjectionSql, epoch: number, calculation: RewardCalculation, request: RewardRequest) {
+  const { rows } = await sql.query<{ wallet: string; amount: string }>('SELECT wallet, amount::text AS amount FROM carried_balances');
+  const outstanding = new Map(rows.map((row) => [row.wallet, BigInt(row.amount)]));
+  const { minimumPayout } = claimPolicy(request.policy);
+  const outcome = carryForward(rewardPayouts(calculation.results), outstanding, minimumPayout);
+  const entries = [
+    ...outcome.carriedIn.map((entry) => ({ direction: 'in', ...entry })),
+    ...outcome.carriedOut.map((entry) => ({ direction: 'out', ...entry })),
+  ];
+  if (entries.length > 0) {
+    await sql.query(`INSERT INTO carries (epoch, direction, wallet, amount) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::numeric[])`, [
+      epoch,
+      entries.map((entry) => entry.direction),
+      entries.map((entry) => entry.wallet),
+      entries.map((entry) => entry.amount.toString()),
+    ]);
+  }
+  if (outstanding.size > 0 || outcome.outstanding.size > 0) {
+    await sql.query('DELETE FROM carried_balances');
+    const after = [...outcome.outstanding];
+    if (after.length > 0) {
+      await sql.query(`INSERT INTO carried_balances (wallet, amount) SELECT * FROM unnest($1::text[], $2::numeric[])`, [
+        after.map(([wallet]) => wallet),
+        after.map(([, amount]) => amount.toString()),
+      ]);
+    }
+  }
+  // Recorded only where carries can happen, so the epochs of a network without them read as before.
+  if (minimumPayout > 0n || entries.length > 0) {
+    await sql.query('UPDATE epochs SET carried_in = $2, carried_out = $3 WHERE epoch = $1', [
+      epoch,
+      outcome.carriedInTotal.toString(),
+      outcome.carriedOutTotal.toString(),
+    ]);
+  }
+  return outcome;
+}
+
 async function checkRecordedRewards(sql: ProjectionSql, recorded: RewardsCalculated): Promise<void> {
   const { rows } = await sql.query<{ digest: string | null }>('SELECT digest FROM epochs WHERE epoch = $1', [recorded.epoch]);
   if (rows[0]?.digest !== recorded.digest) {
@@ -416,9 +472,18 @@ async function checkRecordedRewards(sql: ProjectionSql, recorded: RewardsCalcula
 }
 
 async function checkRecordedDistribution(sql: ProjectionSql, recorded: DistributionBuilt): Promise<void> {
-  const { rows } = await sql.query<{ root: string | null }>('SELECT root FROM epochs WHERE epoch = $1', [recorded.epoch]);
+  const { rows } = await sql.query<{ root: string | null; carried_in: string | null; carried_out: string | null }>(
+    'SELECT root, carried_in::text AS carried_in, carried_out::text AS carried_out FROM epochs WHERE epoch = $1',
+    [recorded.epoch],
+  );
   if (rows[0]?.root !== recorded.root) {
     throw new Error(`epoch ${recorded.epoch}: the recorded distribution root ${recorded.root} is not the one these books give (${rows[0]?.root ?? 'none'})`);
+  }
+  const carried = (value: string | null | undefined) => value ?? '0';
+  if (carried(rows[0].carried_in) !== carried(recorded.carriedIn) || carried(rows[0].carried_out) !== carried(recorded.carriedOut)) {
+    throw new Error(
+      `epoch ${recorded.epoch}: the recorded distribution carries in ${carried(recorded.carriedIn)} and out ${carried(recorded.carriedOut)}, these books ${carried(rows[0].carried_in)} and ${carried(rows[0].carried_out)}`,
+    );
   }
   await sql.query('UPDATE epochs SET distribution_recorded = true WHERE epoch = $1', [recorded.epoch]);
 }

@@ -32,6 +32,9 @@ export interface EpochRow {
   distribution_total: string | null;
   distribution_recorded: boolean;
   pool_returned: string | null;
+  /** Set when a minimum payout was in force or anything was carried. */
+  carried_in: string | null;
+  carried_out: string | null;
 }
 
 /** A row of `rewards`, as `SELECT *` gives it. */
@@ -88,11 +91,35 @@ export async function epochRowAsText(db: ReadModelSql, epoch: number): Promise<R
   const rows = await db.query<RowAsText>(
     SETTLEMENT,
     (s) => `SELECT status, reward_pool::text, cut_off_position::text, policy_version::text, synqers::text, eligible::text, ineligible::text, bytes::text,
-                     sessions::text, total_weight::text, paid::text, returned_to_treasury::text, digest, root, leaf_count::text, distribution_total::text
+                     sessions::text, total_weight::text, paid::text, returned_to_treasury::text, digest, root, leaf_count::text, distribution_total::text,
+                     carried_in::text, carried_out::text
                 FROM ${s}.epochs WHERE epoch = $1`,
     [epoch],
   );
   return rows[0];
+}
+
+// ---- carried_balances, carries
+
+/** What a closed epoch carried in (paid in its leaves) and out (below its minimum), each by wallet. */
+export async function epochCarries(db: ReadModelSql, epoch: number): Promise<{ carriedIn: CarriedRow[]; carriedOut: CarriedRow[] }> {
+  const rows = await db.query<CarriedRow & { direction: string }>(
+    SETTLEMENT,
+    (s) => `SELECT direction, wallet, amount::text AS amount FROM ${s}.carries WHERE epoch = $1 ORDER BY direction, wallet`,
+    [epoch],
+  );
+  const entries = (direction: string) => rows.filter((row) => row.direction === direction).map(({ wallet, amount }) => ({ wallet, amount }));
+  return { carriedIn: entries('in'), carriedOut: entries('out') };
+}
+
+/** Every wallet's carried balance still outstanding (in no leaf yet), by wallet. */
+export function carriedBalances(db: ReadModelSql): Promise<CarriedRow[]> {
+  return db.query<CarriedRow>(SETTLEMENT, (s) => `SELECT wallet, amount::text AS amount FROM ${s}.carried_balances ORDER BY wallet`);
+}
+
+export interface CarriedRow {
+  wallet: string;
+  amount: string;
 }
 
 // ---- metric_totals

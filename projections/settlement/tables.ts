@@ -51,7 +51,10 @@ CREATE TABLE epochs (
   leaf_count integer,
   distribution_total numeric,
   distribution_recorded boolean NOT NULL DEFAULT false,
-  pool_returned numeric
+  pool_returned numeric,
+  -- set when a minimum payout is in force or anything is carried (domain/carry.ts); null otherwise
+  carried_in numeric,
+  carried_out numeric
 );
 CREATE TABLE metric_totals (
   epoch integer NOT NULL,
@@ -90,6 +93,20 @@ CREATE TABLE distribution_leaves (
   amount numeric NOT NULL,
   leaf_hash bytea NOT NULL,
   PRIMARY KEY (epoch, wallet)
+);
+-- Rewards carried forward (domain/carry.ts): each wallet's balance outstanding (owed, in no leaf yet), and what each
+-- closed epoch carried in (paid in its leaves) and out (below its minimum).
+CREATE TABLE carried_balances (
+  wallet text PRIMARY KEY,
+  amount numeric NOT NULL CHECK (amount > 0)
+);
+CREATE TABLE carries (
+  epoch integer NOT NULL,
+  -- 'in' or 'out'
+  direction text NOT NULL,
+  wallet text NOT NULL,
+  amount numeric NOT NULL,
+  PRIMARY KEY (epoch, direction, wallet)
 );
 -- Level 0 are the leaves; chunk c of a level holds its hashes c * ${NODE_CHUNK} .. c * ${NODE_CHUNK} + ${NODE_CHUNK - 1}, 32 bytes each.
 CREATE TABLE distribution_nodes (

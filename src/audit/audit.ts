@@ -1,8 +1,10 @@
-import { closedEpochRequest, cutOffsOf, openBooks, record } from '../../domain/epoch-books';
+import { carriedForwardEvent, inKeyOrder, rewardPayouts, type CarryOutcome, type RewardsCarriedForward } from '../../domain/carry';
+import { carriesAtCloses, closedEpochRequest, cutOffsOf, openBooks, record } from '../../domain/epoch-books';
 import { epochSettlementDecider, type DistributionBuilt, type RewardsCalculated } from '../../domain/epoch-settlement';
 import { buildDistribution, type Distribution } from '../../domain/merkle-distribution';
 import { NETWORK_STREAM } from '../../domain/network';
-import { calculateRewards, compareIds, type RewardCalculation, type SynqerReward } from '../../domain/rewards';
+import { claimPolicy } from '../../domain/policy';
+import { calculateRewards, compareIds, type RewardCalculation, type RewardRequest, type SynqerReward } from '../../domain/rewards';
 import { EMPTY_ROOT, SETTLEMENT, settlementQueries, type RowAsText } from '../../projections/settlement';
 import { load } from '../commands/streams';
 import type { EventStore } from '../event-store/event-store';
@@ -26,8 +28,8 @@ export type AuditStatus = 'match' | 'mismatch' | 'incomplete';
 export interface AuditMismatch {
   source: 'events' | 'projection';
   /** Events: the event type compared; projection: the table. */
-  event?: 'EpochRewardsCalculated' | 'EpochDistributionBuilt';
-  table?: 'epochs' | 'rewards' | 'distribution_leaves' | 'distribution_nodes';
+  event?: 'EpochRewardsCalculated' | 'EpochDistributionBuilt' | 'RewardsCarriedForward';
+  table?: 'epochs' | 'rewards' | 'distribution_leaves' | 'distribution_nodes' | 'carries';
   /** An event field or a column; `row` when a whole row is missing or extra. */
   field: string;
   synqerId?: string;
@@ -143,6 +145,15 @@ export class Audit {
     }
     onProgress?.({ eventsRead, position, until });
 
+    // Carries run through the closes in log order: an epoch's leaves depend on what the epochs before it carried.
+    const calculations = new Map<number, RewardCalculation>();
+    const calculationOf = (epoch: number, request: RewardRequest) => {
+      const known = calculations.get(epoch) ?? calculateRewards(request);
+      calculations.set(epoch, known);
+      return known;
+    };
+    const carries = carriesAtCloses(books, (epoch, request) => rewardPayouts(calculationOf(epoch, request).results), new Set(epochs));
+
     const projectionPosition = await this.projectionPosition();
     const results: EpochAudit[] = [];
     for (const epoch of epochs) {
@@ -163,7 +174,10 @@ export class Audit {
         });
         continue;
       }
-      results.push(await this.auditEpoch(epoch, calculateRewards(request), cutOff, closedAt.get(epoch)!, projectionPosition));
+      const calculation = calculationOf(epoch, request);
+      const carried = carries.get(epoch)!;
+      const minimum = claimPolicy(request.policy).minimumPayout;
+      results.push(await this.auditEpoch(epoch, calculation, carried, minimum > 0n, cutOff, closedAt.get(epoch)!, projectionPosition));
     }
     return {
       generatedAt: new Date().toISOString(),
@@ -177,12 +191,14 @@ export class Audit {
   private async auditEpoch(
     epoch: number,
     calculation: RewardCalculation,
+    carried: CarryOutcome,
+    minimumInForce: boolean,
     cutOff: bigint,
     closedAt: bigint,
     projectionPosition: bigint | undefined,
   ): Promise<EpochAudit> {
-    const payouts = calculation.results.filter((r) => r.reward > 0n && r.payoutWallet !== null).map((r) => ({ wallet: r.payoutWallet!, amount: r.reward }));
-    const distribution = payouts.length > 0 ? buildDistribution(payouts) : undefined;
+    const distribution = carried.leaves.length > 0 ? buildDistribution(carried.leaves) : undefined;
+    const carriedForward = carriedForwardEvent(epoch, carried);
     const expected: Expected = {
       epoch,
       calculation,
@@ -191,15 +207,21 @@ export class Audit {
       root: distribution?.rootHex ?? EMPTY_ROOT,
       leafCount: distribution?.leafCount ?? 0,
       total: distribution?.total ?? 0n,
+      // Recorded only where a minimum was in force or something was carried.
+      carriedIn: minimumInForce || carriedForward ? carried.carriedInTotal.toString() : null,
+      carriedOut: minimumInForce || carriedForward ? carried.carriedOutTotal.toString() : null,
+      carriedForward,
     };
     const mismatches: AuditMismatch[] = [];
     const notes: string[] = [];
 
-    const { rewards, built } = await this.recordedSettlement(epoch);
+    const { rewards, built, carriedRecorded } = await this.recordedSettlement(epoch);
     if (rewards) mismatches.push(...compareRewardsEvent(expected, rewards));
     else notes.push('the EpochRewardsCalculated event is not recorded yet');
-    if (built) mismatches.push(...compareDistributionEvent(expected, built));
-    else notes.push('the EpochDistributionBuilt event is not recorded yet');
+    if (built) {
+      mismatches.push(...compareDistributionEvent(expected, built));
+      mismatches.push(...compareCarries(expected.carriedForward, carriedRecorded, { source: 'events', event: 'RewardsCarriedForward' }));
+    } else notes.push('the EpochDistributionBuilt event is not recorded yet');
 
     if (projectionPosition === undefined) notes.push('the settlement projection is still being built for the first time');
     else if (projectionPosition < closedAt) notes.push(`the settlement projection is at position ${projectionPosition}, before the close at ${closedAt}`);
@@ -218,9 +240,11 @@ export class Audit {
     };
   }
 
-  private async recordedSettlement(epoch: number): Promise<{ rewards?: RewardsCalculated; built?: DistributionBuilt }> {
+  private async recordedSettlement(
+    epoch: number,
+  ): Promise<{ rewards?: RewardsCalculated; built?: DistributionBuilt; carriedRecorded?: RewardsCarriedForward }> {
     const { state } = await load(this.store, epochSettlementDecider, epoch);
-    return { rewards: state.rewards, built: state.distribution };
+    return { rewards: state.rewards, built: state.distribution, carriedRecorded: state.carried };
   }
 
   /** How far the live generation of the settlement projection has applied the log; undefined before its first build. */
@@ -242,7 +266,14 @@ export class Audit {
       ...(await this.compareRewardRows(expected)),
       ...(await this.compareLeafRows(expected)),
       ...(await this.compareRootChunk(expected)),
+      ...(await this.compareCarryRows(expected)),
     ];
+  }
+
+  private async compareCarryRows(expected: Expected): Promise<AuditMismatch[]> {
+    const { carriedIn, carriedOut } = await settlementQueries.epochCarries(this.reader, expected.epoch);
+    const stored = carriedIn.length + carriedOut.length === 0 ? undefined : { epoch: expected.epoch, carriedIn, carriedOut };
+    return compareCarries(expected.carriedForward, stored, { source: 'projection', table: 'carries' });
   }
 
   private async compareEpochRow(expected: Expected): Promise<AuditMismatch[]> {
@@ -266,6 +297,8 @@ export class Audit {
       root: expected.root,
       leaf_count: String(expected.leafCount),
       distribution_total: expected.total.toString(),
+      carried_in: expected.carriedIn,
+      carried_out: expected.carriedOut,
     };
     return differences(want, row).map(([field, wanted, found]) => ({ source: 'projection', table: 'epochs', field, expected: wanted, found }));
   }
@@ -358,6 +391,9 @@ interface Expected {
   root: string;
   leafCount: number;
   total: bigint;
+  carriedIn: string | null;
+  carriedOut: string | null;
+  carriedForward: RewardsCarriedForward | undefined;
 }
 
 function compareRewardsEvent(expected: Expected, recorded: RewardsCalculated): AuditMismatch[] {
@@ -392,6 +428,8 @@ function compareDistributionEvent(expected: Expected, recorded: DistributionBuil
     total: expected.total.toString(),
     maxTotalClaim: expected.total.toString(),
     maxNumNodes: String(expected.leafCount),
+    carriedIn: expected.carriedIn,
+    carriedOut: expected.carriedOut,
   };
   return differences(want, textOf(recorded)).map(([field, wanted, found]) => ({
     source: 'events',
@@ -400,6 +438,32 @@ function compareDistributionEvent(expected: Expected, recorded: DistributionBuil
     expected: wanted,
     found,
   }));
+}
+
+/** The first wallet carried otherwise than the replay carries it, in or out (entries compared in key byte order). */
+function compareCarries(
+  expected: RewardsCarriedForward | undefined,
+  found: RewardsCarriedForward | undefined,
+  where: Pick<AuditMismatch, 'source' | 'event' | 'table'>,
+): AuditMismatch[] {
+  const mismatches: AuditMismatch[] = [];
+  for (const direction of ['carriedIn', 'carriedOut'] as const) {
+    const want = expected?.[direction] ?? [];
+    const got = inKeyOrder(found?.[direction] ?? [], (entry) => entry.wallet);
+    for (let i = 0; i < Math.max(want.length, got.length); i++) {
+      const [w, g] = [want[i], got[i]];
+      if (w?.wallet === g?.wallet && w?.amount === g?.amount) continue;
+      mismatches.push({
+        ...where,
+        field: direction,
+        wallet: w?.wallet ?? g?.wallet,
+        expected: w ? `${w.wallet} ${w.amount}` : null,
+        found: g ? `${g.wallet} ${g.amount}` : null,
+      });
+      break;
+    }
+  }
+  return mismatches;
 }
 
 /** An event's fields as text, as the projection's are (so one comparison serves both). */

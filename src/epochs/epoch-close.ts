@@ -1,3 +1,4 @@
+import { inKeyOrder, type RewardsCarriedForward } from '../../domain/carry';
 import * as network from '../../domain/network';
 import { DISTRIBUTION_FORMAT, epochSettlementDecider, type EpochSettlementCommand } from '../../domain/epoch-settlement';
 import { reject } from '../../domain/rejection';
@@ -122,7 +123,10 @@ export class EpochClosePipeline {
         total: row.distribution_total!,
         maxTotalClaim: row.distribution_total!,
         maxNumNodes: row.leaf_count!,
+        // Only where a minimum was in force or something was carried: distributions of old replay as recorded.
+        ...(row.carried_in === null ? {} : { carriedIn: row.carried_in, carriedOut: row.carried_out! }),
       },
+      carried: await this.carriedForward(epoch, row),
     });
     onStep('distribution_built');
     // Answer once the reads agree with what was recorded.
@@ -162,6 +166,13 @@ export class EpochClosePipeline {
       });
     }
     return views;
+  }
+
+  /** The epoch's carries by wallet, in key byte order as the tree orders them; none when it carried nothing. */
+  private async carriedForward(epoch: number, row: EpochRow): Promise<RewardsCarriedForward | undefined> {
+    if (row.carried_in === null || (BigInt(row.carried_in) === 0n && BigInt(row.carried_out!) === 0n)) return undefined;
+    const { carriedIn, carriedOut } = await settlementQueries.epochCarries(this.reader, epoch);
+    return { epoch, carriedIn: inKeyOrder(carriedIn, (entry) => entry.wallet), carriedOut: inKeyOrder(carriedOut, (entry) => entry.wallet) };
   }
 
   async settledEpoch(epoch: number): Promise<EpochRow> {
