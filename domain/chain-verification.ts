@@ -117,6 +117,10 @@ export interface VerificationInput {
     /** `developerId/purchaseId` and whether the purchase was recorded as delivered on chain. */
     purchases: readonly { reference: string; delivered: boolean }[];
     withdrawalsWithoutOrder: readonly { synqerId: string; requestId: string; backed: bigint }[];
+    /** Each built distribution's total, by epoch (optional: runs recorded before carries did without). */
+    distributions?: ReadonlyMap<number, bigint>;
+    /** Rewards carried forward and not in a distribution yet, in all. */
+    carried?: bigint;
   };
 }
 
@@ -439,7 +443,12 @@ export function verifyChain(input: VerificationInput): VerificationResult {
   // Liabilities: what the treasury and the vault owe, whatever moved.
   const { liabilities } = input;
   const payoutsByEpoch = new Map(input.payouts.flatMap(({ state }) => (state.plan ? [[state.plan.epoch, state] as const] : [])));
-  const reserved = treasuryReservations(liabilities.epochs, payoutsByEpoch, liabilities.orders, { paid, sent });
+  const reserved = treasuryReservations(liabilities.epochs, payoutsByEpoch, liabilities.orders, {
+    paid,
+    sent,
+    distributions: liabilities.distributions,
+    carried: liabilities.carried,
+  });
   if (input.balances.treasury !== null && input.balances.treasury < reserved.total) {
     found({
       type: 'treasury_below_reserved',
@@ -447,7 +456,7 @@ export function verifyChain(input: VerificationInput): VerificationResult {
       account: setup.treasuryAccount,
       expected: reserved.total.toString(),
       actual: input.balances.treasury.toString(),
-      detail: `the treasury holds ${input.balances.treasury}, less than it owes: ${reserved.pools} for pools not yet paid and ${reserved.transfers} for transfers ordered and not yet sent (${reserved.total - input.balances.treasury} short)`,
+      detail: `the treasury holds ${input.balances.treasury}, less than it owes: ${reserved.pools} for pools not yet paid${reserved.carried > 0n ? `, ${reserved.carried} for rewards carried forward` : ''} and ${reserved.transfers} for transfers ordered and not yet sent (${reserved.total - input.balances.treasury} short)`,
     });
   }
   const owed = BigInt(setup.stakeVaultOpeningBalance) + liabilities.backedStakeOwed + unsentVaultOrders(liabilities.orders, sent);

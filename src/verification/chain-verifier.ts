@@ -105,6 +105,8 @@ export class ChainVerifier {
         backedStakeOwed: books.backedStakeOwed,
         purchases: books.purchases,
         withdrawalsWithoutOrder: books.withdrawalsWithoutOrder,
+        distributions: books.distributions,
+        carried: books.carried,
       },
     });
     const runId = randomUUID();

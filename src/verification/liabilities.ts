@@ -1,7 +1,9 @@
 import { PublicKey } from '@solana/web3.js';
 import { evolveChainTransfer, initialChainTransfer, type ChainTransferEvent, type ChainTransferState, type TransferOrder } from '../../domain/chain-transfer';
 import { evolvePayout, initialPayout, type PayoutEvent, type PayoutState } from '../../domain/epoch-payout';
-import { knownOrders, treasuryReservations, type KnownOrder } from '../../domain/liabilities';
+import type { UnclaimedRewardsCarried } from '../../domain/carry';
+import type { DistributionBuilt } from '../../domain/epoch-settlement';
+import { knownOrders, outstandingCarried, treasuryReservations, type KnownOrder } from '../../domain/liabilities';
 import { networkDecider, type NetworkState } from '../../domain/network';
 import { evolveStake, heldBackedStake, initialStake, type StakeEvent, type StakeState } from '../../domain/stake';
 import type { ChainGateway } from '../chain/chain-gateway';
@@ -23,6 +25,10 @@ export interface BooksLiabilities {
   purchases: { reference: string; delivered: boolean }[];
   /** Backed stake recorded as withdrawn with no transfer ordered to pay it (recorded before withdrawals carried their order). */
   withdrawalsWithoutOrder: { synqerId: string; requestId: string; backed: bigint }[];
+  /** Each built distribution's total, by epoch. */
+  distributions: Map<number, bigint>;
+  /** Rewards carried forward and not in a distribution yet, in all (domain/carry.ts). */
+  carried: bigint;
 }
 
 export async function loadLiabilities(store: EventStore, upTo?: bigint): Promise<BooksLiabilities> {
@@ -34,6 +40,17 @@ export async function loadLiabilities(store: EventStore, upTo?: bigint): Promise
     if (!within(event.position)) break;
     const epoch = Number(event.stream.slice('payout-'.length));
     payouts.set(epoch, evolvePayout(payouts.get(epoch) ?? initialPayout(), { type: event.type, data: event.data } as PayoutEvent));
+  }
+
+  const built: DistributionBuilt[] = [];
+  for await (const event of store.readAll({ category: 'epoch' })) {
+    if (!within(event.position)) break;
+    if (event.type === 'EpochDistributionBuilt') built.push(event.data as unknown as DistributionBuilt);
+  }
+  const unclaimed: string[] = [];
+  for await (const event of store.readAll({ category: 'claims' })) {
+    if (!within(event.position)) break;
+    if (event.type === 'UnclaimedRewardsCarried') unclaimed.push((event.data as unknown as UnclaimedRewardsCarried).total);
   }
 
   const transfers = new Map<string, ChainTransferState>();
@@ -79,6 +96,8 @@ export async function loadLiabilities(store: EventStore, upTo?: bigint): Promise
     purchases,
     // A withdrawal ordered by the engine of old (its order on its own stream) is not stranded.
     withdrawalsWithoutOrder: withdrawals.filter((w) => !ordered.has(`${w.synqerId}/${w.requestId}`)),
+    distributions: new Map(built.map((distribution) => [distribution.epoch, BigInt(distribution.total)])),
+    carried: outstandingCarried(built, unclaimed),
   };
 }
 
@@ -92,5 +111,8 @@ export async function treasuryAvailable(store: EventStore, chain: ChainGateway):
   const address = new PublicKey(setup.treasuryAccount);
   const balance = readTokenAccount(address, await chain.getAccount(address))?.amount ?? 0n;
   const books = await loadLiabilities(store);
-  return balance - treasuryReservations(books.network.epochs.values(), books.payouts, books.orders).total;
+  return (
+    balance -
+    treasuryReservations(books.network.epochs.values(), books.payouts, books.orders, { distributions: books.distributions, carried: books.carried }).total
+  );
 }
