@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import { tokenMovements, type ChainTransactionFacts } from '../../domain/chain-verification';
 import type { ChainSetup } from '../../domain/chain-setup';
 import type { TransferOrder } from '../../domain/chain-transfer';
+import type { RewardsCarriedForward, UnclaimedRewardsCarried } from '../../domain/carry';
 import type { DistributionBuilt, RewardsCalculated } from '../../domain/epoch-settlement';
 import type { EpochSettledData, SettlementPlan } from '../../domain/epoch-payout';
 import type { SettlementMode } from '../../domain/settlement-control';
@@ -72,6 +73,8 @@ interface Epoch {
   returned?: bigint;
   rewards?: RewardsCalculated;
   distribution?: DistributionBuilt;
+  /** Its carries by wallet, when it carried anything. */
+  carried?: RewardsCarriedForward;
   plan?: SettlementPlan;
   confirmedBatches: Set<number>;
   settled?: EpochSettledData;
@@ -103,6 +106,10 @@ export interface MoneyBooks {
   credited: Map<string, string[]>;
   reports: { stream: string; reportId: string; epoch: number; position: bigint }[];
   voided: Map<string, number>;
+  /** Rewards carried forward and not in a leaf yet, by wallet (domain/carry.ts, folded here on its own terms). */
+  carried: Map<string, bigint>;
+  /** Where the last close or carry was recorded. */
+  lastCarryAt: bigint;
   /** Hybrid books movements that must have a chain transfer order: (kind, who, operation, why). */
   mustOrder: { orderId: string; why: string }[];
   violations: Violation[];
@@ -136,6 +143,8 @@ export async function foldBooks(store: EventStore): Promise<MoneyBooks> {
     credited: new Map(),
     reports: [],
     voided: new Map(),
+    carried: new Map(),
+    lastCarryAt: 0n,
     mustOrder: [],
     violations: [],
   };
@@ -207,6 +216,37 @@ export async function foldBooks(store: EventStore): Promise<MoneyBooks> {
           if (epoch.distribution) violation('I8', `epoch ${String(data.epoch)}'s distribution is recorded twice`);
           epoch.distribution = data as unknown as DistributionBuilt;
         }
+        break;
+      }
+      case 'RewardsCarriedForward': {
+        books.lastCarryAt = event.position;
+        const carried = data as unknown as RewardsCarriedForward;
+        const epoch = books.epochs.get(carried.epoch);
+        if (epoch?.carried) violation('I8', `epoch ${carried.epoch}'s carries are recorded twice`);
+        if (epoch) epoch.carried = carried;
+        // I6: a carried balance is paid whole and once, and never goes below 0.
+        for (const { wallet, amount } of carried.carriedIn) {
+          const balance = books.carried.get(wallet) ?? 0n;
+          if (BigInt(amount) !== balance)
+            violation('I6', `epoch ${carried.epoch} carries ${amount} into ${wallet}'s leaf, which has ${balance} carried (included twice, or in part)`);
+          books.carried.delete(wallet);
+        }
+        for (const { wallet, amount } of carried.carriedOut) {
+          if (BigInt(amount) <= 0n) violation('I6', `epoch ${carried.epoch} carries out ${amount} for ${wallet}`);
+          books.carried.set(wallet, (books.carried.get(wallet) ?? 0n) + BigInt(amount));
+        }
+        break;
+      }
+      case 'UnclaimedRewardsCarried': {
+        books.lastCarryAt = event.position;
+        const unclaimed = data as unknown as UnclaimedRewardsCarried;
+        let total = 0n;
+        for (const { wallet, amount } of unclaimed.entries) {
+          if (BigInt(amount) < 0n) violation('I6', `epoch ${unclaimed.epoch}'s unclaimed ${wallet} is carried with ${amount}`);
+          books.carried.set(wallet, (books.carried.get(wallet) ?? 0n) + BigInt(amount));
+          total += BigInt(amount);
+        }
+        if (total !== BigInt(unclaimed.total)) violation('I6', `epoch ${unclaimed.epoch}'s unclaimed carried total ${unclaimed.total}, its entries ${total}`);
         break;
       }
       case 'SettlementPlanned':
@@ -435,8 +475,17 @@ export async function checkMoneyInvariants(
         violation('I6', `epoch ${number}: paid ${paid} + returned ${rewards.returnedToTreasury} is not its pool ${epoch.pool}`);
       if (BigInt(rewards.pool) !== epoch.pool) violation('I6', `epoch ${number}'s rewards share ${rewards.pool}, its pool is ${epoch.pool}`);
     }
-    if (distribution && rewards && distribution.total !== rewards.paid)
-      violation('I6', `epoch ${number}'s distribution totals ${distribution.total}, its rewards pay ${rewards.paid}`);
+    // The leaves pay the rewards, plus the balances carried into them, less the payouts carried out (domain/carry.ts).
+    const carriedIn = BigInt(distribution?.carriedIn ?? '0');
+    const carriedOut = BigInt(distribution?.carriedOut ?? '0');
+    if (distribution && rewards && BigInt(distribution.total) !== BigInt(rewards.paid) + carriedIn - carriedOut)
+      violation(
+        'I6',
+        `epoch ${number}'s distribution totals ${distribution.total}, its rewards pay ${rewards.paid} + carried in ${carriedIn} − out ${carriedOut}`,
+      );
+    const entries = (list: { amount: string }[] | undefined) => (list ?? []).reduce((total, entry) => total + BigInt(entry.amount), 0n);
+    if (distribution && (entries(epoch.carried?.carriedIn) !== carriedIn || entries(epoch.carried?.carriedOut) !== carriedOut))
+      violation('I6', `epoch ${number}'s carried entries do not add up to its distribution's carried in ${carriedIn} and out ${carriedOut}`);
     // web3 pays the total into its distributor's vault; a root anchored by a Memo alone (before distributors) paid nothing.
     const settledPays = epoch.plan?.batches.some((batch) => batch.kind === 'anchor') ? '0' : distribution?.total;
     if (epoch.settled && distribution && epoch.settled.paid !== settledPays)
@@ -456,6 +505,16 @@ export async function checkMoneyInvariants(
       if (row && row.distribution_total !== null && row.distribution_total !== distribution.total)
         violation('I6', `the read model's epoch ${number} totals ${row.distribution_total}, the books ${distribution.total}`);
     }
+  }
+
+  for (const [wallet, balance] of books.carried) if (balance < 0n) violation('I6', `${wallet}'s carried balance is ${balance}`);
+  const settledCarries = [...books.epochs.values()].every((e) => e.closedAt === undefined || (e.distribution && settlementPosition >= e.closedAt));
+  if (reader && books.epochs.size > 0 && settledCarries && settlementPosition >= books.lastCarryAt) {
+    // The read model's outstanding balances are the log's (once it has met every carry and every close has recorded its own).
+    const modelled = new Map((await settlementQueries.carriedBalances(reader)).map((row) => [row.wallet, BigInt(row.amount)]));
+    const mine = [...books.carried].filter(([, balance]) => balance !== 0n);
+    if (modelled.size !== mine.length || mine.some(([wallet, balance]) => modelled.get(wallet) !== balance))
+      violation('I6', `the read model's carried balances (${modelled.size} wallets) are not the log's (${mine.length} wallets)`);
   }
 
   trace('I6');
@@ -565,8 +624,14 @@ async function checkChain(books: MoneyBooks, chain: ChainGateway, options: Check
         );
       continue;
     }
-    const owed =
-      epoch.returned !== undefined ? 0n : epoch.distribution ? BigInt(epoch.distribution.total) : epoch.rewards ? BigInt(epoch.rewards.paid) : epoch.pool;
+    // The distribution first: a returned pool's distribution may still pay balances carried into it.
+    const owed = epoch.distribution
+      ? BigInt(epoch.distribution.total)
+      : epoch.returned !== undefined
+        ? 0n
+        : epoch.rewards
+          ? BigInt(epoch.rewards.paid)
+          : epoch.pool;
     let paid = 0n;
     if (mode === 'hybrid' && epoch.settled && !epoch.leaves) paid = BigInt(epoch.settled.paid);
     else if (mode === 'hybrid' && epoch.plan && epoch.leaves) {
@@ -580,6 +645,10 @@ async function checkChain(books: MoneyBooks, chain: ChainGateway, options: Check
     }
     impliedTreasury -= paid;
     reserved += owed - paid;
+  }
+  // Carried balances are owed by the treasury too, reserved like an unpaid pool until a distribution pays them.
+  if (modeOf(books.modes, Math.max(0, ...books.epochs.keys())) !== 'web2') {
+    for (const balance of books.carried.values()) reserved += balance;
   }
   for (const [, stake] of books.stakes) impliedVault += stake.onChainDeposited;
   for (const { order, status, confirmedSignature } of books.transfers.values()) {
