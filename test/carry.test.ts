@@ -123,6 +123,25 @@ describe('minimum payout, carried forward', () => {
     expect(one.epochs).toMatchObject([{ epoch: 2, status: 'match' }]);
   });
 
+  it("rewinds the carried balances with the read model: at epoch 2's cut-off s0's carry is outstanding again, and paid after resuming", async () => {
+    const status = async () =>
+      ((await api.call('GET', '/projections', api.keys.auditor)).body.projections as { name: string; status: string; lagEvents: string }[]).find(
+        (p) => p.name === 'settlement',
+      )!;
+    const waitFor = async (wanted: string) => {
+      const reached = async () => ((projection) => projection.status === wanted && (wanted === 'paused' || projection.lagEvents === '0'))(await status());
+      for (let i = 0; i < 500 && !(await reached()); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await status()).toMatchObject({ status: wanted });
+    };
+    expect((await api.call('POST', '/projections/settlement/rewind', op(), { toEpoch: 2 })).status).toBe(202);
+    await waitFor('paused');
+    expect(await settlementQueries.carriedBalances(reader)).toEqual([{ wallet: walletOf(synqers[0]), amount: (await rewardOf(1, synqers[0])).toString() }]);
+    expect((await api.call('POST', '/projections/settlement/resume', op(), {})).status).toBe(202);
+    await waitFor('running');
+    expect(await settlementQueries.carriedBalances(reader)).toEqual([]);
+    expect((await audit()).ok).toBe(true);
+  });
+
   it('finds a tampered carry in the read model', async () => {
     const schema = (await api.engine.database.pool.query(`SELECT generation FROM projection_state WHERE name = 'settlement'`)).rows[0].generation as number;
     const table = `projection_settlement_g${schema}.carries`;
