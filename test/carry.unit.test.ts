@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { addCarried, carriedForwardEvent, carryForward, inKeyOrder, type Outstanding, type RewardsCarriedForward } from '../domain/carry';
 import { carriesAtCloses, cutOffsOf, openBooks, record, type LoggedEvent } from '../domain/epoch-books';
 import { epochSettlementDecider, type DistributionBuilt, type EpochSettlementEvent, type RewardsCalculated } from '../domain/epoch-settlement';
+import { outstandingCarried, treasuryReservations } from '../domain/liabilities';
 import { buildDistribution, U64_MAX } from '../domain/merkle-distribution';
 import { GENESIS_POLICY, type Policy } from '../domain/policy';
 import { base58Encode } from '../domain/values';
@@ -262,6 +263,47 @@ describe('carriesAtCloses (the replay)', () => {
     expect(sum(outcomes.get(2)!.leaves.map((leaf) => leaf.amount))).toBe(220n);
     expect(outcomes.get(3)!.leaves).toEqual([]);
     expect(asked).toEqual([1, 2, 3]);
+  });
+
+  it('does not ask for the payouts of an epoch without a minimum that is not wanted: it pays every balance off whatever they are', () => {
+    position = 0n;
+    const events = [
+      at('network-ledger', 'EpochOpened', { epoch: 1, start: '2026-11-01T00:00:00Z', end: '2026-11-01T01:00:00Z', rewardPool: '1000' }),
+      at('network-ledger', 'EpochClosed', { epoch: 1 }),
+      at('network-ledger', 'PolicyAdopted', policy('100', 2)),
+      at('network-ledger', 'EpochOpened', { epoch: 2, start: '2026-11-01T01:00:00Z', end: '2026-11-01T02:00:00Z', rewardPool: '1000' }),
+      at('claims-0', 'UnclaimedRewardsCarried', { epoch: 0, entries: [{ wallet: B, amount: '60' }], total: '60' }),
+      at('network-ledger', 'EpochClosed', { epoch: 2 }),
+    ];
+    const books = openBooks(cutOffsOf(events.filter((event) => event.stream === 'network-ledger')));
+    for (const event of events) record(books, event);
+    const asked: number[] = [];
+    const outcomes = carriesAtCloses(books, (epoch) => (asked.push(epoch), [{ wallet: A, amount: 10n }]), new Set([2]));
+    expect(asked).toEqual([2]);
+    expect(outcomes.get(2)).toMatchObject({ leaves: [], carriedOutTotal: 10n });
+    expect(outcomes.get(2)!.outstanding).toEqual(
+      new Map([
+        [A, 10n],
+        [B, 60n],
+      ]),
+    );
+  });
+});
+
+describe('liabilities with carries', () => {
+  const epoch = { epoch: 1, start: 0, end: 3600, rewardPool: 1000n, status: 'closed' as const };
+
+  it('reserves the outstanding balances, and a built distribution at its total (carries in and out included)', () => {
+    const built = [
+      { carriedIn: '0', carriedOut: '40' },
+      { carriedIn: '40', carriedOut: '15' },
+      {}, // before carries
+    ];
+    expect(outstandingCarried(built, ['7'])).toBe(22n);
+    const reserved = treasuryReservations([epoch], new Map(), [], { distributions: new Map([[1, 1025n]]), carried: 22n });
+    expect(reserved).toEqual({ pools: 1025n, transfers: 0n, carried: 22n, total: 1047n });
+    // Without a distribution built, the pool less what was returned, as before.
+    expect(treasuryReservations([epoch], new Map(), []).total).toBe(1000n);
   });
 });
 
