@@ -60,7 +60,7 @@ function payout(status: 'confirmed' | 'awaiting' | 'unsigned' = 'confirmed') {
   if (status !== 'unsigned') {
     events.push({
       type: 'SettlementTransactionSigned',
-      data: { epoch: EPOCH, batch: 0, signature: FUNDING, blockhash: 'B', lastValidBlockHeight: '10', wire: '', rent: '0' },
+      data: { epoch: EPOCH, batch: 0, attempt: 1, signature: FUNDING, blockhash: 'B', lastValidBlockHeight: '10', wire: '', rent: '0' },
     });
   }
   if (status === 'confirmed')
