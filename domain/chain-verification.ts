@@ -3,6 +3,7 @@ import type { Decider } from './decider';
 import { anchorMemo, payoutMemo, type PayoutState } from './epoch-payout';
 import { treasuryReservations, unsentVaultOrders, type KnownOrder } from './liabilities';
 import type { EpochInfo } from './network';
+import { CLAWBACK_DISCRIMINATOR, NEW_CLAIM_DISCRIMINATOR, type ClaimStatusAccount, type MerkleDistributorAccount } from './jito-distributor';
 
 /**
  * Replay-verification: what the event history implies the chain must hold, compared with what it holds. The engine
@@ -20,6 +21,10 @@ import type { EpochInfo } from './network';
  *   yet paid, transfers ordered and not yet sent); the stake vault holds exactly the on-chain-backed stake it owes
  *   (plus its opening balance); every purchase delivered on chain left the books' balance; no backed stake is
  *   withdrawn without the transfer that pays it. (The mint supply against the books is `mint_supply_mismatch`.)
+ * - every web3 epoch's distributor funded in the books is on chain with the books' root, total and leaf count; every
+ *   ClaimStatus of a leaf's wallet unlocked exactly the leaf's amount; the distributor's claimed total and count are
+ *   what those ClaimStatus accounts explain; its vault holds funded − claimed (nothing once clawed back, which returns
+ *   the rest to the treasury, its clawback receiver); nothing left the vault but claims by leaf wallets and the clawback.
  */
 
 export const DISCREPANCY_TYPES = [
@@ -38,6 +43,13 @@ export const DISCREPANCY_TYPES = [
   'anchor_missing',
   'anchor_mismatch',
   'distributor_funding_mismatch',
+  'distributor_missing',
+  'distributor_root_mismatch',
+  'distributor_total_mismatch',
+  'distributor_vault_mismatch',
+  'distributor_clawed_back_early',
+  'claim_amount_mismatch',
+  'claim_unexplained',
   'chain_transfer_missing',
   'chain_transfer_mismatch',
   'treasury_below_reserved',
@@ -95,6 +107,38 @@ export interface OrderedTransfer {
   memo: string;
 }
 
+/** A leaf of a web3 epoch's distribution, with the ClaimStatus of its wallet on the epoch's distributor. */
+export interface DistributorLeafFacts extends PayoutLeaf {
+  /** The ClaimStatus PDA of (wallet, distributor). */
+  claimStatus: string;
+  /** Null while the wallet has not claimed (or the account there is not a ClaimStatus). */
+  claim: ClaimStatusAccount | null;
+}
+
+/** What the chain holds of a web3 epoch's distributor (src/verification reads it for each distributor funded in the books). */
+export interface DistributorFacts {
+  epoch: number;
+  /** The account at the planned address, decoded; null when there is none (or it is not a MerkleDistributor). */
+  account: MerkleDistributorAccount | null;
+  /** The planned vault's token balance; null when there is no token account. */
+  vaultBalance: bigint | null;
+  /** Every leaf of the books' distribution, in distribution order. */
+  leaves: readonly DistributorLeafFacts[];
+  /** Every signature naming the vault (the funding, claims, the clawback), oldest first; their transactions are in `transactions`. */
+  vaultSignatures: readonly string[];
+}
+
+/** A claim the chain holds, as the books may record it (who claimed, how much, in which transaction when known). */
+export interface ObservedClaim {
+  epoch: number;
+  distributor: string;
+  wallet: string;
+  claimStatus: string;
+  amount: bigint;
+  /** The transaction naming the vault whose new_claim this wallet signed; null when none was found. */
+  signature: string | null;
+}
+
 export interface VerificationInput {
   setup: ChainSetup;
   programs: { token: string; memo: string; distributor: string };
@@ -107,6 +151,10 @@ export interface VerificationInput {
   treasurySignatures: readonly string[];
   stakeVaultSignatures: readonly string[];
   balances: { treasury: bigint | null; stakeVault: bigint | null; mintSupply: bigint | null };
+  /** The distributor of every web3 epoch funded in the books; an epoch funded in the books and not here is `distributor_missing`. */
+  distributors: readonly DistributorFacts[];
+  /** The chain clock's unix time when the facts were read (a distributor clawed back before its clawback start). */
+  chainClock: bigint | null;
   /** What the books owe (src/settlement/liabilities.ts). */
   liabilities: {
     epochs: readonly EpochInfo[];
@@ -125,8 +173,21 @@ export interface VerificationInput {
 }
 
 export interface VerificationResult {
-  checked: { settlementTransactions: number; payouts: number; anchors: number; credits: number; transfers: number; treasuryTransactions: number };
+  checked: {
+    settlementTransactions: number;
+    payouts: number;
+    anchors: number;
+    credits: number;
+    transfers: number;
+    treasuryTransactions: number;
+    /** Distributors compared with the books, ClaimStatus accounts found for their leaves, transactions naming their vaults. */
+    distributors: number;
+    claims: number;
+    vaultTransactions: number;
+  };
   discrepancies: Discrepancy[];
+  /** Every claim the chain holds for a leaf of the books (to be recorded: the books learn who claimed). */
+  claims: ObservedClaim[];
 }
 
 const TRANSFER = 3;
@@ -167,7 +228,20 @@ export function verifyChain(input: VerificationInput): VerificationResult {
   let treasury = BigInt(setup.treasuryOpeningBalance);
   let stakeVault = BigInt(setup.stakeVaultOpeningBalance);
   let mintSupply = BigInt(setup.mintSupplyAtSetup);
-  const checked = { settlementTransactions: 0, payouts: 0, anchors: 0, credits: 0, transfers: 0, treasuryTransactions: input.treasurySignatures.length };
+  const checked = {
+    settlementTransactions: 0,
+    payouts: 0,
+    anchors: 0,
+    credits: 0,
+    transfers: 0,
+    treasuryTransactions: input.treasurySignatures.length,
+    distributors: 0,
+    claims: 0,
+    vaultTransactions: 0,
+  };
+  /** Web3 epochs whose distributor the books count as funded (their funding transaction confirmed, or landed while awaiting). */
+  const funded: { epoch: number; plan: PayoutState['plan'] & object; signatures: Set<string> }[] = [];
+  const claims: ObservedClaim[] = [];
   /** (account, amount) of every leaf of a hybrid epoch, to recognise a leaf paid again out of band. */
   const leafByPayment = new Map<string, number>();
   /** Paid on chain so far of each hybrid epoch's pool, and the orders whose transfer the chain holds already. */
@@ -192,6 +266,7 @@ export function verifyChain(input: VerificationInput): VerificationResult {
       const memo = planned.kind === 'payout' ? payoutMemo(epoch, planned.batch, plan.root) : anchorMemo(plan);
       // web3: the distributor's one transaction moved the whole total from the treasury into its vault.
       const funding = planned.kind === 'distributor' ? BigInt(plan.total) : 0n;
+      if (planned.kind === 'distributor' && plan.distributor) funded.push({ epoch, plan, signatures: new Set(state.signatures.keys()) });
       if (funding > 0n) {
         treasury -= funding;
         paid.set(epoch, (paid.get(epoch) ?? 0n) + funding);
@@ -425,6 +500,196 @@ export function verifyChain(input: VerificationInput): VerificationResult {
     }
   }
 
+  // Web3 distributors: the chain's account, its claims and its vault against the books.
+  const distributorFacts = new Map(input.distributors.map((facts) => [facts.epoch, facts]));
+  for (const { epoch, plan, signatures } of funded) {
+    const accounts = plan.distributor!;
+    const total = BigInt(plan.total);
+    const facts = distributorFacts.get(epoch);
+    const onChain = facts?.account ?? null;
+    checked.distributors++;
+    if (!onChain) {
+      found({
+        type: 'distributor_missing',
+        epoch,
+        account: accounts.address,
+        expected: total.toString(),
+        actual: null,
+        detail: `epoch ${epoch}'s distributor is funded in the books with ${total} and the chain has no distributor at ${accounts.address}`,
+      });
+      continue;
+    }
+    const root = onChain.root.toString('hex');
+    if (root !== plan.root) {
+      found({
+        type: 'distributor_root_mismatch',
+        epoch,
+        account: accounts.address,
+        expected: plan.root,
+        actual: root,
+        detail: `epoch ${epoch}'s distributor pays against a root that is not the books' distribution: its claims are not the books' leaves`,
+      });
+    }
+    if (onChain.maxTotalClaim !== total) {
+      found({
+        type: 'distributor_total_mismatch',
+        epoch,
+        account: accounts.address,
+        expected: total.toString(),
+        actual: onChain.maxTotalClaim.toString(),
+        detail: `epoch ${epoch}'s distributor's max_total_claim is not the distribution's total`,
+      });
+    }
+    if (onChain.maxNumNodes !== BigInt(plan.leafCount)) {
+      found({
+        type: 'distributor_total_mismatch',
+        epoch,
+        account: accounts.address,
+        expected: plan.leafCount.toString(),
+        actual: onChain.maxNumNodes.toString(),
+        detail: `epoch ${epoch}'s distributor's max_num_nodes is not the distribution's leaf count`,
+      });
+    }
+    if (onChain.clawedBack && input.chainClock !== null && input.chainClock < onChain.clawbackStartTs) {
+      found({
+        type: 'distributor_clawed_back_early',
+        epoch,
+        account: accounts.address,
+        expected: onChain.clawbackStartTs.toString(),
+        actual: input.chainClock.toString(),
+        detail: `epoch ${epoch}'s distributor is clawed back while the chain clock (${input.chainClock}) is before its clawback start (${onChain.clawbackStartTs})`,
+      });
+    }
+
+    // Every ClaimStatus of a leaf's wallet: one claim, of exactly the leaf's amount.
+    const leaves = facts!.leaves;
+    const leafByWallet = new Map(leaves.map((leaf) => [leaf.wallet, leaf]));
+    const claimedBy = new Map<string, string>();
+    let claimed = 0n;
+    let count = 0n;
+    for (const leaf of leaves) {
+      if (!leaf.claim) continue;
+      checked.claims++;
+      count++;
+      claimed += leaf.claim.unlockedAmount + leaf.claim.lockedAmountWithdrawn;
+      claims.push({
+        epoch,
+        distributor: accounts.address,
+        wallet: leaf.wallet,
+        claimStatus: leaf.claimStatus,
+        amount: leaf.claim.unlockedAmount,
+        signature: null,
+      });
+      if (leaf.claim.unlockedAmount !== leaf.amount || leaf.claim.lockedAmount !== 0n || leaf.claim.claimant !== leaf.wallet) {
+        found({
+          type: 'claim_amount_mismatch',
+          epoch,
+          account: leaf.claimStatus,
+          expected: leaf.amount.toString(),
+          actual: leaf.claim.unlockedAmount.toString(),
+          detail:
+            `${leaf.wallet}'s claim on epoch ${epoch}'s distributor unlocked ${leaf.claim.unlockedAmount}` +
+            (leaf.claim.lockedAmount !== 0n ? ` (and locked ${leaf.claim.lockedAmount})` : '') +
+            (leaf.claim.claimant !== leaf.wallet ? ` for claimant ${leaf.claim.claimant}` : '') +
+            `, and the books' leaf is ${leaf.amount}`,
+        });
+      }
+    }
+    if (onChain.totalAmountClaimed !== claimed) {
+      found({
+        type: 'claim_unexplained',
+        epoch,
+        account: accounts.address,
+        expected: claimed.toString(),
+        actual: onChain.totalAmountClaimed.toString(),
+        detail: `epoch ${epoch}'s distributor counts ${onChain.totalAmountClaimed} claimed, and its leaves' ClaimStatus accounts explain ${claimed}`,
+      });
+    }
+    if (onChain.numNodesClaimed !== count) {
+      found({
+        type: 'claim_unexplained',
+        epoch,
+        account: accounts.address,
+        expected: count.toString(),
+        actual: onChain.numNodesClaimed.toString(),
+        detail: `epoch ${epoch}'s distributor counts ${onChain.numNodesClaimed} claims, and ${count} of its leaves' wallets have a ClaimStatus`,
+      });
+    }
+
+    // What left the vault: claims by leaf wallets and the clawback to the receiver the books planned, nothing else.
+    for (const signature of facts!.vaultSignatures) {
+      if (signatures.has(signature)) continue;
+      const landed = transactions.get(signature);
+      if (!landed || landed.error !== null) continue;
+      checked.vaultTransactions++;
+      for (const instruction of landed.instructions) {
+        if (instruction.programId === programs.distributor && instruction.accounts[0] === accounts.address) {
+          const tag = Buffer.from(instruction.data.subarray(0, 8));
+          if (tag.equals(NEW_CLAIM_DISCRIMINATOR)) {
+            const claimant = instruction.accounts[4];
+            const amount = instruction.data.length >= 16 ? readU64(instruction.data, 8) : 0n;
+            const leaf = leafByWallet.get(claimant);
+            if (leaf) {
+              claimedBy.set(claimant, signature);
+            } else {
+              found({
+                type: 'claim_unexplained',
+                epoch,
+                account: instruction.accounts[3],
+                signature,
+                expected: '0',
+                actual: amount.toString(),
+                detail: `${claimant} claimed ${amount} from epoch ${epoch}'s distributor and has no leaf in the books' distribution`,
+              });
+            }
+          } else if (tag.equals(CLAWBACK_DISCRIMINATOR) && instruction.accounts[2] !== accounts.clawbackReceiver) {
+            found({
+              type: 'claim_unexplained',
+              epoch,
+              account: instruction.accounts[2],
+              signature,
+              expected: accounts.clawbackReceiver,
+              actual: instruction.accounts[2],
+              detail: `epoch ${epoch}'s distributor was clawed back to an account that is not the planned clawback receiver`,
+            });
+          }
+        }
+      }
+      for (const movement of tokenMovements(landed, programs.token)) {
+        if (movement.source !== accounts.vault) continue;
+        found({
+          type: 'claim_unexplained',
+          epoch,
+          account: movement.destination,
+          signature,
+          expected: '0',
+          actual: movement.amount.toString(),
+          detail: `tokens left epoch ${epoch}'s distributor vault outside a claim or the clawback`,
+        });
+      }
+    }
+    for (const claim of claims) if (claim.epoch === epoch) claim.signature = claimedBy.get(claim.wallet) ?? null;
+
+    // The vault: funded − claimed by the leaves; once clawed back, nothing (the rest went back to the clawback receiver).
+    const remaining = total - claimed;
+    const expectedVault = onChain.clawedBack ? 0n : remaining;
+    if (facts!.vaultBalance !== expectedVault) {
+      found({
+        type: 'distributor_vault_mismatch',
+        epoch,
+        account: accounts.vault,
+        expected: expectedVault.toString(),
+        actual: facts!.vaultBalance?.toString() ?? null,
+        detail:
+          `epoch ${epoch}'s vault must hold funded ${total} − claimed by its leaves ${claimed}` +
+          (onChain.clawedBack ? ` − clawed back ${remaining} = 0` : ` = ${remaining}`) +
+          `: it holds ${facts!.vaultBalance ?? 'no account'}`,
+      });
+    }
+    // The clawback returns the rest to the treasury (its planned receiver), outside any transaction the books record.
+    if (onChain.clawedBack && onChain.clawbackReceiver === setup.treasuryAccount && remaining > 0n) treasury += remaining;
+  }
+
   const compare = (type: DiscrepancyType, account: string, expected: bigint, actual: bigint | null, what: string) => {
     if (actual !== expected)
       found({
@@ -492,7 +757,7 @@ export function verifyChain(input: VerificationInput): VerificationResult {
       detail: `${withdrawal.synqerId}'s unstake request ${withdrawal.requestId} is withdrawn in the books and no transfer returns its ${withdrawal.backed} on-chain-backed base units`,
     });
   }
-  return { checked, discrepancies };
+  return { checked, discrepancies, claims };
 }
 
 function readU64(data: Uint8Array, offset: number): bigint {
@@ -502,7 +767,7 @@ function readU64(data: Uint8Array, offset: number): bigint {
 }
 
 /** A verification run, recorded on `verification-<runId>` whatever it found. */
-export interface VerificationRun extends VerificationResult {
+export interface VerificationRun extends Omit<VerificationResult, 'claims'> {
   runId: string;
   cluster: string;
   /** Global position of the last event the run replayed. */
@@ -517,7 +782,10 @@ export const verificationStream = (runId: string) => `verification-${runId}`;
 /** A run lists at most this many discrepancies (with counts of all): enough to act on, small enough to record. */
 export const MAX_LISTED_DISCREPANCIES = 1000;
 
-export function recordRun(result: VerificationResult, run: { runId: string; cluster: string; upToPosition: bigint; completedAt: string }): VerificationEvent[] {
+export function recordRun(
+  result: Omit<VerificationResult, 'claims'>,
+  run: { runId: string; cluster: string; upToPosition: bigint; completedAt: string },
+): VerificationEvent[] {
   const byType: Partial<Record<DiscrepancyType, number>> = {};
   for (const d of result.discrepancies) byType[d.type] = (byType[d.type] ?? 0) + 1;
   return [
@@ -540,7 +808,7 @@ export function recordRun(result: VerificationResult, run: { runId: string; clus
 /** The first (and only) run recorded on the stream. */
 export const evolveVerificationRun = (state: VerificationRun | undefined, event: VerificationEvent): VerificationRun | undefined => state ?? event.data;
 
-export type VerificationCommand = { type: 'RecordVerificationRun'; data: { result: VerificationResult; run: Parameters<typeof recordRun>[1] } };
+export type VerificationCommand = { type: 'RecordVerificationRun'; data: { result: Omit<VerificationResult, 'claims'>; run: Parameters<typeof recordRun>[1] } };
 
 /**
  * A verification run, by its id: `verification-<runId>`. A run is recorded once, on a stream of its own (the id is new

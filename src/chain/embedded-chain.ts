@@ -235,6 +235,24 @@ export class EmbeddedChain implements ChainGateway {
     });
   }
 
+  /**
+   * Tests only (not in ChainGateway; nothing in the engine calls it): rewrites an existing account's data in place, as
+   * no transaction could, and keeps it in the ledger. Replay-verification's fault-injection tests use it to show a chain
+   * that disagrees with the books in ways the real programs forbid (a distributor whose root is not the books', a vault
+   * holding less than it was funded with). Lamports, owner and size stay as they are.
+   */
+  tamperAccountForTests(address: PublicKey, mutate: (data: Buffer) => void): Promise<void> {
+    return this.serially(async () => {
+      const account = this.svm.getAccount(address);
+      if (!account || account.executable) throw new ChainError(`no account ${address.toBase58()} to tamper with`);
+      const data = Buffer.from(account.data);
+      mutate(data);
+      if (data.length !== account.data.length) throw new ChainError('a tampered account keeps its size');
+      this.svm.setAccount(address, { lamports: account.lamports, owner: account.owner, data, executable: false });
+      await this.persist([address.toBase58()], undefined);
+    });
+  }
+
   async close(): Promise<void> {
     await this.queue.catch(() => undefined);
     await this.lock.end().catch(() => undefined);

@@ -9,6 +9,7 @@ import {
   verificationDecider,
   verificationStream,
   type ChainTransactionFacts,
+  type ObservedClaim,
   type OrderedTransfer,
   type PayoutLeaf,
   type ProvenCredit,
@@ -26,6 +27,7 @@ import { associatedTokenAddress, associatedTokenAddresses, MEMO_PROGRAM_ID, read
 import type { ProjectionReader } from '../projections/projection-reader';
 import { loadProvenCredits } from './proven-credits';
 import { loadLiabilities } from './liabilities';
+import { loadDistributorFacts } from './distributors';
 import type { EngineMetrics } from '../observability/engine-metrics';
 
 export interface VerificationDependencies {
@@ -54,7 +56,15 @@ export class ChainVerifier {
 
   async run(
     metadata: Omit<CommandMetadata, 'commandId'>,
-    options: { now?: () => Date; onProgress?: (done: number, total: number) => void } = {},
+    options: {
+      now?: () => Date;
+      onProgress?: (done: number, total: number) => void;
+      /**
+       * Every claim the chain holds for a leaf of the books (wallet, amount, ClaimStatus, signature when found), given
+       * after the run is recorded: where the books learn who claimed (issue 15: `RewardClaimObserved` on `claims-<epoch>`).
+       */
+      onClaimsObserved?: (claims: ObservedClaim[]) => void | Promise<void>;
+    } = {},
   ): Promise<VerificationRun> {
     const setup = await loadChainSetup(this.store);
     if (!setup) reject('conflict', 'chain', 'the chain is not set up: there is nothing on chain to verify');
@@ -82,6 +92,9 @@ export class ChainVerifier {
     for (const state of payouts)
       for (const batch of state.batches)
         if (batch.current && (batch.status === 'confirmed' || batch.status === 'awaiting')) wanted.add(batch.current.signature);
+    const distributors = await loadDistributorFacts(this.chain, this.reader, payouts, mint);
+    for (const facts of distributors) for (const signature of facts.vaultSignatures) wanted.add(signature);
+    const chainClock = distributors.length > 0 ? await this.chain.unixTimestamp() : null;
     const transactions = await this.fetch([...wanted], options.onProgress);
     const [treasury, vault, mintAccount] = await this.chain.getAccounts([new PublicKey(setup.treasuryAccount), new PublicKey(setup.stakeVault), mint]);
 
@@ -99,6 +112,8 @@ export class ChainVerifier {
         stakeVault: readTokenAccount(new PublicKey(setup.stakeVault), vault)?.amount ?? null,
         mintSupply: readMint(mint, mintAccount)?.supply ?? null,
       },
+      distributors,
+      chainClock,
       liabilities: {
         epochs: [...books.network.epochs.values()],
         orders: books.orders,
@@ -124,6 +139,8 @@ export class ChainVerifier {
         { ...metadata, commandId: `pause-${runId}` },
       );
     }
+    // TODO(issue 15, claims stream): record these as `RewardClaimObserved` on `claims-<epoch>` here, once it exists.
+    await options.onClaimsObserved?.(result.claims);
     return run;
   }
 
