@@ -22,6 +22,7 @@ import { TreasuryModule } from './treasury/treasury.module';
 import { SettlementModule } from './settlement/settlement.module';
 import { VerificationModule } from './verification/verification.module';
 import { DashboardModule } from './dashboard/dashboard.module';
+import { ClaimsModule } from './claims/claims.module';
 
 /** Infrastructure shared by every capability module: configuration, the database, the event store and the chain gateway. */
 @Module({})
@@ -60,6 +61,7 @@ export class AppModule {
         TreasuryModule,
         SettlementModule,
         VerificationModule,
+        ClaimsModule,
         DashboardModule,
         ChainRpcModule.forRoot(chain),
       ],

@@ -11,21 +11,25 @@ import { ChainError } from './chain-gateway';
 export const treasuryKeypairPath = (config: AppConfig): string => config.treasuryKeypairPath ?? path.join(config.dataDir, 'treasury-keypair.json');
 
 export async function loadTreasuryKey(config: AppConfig): Promise<Keypair> {
-  const file = treasuryKeypairPath(config);
+  return loadKeypairFile(treasuryKeypairPath(config), 'treasury keypair');
+}
+
+/** A keypair file in solana-keygen's JSON form (an array of 64 numbers); a ChainError naming `what` and the file otherwise. */
+export async function loadKeypairFile(file: string, what: string): Promise<Keypair> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new ChainError(`treasury keypair ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new ChainError(`${what} ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
   let bytes: unknown;
   try {
     bytes = JSON.parse(text);
   } catch {
-    throw new ChainError(`treasury keypair ${file} is not a solana-keygen JSON array of 64 numbers`);
+    throw new ChainError(`${what} ${file} is not a solana-keygen JSON array of 64 numbers`);
   }
   if (!Array.isArray(bytes) || bytes.length !== 64 || !bytes.every((b) => Number.isInteger(b) && b >= 0 && b < 256)) {
-    throw new ChainError(`treasury keypair ${file} is not a solana-keygen JSON array of 64 numbers`);
+    throw new ChainError(`${what} ${file} is not a solana-keygen JSON array of 64 numbers`);
   }
   return Keypair.fromSecretKey(Uint8Array.from(bytes as number[]));
 }

@@ -17,6 +17,11 @@ export interface AppConfig {
   solanaCommitment?: 'processed' | 'confirmed' | 'finalized';
   /** The treasury authority's keypair file (solana-keygen JSON); defaults to `<dataDir>/treasury-keypair.json`. */
   treasuryKeypairPath?: string;
+  /**
+   * SYNQ_SPONSOR_KEYPAIR: the key that pays sponsored claims' fees and rent (solana-keygen JSON; it should hold only
+   * SOL); defaults to `sponsor-keypair.json` beside the treasury keypair.
+   */
+  sponsorKeypairPath?: string;
   /** LOG_LEVEL: the structured logger's level (pino); undefined means info. `--log-level` on the command line overrides it. */
   logLevel?: LogLevel;
   /** SYNQ_PROJECTION_STALL_SECONDS: a projection behind the log whose state has not changed for this long is stalled (default 60). */
@@ -92,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   if (!['processed', 'confirmed', 'finalized'].includes(commitment))
     problems.push(`SOLANA_COMMITMENT: must be processed, confirmed or finalized, got "${commitment}"`);
   const keypathText = text('SYNQ_TREASURY_KEYPAIR');
+  const sponsorPathText = text('SYNQ_SPONSOR_KEYPAIR');
   const { level: logLevel, problem: logLevelReason } = logLevelSetting(env);
   if (logLevelReason) problems.push(logLevelReason);
   const stallText = text('SYNQ_PROJECTION_STALL_SECONDS');
@@ -108,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     solanaRpcUrl,
     solanaCommitment: commitment as AppConfig['solanaCommitment'],
     treasuryKeypairPath: keypathText === undefined ? undefined : path.resolve(cwd, keypathText),
+    ...(sponsorPathText === undefined ? {} : { sponsorKeypairPath: path.resolve(cwd, sponsorPathText) }),
     logLevel,
     ...(stallText === undefined ? {} : { projectionStallSeconds: Number(stallText) }),
   };

@@ -1,0 +1,75 @@
+import { Body, Controller, Get, HttpCode, Module, Param, ParseIntPipe, Post, Query, Req } from '@nestjs/common';
+import type { Request } from 'express';
+import { randomUUID } from 'node:crypto';
+import { reject } from '../../domain/rejection';
+import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import type { ChainGateway } from '../chain/chain-gateway';
+import { CHAIN_GATEWAY } from '../chain/open-chain';
+import { EVENT_STORE, type EventStore } from '../event-store/event-store';
+import { ProjectionReader } from '../projections/projection-reader';
+import { commandMetadata, correlationIdOf } from '../requests/request-metadata';
+import { ClaimObserver, Claims, createClaims } from './claims';
+import { sponsorKeyLoader } from './sponsor-key';
+
+/**
+ * Claims of web3 epochs. A wallet's claim and its sponsored claim are public, like an airdrop's API: the wallet's own
+ * signature is what authenticates a sponsored claim, and the unsigned transaction is worthless to anyone else.
+ */
+@Controller('epochs/:epoch/claims')
+export class ClaimsController {
+  constructor(private readonly claims: Claims) {}
+
+  /** Every leaf claimed or not (observing the chain first), and totals: `?limit=` (up to 1000) and `?offset=`. */
+  @Get()
+  @Roles('operator', 'auditor')
+  async list(
+    @Param('epoch', ParseIntPipe) epoch: number,
+    @Req() request: AuthenticatedRequest,
+    @Query('limit') limit?: string,
+    @Query('offset') offset?: string,
+  ) {
+    const page = { limit: pageNumber('limit', limit, 100, 1, 1000), offset: pageNumber('offset', offset, 0, 0, 1_000_000_000) };
+    return this.claims.list(epoch, page, commandMetadata(request, `observe-${epoch}-${randomUUID()}`));
+  }
+
+  /** The wallet's claim and the unsigned transaction that claims it; `?sponsored=true`: one whose fee and rent the sponsor pays. */
+  @Get(':wallet')
+  async claim(@Param('epoch', ParseIntPipe) epoch: number, @Param('wallet') wallet: string, @Query('sponsored') sponsored?: unknown) {
+    if (sponsored !== undefined && sponsored !== 'true' && sponsored !== 'false') reject('invalid', 'sponsored', 'must be true or false');
+    return this.claims.claimFor(epoch, wallet, sponsored === 'true');
+  }
+
+  /** The sponsored transaction signed by the wallet (`{ transaction: base64 }`): checked, co-signed by the sponsor, sent and confirmed. */
+  @Post(':wallet/sponsored')
+  @HttpCode(200)
+  async sponsored(@Param('epoch', ParseIntPipe) epoch: number, @Param('wallet') wallet: string, @Body() body: unknown, @Req() request: Request) {
+    return this.claims.submitSponsored(epoch, wallet, body, { actor: `wallet:${String(wallet).slice(0, 44)}`, correlationId: correlationIdOf(request) });
+  }
+}
+
+function pageNumber(field: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || number < min || number > max) reject('invalid', field, `must be a whole number from ${min} to ${max}`);
+  return number;
+}
+
+const CLAIMS = Symbol('claims');
+
+/** The claims capability; exports ClaimObserver for verification and clawback. */
+@Module({
+  controllers: [ClaimsController],
+  providers: [
+    {
+      provide: CLAIMS,
+      inject: [EVENT_STORE, CHAIN_GATEWAY, ProjectionReader, APP_CONFIG],
+      useFactory: (store: EventStore, chain: ChainGateway, reader: ProjectionReader, config: AppConfig) =>
+        createClaims({ store, chain, reader, sponsorKey: sponsorKeyLoader(config) }),
+    },
+    { provide: Claims, inject: [CLAIMS], useFactory: (composed: ReturnType<typeof createClaims>) => composed.claims },
+    { provide: ClaimObserver, inject: [CLAIMS], useFactory: (composed: ReturnType<typeof createClaims>) => composed.observer },
+  ],
+  exports: [Claims, ClaimObserver],
+})
+export class ClaimsModule {}
