@@ -190,7 +190,8 @@ export type SponsoredOutcome =
 /** The outcome of the wallet's current sponsored attempt; recorded once (a repeat of the recorded outcome is nothing new). */
 export function recordSponsoredOutcome(state: EpochClaimsState, outcome: SponsoredOutcome): EpochClaimsEvent[] {
   const claim = state.sponsored.get(outcome.wallet);
-  if (!claim || claim.current.signature !== outcome.signature) reject('conflict', 'signature', `${outcome.signature} is not a sponsored claim of ${outcome.wallet}`);
+  if (!claim || claim.current.signature !== outcome.signature)
+    reject('conflict', 'signature', `${outcome.signature} is not a sponsored claim of ${outcome.wallet}`);
   const expected = outcome.status === 'succeeded' ? 'confirmed' : outcome.status;
   if (claim.status !== 'awaiting') {
     if (claim.status === expected) return [];

@@ -27,9 +27,7 @@ export interface SponsorTerms {
 export function claimInstructions(terms: ClaimTerms, sponsor?: SponsorTerms): TransactionInstruction[] {
   const payer = sponsor?.sponsor ?? terms.claimant;
   return [
-    ...(sponsor
-      ? [SystemProgram.transfer({ fromPubkey: sponsor.sponsor, toPubkey: terms.claimant, lamports: sponsor.claimStatusRent })]
-      : []),
+    ...(sponsor ? [SystemProgram.transfer({ fromPubkey: sponsor.sponsor, toPubkey: terms.claimant, lamports: sponsor.claimStatusRent })] : []),
     createAssociatedAccountIdempotent(payer, terms.claimant, terms.mint),
     newClaimInstruction({ distributor: terms.distributor, mint: terms.mint, claimant: terms.claimant }, terms.amount, 0n, terms.proof),
   ];
@@ -64,7 +62,8 @@ function compactU16(value: number): Buffer {
 
 /** A transaction's wire bytes taken apart: its signatures and its message; 422 naming `transaction` when they are not one. */
 export function splitWire(wire: Buffer): { signatures: Buffer[]; message: Buffer; signers: PublicKey[]; blockhash: string } {
-  if (wire.length < 1 + 64 || wire.length > 1232) reject('invalid', 'transaction', `must be a serialized transaction of at most 1232 bytes, got ${wire.length}`);
+  if (wire.length < 1 + 64 || wire.length > 1232)
+    reject('invalid', 'transaction', `must be a serialized transaction of at most 1232 bytes, got ${wire.length}`);
   const count = wire[0];
   if (count === 0 || count >= 0x80) reject('invalid', 'transaction', 'must carry one to 127 signatures');
   const signatures = Array.from({ length: count }, (_, i) => wire.subarray(1 + 64 * i, 1 + 64 * (i + 1)));
@@ -76,7 +75,8 @@ export function splitWire(wire: Buffer): { signatures: Buffer[]; message: Buffer
   } catch {
     reject('invalid', 'transaction', 'its message cannot be read');
   }
-  if (parsed.header.numRequiredSignatures !== count) reject('invalid', 'transaction', `carries ${count} signatures for ${parsed.header.numRequiredSignatures} signers`);
+  if (parsed.header.numRequiredSignatures !== count)
+    reject('invalid', 'transaction', `carries ${count} signatures for ${parsed.header.numRequiredSignatures} signers`);
   return { signatures, message, signers: parsed.accountKeys.slice(0, count), blockhash: parsed.recentBlockhash };
 }
 

@@ -51,7 +51,8 @@ export class ClaimsController {
 function pageNumber(field: string, value: string | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   const number = Number(value);
-  if (typeof value !== 'string' || !/^\d+$/.test(value) || number < min || number > max) reject('invalid', field, `must be a whole number from ${min} to ${max}`);
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || number < min || number > max)
+    reject('invalid', field, `must be a whole number from ${min} to ${max}`);
   return number;
 }
 

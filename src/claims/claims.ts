@@ -118,7 +118,11 @@ export class ClaimObserver {
     const { store, chain, reader } = this.deps;
     const { distributor } = await epochDistributor(store, epoch);
     const leaves = await settlementQueries.leaves(reader, epoch);
-    const addresses = this.claimStatusesOf(epoch, distributor, leaves.map((leaf) => leaf.wallet));
+    const addresses = this.claimStatusesOf(
+      epoch,
+      distributor,
+      leaves.map((leaf) => leaf.wallet),
+    );
     const { state } = await load(store, epochClaimsDecider, epoch);
     const sightings: ClaimSighting[] = [];
     for (let i = 0; i < leaves.length; i += ACCOUNTS_PER_READ) {
@@ -155,7 +159,11 @@ export class ClaimObserver {
         epochClaimsDecider,
         epoch,
         (current) => epochClaimsDecider.decide({ type: 'ObserveClaims', data: { sightings: accepted } }, current),
-        metadata ?? { actor: 'claim-observer', correlationId: `claims-${epoch}`, commandId: `observe-${epoch}-${digest(accepted.map((s) => s.wallet).join(','))}` },
+        metadata ?? {
+          actor: 'claim-observer',
+          correlationId: `claims-${epoch}`,
+          commandId: `observe-${epoch}-${digest(accepted.map((s) => s.wallet).join(','))}`,
+        },
       );
       recorded = (await load(store, epochClaimsDecider, epoch)).state;
     }
@@ -356,7 +364,11 @@ export class Claims {
     }
     if (claim.current.signature !== signature) reject('conflict', 'transaction', `${walletText} has another sponsored claim (${claim.current.signature})`);
     if (claim.status === 'failed')
-      reject('conflict', 'transaction', `the sponsored claim ${signature} failed on chain (${claim.error}); the sponsor paid its fee and will not sponsor it again`);
+      reject(
+        'conflict',
+        'transaction',
+        `the sponsored claim ${signature} failed on chain (${claim.error}); the sponsor paid its fee and will not sponsor it again`,
+      );
     if (claim.status === 'expired') reject('conflict', 'transaction', `the sponsored claim ${signature} expired before it landed: fetch the claim again`);
     return {
       epoch,
@@ -467,7 +479,8 @@ const digest = (text: string) => createHash('sha256').update(text).digest('hex')
 async function resolveAttempt(chain: ChainGateway, attempt: { signature: string; wire: string; lastValidBlockHeight: string }): Promise<SponsoredOutcomeOf> {
   const landed = await chain.getTransaction(attempt.signature);
   if (!landed) {
-    if ((await chain.blockHeight()) > BigInt(attempt.lastValidBlockHeight)) return { signature: attempt.signature, status: 'expired', blockHeight: await chain.blockHeight() };
+    if ((await chain.blockHeight()) > BigInt(attempt.lastValidBlockHeight))
+      return { signature: attempt.signature, status: 'expired', blockHeight: await chain.blockHeight() };
     try {
       await chain.sendTransaction(Buffer.from(attempt.wire, 'base64'));
     } catch (error) {

@@ -130,6 +130,21 @@ export const COMMANDS = {
       },
     ],
   },
+  claim: {
+    module: './claim',
+    usage: 'synq claim --epoch N --keypair FILE [--url URL] [--sponsored]',
+    about: "for wallet holders: claim the wallet's reward of a web3 epoch from its distributor",
+    options: [
+      { name: '--epoch', value: 'N', about: 'the epoch to claim from' },
+      { name: '--keypair', value: 'FILE', about: "the wallet's keypair (Solana CLI JSON: an array of 64 numbers); it signs the claim" },
+      { name: '--url', value: 'URL', about: "the engine's address (default http://127.0.0.1:PORT)" },
+      { name: '--sponsored', about: "the engine's sponsor pays the fee and rent (for a wallet without SOL; above the policy's minimum, once per epoch)" },
+    ],
+    notes: [
+      "uses only the engine's public endpoints: GET /epochs/N/claims/WALLET, and POST .../sponsored with --sponsored",
+      "sends through SOLANA_RPC_URL, else the engine's /chain/rpc (the embedded chain); prints the amount, the signature and the new balance",
+    ],
+  },
   'sign-report': {
     module: './sign-report',
     usage: 'synq sign-report --new-key FILE | --key FILE < report.json',
