@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Connection, Keypair, PublicKey, Transaction } from '@solana/web3.js';
-import { readCommandLine, noMoreWords, wholeNumber } from '../src/cli/arguments';
-import { runCli, UsageError } from '../src/cli/context';
-import { loadConfig } from '../src/config/config';
+import { readCommandLine, noMoreWords, UsageError, wholeNumber } from '../src/cli/arguments';
+import { ConfigError, loadConfig } from '../src/config/config';
 
 /**
  * `synq claim --epoch N --keypair FILE [--url URL] [--sponsored]` (src/cli/commands.ts): for a wallet holder. Fetches
@@ -17,7 +16,7 @@ interface Problem {
   problems?: { field: string; reason: string }[];
 }
 
-runCli('claim', async () => {
+runClaim(async () => {
   const commandLine = readCommandLine('claim', process.argv.slice(2));
   noMoreWords(commandLine.words, 0);
   const epoch = wholeNumber('--epoch', commandLine.value('--epoch'), 1, 1_000_000_000);
@@ -94,7 +93,9 @@ async function engine<T>(method: 'GET' | 'POST', url: string, body?: unknown): P
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (error) {
-    throw new Error(`cannot reach the engine at ${new URL(url).origin} (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message})`);
+    throw new Error(`cannot reach the engine at ${new URL(url).origin} (${(error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message})`, {
+      cause: error,
+    });
   }
   const text = await response.text();
   let parsed: unknown;
@@ -119,4 +120,25 @@ async function confirm(connection: Connection, signature: string, lastValidBlock
     if (BigInt(await connection.getBlockHeight()) > lastValidBlockHeight) throw new Error(`the claim ${signature} expired before it landed; run it again`);
     await new Promise((resolve) => setTimeout(resolve, 400));
   }
+}
+
+/**
+ * As src/cli/context.ts `runCli` (one line on failure; 2 for usage and configuration mistakes, 1 otherwise), without
+ * loading what a wallet holder's command never needs (the database, the embedded chain's native module).
+ */
+function runClaim(main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      const oneLine = (text: string) => text.replace(/\s*\n\s*/g, ' ');
+      const message =
+        error instanceof ConfigError
+          ? error.problems.map((p) => `configuration error: ${p}`).join('\n')
+          : error instanceof UsageError
+            ? `claim: ${oneLine(error.message)}${error.seeHelp ? '; see synq claim --help' : ''}`
+            : `claim: ${oneLine((error as Error).message ?? String(error))}`;
+      process.stderr.write(`${message}\n`);
+      process.exit(error instanceof UsageError || error instanceof ConfigError ? 2 : 1);
+    },
+  );
 }

@@ -61,7 +61,7 @@ describe('claims of a web3 epoch', () => {
     }
     byAmount.sort((a, b) => (a.amount > b.amount ? -1 : a.amount < b.amount ? 1 : 0));
     // The policy's minimum splits the leaves: the largest can be sponsored, the smallest cannot.
-    expect(byAmount[0].amount).toBeGreaterThanOrEqual(MINIMUM);
+    expect(byAmount[1].amount).toBeGreaterThanOrEqual(MINIMUM);
     expect(byAmount.at(-1)!.amount).toBeLessThan(MINIMUM);
   });
   afterAll(async () => {
@@ -71,7 +71,7 @@ describe('claims of a web3 epoch', () => {
   });
 
   it('a wallet fetches its claim without a key, signs it with its own key, sends it through /chain/rpc and receives exactly its amount; a second claim is refused by the program', async () => {
-    const { synqer, amount } = byAmount[1];
+    const { synqer, amount } = byAmount[2];
     const wallet = synqer.wallet;
     const connection = new Connection(`${api.engine.url}/chain/rpc`, 'confirmed');
     await api.engine.chain.requestAirdrop(wallet.publicKey, 100_000_000n);
@@ -323,7 +323,7 @@ describe('claims of a web3 epoch', () => {
   });
 
   it('synq claim: claims with a keypair file through the public endpoint and /chain/rpc; usage mistakes exit 2 with one line', async () => {
-    const { synqer, amount } = byAmount[2];
+    const { synqer, amount } = byAmount[3];
     await api.engine.chain.requestAirdrop(synqer.wallet.publicKey, 100_000_000n);
     const keyFile = path.join(dir, 'wallet.json');
     writeFileSync(keyFile, JSON.stringify([...synqer.wallet.secretKey]));
@@ -333,6 +333,20 @@ describe('claims of a web3 epoch', () => {
       new RegExp(`^claimed ${amount} base units of epoch 1 for ${walletOf(synqer)}: signature \\w+; token balance now ${amount}\\n$`),
     );
     expect(await balanceOf(synqer.wallet.publicKey)).toBe(amount);
+
+    // --sponsored: a wallet without SOL; the engine's sponsor pays.
+    const poor = byAmount[1];
+    const poorFile = path.join(dir, 'poor.json');
+    writeFileSync(poorFile, JSON.stringify([...poor.synqer.wallet.secretKey]));
+    const sponsored = await runClaim(['--epoch', '1', '--keypair', poorFile, '--url', api.engine.url, '--sponsored']);
+    expect(sponsored).toMatchObject({ status: 0, stderr: '' });
+    expect(sponsored.stdout).toMatch(
+      new RegExp(
+        `^claimed ${poor.amount} base units of epoch 1 for ${walletOf(poor.synqer)}: signature \\w+ \\(sponsored: the sponsor paid \\d+ lamports\\); token balance now ${poor.amount}\\n$`,
+      ),
+    );
+    expect(await balanceOf(poor.synqer.wallet.publicKey)).toBe(poor.amount);
+    expect(await lamportsOf(poor.synqer.wallet.publicKey)).toBe(0n);
 
     const again = await runClaim(['--epoch', '1', '--keypair', keyFile, '--url', api.engine.url]);
     expect(again).toMatchObject({ status: 1, stdout: '' });
@@ -359,21 +373,21 @@ describe('claims of a web3 epoch', () => {
     expect((await api.call('GET', '/epochs/1/claims', api.keys.ingest)).status).toBe(403);
     const list = await api.call('GET', '/epochs/1/claims', api.keys.auditor);
     expect(list.status).toBe(200);
-    const claimed = [byAmount[0], byAmount[1], byAmount[2]];
+    const claimed = [byAmount[0], byAmount[1], byAmount[2], byAmount[3]];
     const claimedAmount = claimed.reduce((sum, entry) => sum + entry.amount, 0n);
     const total = byAmount.reduce((sum, entry) => sum + entry.amount, 0n);
     expect(list.body.totals).toEqual({
       leaves: 8,
-      claimed: { count: 3, amount: claimedAmount.toString() },
-      unclaimed: { count: 5, amount: (total - claimedAmount).toString() },
-      sponsored: { count: 1, sponsorLamports: expect.any(String) },
+      claimed: { count: 4, amount: claimedAmount.toString() },
+      unclaimed: { count: 4, amount: (total - claimedAmount).toString() },
+      sponsored: { count: 2, sponsorLamports: expect.any(String) },
     });
     expect(list.body.claimDeadline).toMatchObject({ unixTimestamp: expect.any(Number) });
     expect(list.body.claims).toHaveLength(8);
     for (const entry of byAmount) {
       const row = list.body.claims.find((candidate: { wallet: string }) => candidate.wallet === walletOf(entry.synqer));
       const isClaimed = claimed.includes(entry);
-      expect(row).toMatchObject({ amount: entry.amount.toString(), claimed: isClaimed, sponsored: entry === byAmount[0] });
+      expect(row).toMatchObject({ amount: entry.amount.toString(), claimed: isClaimed, sponsored: entry === byAmount[0] || entry === byAmount[1] });
       if (isClaimed) expect(row.signature).toMatch(/^\w{80,90}$/);
       else expect(row).toMatchObject({ signature: null, slot: null });
     }
@@ -391,9 +405,13 @@ describe('claims of a web3 epoch', () => {
     const page = await api.call('GET', '/epochs/1/claims?limit=2&offset=1', api.keys.operator);
     expect(page.body.claims).toEqual(list.body.claims.slice(1, 3));
     expect(page.body.totals).toEqual(list.body.totals);
-    expect((await claimsStream(1)).filter((event) => event.type === 'RewardClaimObserved')).toHaveLength(3);
+    expect((await claimsStream(1)).filter((event) => event.type === 'RewardClaimObserved')).toHaveLength(4);
     expect(await api.call('GET', '/epochs/1/claims?limit=0', api.keys.operator)).toMatchObject({ status: 422, body: { problems: [{ field: 'limit' }] } });
-    expect(await epochClaimCosts(api.engine.eventStore, 1)).toMatchObject({ claims: 3, sponsoredClaims: 1 });
+    expect(await epochClaimCosts(api.engine.eventStore, 1)).toMatchObject({
+      claims: 4,
+      sponsoredClaims: 2,
+      sponsorLamports: list.body.totals.sponsored.sponsorLamports,
+    });
   });
 
   function runClaim(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
