@@ -24,6 +24,7 @@ describe('configuration', () => {
         SOLANA_RPC_URL: 'http://127.0.0.1:8899',
         SOLANA_COMMITMENT: 'finalized',
         SYNQ_TREASURY_KEYPAIR: 'keys/treasury.json',
+        SYNQ_SPONSOR_KEYPAIR: 'keys/sponsor.json',
       },
       '/srv',
     );
@@ -35,6 +36,7 @@ describe('configuration', () => {
       solanaRpcUrl: 'http://127.0.0.1:8899',
       solanaCommitment: 'finalized',
       treasuryKeypairPath: '/srv/keys/treasury.json',
+      sponsorKeypairPath: '/srv/keys/sponsor.json',
     });
   });
 

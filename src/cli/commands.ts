@@ -191,6 +191,6 @@ export function synqHelp(): string {
     ...Object.entries(COMMANDS).map(([name, command]) => `  ${name.padEnd(width)}  ${command.about}`),
     '',
     'exit codes: 0 done, 1 the work failed or found a problem, 2 a usage or configuration mistake',
-    'configuration: DATABASE_URL, EVENTSTORE_CONNECTION_STRING, PORT, SYNQ_DATA_DIR, SOLANA_RPC_URL, SOLANA_COMMITMENT, SYNQ_TREASURY_KEYPAIR, LOG_LEVEL (README.md)',
+    'configuration: DATABASE_URL, EVENTSTORE_CONNECTION_STRING, PORT, SYNQ_DATA_DIR, SOLANA_RPC_URL, SOLANA_COMMITMENT, SYNQ_TREASURY_KEYPAIR, SYNQ_SPONSOR_KEYPAIR, LOG_LEVEL (README.md)',
   ].join('\n');
 }
