@@ -114,6 +114,17 @@ describe('replay-verification of web3 distributors and the claims on them', () =
     // Over HTTP as well, recorded as a run.
     const recorded = await api.call('POST', '/verification/runs', api.keys.auditor);
     expect(recorded.body).toMatchObject({ discrepancyCount: 0, checked: { distributors: 3, claims: 4 } });
+    // The books learned who claimed, once (two runs, one event per claim), with the landed transaction's slot.
+    const observedEvents: { wallet: string; amount: string; signature: string; slot: string }[] = [];
+    for (const epoch of [1, 2])
+      for await (const event of api.engine.eventStore.readStream(`claims-${epoch}`))
+        if (event.type === 'RewardClaimObserved') observedEvents.push(event.data as (typeof observedEvents)[number]);
+    expect(observedEvents).toHaveLength(4);
+    for (const event of observedEvents) {
+      const match = observed.find((c) => c.wallet === event.wallet && c.signature === event.signature)!;
+      expect(event.amount).toBe(match.amount.toString());
+      expect(BigInt(event.slot)).toBeGreaterThan(0n);
+    }
   });
 
   it('finds a distributor whose root is not the books, and the claim on it the books cannot explain', async () => {

@@ -9,12 +9,14 @@ import {
   verificationDecider,
   verificationStream,
   type ChainTransactionFacts,
+  type DistributorFacts,
   type ObservedClaim,
   type OrderedTransfer,
   type PayoutLeaf,
   type ProvenCredit,
   type VerificationRun,
 } from '../../domain/chain-verification';
+import { epochClaimsDecider, observeClaims } from '../../domain/epoch-claims';
 import { evolvePayout, initialPayout, type PayoutEvent, type PayoutState } from '../../domain/epoch-payout';
 import { reject } from '../../domain/rejection';
 import * as control from '../../domain/settlement-control';
@@ -139,9 +141,46 @@ export class ChainVerifier {
         { ...metadata, commandId: `pause-${runId}` },
       );
     }
-    // TODO(issue 15, claims stream): record these as `RewardClaimObserved` on `claims-<epoch>` here, once it exists.
+    await this.recordClaims(result.claims, distributors, metadata);
     await options.onClaimsObserved?.(result.claims);
     return run;
+  }
+
+  /**
+   * The books learn who claimed: each claim of a leaf for exactly its amount, not recorded yet, becomes a
+   * `RewardClaimObserved` on `claims-<epoch>` (once per wallet; the audit replays them). A claim of another amount is
+   * not the wallet's claim in the books: the run reports it (`claim_amount_mismatch`) and nothing is recorded for it.
+   */
+  private async recordClaims(claims: readonly ObservedClaim[], distributors: readonly DistributorFacts[], metadata: Omit<CommandMetadata, 'commandId'>) {
+    const leafAmounts = new Map(distributors.map((facts) => [facts.epoch, new Map(facts.leaves.map((leaf) => [leaf.wallet, leaf.amount]))]));
+    const byEpoch = new Map<number, ObservedClaim[]>();
+    for (const claim of claims) {
+      if (leafAmounts.get(claim.epoch)?.get(claim.wallet) !== claim.amount) continue;
+      byEpoch.set(claim.epoch, [...(byEpoch.get(claim.epoch) ?? []), claim]);
+    }
+    for (const [epoch, seen] of byEpoch) {
+      const { state } = await load(this.store, epochClaimsDecider, epoch);
+      const fresh = seen.filter((claim) => !state.observed.has(claim.wallet));
+      if (fresh.length === 0) continue;
+      const landed = await this.chain.getTransactions(fresh.map((claim) => claim.signature ?? '').filter((signature) => signature !== ''));
+      const slots = new Map(landed.flatMap((transaction) => (transaction ? [[transaction.signature, transaction.slot.toString()] as const] : [])));
+      const sightings = fresh.map((claim) => ({
+        epoch,
+        wallet: claim.wallet,
+        amount: claim.amount.toString(),
+        claimStatus: claim.claimStatus,
+        signature: claim.signature ?? '',
+        slot: (claim.signature && slots.get(claim.signature)) ?? '0',
+        leafAmount: claim.amount.toString(),
+      }));
+      await decideAndAppend(this.store, epochClaimsDecider, epoch, (current) => observeClaims(current, sightings), {
+        ...metadata,
+        commandId: `observe-claims:${epoch}:${fresh
+          .map((claim) => claim.wallet)
+          .join(',')
+          .slice(0, 64)}:${fresh.length}`,
+      });
+    }
   }
 
   async get(runId: string): Promise<VerificationRun | undefined> {
