@@ -19,7 +19,12 @@ export type NetworkEvent =
   | { type: 'EpochClosed'; data: { epoch: number; cutOffPosition?: string } }
   | { type: 'PolicyAdopted'; data: Policy }
   /** An epoch whose rewards had no weight to share pays nobody: its pool goes back to the unallocated treasury. */
-  | { type: 'EpochPoolReturned'; data: { epoch: number; amount: string } };
+  | { type: 'EpochPoolReturned'; data: { epoch: number; amount: string } }
+  /**
+   * A web3 epoch's rewards left unclaimed at its clawback, under the `return` policy (domain/clawback.ts): back in the
+   * treasury and owed to nobody, so no longer allocated.
+   */
+  | { type: 'UnclaimedRewardsReleased'; data: { epoch: number; amount: string } };
 
 export interface EpochInfo {
   epoch: number;
@@ -32,6 +37,8 @@ export interface EpochInfo {
   cutOffPosition?: bigint;
   /** Set when the epoch paid nobody and its pool went back to the treasury. */
   poolReturned?: bigint;
+  /** Set when its unclaimed rewards were clawed back and released (the `return` policy). */
+  unclaimedReleased?: bigint;
 }
 
 export interface NetworkState {
@@ -85,6 +92,12 @@ export function evolveNetwork(state: NetworkState, event: RecordedNetworkEvent):
       const epoch = state.epochs.get(event.data.epoch);
       const amount = BigInt(event.data.amount);
       const epochs = epoch ? new Map(state.epochs).set(epoch.epoch, { ...epoch, poolReturned: amount }) : state.epochs;
+      return { ...state, epochs, allocated: state.allocated - amount };
+    }
+    case 'UnclaimedRewardsReleased': {
+      const epoch = state.epochs.get(event.data.epoch);
+      const amount = BigInt(event.data.amount);
+      const epochs = epoch ? new Map(state.epochs).set(epoch.epoch, { ...epoch, unclaimedReleased: amount }) : state.epochs;
       return { ...state, epochs, allocated: state.allocated - amount };
     }
     case 'EpochClosed': {
@@ -156,6 +169,22 @@ export function returnEpochPool(state: NetworkState, command: { epoch: number; a
   return [{ type: 'EpochPoolReturned', data: { epoch: command.epoch, amount: command.amount.toString() } }];
 }
 
+/**
+ * Releases a closed epoch's clawed-back unclaimed rewards from the allocated pools, once (the `return` policy): the
+ * same amount again is a no-op, another is refused. It can never release more than the epoch's pool paid out.
+ */
+export function releaseUnclaimedRewards(state: NetworkState, command: { epoch: number; amount: bigint }): NetworkEvent[] {
+  const epoch = state.epochs.get(command.epoch);
+  if (!epoch || epoch.status !== 'closed') reject('conflict', 'epoch', `epoch ${command.epoch} is not closed`);
+  if (epoch.unclaimedReleased !== undefined) {
+    if (epoch.unclaimedReleased === command.amount) return [];
+    reject('conflict', 'amount', `epoch ${command.epoch}'s unclaimed rewards are released already (${epoch.unclaimedReleased})`);
+  }
+  const paid = epoch.rewardPool - (epoch.poolReturned ?? 0n);
+  if (command.amount < 0n || command.amount > paid) reject('invalid', 'amount', `must be from 0 to what the epoch paid out (${paid})`);
+  return [{ type: 'UnclaimedRewardsReleased', data: { epoch: command.epoch, amount: command.amount.toString() } }];
+}
+
 /** The policy in force now: for the last epoch opened. */
 export const currentPolicy = (state: NetworkState): Policy => policyFor(state.policies, state.lastEpoch);
 
@@ -171,6 +200,7 @@ export type NetworkCommand =
   | { type: 'OpenEpoch'; data: { epoch: unknown; start: unknown; end: unknown; rewardPool: unknown } }
   | { type: 'CloseEpoch'; data: { epoch: number } }
   | { type: 'ReturnEpochPool'; data: { epoch: number; amount: bigint } }
+  | { type: 'ReleaseUnclaimedRewards'; data: { epoch: number; amount: bigint } }
   | { type: 'AdoptPolicy'; data: Record<string, unknown> };
 
 /** The network ledger, one stream for the whole network. */
@@ -188,6 +218,8 @@ export const networkDecider: Decider<NetworkState, RecordedNetworkEvent, Network
         return closeEpoch(state, { epoch: command.data.epoch });
       case 'ReturnEpochPool':
         return returnEpochPool(state, command.data);
+      case 'ReleaseUnclaimedRewards':
+        return releaseUnclaimedRewards(state, command.data);
       case 'AdoptPolicy':
         return adoptPolicy(state, command.data);
     }

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { noMoreWords, readCommandLine, UsageError } from '../src/cli/arguments';
+import { noMoreWords, readCommandLine, UsageError, wholeNumber } from '../src/cli/arguments';
+import { EmbeddedChain } from '../src/chain/embedded-chain';
+import { MAX_CLOCK_ADVANCE_SECONDS } from '../src/treasury/treasury.module';
 import { openCliContext, runCli } from '../src/cli/context';
 import { createTreasurySetup } from '../src/treasury/chain-setup';
 
@@ -8,13 +10,15 @@ import { createTreasurySetup } from '../src/treasury/chain-setup';
  * GET /chain. `init` sets the chain up for settlement and records it: on the embedded chain it creates the mint,
  * treasury and stake vault; on a cluster (SOLANA_RPC_URL) it takes `--mint` and the treasury key from
  * SYNQ_TREASURY_KEYPAIR. `status` shows the recorded accounts and their balances on chain. The key is never printed.
+ * `clock --advance SECONDS` moves the embedded chain's clock forward (as POST /chain/clock), e.g. past a claim deadline.
  */
 runCli('chain', async () => {
   const commandLine = readCommandLine('chain', process.argv.slice(2));
   const [command] = commandLine.words;
-  if (command !== 'init' && command !== 'status')
-    throw new UsageError(command === undefined ? 'say what to do: init or status' : `unknown subcommand "${command}" (expected init or status)`);
+  if (command !== 'init' && command !== 'status' && command !== 'clock')
+    throw new UsageError(command === undefined ? 'say what to do: init, status or clock' : `unknown subcommand "${command}" (expected init, status or clock)`);
   noMoreWords(commandLine.words, 1);
+  const advance = command === 'clock' ? wholeNumber('--advance', commandLine.value('--advance'), 1, MAX_CLOCK_ADVANCE_SECONDS) : undefined;
   const supplyText = commandLine.value('--supply');
   if (supplyText !== undefined && !/^(0|[1-9]\d{0,30})$/.test(supplyText))
     throw new UsageError(`--supply must be a whole number of base units, got "${supplyText}"`);
@@ -22,6 +26,14 @@ runCli('chain', async () => {
   const json = commandLine.has('--json');
   const context = await openCliContext();
   try {
+    if (advance !== undefined) {
+      const chain = await context.openChain();
+      if (!(chain instanceof EmbeddedChain)) throw new UsageError('clock: only the embedded chain\'s clock can be moved (SOLANA_RPC_URL names a cluster)', false);
+      const unixTimestamp = Number(await chain.advanceClock(BigInt(advance)));
+      const at = new Date(unixTimestamp * 1000).toISOString();
+      process.stdout.write(json ? `${JSON.stringify({ unixTimestamp, at }, null, 2)}\n` : `the embedded chain's clock is now ${at} (unix ${unixTimestamp})\n`);
+      return 0;
+    }
     const treasury = createTreasurySetup({ chain: await context.openChain(), store: context.store, config: context.config });
     if (command === 'init') {
       const { setup, created } = await treasury.init(

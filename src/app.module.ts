@@ -23,6 +23,7 @@ import { SettlementModule } from './settlement/settlement.module';
 import { VerificationModule } from './verification/verification.module';
 import { DashboardModule } from './dashboard/dashboard.module';
 import { ClaimsModule } from './claims/claims.module';
+import { ClawbackModule } from './clawback/clawback.module';
 
 /** Infrastructure shared by every capability module: configuration, the database, the event store and the chain gateway. */
 @Module({})
@@ -62,6 +63,7 @@ export class AppModule {
         SettlementModule,
         VerificationModule,
         ClaimsModule,
+        ClawbackModule,
         DashboardModule,
         ChainRpcModule.forRoot(chain),
       ],

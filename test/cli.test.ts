@@ -100,7 +100,7 @@ describe('the command line', () => {
       [['epochs', 'open', '2', '--start', '2026-11-02T00:00:00Z'], 'epochs: open needs --end, --pool; see synq epochs --help\n'],
       [['verify', 'chain', 'now'], 'verify: unexpected argument "now"; see synq verify --help\n'],
       [['projections', 'rewind', 'settlement'], 'projections: rewind needs one of --to-position P and --to-epoch N; see synq projections --help\n'],
-      [['chain', 'burn'], 'chain: unknown subcommand "burn" (expected init or status); see synq chain --help\n'],
+      [['chain', 'burn'], 'chain: unknown subcommand "burn" (expected init, status or clock); see synq chain --help\n'],
       [['keys', 'create', '--role', 'admin'], 'keys: --role must be one of operator, ingest, developer, auditor, got "admin"; see synq keys --help\n'],
       [['sign-report', '--key', 'a', '--new-key', 'b'], 'sign-report: give one of --new-key FILE and --key FILE; see synq sign-report --help\n'],
       [

@@ -103,13 +103,22 @@ export const COMMANDS = {
   },
   chain: {
     module: './chain',
-    usage: 'synq chain init [--supply BASE_UNITS] [--mint ADDRESS] [--json] | status [--json]',
+    usage: 'synq chain init [--supply BASE_UNITS] [--mint ADDRESS] [--json] | status [--json] | clock --advance SECONDS [--json]',
     about: 'set up the $SYNQ accounts on chain, or show them',
     options: [
       { name: '--supply', value: 'BASE_UNITS', about: 'init on the embedded chain: the supply to mint into the treasury', only: ['init'] },
       { name: '--mint', value: 'ADDRESS', about: 'init on a cluster (SOLANA_RPC_URL): the existing $SYNQ mint', only: ['init'] },
+      { name: '--advance', value: 'SECONDS', about: 'clock, embedded chain only: move its clock forward (1 to 315360000 s)', only: ['clock'] },
       JSON_OUTPUT,
     ],
+    notes: ['clock: with the embedded chain the engine must be stopped; while it runs, use POST /chain/clock'],
+  },
+  clawback: {
+    module: './clawback',
+    usage: 'synq clawback --epoch N [--json]',
+    about: "after a web3 epoch's claim deadline: claw back what is unclaimed, once, and apply the unclaimed-rewards policy",
+    options: [{ name: '--epoch', value: 'N', about: 'the web3 epoch whose distributor is clawed back' }, JSON_OUTPUT],
+    notes: ['with the embedded chain the engine must be stopped; while it runs, use POST /epochs/N/clawback'],
   },
   demo: {
     module: './demo',

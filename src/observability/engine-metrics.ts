@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Problem } from '../../domain/rejection';
 import type { ProjectionStatus } from '../projections/projection-runner';
 
-export type TransactionKind = 'payout' | 'anchor' | 'distributor' | 'transfer';
+export type TransactionKind = 'payout' | 'anchor' | 'distributor' | 'transfer' | 'clawback';
 /** What the chain said of a settlement transaction: `succeeded` is counted as `confirmed`. */
 export type TransactionStatus = 'succeeded' | 'confirmed' | 'failed' | 'expired';
 
@@ -34,6 +34,8 @@ export class EngineMetrics {
   private readonly verificationRuns: Counter<'result'>;
   private readonly verificationDiscrepancies: Counter<'type'>;
   private readonly verificationLastRun: Gauge;
+  private readonly unclaimedBaseUnits: Gauge<'epoch'>;
+  private readonly unclaimedClaims: Gauge<'epoch'>;
   private readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   private readonly httpDuration: Histogram<'method' | 'route'>;
 
@@ -124,7 +126,7 @@ export class EngineMetrics {
 
     this.settlementTransactions = new Counter({
       name: 'synq_settlement_transactions_total',
-      help: 'Settlement transactions resolved on chain, by kind (payout, distributor, anchor, transfer) and outcome (confirmed, failed, expired)',
+      help: 'Settlement transactions resolved on chain, by kind (payout, distributor, anchor, transfer, clawback) and outcome (confirmed, failed, expired)',
       labelNames: ['kind', 'outcome'],
       registers,
     });
@@ -144,6 +146,19 @@ export class EngineMetrics {
     this.verificationLastRun = new Gauge({
       name: 'synq_verification_last_run_discrepancies',
       help: 'Discrepancies found by the last replay-verification run of this engine',
+      registers,
+    });
+
+    this.unclaimedBaseUnits = new Gauge({
+      name: 'synq_unclaimed_base_units',
+      help: "Base units of a web3 epoch's leaves not claimed yet (no ClaimStatus on chain), as last listed (GET /epochs/{n}/unclaimed) or 0 once clawed back",
+      labelNames: ['epoch'],
+      registers,
+    });
+    this.unclaimedClaims = new Gauge({
+      name: 'synq_unclaimed_claims',
+      help: "Leaves of a web3 epoch not claimed yet, as last listed (GET /epochs/{n}/unclaimed) or 0 once clawed back",
+      labelNames: ['epoch'],
       registers,
     });
 
@@ -237,6 +252,12 @@ export class EngineMetrics {
 
   settlementTransaction(kind: TransactionKind, status: TransactionStatus): void {
     this.settlementTransactions.inc({ kind, outcome: status === 'succeeded' ? 'confirmed' : status });
+  }
+
+  /** An epoch's unclaimed leaves, set after each listing and after its clawback (0). */
+  unclaimed(epoch: number, claims: number, baseUnits: bigint): void {
+    this.unclaimedClaims.set({ epoch: String(epoch) }, claims);
+    this.unclaimedBaseUnits.set({ epoch: String(epoch) }, Number(baseUnits));
   }
 
   verificationRun(run: { discrepancyCount: number; byType: Partial<Record<string, number>> }): void {

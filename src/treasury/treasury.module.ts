@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Module, Post, Req } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Module, Post, Req } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { reject } from '../../domain/rejection';
 import { Checks } from '../../domain/values';
@@ -9,6 +9,10 @@ import { commandMetadata } from '../requests/request-metadata';
 import type { ChainGateway } from '../chain/chain-gateway';
 import { createTreasurySetup, TreasurySetup } from './chain-setup';
 import { CHAIN_GATEWAY } from '../chain/open-chain';
+import { EmbeddedChain } from '../chain/embedded-chain';
+
+/** The most the embedded chain's clock moves in one call: ten years. */
+export const MAX_CLOCK_ADVANCE_SECONDS = 10 * 365 * 86_400;
 
 /**
  * The treasury's chain setup over the API (`chain init`, the recorded accounts and their balances). The class keeps
@@ -16,7 +20,10 @@ import { CHAIN_GATEWAY } from '../chain/open-chain';
  */
 @Controller('chain')
 export class ChainController {
-  constructor(private readonly setup: TreasurySetup) {}
+  constructor(
+    private readonly setup: TreasurySetup,
+    @Inject(CHAIN_GATEWAY) private readonly chain: ChainGateway,
+  ) {}
 
   /** `chain init` over the API: the embedded chain belongs to the running engine, so this is how it is set up while it runs. */
   @Post('init')
@@ -28,6 +35,22 @@ export class ChainController {
     checks.done();
     const { setup, created } = await this.setup.init({ supply, mint }, commandMetadata(request, `chain-init-${randomUUID()}`));
     return { created, ...setup };
+  }
+
+  /**
+   * Embedded chain only (404 on a cluster, whose clock is its own): moves the chain clock forward by `advanceSeconds`
+   * (1 to ten years), so that demos and tests reach a distributor's clawback start. Answers the chain's new unix time.
+   */
+  @Post('clock')
+  @HttpCode(200)
+  @Roles('operator')
+  async advanceClock(@Body() body: { advanceSeconds?: unknown } | undefined) {
+    if (!(this.chain instanceof EmbeddedChain)) reject('not_found', 'chain', 'the engine runs on a cluster: only the embedded chain\'s clock can be moved');
+    const checks = new Checks();
+    const seconds = checks.integer('advanceSeconds', body?.advanceSeconds, 1, MAX_CLOCK_ADVANCE_SECONDS);
+    checks.done();
+    const unixTimestamp = await this.chain.advanceClock(BigInt(seconds));
+    return { unixTimestamp: Number(unixTimestamp), at: new Date(Number(unixTimestamp) * 1000).toISOString() };
   }
 
   /** The recorded accounts and what the chain holds in them now. The treasury key is never served, only its public key. */

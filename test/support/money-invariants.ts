@@ -71,6 +71,9 @@ interface Epoch {
   pool: bigint;
   cutOff?: bigint;
   returned?: bigint;
+  /** web3: unclaimed rewards released from the allocated pools after the clawback (`return` policy), and what was clawed back unclaimed. */
+  released?: bigint;
+  clawedBackUnclaimed?: bigint;
   rewards?: RewardsCalculated;
   distribution?: DistributionBuilt;
   /** Its carries by wallet, when it carried anything. */
@@ -203,6 +206,21 @@ export async function foldBooks(store: EventStore): Promise<MoneyBooks> {
           epoch.returned = big('amount');
         }
         books.allocated -= big('amount');
+        break;
+      }
+      case 'UnclaimedRewardsReleased': {
+        // A web3 epoch's unclaimed rewards clawed back under the `return` policy: owed to nobody, no longer allocated.
+        const epoch = books.epochs.get(Number(data.epoch));
+        if (epoch) {
+          if (epoch.released !== undefined) violation('I8', `epoch ${String(data.epoch)}'s unclaimed rewards are released twice`);
+          epoch.released = big('amount');
+        }
+        books.allocated -= big('amount');
+        break;
+      }
+      case 'DistributorClawedBack': {
+        const epoch = books.epochs.get(Number(data.epoch));
+        if (epoch) epoch.clawedBackUnclaimed = big('unclaimedTotal');
         break;
       }
       case 'EpochRewardsCalculated':
@@ -440,6 +458,10 @@ export async function checkMoneyInvariants(
   const violations = [...books.violations];
   const violation = (invariant: InvariantId, detail: string) => violations.push({ invariant, detail });
 
+  // I3 (books): unclaimed rewards are released only after a clawback, and never more than it left unclaimed.
+  for (const [number, epoch] of books.epochs)
+    if (epoch.released !== undefined && (epoch.clawedBackUnclaimed === undefined || epoch.released > epoch.clawedBackUnclaimed))
+      violation('I3', `epoch ${number} releases ${epoch.released} of unclaimed rewards; its clawback left ${epoch.clawedBackUnclaimed ?? 'nothing (none recorded)'} unclaimed`);
   // I3 (books): the pools allocated never exceed the treasury funded.
   if (books.allocated > books.funded) violation('I3', `the books allocate ${books.allocated} to epoch pools out of a treasury funded with ${books.funded}`);
 

@@ -1,0 +1,66 @@
+import { Controller, Get, HttpCode, Inject, Module, Param, ParseIntPipe, Post, Query, Req } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { reject } from '../../domain/rejection';
+import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
+import type { ChainGateway } from '../chain/chain-gateway';
+import { CHAIN_GATEWAY } from '../chain/open-chain';
+import { treasuryKeyLoader } from '../chain/treasury-key';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import { EVENT_STORE, type EventStore } from '../event-store/event-store';
+import { EngineMetrics } from '../observability/engine-metrics';
+import { ProjectionReader } from '../projections/projection-reader';
+import { commandMetadata } from '../requests/request-metadata';
+import { Clawback, createClawback } from './clawback';
+
+/** A web3 epoch's unclaimed rewards, before its claim deadline and after it (the clawback). */
+@Controller('epochs/:epoch')
+export class ClawbackController {
+  constructor(@Inject(Clawback) private readonly clawback: Clawback) {}
+
+  /**
+   * The leaves not claimed yet (no ClaimStatus account on chain), in leaf order: `?limit=` (up to 1000, default 100)
+   * and `?offset=`; their count and total, the deadline (the clawback start) and the seconds left by the chain clock.
+   */
+  @Get('unclaimed')
+  @Roles('operator', 'auditor')
+  async unclaimed(@Param('epoch', ParseIntPipe) epoch: number, @Query('limit') limit?: string, @Query('offset') offset?: string) {
+    return this.clawback.unclaimed(epoch, { limit: pageNumber('limit', limit, 100, 1, 1000), offset: pageNumber('offset', offset, 0, 0, 1_000_000_000) });
+  }
+
+  /**
+   * After the clawback start: the distributor's unclaimed tokens back to the treasury, once, and the unclaimed-rewards
+   * policy applied (carried to the wallets' next leaves, or returned). Repeating it answers the recorded clawback.
+   */
+  @Post('clawback')
+  @HttpCode(200)
+  @Roles('operator')
+  async run(@Param('epoch', ParseIntPipe) epoch: number, @Req() request: AuthenticatedRequest) {
+    return this.clawback.run(epoch, commandMetadata(request, `clawback-${epoch}-${randomUUID()}`));
+  }
+
+  @Get('clawback')
+  @Roles('operator', 'auditor')
+  async view(@Param('epoch', ParseIntPipe) epoch: number) {
+    return this.clawback.view(epoch);
+  }
+}
+
+function pageNumber(field: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!/^\d+$/.test(value) || number < min || number > max) reject('invalid', field, `must be a whole number from ${min} to ${max}`);
+  return number;
+}
+
+@Module({
+  controllers: [ClawbackController],
+  providers: [
+    {
+      provide: Clawback,
+      inject: [EVENT_STORE, CHAIN_GATEWAY, ProjectionReader, APP_CONFIG, { token: EngineMetrics, optional: true }],
+      useFactory: (store: EventStore, chain: ChainGateway, reader: ProjectionReader, config: AppConfig, metrics?: EngineMetrics) =>
+        createClawback({ store, chain, reader, treasuryKey: treasuryKeyLoader(config), metrics }),
+    },
+  ],
+})
+export class ClawbackModule {}
