@@ -109,11 +109,13 @@ export interface ClawbackWindow {
 }
 
 /** Seconds left before the clawback may start (0 once it may). */
-export const secondsLeft = (clawbackStartTs: string, chainNow: bigint): bigint => (chainNow >= BigInt(clawbackStartTs) ? 0n : BigInt(clawbackStartTs) - chainNow);
+export const secondsLeft = (clawbackStartTs: string, chainNow: bigint): bigint =>
+  chainNow >= BigInt(clawbackStartTs) ? 0n : BigInt(clawbackStartTs) - chainNow;
 
 /** Refuses (409) a clawback of an epoch without a funded distributor, or before its clawback start by the chain clock. */
 export function requireClawbackWindow(window: ClawbackWindow): void {
-  if (!window.distributor) reject('conflict', 'epoch', `epoch ${window.epoch} has no funded distributor to claw back (it is not a settled web3 epoch with leaves)`);
+  if (!window.distributor)
+    reject('conflict', 'epoch', `epoch ${window.epoch} has no funded distributor to claw back (it is not a settled web3 epoch with leaves)`);
   const left = secondsLeft(window.distributor.clawbackStartTs, window.chainNow);
   if (left > 0n) {
     const at = new Date(Number(window.distributor.clawbackStartTs) * 1000).toISOString();

@@ -28,7 +28,8 @@ runCli('chain', async () => {
   try {
     if (advance !== undefined) {
       const chain = await context.openChain();
-      if (!(chain instanceof EmbeddedChain)) throw new UsageError('clock: only the embedded chain\'s clock can be moved (SOLANA_RPC_URL names a cluster)', false);
+      if (!(chain instanceof EmbeddedChain))
+        throw new UsageError("clock: only the embedded chain's clock can be moved (SOLANA_RPC_URL names a cluster)", false);
       const unixTimestamp = Number(await chain.advanceClock(BigInt(advance)));
       const at = new Date(unixTimestamp * 1000).toISOString();
       process.stdout.write(json ? `${JSON.stringify({ unixTimestamp, at }, null, 2)}\n` : `the embedded chain's clock is now ${at} (unix ${unixTimestamp})\n`);

@@ -71,7 +71,15 @@ describe('unclaimed rewards and the clawback (web3)', () => {
 
   it('moves the embedded chain clock for operators only, forward by 1 s to ten years', async () => {
     const before = await api.engine.chain.unixTimestamp();
-    for (const body of [undefined, {}, { advanceSeconds: 0 }, { advanceSeconds: -5 }, { advanceSeconds: 1.5 }, { advanceSeconds: '60' }, { advanceSeconds: 315_360_001 }]) {
+    for (const body of [
+      undefined,
+      {},
+      { advanceSeconds: 0 },
+      { advanceSeconds: -5 },
+      { advanceSeconds: 1.5 },
+      { advanceSeconds: '60' },
+      { advanceSeconds: 315_360_001 },
+    ]) {
       const refused = await api.call('POST', '/chain/clock', api.keys.operator, body);
       expect({ body, status: refused.status, problems: refused.body.problems }).toEqual({
         body,
@@ -101,7 +109,13 @@ describe('unclaimed rewards and the clawback (web3)', () => {
 
     const all = await api.call('GET', '/epochs/1/unclaimed', api.keys.auditor);
     expect(all.status).toBe(200);
-    expect(all.body).toMatchObject({ epoch: 1, leaves: 6, unclaimed: { count: 6, total: total.toString() }, claimed: { count: 0, total: '0' }, clawedBack: null });
+    expect(all.body).toMatchObject({
+      epoch: 1,
+      leaves: 6,
+      unclaimed: { count: 6, total: total.toString() },
+      claimed: { count: 0, total: '0' },
+      clawedBack: null,
+    });
     expect(all.body.secondsLeft).toBeGreaterThan(29 * 86_400);
     expect(all.body.deadline.unixTimestamp - all.body.chainNow).toBe(all.body.secondsLeft);
 
@@ -154,7 +168,10 @@ describe('unclaimed rewards and the clawback (web3)', () => {
     expect(await treasury()).toBe(before + total - claimedTotal);
     const distributor = distributorAddress(mint(), 1n);
     expect(await tokens(distributorVault(distributor, mint()))).toBe(0n);
-    expect(decodeMerkleDistributor((await api.engine.chain.getAccount(distributor))!.data)).toMatchObject({ clawedBack: true, totalAmountClaimed: claimedTotal });
+    expect(decodeMerkleDistributor((await api.engine.chain.getAccount(distributor))!.data)).toMatchObject({
+      clawedBack: true,
+      totalAmountClaimed: claimedTotal,
+    });
 
     const recorded = await events('clawback-1');
     expect(recorded.map((event) => event.type)).toEqual(['ClawbackTransactionSigned', 'DistributorClawedBack', 'UnclaimedRewardsCarried']);

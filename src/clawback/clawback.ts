@@ -126,7 +126,11 @@ export class Clawback {
         await decide({ type: 'RecordClawbackOutcome', data: await this.facts(distributor, await resolveAttempt(this.deps.chain, state.current)) });
       }
       if (!state.clawedBack) {
-        requireClawbackWindow({ epoch, distributor: { address: distributor.address.toBase58(), clawbackStartTs: distributor.clawbackStartTs }, chainNow: await this.deps.chain.unixTimestamp() });
+        requireClawbackWindow({
+          epoch,
+          distributor: { address: distributor.address.toBase58(), clawbackStartTs: distributor.clawbackStartTs },
+          chainNow: await this.deps.chain.unixTimestamp(),
+        });
         const attempt = await this.sign(distributor);
         await decide({
           type: 'SignClawback',
@@ -208,10 +212,7 @@ export class Clawback {
   }
 
   /** A landed clawback's facts, read from the chain once it landed: the vault and claimed total after, and the unclaimed leaves. */
-  private async facts(
-    distributor: FundedDistributor,
-    outcome: Awaited<ReturnType<typeof sendAttempt>>,
-  ): Promise<ClawbackOutcome> {
+  private async facts(distributor: FundedDistributor, outcome: Awaited<ReturnType<typeof sendAttempt>>): Promise<ClawbackOutcome> {
     if (outcome.status !== 'succeeded') return outcome;
     const account = decodeMerkleDistributor((await this.deps.chain.getAccount(distributor.address))?.data ?? Buffer.alloc(0));
     const vaultAfter = readTokenAccount(distributor.vault, await this.deps.chain.getAccount(distributor.vault))?.amount ?? 0n;

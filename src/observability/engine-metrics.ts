@@ -157,7 +157,7 @@ export class EngineMetrics {
     });
     this.unclaimedClaims = new Gauge({
       name: 'synq_unclaimed_claims',
-      help: "Leaves of a web3 epoch not claimed yet, as last listed (GET /epochs/{n}/unclaimed) or 0 once clawed back",
+      help: 'Leaves of a web3 epoch not claimed yet, as last listed (GET /epochs/{n}/unclaimed) or 0 once clawed back',
       labelNames: ['epoch'],
       registers,
     });

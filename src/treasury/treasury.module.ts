@@ -45,7 +45,7 @@ export class ChainController {
   @HttpCode(200)
   @Roles('operator')
   async advanceClock(@Body() body: { advanceSeconds?: unknown } | undefined) {
-    if (!(this.chain instanceof EmbeddedChain)) reject('not_found', 'chain', 'the engine runs on a cluster: only the embedded chain\'s clock can be moved');
+    if (!(this.chain instanceof EmbeddedChain)) reject('not_found', 'chain', "the engine runs on a cluster: only the embedded chain's clock can be moved");
     const checks = new Checks();
     const seconds = checks.integer('advanceSeconds', body?.advanceSeconds, 1, MAX_CLOCK_ADVANCE_SECONDS);
     checks.done();

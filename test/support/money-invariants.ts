@@ -461,7 +461,10 @@ export async function checkMoneyInvariants(
   // I3 (books): unclaimed rewards are released only after a clawback, and never more than it left unclaimed.
   for (const [number, epoch] of books.epochs)
     if (epoch.released !== undefined && (epoch.clawedBackUnclaimed === undefined || epoch.released > epoch.clawedBackUnclaimed))
-      violation('I3', `epoch ${number} releases ${epoch.released} of unclaimed rewards; its clawback left ${epoch.clawedBackUnclaimed ?? 'nothing (none recorded)'} unclaimed`);
+      violation(
+        'I3',
+        `epoch ${number} releases ${epoch.released} of unclaimed rewards; its clawback left ${epoch.clawedBackUnclaimed ?? 'nothing (none recorded)'} unclaimed`,
+      );
   // I3 (books): the pools allocated never exceed the treasury funded.
   if (books.allocated > books.funded) violation('I3', `the books allocate ${books.allocated} to epoch pools out of a treasury funded with ${books.funded}`);
 
