@@ -6,6 +6,7 @@ import { distributorAddress, distributorVault, newClaimInstruction } from '../sr
 import { createAssociatedAccountIdempotent, readTokenAccount, signTransaction } from '../src/chain/token';
 import { treasuryKeyLoader } from '../src/chain/treasury-key';
 import { createClawback } from '../src/clawback/clawback';
+import type { EventStore } from '../src/event-store/event-store';
 import { ProjectionReader } from '../src/projections/projection-reader';
 import { startTestApi, type TestApi } from './support/api';
 import { expectMoneyInvariants } from './support/money-invariants';
@@ -193,7 +194,7 @@ describe('unclaimed rewards and the clawback (web3)', () => {
     expect((await api.call('GET', '/epochs/1/clawback', api.keys.auditor)).body).toEqual(answers[0].body);
   });
 
-  it("policy 'return': a crash after the transaction landed resumes by asking the chain, and the pool is released once", async () => {
+  it("policy 'return': crashes between any two steps resume by asking the chain first, one transaction, the pool released once", async () => {
     const policy = await api.call('POST', '/policy', api.keys.operator, {
       ...Object.fromEntries(Object.entries(GENESIS_POLICY).filter(([key]) => key !== 'version' && key !== 'effectiveFromEpoch')),
       unclaimedRewards: 'return',
@@ -207,21 +208,32 @@ describe('unclaimed rewards and the clawback (web3)', () => {
     expect(done.confirmation.status).toBe('succeeded');
     await advancePast(2);
 
-    // A process that sends the clawback and dies before recording what became of it.
-    const crashing: ChainGateway = Object.create(api.engine.chain) as ChainGateway;
-    crashing.confirmTransaction = () => Promise.reject(new Error('killed'));
-    const dying = createClawback({
-      store: api.engine.eventStore,
-      chain: crashing,
-      reader: new ProjectionReader(api.engine.database.pool),
-      treasuryKey: treasuryKeyLoader({ dataDir: api.dataDir } as never),
-    });
     const unallocatedBefore = BigInt((await api.call('GET', '/treasury', api.keys.auditor)).body.unallocated);
     const treasuryBefore = await treasury();
-    await expect(dying.run(2, { actor: 'test', correlationId: 'crash', commandId: 'crash' })).rejects.toThrow('killed');
+    const dying = (chain: Partial<ChainGateway>, store: Partial<EventStore> = {}) =>
+      createClawback({
+        store: Object.assign(Object.create(api.engine.eventStore) as EventStore, store),
+        chain: Object.assign(Object.create(api.engine.chain) as ChainGateway, chain),
+        reader: new ProjectionReader(api.engine.database.pool),
+        treasuryKey: treasuryKeyLoader({ dataDir: api.dataDir } as never),
+      }).run(2, { actor: 'test', correlationId: 'crash', commandId: `crash-${Math.random()}` });
+    const killed = () => Promise.reject(new Error('killed'));
+
+    // 1. Dies after recording the attempt, before sending it.
+    await expect(dying({ sendTransaction: killed })).rejects.toThrow('killed');
     expect((await events('clawback-2')).map((event) => event.type)).toEqual(['ClawbackTransactionSigned']);
-    // It landed: the treasury has the tokens, the books do not know yet.
+    expect(await treasury()).toBe(treasuryBefore);
+    // 2. The next one asks the chain (it does not have it), sends the recorded bytes as they are, and dies before recording the outcome.
+    await expect(dying({ confirmTransaction: killed })).rejects.toThrow('killed');
+    expect((await events('clawback-2')).map((event) => event.type)).toEqual(['ClawbackTransactionSigned']);
     expect(await treasury()).toBe(treasuryBefore + total - done.amount);
+    // 3. The next one finds it landed, records it and the policy, and dies before the network ledger's release.
+    const realAppend = api.engine.eventStore.append.bind(api.engine.eventStore);
+    await expect(
+      dying({}, { append: (stream, events, options) => (stream === 'network-ledger' ? killed() : realAppend(stream, events, options)) }),
+    ).rejects.toThrow('killed');
+    expect((await events('clawback-2')).map((event) => event.type)).toEqual(['ClawbackTransactionSigned', 'DistributorClawedBack', 'UnclaimedRewardsReturned']);
+    expect(BigInt((await api.call('GET', '/treasury', api.keys.auditor)).body.unallocated)).toBe(unallocatedBefore);
 
     const resumed = await api.call('POST', '/epochs/2/clawback', api.keys.operator);
     expect(resumed.body).toMatchObject({ status: 'clawed_back', attempts: 1, amount: (total - done.amount).toString(), policy: 'return', mismatch: '0' });
