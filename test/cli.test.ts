@@ -101,6 +101,11 @@ describe('the command line', () => {
       [['verify', 'chain', 'now'], 'verify: unexpected argument "now"; see synq verify --help\n'],
       [['projections', 'rewind', 'settlement'], 'projections: rewind needs one of --to-position P and --to-epoch N; see synq projections --help\n'],
       [['chain', 'burn'], 'chain: unknown subcommand "burn" (expected init, status or clock); see synq chain --help\n'],
+      [['chain', 'clock'], 'chain: --advance must be a whole number from 1 to 315360000; see synq chain --help\n'],
+      [['chain', 'clock', '--advance', '0'], 'chain: --advance must be a whole number from 1 to 315360000, got "0"; see synq chain --help\n'],
+      [['chain', 'status', '--advance', '5'], 'chain: --advance goes with clock only; see synq chain --help\n'],
+      [['clawback'], 'clawback: --epoch must be a whole number from 1 to 1000000000; see synq clawback --help\n'],
+      [['clawback', '--epoch', '2', 'now'], 'clawback: unexpected argument "now"; see synq clawback --help\n'],
       [['keys', 'create', '--role', 'admin'], 'keys: --role must be one of operator, ingest, developer, auditor, got "admin"; see synq keys --help\n'],
       [['sign-report', '--key', 'a', '--new-key', 'b'], 'sign-report: give one of --new-key FILE and --key FILE; see synq sign-report --help\n'],
       [
