@@ -171,7 +171,8 @@ export function returnEpochPool(state: NetworkState, command: { epoch: number; a
 
 /**
  * Releases a closed epoch's clawed-back unclaimed rewards from the allocated pools, once (the `return` policy): the
- * same amount again is a no-op, another is refused. It can never release more than the epoch's pool paid out.
+ * same amount again is a no-op, another is refused. It never releases more than is allocated (the clawback's recorded
+ * unclaimed total is the amount; `checkMoneyInvariants` checks the two agree).
  */
 export function releaseUnclaimedRewards(state: NetworkState, command: { epoch: number; amount: bigint }): NetworkEvent[] {
   const epoch = state.epochs.get(command.epoch);
@@ -180,8 +181,8 @@ export function releaseUnclaimedRewards(state: NetworkState, command: { epoch: n
     if (epoch.unclaimedReleased === command.amount) return [];
     reject('conflict', 'amount', `epoch ${command.epoch}'s unclaimed rewards are released already (${epoch.unclaimedReleased})`);
   }
-  const paid = epoch.rewardPool - (epoch.poolReturned ?? 0n);
-  if (command.amount < 0n || command.amount > paid) reject('invalid', 'amount', `must be from 0 to what the epoch paid out (${paid})`);
+  // Its leaves may hold more than its pool (balances carried in, allocated with earlier pools): the bound is what is allocated.
+  if (command.amount < 0n || command.amount > state.allocated) reject('invalid', 'amount', `must be from 0 to the allocated pools (${state.allocated})`);
   return [{ type: 'UnclaimedRewardsReleased', data: { epoch: command.epoch, amount: command.amount.toString() } }];
 }
 

@@ -180,7 +180,15 @@ describe('the clawback of a web3 epoch (domain/clawback.ts)', () => {
         .thenRejects('conflict', { field: 'amount' });
     });
 
-    it('never releases more than the epoch paid out, nor for an epoch not closed', () => {
+    it('never releases more than is allocated (carried-in balances may take a leaf past its own pool), nor for an epoch not closed', () => {
+      network
+        .given([
+          ...ledger,
+          { type: 'EpochOpened', data: { epoch: 8, start: '2026-11-01T01:00:00Z', end: '2026-11-01T02:00:00Z', rewardPool: '1000' } },
+          { type: 'EpochClosed', data: { epoch: 8, cutOffPosition: '5' } },
+        ])
+        .when({ type: 'ReleaseUnclaimedRewards', data: { epoch: 8, amount: 1500n } })
+        .then([{ type: 'UnclaimedRewardsReleased', data: { epoch: 8, amount: '1500' } }]);
       network
         .given(ledger)
         .when({ type: 'ReleaseUnclaimedRewards', data: { epoch: 7, amount: 1001n } })
