@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { noMoreWords, readCommandLine, wholeNumber } from '../src/cli/arguments';
 import { openCliContext, runCli } from '../src/cli/context';
+import { ClaimObserver } from '../src/claims/claims';
 import { createClawback } from '../src/clawback/clawback';
 
 /**
@@ -17,7 +18,8 @@ runCli('clawback', async () => {
   try {
     const chain = await context.openChain();
     await context.catchUp(['settlement']);
-    const clawback = createClawback({ store: context.store, chain, reader: context.reader, treasuryKey: context.treasuryKey });
+    const observer = new ClaimObserver({ store: context.store, chain, reader: context.reader });
+    const clawback = createClawback({ store: context.store, chain, reader: context.reader, treasuryKey: context.treasuryKey, observer });
     const view = await clawback.run(epoch, { actor: 'cli', correlationId: randomUUID(), commandId: `clawback-${epoch}-${randomUUID()}` });
     if (commandLine.has('--json')) process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
     else

@@ -179,6 +179,12 @@ describe('unclaimed rewards and the clawback (web3)', () => {
     const entries = listed.body.results;
     expect(recorded[1].data).toMatchObject({ epoch: 1, signature: [...signatures][0], amount: (total - claimedTotal).toString(), unclaimed: entries });
     expect(recorded[2].data).toEqual({ epoch: 1, entries, total: (total - claimedTotal).toString() });
+    // The claims made before it are in the books too (src/claims), recorded before the clawback was.
+    const observed = await events('claims-1');
+    expect(observed.filter((event) => event.type === 'RewardClaimObserved').map((event) => event.data.wallet)).toEqual(
+      expect.arrayContaining(synqers.slice(0, 2).map((synqer) => synqer.wallet.publicKey.toBase58())),
+    );
+    expect(observed.filter((event) => event.type === 'RewardClaimObserved')).toHaveLength(2);
     // The landed transaction: the program's clawback, signed by the treasury authority.
     expect((await api.engine.chain.getTransaction([...signatures][0]))?.signers).toEqual([setup.treasuryAuthority]);
 

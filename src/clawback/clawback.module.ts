@@ -10,6 +10,8 @@ import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { EngineMetrics } from '../observability/engine-metrics';
 import { ProjectionReader } from '../projections/projection-reader';
 import { commandMetadata } from '../requests/request-metadata';
+import { ClaimObserver } from '../claims/claims';
+import { ClaimsModule } from '../claims/claims.module';
 import { Clawback, createClawback } from './clawback';
 
 /** A web3 epoch's unclaimed rewards, before its claim deadline and after it (the clawback). */
@@ -53,13 +55,14 @@ function pageNumber(field: string, value: string | undefined, fallback: number, 
 }
 
 @Module({
+  imports: [ClaimsModule],
   controllers: [ClawbackController],
   providers: [
     {
       provide: Clawback,
-      inject: [EVENT_STORE, CHAIN_GATEWAY, ProjectionReader, APP_CONFIG, { token: EngineMetrics, optional: true }],
-      useFactory: (store: EventStore, chain: ChainGateway, reader: ProjectionReader, config: AppConfig, metrics?: EngineMetrics) =>
-        createClawback({ store, chain, reader, treasuryKey: treasuryKeyLoader(config), metrics }),
+      inject: [EVENT_STORE, CHAIN_GATEWAY, ProjectionReader, APP_CONFIG, ClaimObserver, { token: EngineMetrics, optional: true }],
+      useFactory: (store: EventStore, chain: ChainGateway, reader: ProjectionReader, config: AppConfig, observer: ClaimObserver, metrics?: EngineMetrics) =>
+        createClawback({ store, chain, reader, treasuryKey: treasuryKeyLoader(config), observer, metrics }),
     },
   ],
 })

@@ -25,6 +25,7 @@ import type { EngineMetrics } from '../observability/engine-metrics';
 import type { ProjectionReader } from '../projections/projection-reader';
 import { resolveAttempt, sendAttempt } from '../settlement/chain-attempts';
 import { loadChainSetup } from '../treasury/chain-setup';
+import type { ClaimObserver } from '../claims/claims';
 
 /** ClaimStatus accounts asked for per request to the chain. */
 const ACCOUNTS_PER_READ = 100;
@@ -47,6 +48,8 @@ export interface ClawbackDependencies {
   /** The treasury authority's key: signs and pays for the clawback. */
   treasuryKey: () => Promise<Keypair>;
   metrics?: EngineMetrics;
+  /** Records the claims seen on chain in the books (`RewardClaimObserved`, src/claims) before the clawback is recorded. */
+  observer?: Pick<ClaimObserver, 'observe'>;
 }
 
 /**
@@ -123,7 +126,7 @@ export class Clawback {
       const distributor = await this.fundedDistributor(epoch);
       // First what may be on the chain already: an attempt recorded before a crash or a lost answer.
       if (state.status === 'awaiting' && state.current) {
-        await decide({ type: 'RecordClawbackOutcome', data: await this.facts(distributor, await resolveAttempt(this.deps.chain, state.current)) });
+        await decide({ type: 'RecordClawbackOutcome', data: await this.facts(distributor, await resolveAttempt(this.deps.chain, state.current), metadata) });
       }
       if (!state.clawedBack) {
         requireClawbackWindow({
@@ -144,7 +147,7 @@ export class Clawback {
           },
         });
         const outcome = await sendAttempt(this.deps.chain, attempt);
-        await decide({ type: 'RecordClawbackOutcome', data: await this.facts(distributor, outcome) });
+        await decide({ type: 'RecordClawbackOutcome', data: await this.facts(distributor, outcome, metadata) });
         this.deps.metrics?.settlementTransaction('clawback', outcome.status);
         if (outcome.status !== 'succeeded') {
           reject(
@@ -212,8 +215,10 @@ export class Clawback {
   }
 
   /** A landed clawback's facts, read from the chain once it landed: the vault and claimed total after, and the unclaimed leaves. */
-  private async facts(distributor: FundedDistributor, outcome: Awaited<ReturnType<typeof sendAttempt>>): Promise<ClawbackOutcome> {
+  private async facts(distributor: FundedDistributor, outcome: Awaited<ReturnType<typeof sendAttempt>>, metadata: CommandMetadata): Promise<ClawbackOutcome> {
     if (outcome.status !== 'succeeded') return outcome;
+    // The claims made before it are final now: the books learn them first (their own stream, `claims-<epoch>`).
+    await this.deps.observer?.observe(distributor.epoch, { ...metadata, commandId: `${metadata.commandId}:claims` });
     const account = decodeMerkleDistributor((await this.deps.chain.getAccount(distributor.address))?.data ?? Buffer.alloc(0));
     const vaultAfter = readTokenAccount(distributor.vault, await this.deps.chain.getAccount(distributor.vault))?.amount ?? 0n;
     const unclaimed = await this.unclaimedOf(distributor, await this.leaves(distributor));
