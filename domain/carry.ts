@@ -10,7 +10,7 @@ import { base58Decode } from './values';
  *   A wallet whose sum reaches the minimum gets one leaf of its payout plus everything it has outstanding (carried in),
  *   also when it earned nothing this epoch.
  * - Unclaimed web3 rewards. After a clawback, when the policy says `carry`, the leaves nobody claimed are recorded as
- *   `UnclaimedRewardsCarried` (stream `claims-<epoch>`) and become outstanding at that event's place in the log.
+ *   `UnclaimedRewardsCarried` (stream `clawback-<epoch>`, domain/clawback.ts) and become outstanding at that event's place in the log.
  *
  * Outstanding balances are owed by the treasury, reserved like an unpaid pool. Every fold of the log that builds a
  * distribution (the settlement projection, the auditor's replay) keeps them the same way: `carryForward` at each
@@ -27,7 +27,7 @@ export interface CarryEntry {
   amount: string;
 }
 
-/** Leaves left unclaimed at a web3 clawback, carried into their wallets' next leaves (stream `claims-<epoch>`). */
+/** Leaves left unclaimed at a web3 clawback, carried into their wallets' next leaves (stream `clawback-<epoch>`). */
 export interface UnclaimedRewardsCarried {
   /** The epoch whose distribution they were left unclaimed in. */
   epoch: number;
@@ -37,8 +37,6 @@ export interface UnclaimedRewardsCarried {
 }
 
 export type CarryEvent = { type: 'UnclaimedRewardsCarried'; data: UnclaimedRewardsCarried };
-
-export const claimsStream = (epoch: number) => `claims-${epoch}`;
 
 /** What an epoch's distribution carried: recorded on `epoch-<n>` with `EpochDistributionBuilt`, when there is any. */
 export interface RewardsCarriedForward {

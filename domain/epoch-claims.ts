@@ -31,6 +31,10 @@ export interface ObservedClaim {
   /** The transaction that created the ClaimStatus account; empty when the chain no longer lists it. */
   signature: string;
   slot: string;
+  /** Who paid that transaction's fee (its first signer), the fee, and the ClaimStatus rent, when the chain told. */
+  feePayer?: string;
+  fee?: string;
+  rentLamports?: string;
 }
 
 export interface SponsoredAttempt {
@@ -210,7 +214,7 @@ export function recordSponsoredOutcome(state: EpochClaimsState, outcome: Sponsor
 }
 
 /** What an epoch's claims cost the engine, for cost reporting: claims seen, those sponsored, and the sponsor's lamports. */
-export function claimCosts(state: EpochClaimsState): { claims: number; sponsoredClaims: number; sponsorLamports: bigint } {
+export function claimCosts(state: EpochClaimsState): { claims: number; sponsoredClaims: number; sponsorLamports: bigint; claimantLamports: bigint } {
   let sponsoredClaims = 0;
   let sponsorLamports = 0n;
   for (const claim of state.sponsored.values()) {
@@ -219,7 +223,13 @@ export function claimCosts(state: EpochClaimsState): { claims: number; sponsored
   }
   const claimed = new Set(state.observed.keys());
   for (const [wallet, claim] of state.sponsored) if (claim.status === 'confirmed') claimed.add(wallet);
-  return { claims: claimed.size, sponsoredClaims, sponsorLamports };
+  // What wallets paid themselves: the fee and the ClaimStatus rent of each claim they sent as its fee payer.
+  let claimantLamports = 0n;
+  for (const claim of state.observed.values()) {
+    if (claim.feePayer !== claim.wallet) continue;
+    claimantLamports += BigInt(claim.fee ?? '0') + BigInt(claim.rentLamports ?? '0');
+  }
+  return { claims: claimed.size, sponsoredClaims, sponsorLamports, claimantLamports };
 }
 
 /** The signatures of confirmed sponsored claims: how a claim seen on chain is known to be sponsored. */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { claimsStream, type UnclaimedRewardsCarried } from '../domain/carry';
+import { type UnclaimedRewardsCarried } from '../domain/carry';
+import { clawbackStream } from '../domain/clawback';
 import { settlementQueries } from '../projections/settlement';
 import { Audit } from '../src/audit/audit';
 import type { JsonObject } from '../src/event-store/event-store';
@@ -98,7 +99,7 @@ describe('minimum payout, carried forward', () => {
 
   it('adds unclaimed leaves carried after a clawback to the next epoch closed after them', async () => {
     const unclaimed: UnclaimedRewardsCarried = { epoch: 2, entries: [{ wallet: walletOf(synqers[1]), amount: '1234' }], total: '1234' };
-    await api.engine.eventStore.append(claimsStream(2), [
+    await api.engine.eventStore.append(clawbackStream(2), [
       {
         id: randomUUID(),
         type: 'UnclaimedRewardsCarried',

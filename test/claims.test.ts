@@ -269,6 +269,8 @@ describe('claims of a web3 epoch', () => {
         claims: 1,
         sponsoredClaims: 1,
         sponsorLamports: (rent + 10_000n).toString(),
+        // The wallet paid nothing of its own.
+        claimantLamports: '0',
       });
 
       // Posted again later: the recorded result, nothing sent.
@@ -407,10 +409,16 @@ describe('claims of a web3 epoch', () => {
     expect(page.body.totals).toEqual(list.body.totals);
     expect((await claimsStream(1)).filter((event) => event.type === 'RewardClaimObserved')).toHaveLength(4);
     expect(await api.call('GET', '/epochs/1/claims?limit=0', api.keys.operator)).toMatchObject({ status: 422, body: { problems: [{ field: 'limit' }] } });
-    expect(await epochClaimCosts(api.engine.eventStore, 1)).toMatchObject({
-      claims: 4,
-      sponsoredClaims: 2,
-      sponsorLamports: list.body.totals.sponsored.sponsorLamports,
+    const costs = await epochClaimCosts(api.engine.eventStore, 1);
+    expect(costs).toMatchObject({ claims: 4, sponsoredClaims: 2, sponsorLamports: list.body.totals.sponsored.sponsorLamports });
+    // The two wallets that claimed on their own paid their fee and the ClaimStatus rent each.
+    const rent = await api.engine.chain.minimumBalanceForRentExemption(64);
+    expect(BigInt(costs.claimantLamports)).toBe(2n * (rent + 5000n));
+    // And the settlement says who paid what.
+    const settlement = await api.call('GET', '/epochs/1/settlement', api.keys.auditor);
+    expect(settlement.body.cost).toMatchObject({
+      claims: { claims: 4, sponsoredClaims: 2, claimantLamports: costs.claimantLamports, sponsorLamports: costs.sponsorLamports },
+      allLamports: (BigInt(settlement.body.cost.totalLamports) + BigInt(costs.claimantLamports) + BigInt(costs.sponsorLamports)).toString(),
     });
   });
 

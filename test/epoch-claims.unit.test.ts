@@ -184,8 +184,18 @@ describe('claims of a web3 epoch (domain/epoch-claims.ts)', () => {
       type: 'SponsoredClaimFailed',
       data: { epoch: 7, wallet: 'bob', signature: 'sponsored-b', slot: '61', fee: '10000', error: 'failed' },
     };
-    const state = fold([observed('carol'), signed(), confirmed(), observed('alice', '2000000'), signed('bob', 'sponsored-b'), failed]);
-    expect(claimCosts(state)).toEqual({ claims: 2, sponsoredClaims: 1, sponsorLamports: 10_000n + 3_375_600n + 10_000n });
+    const carolPaidHerself: EpochClaimsEvent = {
+      type: 'RewardClaimObserved',
+      data: { ...observed('carol').data, feePayer: 'carol', fee: '5000', rentLamports: '1336320' },
+    } as EpochClaimsEvent;
+    const state = fold([carolPaidHerself, signed(), confirmed(), observed('alice', '2000000'), signed('bob', 'sponsored-b'), failed]);
+    // Carol paid her fee and her ClaimStatus rent; alice's claim was sponsored (her wallet paid nothing).
+    expect(claimCosts(state)).toEqual({
+      claims: 2,
+      sponsoredClaims: 1,
+      sponsorLamports: 10_000n + 3_375_600n + 10_000n,
+      claimantLamports: 5_000n + 1_336_320n,
+    });
     expect(sponsoredSignatures(state)).toEqual(new Set(['sponsored-1']));
   });
 });

@@ -146,8 +146,42 @@ describe('settlement cost (src/settlement/settle-epoch.ts)', () => {
       feeLamports: '5000',
       rentLamports: '2039280',
       totalLamports: '2044280',
+      claims: null,
+      allLamports: '2044280',
       percentOfPaid: '0.00012',
     });
     expect(settlementCost(state, undefined).percentOfPaid).toBeNull();
+  });
+
+  it('counts what claims cost the wallets and the sponsor in the share of the rewards, apart from what the treasury paid', () => {
+    let state = apply(
+      initialPayout(),
+      planSettlement(initialPayout(), {
+        epoch: 2,
+        mode: 'web3',
+        root,
+        leafCount: 2,
+        total: '250000000000',
+        leaves: [{ accountExists: true }, { accountExists: true }],
+        maxTransfersPerTransaction: 24,
+        distributor: { version: 2, address: 'd', vault: 'v', admin: 'a', clawbackReceiver: 't' },
+      }),
+    );
+    state = apply(state, recordSigned(state, [{ epoch: 2, batch: 0, signature: 's', blockhash: 'h', lastValidBlockHeight: '9', wire: '', rent: '3710880' }]));
+    state = apply(state, recordOutcomes(state, [{ signature: 's', status: 'succeeded', slot: 1n, fee: 5000n }]));
+    // One claim by its wallet (rent 1,336,320 + fee 5,000), one sponsored (rent, fee and the wallet's token account).
+    const cost = settlementCost(state, (150n * 1_000_000n).toString(), {
+      claims: 2,
+      sponsoredClaims: 1,
+      claimantLamports: 1_341_320n,
+      sponsorLamports: 3_385_600n,
+    });
+    expect(cost).toMatchObject({
+      totalLamports: '3715880',
+      claims: { claims: 2, sponsoredClaims: 1, claimantLamports: '1341320', sponsorLamports: '3385600' },
+      allLamports: (3_715_880 + 1_341_320 + 3_385_600).toString(),
+    });
+    // 8,442,800 lamports at 150 SYNQ per SOL = 1,266,420 base units of 250,000 SYNQ: 0.00050%.
+    expect(cost.percentOfPaid).toBe('0.00050');
   });
 });

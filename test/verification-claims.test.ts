@@ -137,6 +137,8 @@ describe('replay-verification of web3 distributors and the claims on them', () =
       { wallet: stranger.publicKey.toBase58(), amount: 1_000n },
       { wallet: synqers[5].wallet.publicKey.toBase58(), amount: 7n },
     ]);
+    // Leaves are ordered by the wallets' key bytes, and the stranger's key is random: find each one's index.
+    const indexOf = (wallet: PublicKey) => fake.leaves.find((leaf) => leaf.wallet === wallet.toBase58())!.index;
     const ROOT_OFFSET = 8 + 1 + 8;
     await chain.tamperAccountForTests(distributor, (data) => fake.root.copy(data, ROOT_OFFSET));
     expect(decodeMerkleDistributor((await chain.getAccount(distributor))!.data)!.root.toString('hex')).toBe(fake.root.toString('hex'));
@@ -147,7 +149,7 @@ describe('replay-verification of web3 distributors and the claims on them', () =
       chain,
       [
         createAssociatedAccountIdempotent(stranger.publicKey, stranger.publicKey, mint),
-        newClaimInstruction({ distributor, mint, claimant: stranger.publicKey }, 1_000n, 0n, proofFromLevels(fake.levels, 0)),
+        newClaimInstruction({ distributor, mint, claimant: stranger.publicKey }, 1_000n, 0n, proofFromLevels(fake.levels, indexOf(stranger.publicKey))),
       ],
       [stranger],
     );
@@ -158,7 +160,12 @@ describe('replay-verification of web3 distributors and the claims on them', () =
       chain,
       [
         createAssociatedAccountIdempotent(synqers[5].wallet.publicKey, synqers[5].wallet.publicKey, mint),
-        newClaimInstruction({ distributor, mint, claimant: synqers[5].wallet.publicKey }, 7n, 0n, proofFromLevels(fake.levels, 1)),
+        newClaimInstruction(
+          { distributor, mint, claimant: synqers[5].wallet.publicKey },
+          7n,
+          0n,
+          proofFromLevels(fake.levels, indexOf(synqers[5].wallet.publicKey)),
+        ),
       ],
       [synqers[5].wallet],
     );

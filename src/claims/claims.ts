@@ -143,6 +143,8 @@ export class ClaimObserver {
           claimStatus: claimStatus.toBase58(),
           signature,
           slot: (landed?.slot ?? 0n).toString(),
+          ...(landed ? { feePayer: landed.signers[0], fee: landed.fee.toString() } : {}),
+          rentLamports: account.lamports.toString(),
           leafAmount: leaf.amount,
         });
       }
@@ -513,7 +515,13 @@ function parseTransaction(body: unknown): Buffer {
 export async function epochClaimCosts(store: EventStore, epoch: number) {
   const { state } = await load(store, epochClaimsDecider, epoch);
   const costs = claimCosts(state as EpochClaimsState);
-  return { epoch, claims: costs.claims, sponsoredClaims: costs.sponsoredClaims, sponsorLamports: costs.sponsorLamports.toString() };
+  return {
+    epoch,
+    claims: costs.claims,
+    sponsoredClaims: costs.sponsoredClaims,
+    sponsorLamports: costs.sponsorLamports.toString(),
+    claimantLamports: costs.claimantLamports.toString(),
+  };
 }
 
 /** Claims composed once: for the engine (ClaimsModule) and the command line alike. */

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
-import { PublicKey, LAMPORTS_PER_SOL } from '@solana/web3.js';
+import { Connection, PublicKey, LAMPORTS_PER_SOL, Transaction, type Keypair } from '@solana/web3.js';
 import type { Logger as PinoLogger } from 'pino';
 import { canonicalReportBytes } from '../../domain/metric-report';
 import { createApiKey } from '../auth/api-keys';
@@ -48,10 +48,25 @@ export interface EpochSummary {
   verification: { runId: string; discrepancies: number };
 }
 
+/** The web3 epoch's claims: who claimed from the distributor (on their own or sponsored), who did not, and the clawback. */
+export interface ClaimsSummary {
+  epoch: number;
+  distributor: string;
+  leaves: number;
+  claimed: number;
+  sponsored: number;
+  claimedAmount: string;
+  unclaimed: number;
+  clawedBack: string;
+  unclaimedPolicy: string;
+  verification: { runId: string; discrepancies: number };
+}
+
 export interface DemoResult {
   engine: RunningEngine;
   keys: { operator: string; auditor: string };
   epochs: EpochSummary[];
+  claims: ClaimsSummary;
   audit: { epoch: number; status: string }[];
   rewind: { toEpoch: number; resumedTo: string };
 }
@@ -70,8 +85,11 @@ export const synq = (amount: string | bigint) => {
  * `synq demo`: a whole network on the embedded PostgreSQL and the embedded chain, in a fresh data folder, driven through
  * the REST API as its users would: the chain set up and the treasury funded; synqers in several regions with
  * heavy-tailed traffic (a few with poor QoS or uptime, one whose signatures are bad, one suspended mid-way), stakes of
- * various sizes and one slashing; developers who buy, burn on chain and consume credits; three epochs (web2, then
- * hybrid), each closed, settled and verified; then an audit replay and a projection rewind and resume.
+ * various sizes and one slashing; developers who buy, burn on chain and consume credits; four epochs (web2, hybrid,
+ * hybrid, web3), each closed, settled and verified; in the web3 epoch most synqers claim from the epoch's Jito merkle
+ * distributor with their own keys through the embedded chain's JSON-RPC (two of them sponsored, holding no SOL), three
+ * do not, the chain clock moves past the claim deadline and the unclaimed part is clawed back; then an audit replay
+ * and a projection rewind and resume.
  */
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const { say } = options;
@@ -121,10 +139,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     }
 
     const epochs: EpochSummary[] = [];
-    for (const epoch of [1, 2, 3]) {
+    for (const epoch of [1, 2, 3, 4]) {
       if (epoch === 2) {
         say('choosing hybrid settlement from epoch 2: the books decide, the chain pays');
         await operator('POST', '/settlement/mode', { mode: 'hybrid', reason: 'demo: phase 2, parallel Web2/Web3' });
+      }
+      if (epoch === 4) {
+        say('choosing web3 settlement from epoch 4: the chain holds the rewards, synqers claim them with their own keys');
+        await operator('POST', '/settlement/mode', { mode: 'web3', reason: 'demo: phase 3, on chain' });
       }
       const start = EPOCH_START + (epoch - 1) * 3600;
       await operator('POST', '/epochs', { epoch, start: instant(start), end: instant(start + 3600), rewardPool: POOL.toString() });
@@ -167,6 +189,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       });
     }
 
+    const claims = await claimWeb3Epoch(engine, api, keys, network, 4, say);
+
     say('auditing every epoch by replaying the log');
     const audit: DemoResult['audit'] = [];
     for (const { epoch } of epochs) audit.push({ epoch, status: (await api('GET', `/audit/epochs/${epoch}`, keys.auditor)).status });
@@ -175,7 +199,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     await waitForProjection(api, keys.auditor, 'paused');
     await operator('POST', '/projections/settlement/resume');
     const resumedTo = await waitForProjection(api, keys.auditor, 'running');
-    return { engine, keys: { operator: keys.operator, auditor: keys.auditor }, epochs, audit, rewind: { toEpoch: 2, resumedTo } };
+    return { engine, keys: { operator: keys.operator, auditor: keys.auditor }, epochs, claims, audit, rewind: { toEpoch: 2, resumedTo } };
   } catch (error) {
     await engine.stop().catch(() => undefined);
     throw error;
@@ -198,6 +222,14 @@ export function printSummary(result: DemoResult, out: (line: string) => void): v
       `  verification ${e.verification.runId}: ${e.verification.discrepancies === 0 ? 'chain matches the books' : `${e.verification.discrepancies} discrepancies`}`,
     );
   }
+  const c = result.claims;
+  out(
+    `epoch ${c.epoch} claims: ${c.claimed} of ${c.leaves} claimed (${c.sponsored} sponsored), ${synq(c.claimedAmount)}; ${c.unclaimed} unclaimed, ${synq(c.clawedBack)} clawed back to the treasury (${c.unclaimedPolicy === 'carry' ? "carried into those wallets' next leaves" : 'returned to the pool'})`,
+  );
+  out(`  distributor ${c.distributor}`);
+  out(
+    `  verification ${c.verification.runId}: ${c.verification.discrepancies === 0 ? 'chain matches the books' : `${c.verification.discrepancies} discrepancies`}`,
+  );
   out(`audit replay: ${result.audit.map((a) => `epoch ${a.epoch} ${a.status}`).join(', ')}`);
   out(`projection settlement rewound to epoch ${result.rewind.toEpoch} and resumed to position ${result.rewind.resumedTo}`);
   out('');
@@ -323,6 +355,87 @@ async function stakeOnChain(engine: RunningEngine, operator: (m: string, p: stri
     'demo stake',
   );
   await operator('POST', `/synqers/${synqer.synqerId}/stake/deposits/onchain`, { signature });
+}
+
+/** Synqers who do not claim in the demo's web3 epoch: their part comes back at the clawback. */
+const NOT_CLAIMING = 3;
+/** Synqers whose payout wallet holds no SOL: the treasury's sponsor key pays their claim. */
+const SPONSORED = 2;
+
+/**
+ * The web3 epoch after its settlement: every synqer with a leaf but the last three claims it, as a wallet holder would:
+ * the claim transaction from the public endpoint (no API key), signed with the wallet's own key and sent through the
+ * embedded chain's Solana JSON-RPC (`/chain/rpc`, confirmation by polling); two wallets with no SOL sign their part of
+ * a sponsored claim and post it. Then the unclaimed leaves are listed, the chain clock moves past the deadline, the
+ * rest is clawed back, and the chain is verified.
+ */
+async function claimWeb3Epoch(
+  engine: RunningEngine,
+  api: Api,
+  keys: { operator: string; auditor: string },
+  network: DemoNetwork,
+  epoch: number,
+  say: (line: string) => void,
+): Promise<ClaimsSummary> {
+  const connection = new Connection(`${engine.url}/chain/rpc`, 'confirmed');
+  const withLeaves: { wallet: Keypair; amount: bigint }[] = [];
+  for (const synqer of network.synqers) {
+    const response = await fetch(`${engine.url}/epochs/${epoch}/claims/${synqer.wallet.publicKey.toBase58()}`);
+    if (response.status === 200) withLeaves.push({ wallet: synqer.wallet, amount: BigInt(((await response.json()) as { amount: string }).amount) });
+  }
+  const claiming = withLeaves.slice(0, Math.max(0, withLeaves.length - NOT_CLAIMING));
+  say(`epoch ${epoch}: ${claiming.length} of ${withLeaves.length} synqers claim from the distributor with their own keys (${SPONSORED} sponsored)`);
+  let claimedAmount = 0n;
+  for (const [i, { wallet, amount }] of claiming.entries()) {
+    const address = wallet.publicKey.toBase58();
+    const sponsored = i < SPONSORED;
+    const response = await fetch(`${engine.url}/epochs/${epoch}/claims/${address}${sponsored ? '?sponsored=true' : ''}`);
+    const claim = (await response.json()) as { transaction: string };
+    const transaction = Transaction.from(Buffer.from(claim.transaction, 'base64'));
+    transaction.partialSign(wallet);
+    if (sponsored) {
+      const posted = await fetch(`${engine.url}/epochs/${epoch}/claims/${address}/sponsored`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ transaction: transaction.serialize({ requireAllSignatures: false }).toString('base64') }),
+      });
+      if (!posted.ok) throw new Error(`sponsored claim of ${address}: ${posted.status} ${await posted.text()}`);
+    } else {
+      // A wallet pays its own fee and the ClaimStatus rent: the faucet of the embedded chain gives it SOL first.
+      await confirmed(connection, await connection.requestAirdrop(wallet.publicKey, LAMPORTS_PER_SOL / 100));
+      await confirmed(connection, await connection.sendRawTransaction(transaction.serialize()));
+    }
+    claimedAmount += amount;
+  }
+  const unclaimed = await api('GET', `/epochs/${epoch}/unclaimed`, keys.auditor);
+  say(`epoch ${epoch}: ${unclaimed.unclaimed.count} leaves unclaimed, ${unclaimed.secondsLeft} s to the deadline: moving the chain clock past it`);
+  await api('POST', '/chain/clock', keys.operator, { advanceSeconds: Number(unclaimed.secondsLeft) + 60 });
+  const clawback = await api('POST', `/epochs/${epoch}/clawback`, keys.operator);
+  const run = await api('POST', '/verification/runs', keys.auditor);
+  const settlement = await api('GET', `/epochs/${epoch}/settlement`, keys.auditor);
+  return {
+    epoch,
+    distributor: settlement.distributor,
+    leaves: withLeaves.length,
+    claimed: claiming.length,
+    sponsored: Math.min(SPONSORED, claiming.length),
+    claimedAmount: claimedAmount.toString(),
+    unclaimed: withLeaves.length - claiming.length,
+    clawedBack: String(clawback.amount),
+    unclaimedPolicy: String(clawback.policy),
+    verification: { runId: run.runId, discrepancies: run.discrepancyCount },
+  };
+}
+
+/** Polls the signature's status through JSON-RPC until it is confirmed (no websockets on the embedded chain). */
+async function confirmed(connection: Connection, signature: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const status = (await connection.getSignatureStatuses([signature])).value[0];
+    if (status?.err) throw new Error(`${signature} failed: ${JSON.stringify(status.err)}`);
+    if (status?.confirmationStatus === 'confirmed' || status?.confirmationStatus === 'finalized') return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${signature} was not confirmed`);
 }
 
 async function waitForProjection(api: Api, key: string, status: 'paused' | 'running'): Promise<string> {

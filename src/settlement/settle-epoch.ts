@@ -1,5 +1,6 @@
 import type { Keypair } from '@solana/web3.js';
 import { createdDistributor, payoutDecider, type PayoutState } from '../../domain/epoch-payout';
+import { claimCosts, epochClaimsDecider } from '../../domain/epoch-claims';
 import { networkDecider } from '../../domain/network';
 import { policyFor } from '../../domain/policy';
 import { reject } from '../../domain/rejection';
@@ -15,9 +16,22 @@ import { TransferExecutor } from './transfer-executor';
 
 const LAMPORTS_PER_SOL = 1_000_000_000n;
 
-/** What an epoch's settlement cost: lamports, and where the policy prices SOL, a share of the rewards paid. */
-export function settlementCost(state: PayoutState, solPriceInSynq: string | undefined) {
-  const lamports = state.feeLamports + state.rentLamports;
+/** What the claims of a web3 epoch cost, and who paid: wallets paying their own claims, or the sponsor key. */
+export interface ClaimsCost {
+  claims: number;
+  sponsoredClaims: number;
+  claimantLamports: bigint;
+  sponsorLamports: bigint;
+}
+
+/**
+ * What an epoch's settlement cost: lamports the treasury paid (fees, rent of token accounts, of the distributor and
+ * its vault), and for web3 what the claims cost the wallets and the sponsor; where the policy prices SOL, all of it
+ * as a share of the rewards paid.
+ */
+export function settlementCost(state: PayoutState, solPriceInSynq: string | undefined, claims?: ClaimsCost) {
+  const treasury = state.feeLamports + state.rentLamports;
+  const lamports = treasury + (claims ? claims.claimantLamports + claims.sponsorLamports : 0n);
   const paid = BigInt(state.plan && state.plan.batches.every((batch) => batch.kind !== 'anchor') && state.plan.mode !== 'web2' ? state.plan.total : '0');
   let percentOfPaid: string | null = null;
   if (solPriceInSynq !== undefined && paid > 0n) {
@@ -25,10 +39,28 @@ export function settlementCost(state: PayoutState, solPriceInSynq: string | unde
     const scaled = (lamports * BigInt(solPriceInSynq) * 100n * 100_000n) / (LAMPORTS_PER_SOL * paid);
     percentOfPaid = `${scaled / 100_000n}.${(scaled % 100_000n).toString().padStart(5, '0')}`;
   }
-  return { feeLamports: state.feeLamports.toString(), rentLamports: state.rentLamports.toString(), totalLamports: lamports.toString(), percentOfPaid };
+  return {
+    feeLamports: state.feeLamports.toString(),
+    rentLamports: state.rentLamports.toString(),
+    /** Paid by the treasury authority. */
+    totalLamports: treasury.toString(),
+    claims: claims
+      ? {
+          claims: claims.claims,
+          sponsoredClaims: claims.sponsoredClaims,
+          /** Fees and ClaimStatus rent paid by the wallets that claimed on their own. */
+          claimantLamports: claims.claimantLamports.toString(),
+          /** Fees and rent the sponsor key paid for sponsored claims. */
+          sponsorLamports: claims.sponsorLamports.toString(),
+        }
+      : null,
+    /** Treasury, claimants and sponsor together. */
+    allLamports: lamports.toString(),
+    percentOfPaid,
+  };
 }
 
-export function describePayout(state: PayoutState, solPriceInSynq: string | undefined) {
+export function describePayout(state: PayoutState, solPriceInSynq: string | undefined, claims?: ClaimsCost) {
   const plan = state.plan!;
   const count = (status: string) => state.batches.filter((batch) => batch.status === status).length;
   const created = createdDistributor(state);
@@ -53,7 +85,7 @@ export function describePayout(state: PayoutState, solPriceInSynq: string | unde
       expired: count('expired'),
       unsigned: count('unsigned'),
     },
-    cost: settlementCost(state, solPriceInSynq),
+    cost: settlementCost(state, solPriceInSynq, claims),
     batches: plan.batches.map((batch, i) => ({
       batch: batch.batch,
       kind: batch.kind,
@@ -99,7 +131,8 @@ export class SettleEpoch {
     const { state } = await load(this.store, payoutDecider, epoch);
     if (!state.plan) reject('not_found', 'epoch', `epoch ${epoch} has no settlement yet`);
     const network = await loadLatest(this.store, networkDecider);
-    return describePayout(state, policyFor(network.policies, epoch).solPriceInSynq);
+    const claims = state.plan.distributor ? claimCosts((await load(this.store, epochClaimsDecider, epoch)).state) : undefined;
+    return describePayout(state, policyFor(network.policies, epoch).solPriceInSynq, claims);
   }
 }
 

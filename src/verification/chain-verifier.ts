@@ -17,6 +17,7 @@ import {
   type VerificationRun,
 } from '../../domain/chain-verification';
 import { epochClaimsDecider, observeClaims } from '../../domain/epoch-claims';
+import { CLAIM_STATUS_ACCOUNT_SIZE } from '../../domain/jito-distributor';
 import { evolvePayout, initialPayout, type PayoutEvent, type PayoutState } from '../../domain/epoch-payout';
 import { reject } from '../../domain/rejection';
 import * as control from '../../domain/settlement-control';
@@ -163,16 +164,23 @@ export class ChainVerifier {
       const fresh = seen.filter((claim) => !state.observed.has(claim.wallet));
       if (fresh.length === 0) continue;
       const landed = await this.chain.getTransactions(fresh.map((claim) => claim.signature ?? '').filter((signature) => signature !== ''));
-      const slots = new Map(landed.flatMap((transaction) => (transaction ? [[transaction.signature, transaction.slot.toString()] as const] : [])));
-      const sightings = fresh.map((claim) => ({
-        epoch,
-        wallet: claim.wallet,
-        amount: claim.amount.toString(),
-        claimStatus: claim.claimStatus,
-        signature: claim.signature ?? '',
-        slot: (claim.signature && slots.get(claim.signature)) ?? '0',
-        leafAmount: claim.amount.toString(),
-      }));
+      const found = new Map(landed.flatMap((transaction) => (transaction ? [[transaction.signature, transaction] as const] : [])));
+      // The program makes the claimant pay the ClaimStatus account's rent-exempt minimum.
+      const rent = await this.chain.minimumBalanceForRentExemption(CLAIM_STATUS_ACCOUNT_SIZE);
+      const sightings = fresh.map((claim) => {
+        const transaction = claim.signature ? found.get(claim.signature) : undefined;
+        return {
+          epoch,
+          wallet: claim.wallet,
+          amount: claim.amount.toString(),
+          claimStatus: claim.claimStatus,
+          signature: claim.signature ?? '',
+          slot: transaction?.slot.toString() ?? '0',
+          ...(transaction ? { feePayer: transaction.signers[0], fee: transaction.fee.toString() } : {}),
+          rentLamports: rent.toString(),
+          leafAmount: claim.amount.toString(),
+        };
+      });
       await decideAndAppend(this.store, epochClaimsDecider, epoch, (current) => observeClaims(current, sightings), {
         ...metadata,
         commandId: `observe-claims:${epoch}:${fresh
