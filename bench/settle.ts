@@ -13,6 +13,19 @@
  * default) a second epoch pays the same wallets (their accounts exist) and is settled and verified the same way; its
  * verification run replays the whole history, so it checks both epochs (2N payouts).
  *
+ * Then (BENCH_WEB3=0 skips it) a web3 epoch to the same wallets: POST /settlement/mode web3 (effective from the next
+ * epoch, the one opened then), the epoch opened and closed, `PayoutExecutor.settle` (creates and funds the epoch's Jito
+ * merkle distributor: timed), every wallet given SOL for its claim (one funder's batched SystemProgram transfers), then
+ * every wallet claims with its own key (fee payer and rent payer = the wallet; its token account exists since the
+ * hybrid epochs, the claim's idempotent create pays nothing), proofs from the ClaimsCache in process, BENCH_CLAIM_WINDOW
+ * (64) claims in flight through the chain gateway (sendTransaction, confirmTransaction): timed. If the claims take
+ * longer than BENCH_CLAIM_BUDGET_SECONDS (1,500) the ones sent are a sample: the rest is extrapolated at the measured
+ * rate, and said so. Then the verification run. Who paid what is measured: the treasury's fees and rent as the
+ * settlement recorded them, the claimants' from their balances before and after, split into the fees the chain
+ * reports and the ClaimStatus accounts' lamports; shares of the rewards at BENCH_SOL_PRICE_IN_SYNQ (1e9: 1 SOL = 1,000
+ * SYNQ). litesvm 0.8's GC crash after SBF programs ran is avoided by src/chain/embedded-chain.ts, which sets
+ * --no-allocation-site-pretenuring when it loads (no node flag needed).
+ *
  * Prints Markdown, writes bench/results/settle-<payouts>.json per size and bench/results/settle-latest.md. Fails (exit
  * 1) if a verification run finds any discrepancy. BENCH_BREAKDOWN=1 also times the chain gateway's and the event
  * store's calls from the outside (wrappers on the instances; nothing in src/ changes).
