@@ -13,13 +13,26 @@
  * default) a second epoch pays the same wallets (their accounts exist) and is settled and verified the same way; its
  * verification run replays the whole history, so it checks both epochs (2N payouts).
  *
+ * Then (BENCH_WEB3=0 skips it) a web3 epoch to the same wallets: POST /settlement/mode web3 (effective from the next
+ * epoch, the one opened then), the epoch opened and closed, `PayoutExecutor.settle` (creates and funds the epoch's Jito
+ * merkle distributor: timed), every wallet given SOL for its claim (one funder's batched SystemProgram transfers), then
+ * every wallet claims with its own key (fee payer and rent payer = the wallet; its token account exists since the
+ * hybrid epochs, the claim's idempotent create pays nothing), proofs from the ClaimsCache in process, BENCH_CLAIM_WINDOW
+ * (64) claims in flight through the chain gateway (sendTransaction, confirmTransaction): timed. If the claims take
+ * longer than BENCH_CLAIM_BUDGET_SECONDS (1,500) the ones sent are a sample: the rest is extrapolated at the measured
+ * rate, and said so. Then the verification run. Who paid what is measured: the treasury's fees and rent as the
+ * settlement recorded them, the claimants' from their balances before and after, split into the fees the chain
+ * reports and the ClaimStatus accounts' lamports; shares of the rewards at BENCH_SOL_PRICE_IN_SYNQ (1e9: 1 SOL = 1,000
+ * SYNQ). litesvm 0.8's GC crash after SBF programs ran is avoided by src/chain/embedded-chain.ts, which sets
+ * --no-allocation-site-pretenuring when it loads (no node flag needed).
+ *
  * Prints Markdown, writes bench/results/settle-<payouts>.json per size and bench/results/settle-latest.md. Fails (exit
  * 1) if a verification run finds any discrepancy. BENCH_BREAKDOWN=1 also times the chain gateway's and the event
  * store's calls from the outside (wrappers on the instances; nothing in src/ changes).
  */
 import { createBenchDatabase, postgresCpuSeconds, SYNQER_REGISTRATIONS_SQL } from './support';
 import { Logger } from '@nestjs/common';
-import { PublicKey } from '@solana/web3.js';
+import { Keypair, PublicKey, SystemProgram } from '@solana/web3.js';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
@@ -30,7 +43,9 @@ import { payoutDecider, type PayoutState } from '../domain/epoch-payout';
 import { base58Encode } from '../domain/values';
 import { settlementQueries } from '../projections/settlement';
 import { createApiKey } from '../src/auth/api-keys';
-import { associatedTokenAddress, readTokenAccount } from '../src/chain/token';
+import { associatedTokenAddress, createAssociatedAccountIdempotent, readTokenAccount, signTransaction } from '../src/chain/token';
+import { claimStatusAddress, newClaimInstruction } from '../src/chain/jito-distributor';
+import { ClaimsCache } from '../src/epochs/claims-cache';
 import { load } from '../src/commands/streams';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/database/embedded-postgres';
 import { migrate } from '../src/database/migrator';
@@ -57,6 +72,19 @@ const REWARD_POOL = 100_000_000_000_000n;
 const FUNDING = 1_000_000_000_000_000n;
 const SUPPLY = 1_000_000_000_000_000n;
 const LAMPORTS_PER_SIGNATURE = 5000n;
+const LAMPORTS_PER_SOL = 1_000_000_000n;
+/** After the hybrid epochs, a web3 epoch to the same wallets, each of which claims (BENCH_WEB3=0 skips it). */
+const WEB3 = process.env.BENCH_WEB3 !== '0';
+/** Claims in flight at once (each: sendTransaction, then confirmTransaction). */
+const CLAIM_WINDOW = Number(process.env.BENCH_CLAIM_WINDOW ?? 64);
+/** Claims stop after this many seconds; the ones sent are a sample and all N are extrapolated at the measured rate. */
+const CLAIM_BUDGET_SECONDS = Number(process.env.BENCH_CLAIM_BUDGET_SECONDS ?? 1500);
+/** SOL each claimant gets: 5,000 fee + 1,336,320 ClaimStatus rent + 890,880 to stay rent-exempt, rounded up. */
+const CLAIMANT_LAMPORTS = 2_500_000n;
+/** SystemProgram transfers in one transaction of the funder's (fits a transaction of 1,232 bytes). */
+const TRANSFERS_PER_FUNDING = 20;
+/** $SYNQ base units one SOL is worth, to state cost as a share of rewards (default 1 SOL = 1,000 SYNQ). */
+const SOL_PRICE_IN_SYNQ = BigInt(process.env.BENCH_SOL_PRICE_IN_SYNQ ?? '1000000000');
 /** Advisory keys of the event store (migrations/001): appends hold the first shared; the second guards positions. */
 const APPEND_LOCK = 7358112002;
 const POSITION_LOCK: [number, number] = [735812, 0];
@@ -67,16 +95,29 @@ const now = () => Number(process.hrtime.bigint()) / 1e9;
 const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 const instant = (seconds: number) => new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
 
-/** Distinct real ed25519 public keys (OpenSSL's generator), base58: the payout wallets, made once for the largest size. */
-function makeWallets(count: number): string[] {
-  const wallets: string[] = [];
+/** A payout wallet: its address (base58) and its key (the claims of the web3 epoch are signed by it). */
+interface Wallet {
+  address: string;
+  keypair: Keypair;
+}
+
+/**
+ * Distinct real ed25519 key pairs (OpenSSL's generator), made once for the largest size: the public key is the payout
+ * wallet; the secret key (the raw 32-byte seed followed by the public key, as web3.js keeps it) signs its claims.
+ */
+function makeWallets(count: number): Wallet[] {
+  const wallets: Wallet[] = [];
   const seen = new Set<string>();
   while (wallets.length < count) {
-    const spki = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' });
-    const wallet = base58Encode(spki.subarray(spki.length - 32));
-    if (seen.has(wallet)) continue;
-    seen.add(wallet);
-    wallets.push(wallet);
+    const pair = generateKeyPairSync('ed25519');
+    const spki = pair.publicKey.export({ format: 'der', type: 'spki' });
+    const pkcs8 = pair.privateKey.export({ format: 'der', type: 'pkcs8' });
+    const publicKey = spki.subarray(spki.length - 32);
+    const address = base58Encode(publicKey);
+    if (seen.has(address)) continue;
+    seen.add(address);
+    // The pair is OpenSSL's own: no need to derive the public key again from the seed (skipValidation).
+    wallets.push({ address, keypair: Keypair.fromSecretKey(Buffer.concat([pkcs8.subarray(pkcs8.length - 32), publicKey]), { skipValidation: true }) });
   }
   return wallets;
 }
@@ -166,6 +207,8 @@ interface Row {
   payoutsPerSecond: number;
   feeLamports: string;
   rentLamports: string;
+  /** Base units the epoch paid (its distribution's total). */
+  paid: string;
   /** Payouts the verification run checked (a run replays every epoch settled so far). */
   verifiedPayouts: number;
   verifiedTransactions: number;
@@ -269,7 +312,7 @@ async function spotCheck(
   return sample.length;
 }
 
-async function runSize(payouts: number, allWallets: string[], embedded: EmbeddedDatabase | undefined, serverUrl: string): Promise<Row[]> {
+async function runSize(payouts: number, allWallets: Wallet[], embedded: EmbeddedDatabase | undefined, serverUrl: string): Promise<SizeResult> {
   const name = `settle_${payouts}`;
   const url = await createBenchDatabase(serverUrl, name);
   const pool = new Pool({ connectionString: url, max: 4 });
@@ -281,6 +324,7 @@ async function runSize(payouts: number, allWallets: string[], embedded: Embedded
     frameworkLogs: false,
   });
   const rows: Row[] = [];
+  let claims: ClaimsRow | undefined;
   try {
     const api = new Api(engine.url, (await createApiKey(engine.database.pool, 'operator')).key);
     const setup = await api.call('POST', '/chain/init', { supply: SUPPLY.toString() });
@@ -291,7 +335,7 @@ async function runSize(payouts: number, allWallets: string[], embedded: Embedded
     if (mode.modeOfNextEpoch !== 'hybrid') throw new Error(`the next epoch would settle in ${String(mode.modeOfNextEpoch)}`);
 
     log(`${fmt(payouts)} payouts: registering ${fmt(payouts)} synqers`);
-    await insertEvents(pool, registrations(wallets));
+    await insertEvents(pool, registrations(wallets.map((wallet) => wallet.address)));
 
     const executor = engine.app.get(PayoutExecutor);
     const verifier = engine.app.get(ChainVerifier);
@@ -385,6 +429,7 @@ async function runSize(payouts: number, allWallets: string[], embedded: Embedded
         payoutsPerSecond: settled.leafCount / settle.timing.wallSeconds,
         feeLamports: settled.feeLamports,
         rentLamports: settled.rentLamports,
+        paid: state.plan!.total,
         verifiedPayouts: run.checked.payouts,
         verifiedTransactions: run.checked.settlementTransactions,
         discrepancies: run.discrepancyCount,
@@ -395,18 +440,289 @@ async function runSize(payouts: number, allWallets: string[], embedded: Embedded
       });
       if (run.discrepancyCount > 0) break;
     }
+
+    if (WEB3 && !rows.some((row) => row.discrepancies > 0)) {
+      claims = await claimsEpoch({ engine, api, pool, pgDir, payouts, wallets, mint, epoch: rows.length + 1, executor, verifier, close, reader });
+      claims.hybrid = rows.map((row) => ({
+        epoch: row.epoch,
+        accountsExisted: row.accountsExisted,
+        transactions: row.transactions,
+        lamports: (BigInt(row.feeLamports) + BigInt(row.rentLamports)).toString(),
+        share: costShare(BigInt(row.feeLamports) + BigInt(row.rentLamports), BigInt(row.paid)),
+      }));
+    }
   } finally {
     await engine.stop();
     await pool.end();
     rmSync(dataDir, { recursive: true, force: true });
   }
-  return rows;
+  return { rows, claims };
+}
+
+/** Lamports and the share of the rewards paid they are worth at SOL_PRICE_IN_SYNQ (percent, 5 decimals as the engine writes it). */
+interface Cost {
+  lamports: string;
+  percentOfRewards: string;
+}
+
+function costShare(lamports: bigint, paid: bigint): Cost {
+  // As src/settlement/settle-epoch.ts settlementCost: hundred-thousandths of a percent, rounded down.
+  const scaled = paid === 0n ? 0n : (lamports * SOL_PRICE_IN_SYNQ * 100n * 100_000n) / (LAMPORTS_PER_SOL * paid);
+  return { lamports: lamports.toString(), percentOfRewards: `${scaled / 100_000n}.${(scaled % 100_000n).toString().padStart(5, '0')}` };
+}
+
+interface ClaimsRow {
+  payouts: number;
+  epoch: number;
+  /** The settlement: one transaction creates the distributor and its vault and funds it (the treasury pays). */
+  settleTransactions: number;
+  settle: PhaseTiming;
+  treasuryFeeLamports: string;
+  /** Rent of the distributor account and its vault (the treasury's authority pays; this binary never closes them). */
+  treasuryRentLamports: string;
+  paid: string;
+  /** Lamports for the claimants (not a cost of the design: the embedded chain's way to give wallets SOL). */
+  airdrop: { wallets: number; lamportsEach: string; transactions: number; wallSeconds: number };
+  claims: {
+    /** Claims sent (all N, or a sample when the time budget ran out: see extrapolated). */
+    sent: number;
+    succeeded: number;
+    failed: number;
+    firstError: string | null;
+    window: number;
+    timing: PhaseTiming;
+    claimsPerSecond: number;
+    /** Set when only a sample was sent: the wall time of all N at the measured rate. */
+    extrapolatedSecondsForAll: number | null;
+  };
+  /** Measured: the claimants' balances before and after, summed over the wallets that claimed. */
+  claimantLamportsMeasured: string;
+  claimantFeeLamports: string;
+  claimStatusRentLamports: string;
+  /** The wallets' token accounts existed (created by the hybrid epochs), so the claims' idempotent create paid nothing. */
+  ataRentLamports: string;
+  /** What a wallet without a token account pays on top, once (the token account's rent, 165 bytes). */
+  firstTimeAtaRentEach: string;
+  claimedTotal: string;
+  vaultLeft: string;
+  verify: PhaseTiming;
+  verifiedPayouts: number;
+  discrepancies: number;
+  discrepanciesByType: Record<string, number>;
+  /** For all N wallets (extrapolated from the sample if the claims were sampled): per epoch. */
+  cost: { treasury: Cost; claimants: Cost; total: Cost; claimantsFirstTime: Cost };
+  hybrid?: { epoch: number; accountsExisted: boolean; transactions: number; lamports: string; share: Cost }[];
+}
+
+interface SizeResult {
+  rows: Row[];
+  claims?: ClaimsRow;
+}
+
+/**
+ * The web3 epoch: the mode is switched to web3 (from the next epoch: the one opened here), the epoch opened and closed
+ * with the same N wallets, `PayoutExecutor.settle` creates and funds its distributor (timed), every wallet gets SOL,
+ * and then every wallet claims with its own key (fee payer = the wallet), through the chain gateway, WINDOW at a time
+ * (sendTransaction then confirmTransaction), timed; then the verification run.
+ */
+async function claimsEpoch(ctx: {
+  engine: RunningEngine;
+  api: Api;
+  pool: Pool;
+  pgDir: string | undefined;
+  payouts: number;
+  wallets: Wallet[];
+  mint: PublicKey;
+  epoch: number;
+  executor: PayoutExecutor;
+  verifier: ChainVerifier;
+  close: EpochClosePipeline;
+  reader: ProjectionReader;
+}): Promise<ClaimsRow> {
+  const { engine, api, pool, pgDir, payouts, wallets, mint, epoch } = ctx;
+  const chain = engine.chain;
+  const mode = await api.call('POST', '/settlement/mode', { mode: 'web3', reason: 'bench/settle: distributor claims' });
+  if (mode.modeOfNextEpoch !== 'web3') throw new Error(`the next epoch would settle in ${String(mode.modeOfNextEpoch)}`);
+  const start = EPOCH_START + (epoch - 1) * EPOCH_SECONDS;
+  await api.call('POST', '/epochs', { epoch, start: instant(start), end: instant(start + EPOCH_SECONDS), rewardPool: REWARD_POOL.toString() });
+  await insertEvents(pool, reports(epoch, start, payouts));
+  let started = now();
+  await ctx.close.close(epoch, { actor: 'bench', correlationId: `bench-close-${epoch}` });
+  const closed = await ctx.close.settledEpoch(epoch);
+  log(`epoch ${epoch} (web3) closed in ${(now() - started).toFixed(1)} s: ${fmt(closed.leaf_count ?? 0)} leaves`);
+  if (closed.leaf_count !== payouts) throw new Error(`epoch ${epoch} has ${closed.leaf_count} leaves, not ${payouts}`);
+
+  // (a) The settlement: the distributor created and funded.
+  const settle = await timed(pgDir, () =>
+    ctx.executor.settle(
+      epoch,
+      { actor: 'bench', correlationId: `bench-settle-${epoch}`, commandId: `bench-settle-${epoch}-${randomUUID()}` },
+      {
+        log: (line) => log(`executor: ${line}`),
+      },
+    ),
+  );
+  const settled = settle.result;
+  const state = await settledPayout(engine, epoch);
+  if (state.plan?.mode !== 'web3' || !state.plan.distributor) throw new Error(`epoch ${epoch} was not settled into a distributor`);
+  const distributor = new PublicKey(state.plan.distributor.address);
+  const vault = new PublicKey(state.plan.distributor.vault);
+  log(
+    `epoch ${epoch}: distributor ${distributor.toBase58()} created and funded in ${settle.timing.wallSeconds.toFixed(2)} s, ${settled.transactions} transaction(s)`,
+  );
+
+  // (b) SOL for the claimants: the fee and the ClaimStatus rent, and enough left for the wallet to stay rent-exempt.
+  // One airdrop to a funder, then SystemProgram transfers from it, TRANSFERS_PER_FUNDING a transaction (an airdrop per
+  // wallet is a write of the embedded chain's ledger each: about 11 ms, 100,000 of them about 20 minutes).
+  started = now();
+  const lamportsEach = CLAIMANT_LAMPORTS;
+  const funder = Keypair.generate();
+  await chain.requestAirdrop(funder.publicKey, lamportsEach * BigInt(payouts) + LAMPORTS_PER_SOL);
+  let fundings = 0;
+  for (let from = 0; from < payouts; from += TRANSFERS_PER_FUNDING * CLAIM_WINDOW) {
+    const { blockhash, lastValidBlockHeight } = await chain.latestBlockhash();
+    const groups: Wallet[][] = [];
+    for (let k = from; k < Math.min(payouts, from + TRANSFERS_PER_FUNDING * CLAIM_WINDOW); k += TRANSFERS_PER_FUNDING)
+      groups.push(wallets.slice(k, Math.min(payouts, k + TRANSFERS_PER_FUNDING)));
+    await Promise.all(
+      groups.map(async (group) => {
+        const wire = signTransaction(
+          group.map((wallet) => SystemProgram.transfer({ fromPubkey: funder.publicKey, toPubkey: wallet.keypair.publicKey, lamports: lamportsEach })),
+          [funder],
+          blockhash,
+        );
+        const confirmation = await chain.confirmTransaction(await chain.sendTransaction(wire), lastValidBlockHeight);
+        if (confirmation.status !== 'succeeded') throw new Error(`funding the claimants failed: ${JSON.stringify(confirmation)}`);
+        fundings++;
+      }),
+    );
+  }
+  const airdropSeconds = now() - started;
+  log(`epoch ${epoch}: ${fmt(payouts)} wallets given ${lamportsEach} lamports each in ${fundings} transfers transactions, ${airdropSeconds.toFixed(1)} s`);
+
+  // (c) The proofs, in process (the ClaimsCache that GET /epochs/{n}/distribution/{wallet} answers from).
+  const cache = new ClaimsCache(ctx.reader, 1);
+  await cache.warm(epoch);
+  const balancesOf = async (keys: PublicKey[]) => {
+    const out: bigint[] = [];
+    for (let from = 0; from < keys.length; from += 1000) out.push(...(await chain.getAccounts(keys.slice(from, from + 1000))).map((a) => a?.lamports ?? 0n));
+    return out;
+  };
+  const before = await balancesOf(wallets.map((wallet) => wallet.keypair.publicKey));
+  const vaultBefore = readTokenAccount(vault, await chain.getAccount(vault))?.amount ?? 0n;
+
+  // (d) The claims, WINDOW at a time, until all are sent or the time budget is spent (then a sample: extrapolated).
+  let succeeded = 0;
+  let failed = 0;
+  let fees = 0n;
+  let firstError: string | null = null;
+  let sent = 0;
+  let reported = 0;
+  const claim = async (wallet: Wallet, blockhash: string, lastValidBlockHeight: bigint) => {
+    const leaf = cache.claim(epoch, wallet.address);
+    if (!leaf) throw new Error(`no claim of ${wallet.address} in epoch ${epoch}`);
+    const claimant = wallet.keypair.publicKey;
+    const wire = signTransaction(
+      [
+        // What a claimant's client sends: its token account made if missing (it exists here: no rent), then new_claim.
+        createAssociatedAccountIdempotent(claimant, claimant, mint),
+        newClaimInstruction(
+          { distributor, mint, claimant },
+          BigInt(leaf.amount),
+          0n,
+          leaf.proof.map((hash) => Buffer.from(hash, 'hex')),
+        ),
+      ],
+      [wallet.keypair],
+      blockhash,
+    );
+    const confirmation = await chain.sendTransaction(wire).then((signature) => chain.confirmTransaction(signature, lastValidBlockHeight));
+    if (confirmation.status === 'succeeded') succeeded++;
+    else {
+      failed++;
+      firstError ??= confirmation.status === 'failed' ? confirmation.error : 'expired';
+    }
+    if (confirmation.status !== 'expired') fees += confirmation.fee;
+  };
+  const claimsStarted = now();
+  const claims = await timed(pgDir, async () => {
+    while (sent < payouts && now() - claimsStarted < CLAIM_BUDGET_SECONDS) {
+      const { blockhash, lastValidBlockHeight } = await chain.latestBlockhash();
+      const window = wallets.slice(sent, Math.min(payouts, sent + CLAIM_WINDOW));
+      await Promise.all(window.map((wallet) => claim(wallet, blockhash, lastValidBlockHeight)));
+      sent += window.length;
+      if (sent === payouts || sent >= reported + payouts / 10) {
+        reported = sent;
+        log(`epoch ${epoch}: ${fmt(sent)} of ${fmt(payouts)} claims (${(now() - claimsStarted).toFixed(1)} s, ${failed} failed)`);
+      }
+    }
+  });
+  const claimsPerSecond = sent / claims.timing.wallSeconds;
+  const sampled = sent < payouts;
+  if (sampled) log(`epoch ${epoch}: claim budget of ${CLAIM_BUDGET_SECONDS} s spent after ${fmt(sent)} claims: the rest is extrapolated`);
+
+  const claimedWallets = wallets.slice(0, sent);
+  const after = await balancesOf(claimedWallets.map((wallet) => wallet.keypair.publicKey));
+  const measured = claimedWallets.reduce((sum, _, k) => sum + before[k] - after[k], 0n);
+  const statuses = await balancesOf(claimedWallets.map((wallet) => claimStatusAddress(wallet.keypair.publicKey, distributor)));
+  const claimStatusRent = statuses.reduce((a, b) => a + b, 0n);
+  const ataRent = measured - fees - claimStatusRent;
+  const vaultAfter = readTokenAccount(vault, await chain.getAccount(vault))?.amount ?? 0n;
+  const firstTimeAtaRentEach = await chain.minimumBalanceForRentExemption(165);
+
+  // (e) The verification run (replays every epoch: the hybrid ones too).
+  const verify = await timed(pgDir, () => ctx.verifier.run({ actor: 'bench', correlationId: `bench-verify-${epoch}` }));
+  const run = verify.result;
+  log(`epoch ${epoch}: verification ${verify.timing.wallSeconds.toFixed(1)} s, ${run.checked.payouts} payouts checked, ${run.discrepancyCount} discrepancies`);
+
+  const paid = BigInt(state.plan.total);
+  const treasury = BigInt(settled.feeLamports) + BigInt(settled.rentLamports);
+  // For all N: per claimant as measured, times N (exact when every wallet claimed).
+  const scale = (lamports: bigint) => (sent === 0 ? 0n : (lamports * BigInt(payouts)) / BigInt(sent));
+  const claimantsAll = scale(measured);
+  return {
+    payouts,
+    epoch,
+    settleTransactions: settled.transactions,
+    settle: settle.timing,
+    treasuryFeeLamports: settled.feeLamports,
+    treasuryRentLamports: settled.rentLamports,
+    paid: paid.toString(),
+    airdrop: { wallets: payouts, lamportsEach: lamportsEach.toString(), transactions: fundings, wallSeconds: airdropSeconds },
+    claims: {
+      sent,
+      succeeded,
+      failed,
+      firstError,
+      window: CLAIM_WINDOW,
+      timing: claims.timing,
+      claimsPerSecond,
+      extrapolatedSecondsForAll: sampled ? payouts / claimsPerSecond : null,
+    },
+    claimantLamportsMeasured: measured.toString(),
+    claimantFeeLamports: fees.toString(),
+    claimStatusRentLamports: claimStatusRent.toString(),
+    ataRentLamports: ataRent.toString(),
+    firstTimeAtaRentEach: firstTimeAtaRentEach.toString(),
+    claimedTotal: (vaultBefore - vaultAfter).toString(),
+    vaultLeft: vaultAfter.toString(),
+    verify: verify.timing,
+    verifiedPayouts: run.checked.payouts,
+    discrepancies: run.discrepancyCount,
+    discrepanciesByType: run.byType as Record<string, number>,
+    cost: {
+      treasury: costShare(treasury, paid),
+      claimants: costShare(claimantsAll, paid),
+      total: costShare(treasury + claimantsAll, paid),
+      claimantsFirstTime: costShare(claimantsAll + firstTimeAtaRentEach * BigInt(payouts), paid),
+    },
+  };
 }
 
 const cpuText = (t: PhaseTiming) =>
   `${t.engineUserSeconds.toFixed(1)}+${t.engineSystemSeconds.toFixed(1)} / ${t.postgresSeconds === null ? '-' : t.postgresSeconds.toFixed(1)}`;
 
-function markdown(rows: Row[], machine: string): string {
+function markdown(rows: Row[], claims: ClaimsRow[], machine: string): string {
   return [
     machine,
     `Command: \`npm run bench:settle\` (sizes ${SIZES.join(', ')}${SECOND_EPOCH ? ', a second epoch to the same wallets' : ''})`,
@@ -424,7 +740,42 @@ function markdown(rows: Row[], machine: string): string {
         (r) =>
           `Target (${fmt(TARGET_PAYOUTS)} payouts settled and verified in <= ${TARGET_SECONDS} s, accounts created): ${r.targetMet ? 'met' : 'not met'}, ${r.totalSeconds.toFixed(1)} s.`,
       ),
+    ...(claims.length === 0 ? [] : ['', ...claimsMarkdown(claims)]),
   ].join('\n');
+}
+
+const lamportsText = (value: string | bigint) => BigInt(value).toLocaleString('en-US');
+
+/** The web3 epochs: settlement into a distributor, then every wallet's claim; and who paid what, against the hybrid epochs. */
+function claimsMarkdown(claims: ClaimsRow[]): string[] {
+  const price = `${(Number(SOL_PRICE_IN_SYNQ) / 1e6).toLocaleString('en-US')} SYNQ per SOL (solPriceInSynq ${SOL_PRICE_IN_SYNQ})`;
+  return [
+    `Web3 epoch (distributor claims) after the hybrid epochs, same wallets; claims ${claims[0].claims.window} in flight; cost shares at ${price}:`,
+    '',
+    '| payouts | epoch | settle tx | settle (s) | treasury fees | treasury rent (distributor + vault) | claims sent (ok / failed) | claims (s) | claims/s | all N claims (s) | claimant fees | ClaimStatus rent | ATA rent (existed) | claimants measured | verify (s) | discrepancies |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...claims.map(
+      (c) =>
+        `| ${fmt(c.payouts)} | ${c.epoch} | ${c.settleTransactions} | ${c.settle.wallSeconds.toFixed(2)} | ${lamportsText(c.treasuryFeeLamports)} | ${lamportsText(c.treasuryRentLamports)} | ${fmt(c.claims.sent)} (${fmt(c.claims.succeeded)} / ${fmt(c.claims.failed)}) | ${c.claims.timing.wallSeconds.toFixed(1)} | ${c.claims.claimsPerSecond.toFixed(0)} | ${c.claims.extrapolatedSecondsForAll === null ? c.claims.timing.wallSeconds.toFixed(1) : `~${c.claims.extrapolatedSecondsForAll.toFixed(0)} (extrapolated)`} | ${lamportsText(c.claimantFeeLamports)} | ${lamportsText(c.claimStatusRentLamports)} | ${lamportsText(c.ataRentLamports)} | ${lamportsText(c.claimantLamportsMeasured)} | ${c.verify.wallSeconds.toFixed(1)} | ${c.discrepancies} |`,
+    ),
+    '',
+    '| payouts | settlement | transactions | treasury (lamports) | claimants (lamports, all N) | share of rewards: treasury / claimants / total |',
+    '| ---: | --- | ---: | ---: | ---: | --- |',
+    ...claims.flatMap((c) => [
+      ...(c.hybrid ?? []).map(
+        (h) =>
+          `| ${fmt(c.payouts)} | hybrid epoch ${h.epoch} (token accounts ${h.accountsExisted ? 'existed' : 'created'}) | ${fmt(h.transactions)} | ${lamportsText(h.lamports)} | 0 | ${h.share.percentOfRewards}% / 0% / ${h.share.percentOfRewards}% |`,
+      ),
+      `| ${fmt(c.payouts)} | web3 epoch ${c.epoch}, token accounts existed | ${fmt(c.settleTransactions)} + ${fmt(c.payouts)} claims | ${lamportsText(c.cost.treasury.lamports)} | ${lamportsText(c.cost.claimants.lamports)} | ${c.cost.treasury.percentOfRewards}% / ${c.cost.claimants.percentOfRewards}% / ${c.cost.total.percentOfRewards}% |`,
+      `| ${fmt(c.payouts)} | web3, first-time claimants (+${lamportsText(c.firstTimeAtaRentEach)} token account rent each) | ${fmt(c.settleTransactions)} + ${fmt(c.payouts)} claims | ${lamportsText(c.cost.treasury.lamports)} | ${lamportsText(c.cost.claimantsFirstTime.lamports)} | ${c.cost.treasury.percentOfRewards}% / ${c.cost.claimantsFirstTime.percentOfRewards}% / - |`,
+    ]),
+    ...claims
+      .filter((c) => c.claims.extrapolatedSecondsForAll !== null)
+      .map(
+        (c) =>
+          `\n${fmt(c.payouts)}: only ${fmt(c.claims.sent)} claims were sent within the budget (${CLAIM_BUDGET_SECONDS} s); the claimants' lamports and the time of all claims are extrapolated from them at the measured rate.`,
+      ),
+  ];
 }
 
 /**
@@ -458,6 +809,7 @@ async function main(): Promise<void> {
   const embedded = pgDataDir ? await startEmbeddedPostgres({ dataDir: pgDataDir, databaseName: 'bench' }) : undefined;
   const serverUrl = SERVER_URL ?? embedded!.url;
   const rows: Row[] = [];
+  const claims: ClaimsRow[] = [];
   const source = sourceState();
   log(`source: ${source}`);
   const version = await serverVersion(serverUrl).catch(async (error: unknown) => {
@@ -471,15 +823,16 @@ async function main(): Promise<void> {
     for (const payouts of SIZES) {
       started = now();
       const size = await runSize(payouts, wallets, embedded, serverUrl);
-      rows.push(...size);
+      rows.push(...size.rows);
+      if (size.claims) claims.push(size.claims);
       const out = path.join(projectRoot(), 'bench', 'results');
       mkdirSync(out, { recursive: true });
       writeFileSync(
         path.join(out, `settle-${payouts}.json`),
-        `${JSON.stringify({ date: new Date().toISOString(), source, postgres: version, node: process.version, rows: size }, null, 2)}\n`,
+        `${JSON.stringify({ date: new Date().toISOString(), source, postgres: version, node: process.version, rows: size.rows, ...(size.claims ? { web3: size.claims } : {}) }, null, 2)}\n`,
       );
       log(`${fmt(payouts)} payouts: done in ${(now() - started).toFixed(1)} s (setup included)`);
-      const failed = size.find((r) => r.discrepancies > 0);
+      const failed = [...size.rows, ...(size.claims ? [size.claims] : [])].find((r) => r.discrepancies > 0);
       if (failed)
         throw new Error(
           `the verification run of epoch ${failed.epoch} (${fmt(payouts)} payouts) found ${failed.discrepancies} discrepancies: ${JSON.stringify(failed.discrepanciesByType)}`,
@@ -492,6 +845,7 @@ async function main(): Promise<void> {
   const cpu = /model name\s*:\s*(.+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU';
   const text = markdown(
     rows,
+    claims,
     `Run ${new Date().toISOString()} on ${cpu}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; PostgreSQL ${version}${embedded ? ' (embedded)' : ''}; Node ${process.version}; source: ${source}.`,
   );
   process.stdout.write(`${text}\n`);
