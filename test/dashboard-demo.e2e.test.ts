@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { DASHBOARD_DIR } from '../src/dashboard/dashboard-assets';
-import type { EpochSummary } from '../src/demo/run-demo';
+import type { ClaimsSummary, EpochSummary } from '../src/demo/run-demo';
 import { launchBrowser } from './support/browser';
 
 interface DemoSummary {
   keys: { auditor: string };
   epochs: EpochSummary[];
+  claims: ClaimsSummary;
   url: string;
 }
 
@@ -91,7 +92,7 @@ describe('the dashboard on a demo-seeded engine, in headless Chromium', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('shows the three epochs the demo settled, an epoch, a synqer and the verification runs', async () => {
+  it('shows the four epochs the demo settled, an epoch, the claim progress of the web3 epoch, a synqer and the verification runs', async () => {
     const page = await (await browser.newContext({ viewport: { width: 1440, height: 900 } })).newPage();
     page.setDefaultTimeout(15_000);
     const errors: string[] = [];
@@ -101,7 +102,7 @@ describe('the dashboard on a demo-seeded engine, in headless Chromium', () => {
     await page.getByRole('button', { name: 'Open dashboard' }).click();
 
     await page.locator('#epochs-table').waitFor();
-    expect(await page.locator('#epochs-table tbody tr').count()).toBe(3);
+    expect(await page.locator('#epochs-table tbody tr').count()).toBe(4);
     for (const summary of demo.epochs) {
       const row = page.locator(`#epochs-table tr[data-epoch="${summary.epoch}"]`);
       expect(await row.locator('[data-column="mode"]').innerText()).toBe(summary.mode);
@@ -115,16 +116,29 @@ describe('the dashboard on a demo-seeded engine, in headless Chromium', () => {
     expect(await page.locator('#batches-table tbody tr').count()).toBe(demo.epochs[1].settlementTransactions);
     await screenshot(page, 'epoch');
 
+    // The web3 epoch: claimed and unclaimed, count and amount, and what the clawback brought back.
+    await page.goto(`${demo.url}/dashboard/#/epochs/${demo.claims.epoch}`);
+    await page.locator('#claim-progress').waitFor();
+    const progress = page.locator('#claim-progress');
+    expect(await progress.getAttribute('data-claimed')).toBe(String(demo.claims.claimed));
+    expect(await progress.getAttribute('data-unclaimed')).toBe(String(demo.claims.unclaimed));
+    const text = await progress.innerText();
+    expect(text).toContain(`${demo.claims.claimed} of ${demo.claims.leaves} leaves`);
+    expect(text).toContain(`${demo.claims.sponsored} sponsored`);
+    expect(text).toContain('back to the treasury');
+    expect(text).toContain(demo.claims.distributor);
+    await screenshot(page, 'claims');
+
     const top = demo.epochs[1].topEarners[0].synqerId;
     await page.locator(`#top-table a[href="#/synqers/${top}"]`).click();
     await page.locator('h1', { hasText: `Synqer ${top}` }).waitFor();
-    expect(await page.locator('#synqer-epochs tbody tr').count()).toBe(3);
+    expect(await page.locator('#synqer-epochs tbody tr').count()).toBe(4);
     await screenshot(page, 'synqer');
 
     await page.getByRole('link', { name: 'Verification', exact: true }).click();
     await page.locator('#runs-table').waitFor();
-    // One run per epoch, none with a discrepancy.
-    expect(await page.locator('#runs-table tbody tr[data-discrepancies="0"]').count()).toBe(3);
+    // One run per epoch and one after the web3 epoch's clawback, none with a discrepancy.
+    expect(await page.locator('#runs-table tbody tr[data-discrepancies="0"]').count()).toBe(5);
     await screenshot(page, 'verification');
     expect(errors).toEqual([]);
   });

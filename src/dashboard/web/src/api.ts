@@ -115,8 +115,47 @@ export interface Payout {
   total: string;
   status: 'settled' | 'in_progress';
   transactions: { planned: number; confirmed: number; awaiting: number; failed: number; expired: number; unsigned: number };
-  cost: { feeLamports: string; rentLamports: string; totalLamports: string; percentOfPaid: string | null };
-  batches: { batch: number; kind: 'payout' | 'anchor'; firstLeaf: number; leafCount: number; status: string; attempts: number; signature: string | null }[];
+  cost: {
+    feeLamports: string;
+    rentLamports: string;
+    totalLamports: string;
+    claims: { claims: number; sponsoredClaims: number; claimantLamports: string; sponsorLamports: string } | null;
+    allLamports: string;
+    percentOfPaid: string | null;
+  };
+  batches: {
+    batch: number;
+    kind: 'payout' | 'anchor' | 'distributor';
+    firstLeaf: number;
+    leafCount: number;
+    status: string;
+    attempts: number;
+    signature: string | null;
+  }[];
+  /** web3: the epoch's Jito merkle distributor and its vault, funded once its transaction is confirmed. */
+  distributor: string | null;
+  vault: string | null;
+  funded: boolean;
+  claimDeadline: { unixTimestamp: number; at: string } | null;
+}
+
+/** `GET /epochs/{n}/claims`: how far the claims of a web3 epoch have come. */
+export interface ClaimsProgress {
+  totals: {
+    leaves: number;
+    claimed: { count: number; amount: string };
+    unclaimed: { count: number; amount: string };
+    sponsored: { count: number; sponsorLamports: string };
+  };
+  claimDeadline: { unixTimestamp: number; at: string } | null;
+}
+
+/** `GET /epochs/{n}/clawback`: what came back after the deadline. */
+export interface ClawbackRecord {
+  status: string;
+  signature: string | null;
+  amount: string | null;
+  policy: string | null;
 }
 
 export interface SettlementControl {

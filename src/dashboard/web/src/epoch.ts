@@ -1,4 +1,17 @@
-import { ApiError, find, get, modeOf, type Claim, type Epoch, type EpochStatistics, type Payout, type RewardRow, type SettlementControl } from './api';
+import {
+  ApiError,
+  find,
+  get,
+  modeOf,
+  type Claim,
+  type ClaimsProgress,
+  type ClawbackRecord,
+  type Epoch,
+  type EpochStatistics,
+  type Payout,
+  type RewardRow,
+  type SettlementControl,
+} from './api';
 import { barChart, COLORS, doughnutChart } from './charts';
 import { bps, bytes, instant, integer, plural, sol, synq, synqNumber, words } from './format';
 import { html, mount } from './html';
@@ -23,6 +36,10 @@ export async function epochPage({ view, stale }: PageContext, epochParam: string
     get<SettlementControl>('/settlement'),
   ]);
   const top = statistics.calculated ? (await get<{ results: RewardRow[] }>(`/epochs/${n}/rewards?limit=${TOP}`)).results : [];
+  // web3: how far the claims have come, and the clawback once the deadline passed.
+  const [claims, clawback] = payout?.funded
+    ? await Promise.all([find<ClaimsProgress>(`/epochs/${n}/claims?limit=1`), find<ClawbackRecord>(`/epochs/${n}/clawback`)])
+    : [undefined, undefined];
   if (stale()) return;
 
   const books = epoch.settlement;
@@ -119,9 +136,11 @@ export async function epochPage({ view, stale }: PageContext, epochParam: string
       )
     : '';
 
+  const claimsSection = claims && payout ? section('Claims', claimsBody(claims, clawback ?? undefined, payout), 'claims') : '';
+
   mount(
     view,
-    html`${head}${cards}${charts}${topSection}
+    html`${head}${cards}${claimsSection}${charts}${topSection}
       <div class="grid two">${section('Books', booksFacts, 'books')} ${lookup}</div>
       ${section('Settlement transactions', settlementBody(payout, epoch, mode), 'settlement')}`,
   );
@@ -275,7 +294,7 @@ function settlementBody(payout: Payout | undefined, epoch: Epoch, mode: string) 
     [
       'Mode',
       html`${modeBadge(payout.mode)}
-      ${payout.mode === 'web2' ? 'marked paid in the books; nothing moves on chain' : payout.mode === 'hybrid' ? 'SPL transfers from the treasury to each leaf' : 'root anchored by a memo; claims through proofs'}`,
+      ${payout.mode === 'web2' ? 'marked paid in the books; nothing moves on chain' : payout.mode === 'hybrid' ? 'SPL transfers from the treasury to each leaf' : payout.distributor ? "the epoch's Jito merkle distributor, created and funded; synqers claim with proofs" : 'root anchored by a memo; claims through proofs'}`,
     ],
     ['Status', statusBadge(payout.status)],
     ['Leaves', `${integer(payout.leafCount)} · total ${synq(payout.total)}`],
@@ -326,4 +345,33 @@ function settlementBody(payout: Payout | undefined, epoch: Epoch, mode: string) 
       </table>
     </div>
     ${payout.batches.length > shown.length ? html`<p class="muted small">Showing ${integer(shown.length)} of ${integer(payout.batches.length)} transactions.</p>` : ''}`;
+}
+
+/** Claim progress of a web3 epoch: claimed and unclaimed, count and amount, the deadline, and the clawback. */
+function claimsBody(claims: ClaimsProgress, clawback: ClawbackRecord | undefined, payout: Payout) {
+  const { claimed, unclaimed, leaves, sponsored } = claims.totals;
+  const share = leaves === 0 ? 0 : Math.round((claimed.count / leaves) * 100);
+  const deadline = claims.claimDeadline ?? payout.claimDeadline;
+  return html`<div id="claim-progress" data-claimed="${claimed.count}" data-unclaimed="${unclaimed.count}">
+    <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="${leaves}" aria-valuenow="${claimed.count}">
+      <div class="progress-bar" style="width: ${share}%"></div>
+    </div>
+    ${facts([
+      [
+        'Claimed',
+        `${integer(claimed.count)} of ${plural(leaves, 'leaf', 'leaves')} · ${synq(claimed.amount)}${sponsored.count > 0 ? ` · ${integer(sponsored.count)} sponsored` : ''}`,
+      ],
+      ['Unclaimed', `${plural(unclaimed.count, 'leaf', 'leaves')} · ${synq(unclaimed.amount)}`],
+      ['Claim deadline', deadline ? instant(deadline.at) : '—'],
+      [
+        'Clawback',
+        clawback?.amount
+          ? `${synq(clawback.amount)} back to the treasury (${clawback.policy === 'return' ? 'returned to the pool' : "carried into those wallets' next leaves"})`
+          : 'not yet: after the deadline, what is unclaimed comes back to the treasury',
+      ],
+      ['Distributor', html`<code class="hash">${payout.distributor ?? '—'}</code>`],
+      ['Vault', html`<code class="hash">${payout.vault ?? '—'}</code>`],
+      ['Paid by claimants', payout.cost.claims ? `${sol(payout.cost.claims.claimantLamports)} · sponsor ${sol(payout.cost.claims.sponsorLamports)}` : '—'],
+    ])}
+  </div>`;
 }
