@@ -81,7 +81,8 @@ describe('the dashboard on a demo-seeded engine, in headless Chromium', () => {
     chmodSync(dataDir, 0o755);
     ({ child, demo } = await startDemo(path.join(dataDir, 'demo')));
     browser = await launchBrowser();
-  });
+    // The demo settles four epochs and has 57 wallets claim on chain: a minute or more on a loaded 2-core machine.
+  }, 240_000);
   afterAll(async () => {
     await browser?.close();
     if (child && child.exitCode === null) {
