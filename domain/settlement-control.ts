@@ -64,7 +64,7 @@ export function chooseMode(
   chainReady: boolean,
 ): SettlementControlEvent[] {
   const checks = new Checks();
-  const reason = checks.text('reason', command.reason, 500);
+  const reason = checks.text('reason', command.reason, 500, { multiline: true });
   if (typeof command.mode !== 'string' || !(SETTLEMENT_MODES as readonly string[]).includes(command.mode)) {
     checks.add('mode', `must be one of ${SETTLEMENT_MODES.join(', ')}`);
   }
@@ -85,7 +85,7 @@ export function pauseSettlement(state: SettlementControlState, run: { verificati
 
 export function resumeSettlement(state: SettlementControlState, command: { reason: unknown }): SettlementControlEvent[] {
   const checks = new Checks();
-  const reason = checks.text('reason', command.reason, 500);
+  const reason = checks.text('reason', command.reason, 500, { multiline: true });
   checks.done();
   if (!state.paused) reject('conflict', 'settlement', 'settlement is not paused');
   return [{ type: 'SettlementResumed', data: { verificationRunId: state.paused.verificationRunId, reason } }];

@@ -246,7 +246,7 @@ export function slash(state: StakeState, synqerId: string, command: { slashId: u
   const checks = new Checks();
   const slashId = checks.id('slashId', command.slashId);
   const requested = checks.amount('amount', command.amount);
-  const reason = checks.text('reason', command.reason);
+  const reason = checks.text('reason', command.reason, 500, { multiline: true });
   checks.done();
   if (repeatsRecorded(`slash ${slashId}`, state.operations.get(`slash:${slashId}`), { amount: requested.toString(), reason })) return [];
   const held = heldStake(state);

@@ -100,7 +100,7 @@ export function changePayoutWallet(state: SynqerState | undefined, command: { pa
 export function suspend(state: SynqerState | undefined, command: { reason: unknown }): SynqerEvent[] {
   const existing = requireSynqer(state);
   const checks = new Checks();
-  const reason = checks.text('reason', command.reason);
+  const reason = checks.text('reason', command.reason, 500, { multiline: true });
   checks.done();
   if (existing.status === 'suspended') reject('conflict', 'synqerId', `synqer ${existing.synqerId} is already suspended`);
   return [{ type: 'SynqerSuspended', data: { synqerId: existing.synqerId, reason } }];
@@ -109,7 +109,7 @@ export function suspend(state: SynqerState | undefined, command: { reason: unkno
 export function reinstate(state: SynqerState | undefined, command: { reason: unknown }): SynqerEvent[] {
   const existing = requireSynqer(state);
   const checks = new Checks();
-  const reason = checks.text('reason', command.reason);
+  const reason = checks.text('reason', command.reason, 500, { multiline: true });
   checks.done();
   if (existing.status === 'active') reject('conflict', 'synqerId', `synqer ${existing.synqerId} is not suspended`);
   return [{ type: 'SynqerReinstated', data: { synqerId: existing.synqerId, reason } }];

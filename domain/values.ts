@@ -13,17 +13,28 @@ export class Checks {
     if (this.problems.length > 0) throw new CommandRejected('invalid', this.problems);
   }
 
+  /** An id: 1 to 64 of `A-Za-z0-9_.:-`, starting with a letter or digit (so never a NUL, a control or a surrogate). */
   id(field: string, value: unknown): string {
-    if (typeof value !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/.test(value)) {
-      this.add(field, 'must be 1 to 64 letters, digits, "_", ".", ":" or "-", starting with a letter or digit');
+    if (typeof value !== 'string' || !ID.test(value)) {
+      this.add(field, ID_REASON);
       return '';
     }
     return value;
   }
 
-  text(field: string, value: unknown, max = 500): string {
+  /**
+   * Free text of 1 to `max` UTF-16 code units, not blank. Never a NUL, another C0 or C1 control character or DEL, nor a
+   * lone surrogate (half of a UTF-16 pair: not a character, and PostgreSQL refuses it, as it refuses NUL). `multiline`
+   * texts (an operator's reasons) may hold newlines and tabs; the others (regions, references, labels) are one line.
+   */
+  text(field: string, value: unknown, max = 500, { multiline = false } = {}): string {
     if (typeof value !== 'string' || value.trim().length === 0 || value.length > max) {
       this.add(field, `must be a non-empty string of at most ${max} characters`);
+      return '';
+    }
+    const unfit = textProblem(value, multiline);
+    if (unfit) {
+      this.add(field, unfit);
       return '';
     }
     return value;
@@ -94,8 +105,43 @@ export class Checks {
       this.add(field, 'must hold at most 32 labels, keys up to 64 and values up to 256 characters');
       return {};
     }
+    for (const [key, text] of entries) {
+      const unfit = textProblem(key, false) ?? textProblem(text as string, false);
+      if (unfit) {
+        this.add(field, `label ${JSON.stringify(key)}: ${unfit}`);
+        return {};
+      }
+    }
     return Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) as Record<string, string>;
   }
+}
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+const ID_REASON = 'must be 1 to 64 letters, digits, "_", ".", ":" or "-", starting with a letter or digit';
+
+/** An id as `Checks.id` takes it, or undefined: for the edges that need one before a command exists (path parameters). */
+export function idProblem(value: unknown): string | undefined {
+  return typeof value === 'string' && ID.test(value) ? undefined : ID_REASON;
+}
+
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** C0 controls (NUL among them), DEL and C1 controls; the multiline set lets tab and newline through. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL = /[\u0000-\u001F\u007F-\u009F]/;
+// eslint-disable-next-line no-control-regex -- as above
+const CONTROL_BUT_TAB_NEWLINE = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
+
+/** Why a text cannot be stored as it is (a NUL, a control character, a lone surrogate), or undefined when it can. */
+export function textProblem(value: string, multiline: boolean): string | undefined {
+  const control = (multiline ? CONTROL_BUT_TAB_NEWLINE : CONTROL).exec(value);
+  if (control) {
+    const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+    return `must not hold control characters (U+${code} at ${control.index})${multiline ? '; newline and tab are allowed' : ''}`;
+  }
+  const lone = LONE_SURROGATE.exec(value);
+  if (lone) return `must be well-formed UTF-16: a lone surrogate (U+${lone[0].charCodeAt(0).toString(16).toUpperCase()}) at ${lone.index} is not a character`;
+  return undefined;
 }
 
 /** 2^64 - 1: the largest amount an SPL token instruction, a token account, a Merkle leaf or a pool can hold. */

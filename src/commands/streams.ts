@@ -3,6 +3,7 @@ import { hash } from 'node:crypto';
 import type { Decider, DomainEvent } from '../../domain/decider';
 import { CommandRejected } from '../../domain/rejection';
 import { WrongExpectedRevisionError } from '../event-store/errors';
+import { isStreamName } from '../event-store/validate-append';
 import { KeyedQueue } from './keyed-queue';
 import type { EventMetadata, EventStore, ExpectedRevision, JsonObject } from '../event-store/event-store';
 
@@ -37,6 +38,9 @@ export async function load<S, E extends DomainEvent, C, Id>(store: EventStore, d
 async function read<S, E extends DomainEvent, C, Id>(store: EventStore, decider: Decider<S, E, C, Id>, stream: string): Promise<Loaded<S>> {
   let state = decider.initial();
   let revision: ExpectedRevision = 'no_stream';
+  // A name no append can take (an id with a NUL or a lone surrogate, which PostgreSQL would refuse to compare) holds
+  // nothing: the decider then refuses the id, naming its field, instead of the store failing on the query.
+  if (!isStreamName(stream)) return { state, revision };
   for await (const event of store.readStream(stream)) {
     state = decider.evolve(state, recorded<E>(event));
     revision = event.revision;
@@ -63,7 +67,9 @@ export async function loadThrough<S, E extends DomainEvent, C, Id>(
   through: (event: { type: string; data: Record<string, unknown> }) => boolean,
 ): Promise<S> {
   let state = decider.initial();
-  for await (const event of store.readStream(decider.streamOf(id))) {
+  const stream = decider.streamOf(id);
+  if (!isStreamName(stream)) return state;
+  for await (const event of store.readStream(stream)) {
     state = decider.evolve(state, recorded<E>(event));
     if (through({ type: event.type, data: event.data as Record<string, unknown> })) break;
   }

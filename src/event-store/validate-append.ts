@@ -4,12 +4,15 @@ import { InvalidEventError } from './errors';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/;
 
+/** Whether an append could take this stream name: a name it could not can hold no events, and need not be read. */
+export const isStreamName = (stream: string): boolean => STREAM_NAME.test(stream);
+
 /** Checks an append before any engine sees it, so both engines refuse the same input the same way. */
 export function validateAppend(stream: string, events: readonly EventToAppend[], expectedRevision: ExpectedRevision = 'any'): void {
   if (typeof expectedRevision === 'bigint' ? expectedRevision < 0n : !['any', 'no_stream', 'stream_exists'].includes(expectedRevision)) {
     throw new InvalidEventError('expectedRevision', 'must be any, no_stream, stream_exists or a revision >= 0');
   }
-  if (!STREAM_NAME.test(stream)) {
+  if (!isStreamName(stream)) {
     throw new InvalidEventError('stream', 'must be 1 to 200 letters, digits, "_", ".", ":" or "-", starting with a letter or digit');
   }
   if (events.length === 0) throw new InvalidEventError('events', 'must hold at least one event');
