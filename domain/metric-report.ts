@@ -133,7 +133,17 @@ export interface ReportContext {
   epoch: EpochInfo | undefined;
   /** Verifies an ed25519 signature (base58) of `message` by `publicKey` (base58). */
   verify: (message: Uint8Array, signature: string, publicKey: string) => boolean;
+  /** When the report is decided, as unix seconds: the engine's clock, passed in (the domain reads none). */
+  now: number;
+  /** How far past `now` a period may end, for synqers' clocks running fast (`REPORT_CLOCK_SKEW_SECONDS` by default). */
+  clockSkewSeconds: number;
 }
+
+/**
+ * A period may end at most this long after the engine's clock (5 minutes): a synqer's clock may run a little fast, but
+ * a report of work not done yet is refused (SYNQ_REPORT_CLOCK_SKEW_SECONDS sets another allowance).
+ */
+export const REPORT_CLOCK_SKEW_SECONDS = 300;
 
 /**
  * Accepts a parsed report. The same report id with the same content again is a no-op; each refusal has its own reason.
@@ -157,6 +167,14 @@ export function acceptReport(state: MetricReportsState, report: MetricReport, co
     repeatsRecorded(`report ${report.reportId}`, fields(earlier), fields(canonicalReportText(report)));
     // Same fields, another signature (ed25519 signs one way per key and text): nothing new to decide.
     return [];
+  }
+  const latestEnd = context.now + context.clockSkewSeconds;
+  if (Date.parse(report.periodEnd) / 1000 > latestEnd) {
+    reject(
+      'invalid',
+      'periodEnd',
+      `is in the future: a period may end at most ${context.clockSkewSeconds} s after the engine's clock (${toInstant(latestEnd)})`,
+    );
   }
   if (synqer.status === 'suspended') reject('conflict', 'synqerId', `synqer ${synqer.synqerId} is suspended`);
   if (!epoch) reject('conflict', 'epoch', `epoch ${report.epoch} is not open`);

@@ -86,7 +86,7 @@ describe('domain', () => {
         qosBps: 1,
         signature: 'x',
       });
-    const context = { synqer: registeredSynqer(key(2)), epoch, verify: () => true };
+    const context = { synqer: registeredSynqer(key(2)), epoch, verify: () => true, now: epoch.end, clockSkewSeconds: 300 };
     const accept = (report: MetricReport): MetricReportsCommand => ({ type: 'AcceptReport', data: { report, context } });
     const history: MetricReportEvent[] = [];
     let state = metricReportsDecider.initial();
@@ -191,7 +191,7 @@ describe('domain', () => {
     };
     const accept = (report: MetricReport): MetricReportsCommand => ({
       type: 'AcceptReport',
-      data: { report, context: { synqer, epoch, verify: verifyEd25519 } },
+      data: { report, context: { synqer, epoch, verify: verifyEd25519, now: epoch.end, clockSkewSeconds: 300 } },
     });
     const good = parseMetricReport({ ...content, signature: signEd25519(new TextEncoder().encode(canonicalReportText(content)), keypair) });
     spec

@@ -26,6 +26,8 @@ export interface AppConfig {
   logLevel?: LogLevel;
   /** SYNQ_PROJECTION_STALL_SECONDS: a projection behind the log whose state has not changed for this long is stalled (default 60). */
   projectionStallSeconds?: number;
+  /** SYNQ_REPORT_CLOCK_SKEW_SECONDS: how far past the engine's clock a metric report's period may end (default 300). */
+  reportClockSkewSeconds?: number;
 }
 
 /** pino's levels, most to least severe, and `silent`. */
@@ -103,6 +105,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   const stallText = text('SYNQ_PROJECTION_STALL_SECONDS');
   if (stallText !== undefined && (!/^\d{1,9}$/.test(stallText) || Number(stallText) < 1))
     problems.push(`SYNQ_PROJECTION_STALL_SECONDS: must be a whole number of seconds from 1, got "${stallText}"`);
+  const skewText = text('SYNQ_REPORT_CLOCK_SKEW_SECONDS');
+  if (skewText !== undefined && (!/^\d{1,6}$/.test(skewText) || Number(skewText) > 86_400))
+    problems.push(`SYNQ_REPORT_CLOCK_SKEW_SECONDS: must be a whole number of seconds from 0 to 86400, got "${skewText}"`);
 
   if (problems.length > 0) throw new ConfigError(problems);
   const dataDir = path.resolve(cwd, dataDirText);
@@ -117,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     ...(sponsorPathText === undefined ? {} : { sponsorKeypairPath: path.resolve(cwd, sponsorPathText) }),
     logLevel,
     ...(stallText === undefined ? {} : { projectionStallSeconds: Number(stallText) }),
+    ...(skewText === undefined ? {} : { reportClockSkewSeconds: Number(skewText) }),
   };
 }
 

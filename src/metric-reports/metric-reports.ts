@@ -15,12 +15,16 @@ import { WrongExpectedRevisionError } from '../event-store/errors';
 import { commandMetadata } from '../requests/request-metadata';
 import { SynqerDirectory } from '../synqers/synqer-directory';
 import { EngineMetrics } from '../observability/engine-metrics';
+import { APP_CONFIG, type AppConfig } from '../config/config';
 
 export const MAX_REPORTS_PER_BATCH = 5_000;
 
 export type ReportOutcome =
   | { index: number; reportId: string | null; status: 'accepted' | 'duplicate' }
   | { index: number; reportId: string | null; status: 'refused'; problems: Problem[] };
+
+/** What every report of a batch is decided with besides its synqer and epoch: its signatures' answers and the clock. */
+type BatchContext = Pick<reports.ReportContext, 'verify' | 'now' | 'clockSkewSeconds'>;
 
 /** What one stream's append recorded: checked against the epoch's cut-off once the batch is done. */
 interface Appended {
@@ -47,13 +51,18 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
   private readonly streams = new FoldedStreamCache(reports.metricReportsDecider, 50_000);
   /** In this process one batch decides and appends at a time (its signatures are checked before it waits). */
   private readonly oneBatchAtATime = new KeyedQueue();
+  /** How far past the engine's clock a report's period may end (SYNQ_REPORT_CLOCK_SKEW_SECONDS). */
+  private readonly clockSkewSeconds: number;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly signatures: SignatureVerifier,
     private readonly directory: SynqerDirectory,
     @Optional() private readonly metrics?: EngineMetrics,
-  ) {}
+    @Optional() @Inject(APP_CONFIG) config?: AppConfig,
+  ) {
+    this.clockSkewSeconds = config?.reportClockSkewSeconds ?? reports.REPORT_CLOCK_SKEW_SECONDS;
+  }
 
   async execute({ items, metadata }: SubmitMetricReports): Promise<ReportOutcome[]> {
     const outcomes: ReportOutcome[] = new Array(items.length);
@@ -76,7 +85,9 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
     const synqers = await this.directory.current();
     const verify = await this.verifySignatures([...groups.values()].flat(), synqers);
     await this.oneBatchAtATime.run('batch', async () => {
-      const appended = await this.decideAndAppend(groups, synqers, ledger.epochs, verify, metadata, outcomes);
+      // The clock is read once the batch's turn comes: no period may end later than now plus the allowance.
+      const context = { verify, now: Math.floor(Date.now() / 1000), clockSkewSeconds: this.clockSkewSeconds };
+      const appended = await this.decideAndAppend(groups, synqers, ledger.epochs, context, metadata, outcomes);
       if (appended.length > 0) await this.voidLateReports(appended, metadata, outcomes);
     });
     // Accepted, duplicate, and refused by reason: synq_metric_reports_*.
@@ -92,7 +103,7 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
     groups: Map<string, { index: number; report: reports.MetricReport }[]>,
     synqers: ReadonlyMap<string, SynqerState | undefined>,
     epochs: Map<number, EpochInfo>,
-    verify: reports.ReportContext['verify'],
+    context: BatchContext,
     metadata: CommandMetadata,
     outcomes: ReportOutcome[],
   ): Promise<Appended[]> {
@@ -107,7 +118,7 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
             stream,
             group,
             folded,
-            ...this.decideGroup(stream, group, folded.state, synqers.get(synqerId), epochs.get(epoch), verify, metadata, outcomes),
+            ...this.decideGroup(stream, group, folded.state, synqers.get(synqerId), epochs.get(epoch), context, metadata, outcomes),
           };
         }),
       );
@@ -143,7 +154,7 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
     initial: reports.MetricReportsState,
     synqer: SynqerState | undefined,
     epoch: EpochInfo | undefined,
-    verify: reports.ReportContext['verify'],
+    context: BatchContext,
     metadata: CommandMetadata,
     outcomes: ReportOutcome[],
   ): { events: EventToAppend[]; accepted: { index: number; reportId: string }[]; state: reports.MetricReportsState } {
@@ -152,7 +163,7 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
     const accepted: { index: number; reportId: string }[] = [];
     for (const { index, report } of group) {
       try {
-        const acceptedEvents = reports.metricReportsDecider.decide({ type: 'AcceptReport', data: { report, context: { synqer, epoch, verify } } }, state);
+        const acceptedEvents = reports.metricReportsDecider.decide({ type: 'AcceptReport', data: { report, context: { ...context, synqer, epoch } } }, state);
         outcomes[index] = { index, reportId: report.reportId, status: acceptedEvents.length > 0 ? 'accepted' : 'duplicate' };
         if (acceptedEvents.length > 0) accepted.push({ index, reportId: report.reportId });
         for (const event of acceptedEvents) {
