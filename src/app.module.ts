@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import { APP_CONFIG, type AppConfig } from './config/config';
 import { Database } from './database/database';
@@ -9,6 +9,7 @@ import { DevelopersModule } from './developers/developers';
 import { HealthController } from './health/health.controller';
 import { StakesModule } from './stakes/stakes';
 import { ProblemFilter } from './http/problem.filter';
+import { JsonObjectBody } from './http/json-body';
 import { MetricsModule } from './metric-reports/metric-reports';
 import { NetworkModule } from './network/network';
 import { SynqersModule } from './synqers/synqers';
@@ -71,6 +72,8 @@ export class AppModule {
       providers: [
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
+        // After the guard: a body that is not a JSON object (or not JSON) is refused before any route reads it.
+        { provide: APP_INTERCEPTOR, useClass: JsonObjectBody },
       ],
     };
   }

@@ -1,4 +1,5 @@
-import { Controller, Get, Inject, Module, Param, ParseIntPipe } from '@nestjs/common';
+import { Controller, Get, Inject, Module, Param } from '@nestjs/common';
+import { EpochParam } from '../requests/parameters';
 import { reject } from '../../domain/rejection';
 import { Roles } from '../auth/api-key.guard';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
@@ -16,7 +17,7 @@ export class AuditController {
    */
   @Get('epochs/:epoch')
   @Roles('auditor', 'operator')
-  async epoch(@Param('epoch', ParseIntPipe) epoch: number) {
+  async epoch(@Param('epoch', EpochParam) epoch: number) {
     try {
       return (await this.audit.run({ epoch })).epochs[0];
     } catch (error) {

@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import type { ChainGateway } from '../chain/chain-gateway';
 import { EmbeddedChain } from '../chain/embedded-chain';
 import { EmbeddedRpc, failure, INVALID_REQUEST } from '../chain/embedded-rpc';
+import { AnyJsonBody } from '../requests/any-json-body';
 
 /** A JSON-RPC request body larger than this is refused (a batch of 100 getMultipleAccounts of 100 keys is ~500 KB). */
 export const CHAIN_RPC_BODY_LIMIT = 1024 * 1024;
@@ -17,6 +18,7 @@ export class ChainRpcController {
 
   @Post('rpc')
   @HttpCode(200)
+  @AnyJsonBody()
   async rpcCall(@Body() body: unknown, @Req() request: Request, @Res({ passthrough: true }) response: Response): Promise<unknown> {
     const length = Number(request.header('content-length') ?? 0);
     if (length > CHAIN_RPC_BODY_LIMIT) {

@@ -1,4 +1,5 @@
-import { Body, Controller, Get, HttpCode, Module, Param, ParseIntPipe, Post, Query, Req } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Module, Param, Post, Query, Req } from '@nestjs/common';
+import { EpochParam, PublicKeyParam } from '../requests/parameters';
 import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import { reject } from '../../domain/rejection';
@@ -24,7 +25,7 @@ export class ClaimsController {
   @Get()
   @Roles('operator', 'auditor')
   async list(
-    @Param('epoch', ParseIntPipe) epoch: number,
+    @Param('epoch', EpochParam) epoch: number,
     @Req() request: AuthenticatedRequest,
     @Query('limit') limit?: string,
     @Query('offset') offset?: string,
@@ -35,7 +36,7 @@ export class ClaimsController {
 
   /** The wallet's claim and the unsigned transaction that claims it; `?sponsored=true`: one whose fee and rent the sponsor pays. */
   @Get(':wallet')
-  async claim(@Param('epoch', ParseIntPipe) epoch: number, @Param('wallet') wallet: string, @Query('sponsored') sponsored?: unknown) {
+  async claim(@Param('epoch', EpochParam) epoch: number, @Param('wallet', PublicKeyParam) wallet: string, @Query('sponsored') sponsored?: unknown) {
     if (sponsored !== undefined && sponsored !== 'true' && sponsored !== 'false') reject('invalid', 'sponsored', 'must be true or false');
     return this.claims.claimFor(epoch, wallet, sponsored === 'true');
   }
@@ -43,7 +44,7 @@ export class ClaimsController {
   /** The sponsored transaction signed by the wallet (`{ transaction: base64 }`): checked, co-signed by the sponsor, sent and confirmed. */
   @Post(':wallet/sponsored')
   @HttpCode(200)
-  async sponsored(@Param('epoch', ParseIntPipe) epoch: number, @Param('wallet') wallet: string, @Body() body: unknown, @Req() request: Request) {
+  async sponsored(@Param('epoch', EpochParam) epoch: number, @Param('wallet', PublicKeyParam) wallet: string, @Body() body: unknown, @Req() request: Request) {
     return this.claims.submitSponsored(epoch, wallet, body, { actor: `wallet:${String(wallet).slice(0, 44)}`, correlationId: correlationIdOf(request) });
   }
 }

@@ -1,4 +1,5 @@
-import { Controller, Get, HttpCode, Inject, Module, Param, ParseIntPipe, Post, Query, Req } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Module, Param, Post, Query, Req } from '@nestjs/common';
+import { EpochParam } from '../requests/parameters';
 import { randomUUID } from 'node:crypto';
 import { reject } from '../../domain/rejection';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
@@ -25,7 +26,7 @@ export class ClawbackController {
    */
   @Get('unclaimed')
   @Roles('operator', 'auditor')
-  async unclaimed(@Param('epoch', ParseIntPipe) epoch: number, @Query('limit') limit?: string, @Query('offset') offset?: string) {
+  async unclaimed(@Param('epoch', EpochParam) epoch: number, @Query('limit') limit?: string, @Query('offset') offset?: string) {
     return this.clawback.unclaimed(epoch, { limit: pageNumber('limit', limit, 100, 1, 1000), offset: pageNumber('offset', offset, 0, 0, 1_000_000_000) });
   }
 
@@ -36,13 +37,13 @@ export class ClawbackController {
   @Post('clawback')
   @HttpCode(200)
   @Roles('operator')
-  async run(@Param('epoch', ParseIntPipe) epoch: number, @Req() request: AuthenticatedRequest) {
+  async run(@Param('epoch', EpochParam) epoch: number, @Req() request: AuthenticatedRequest) {
     return this.clawback.run(epoch, commandMetadata(request, `clawback-${epoch}-${randomUUID()}`));
   }
 
   @Get('clawback')
   @Roles('operator', 'auditor')
-  async view(@Param('epoch', ParseIntPipe) epoch: number) {
+  async view(@Param('epoch', EpochParam) epoch: number) {
     return this.clawback.view(epoch);
   }
 }

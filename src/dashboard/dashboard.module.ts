@@ -1,4 +1,5 @@
-import { Controller, Get, Module, Param, ParseIntPipe, Query } from '@nestjs/common';
+import { Controller, Get, Module, Param, Query } from '@nestjs/common';
+import { EpochParam, IdParam } from '../requests/parameters';
 import { reject } from '../../domain/rejection';
 import { settlementQueries } from '../../projections/settlement';
 import { Roles } from '../auth/api-key.guard';
@@ -21,7 +22,7 @@ export class DashboardController {
    */
   @Get('epochs/:epoch/statistics')
   @Roles('operator', 'auditor')
-  async epochStatistics(@Param('epoch', ParseIntPipe) epoch: number) {
+  async epochStatistics(@Param('epoch', EpochParam) epoch: number) {
     const row = await settlementQueries.epochRow(this.reader, epoch);
     if (!row) reject('not_found', 'epoch', `epoch ${epoch} was never opened`);
     const reported = await settlementQueries.reportedTotals(this.reader, epoch);
@@ -65,7 +66,7 @@ export class DashboardController {
    */
   @Get('synqers/:id/epochs')
   @Roles('operator', 'auditor')
-  async synqerEpochs(@Param('id') id: string, @Query('limit') limit?: string) {
+  async synqerEpochs(@Param('id', IdParam) id: string, @Query('limit') limit?: string) {
     const take = limit === undefined ? 50 : Number(limit);
     if (limit !== undefined && (!/^\d+$/.test(limit) || take < 1 || take > 1000)) reject('invalid', 'limit', 'must be a whole number from 1 to 1000');
     if (!(await settlementQueries.synqerExists(this.reader, id))) reject('not_found', 'synqerId', `no synqer is registered as ${id}`);

@@ -1,4 +1,5 @@
 import { Body, Controller, ForbiddenException, Get, Inject, Module, Param, Post, Req } from '@nestjs/common';
+import { IdParam } from '../requests/parameters';
 import { CommandBus, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
 import { PublicKey } from '@solana/web3.js';
@@ -143,7 +144,7 @@ export class DevelopersController {
   @Post(':id/purchases')
   @Roles('operator')
   async purchase(
-    @Param('id') id: string,
+    @Param('id', IdParam) id: string,
     @Body() body: { purchaseId?: unknown; amount?: unknown; paymentReference?: unknown },
     @Req() request: AuthenticatedRequest,
   ) {
@@ -159,7 +160,7 @@ export class DevelopersController {
 
   @Post(':id/burns')
   @Roles('operator', 'developer')
-  async burn(@Param('id') id: string, @Body() body: { burnId?: unknown; amount?: unknown }, @Req() request: AuthenticatedRequest) {
+  async burn(@Param('id', IdParam) id: string, @Body() body: { burnId?: unknown; amount?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, id, { type: 'BurnForCredits', data: { burnId: body?.burnId, amount: body?.amount } });
     return this.view(id, request, (event) => event.type === 'TokensBurnedForCredits' && event.data.burnId === body?.burnId);
   }
@@ -171,7 +172,7 @@ export class DevelopersController {
    */
   @Post(':id/burns/onchain')
   @Roles('operator', 'developer')
-  async burnOnChain(@Param('id') id: string, @Body() body: { signature?: unknown }, @Req() request: AuthenticatedRequest) {
+  async burnOnChain(@Param('id', IdParam) id: string, @Body() body: { signature?: unknown }, @Req() request: AuthenticatedRequest) {
     ownAccountOnly(request, id);
     await this.commands.execute(new CreditOnChainBurn(id, body?.signature, commandMetadata(request, randomUUID())));
     return this.get(id, request);
@@ -181,7 +182,7 @@ export class DevelopersController {
   @Post(':id/usage')
   @Roles('operator', 'ingest')
   async consume(
-    @Param('id') id: string,
+    @Param('id', IdParam) id: string,
     @Body() body: { usageId?: unknown; credits?: unknown; sessionReference?: unknown },
     @Req() request: AuthenticatedRequest,
   ) {
@@ -191,7 +192,7 @@ export class DevelopersController {
 
   @Get(':id')
   @Roles('operator', 'auditor', 'developer', 'ingest')
-  async get(@Param('id') id: string, @Req() request: AuthenticatedRequest) {
+  async get(@Param('id', IdParam) id: string, @Req() request: AuthenticatedRequest) {
     return this.view(id, request, () => false);
   }
 

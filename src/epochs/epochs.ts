@@ -1,4 +1,5 @@
-import { Controller, Get, Inject, Module, Param, ParseIntPipe, Post, Query, Req } from '@nestjs/common';
+import { Controller, Get, Inject, Module, Param, Post, Query, Req } from '@nestjs/common';
+import { EpochParam, PublicKeyParam } from '../requests/parameters';
 import { CommandBus, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
 import { DISTRIBUTION_FORMAT } from '../../domain/epoch-settlement';
@@ -63,7 +64,7 @@ export class EpochsController {
   /** Closes the epoch, calculates its rewards and builds its distribution; after a failure, the same call resumes. */
   @Post(':epoch/close')
   @Roles('operator')
-  async close(@Param('epoch', ParseIntPipe) epoch: number, @Req() request: AuthenticatedRequest) {
+  async close(@Param('epoch', EpochParam) epoch: number, @Req() request: AuthenticatedRequest) {
     await this.commands.execute(new CloseEpoch(epoch, commandMetadata(request, randomUUID())));
     return this.epoch(epoch);
   }
@@ -80,7 +81,7 @@ export class EpochsController {
   /** The epoch on the ledger, how far its close has come, and its rewards and distribution once calculated. */
   @Get(':epoch')
   @Roles('operator', 'ingest', 'auditor')
-  async epoch(@Param('epoch', ParseIntPipe) epoch: number) {
+  async epoch(@Param('epoch', EpochParam) epoch: number) {
     const info = (await loadLatest(this.store, networkDecider)).epochs.get(epoch);
     if (!info) reject('not_found', 'epoch', `epoch ${epoch} was never opened`);
     const row = await settlementQueries.epochRow(this.reader, epoch);
@@ -90,7 +91,7 @@ export class EpochsController {
   /** Per-synqer results, largest reward first: `?limit=` (up to 1000) and `?offset=`. */
   @Get(':epoch/rewards')
   @Roles('operator', 'auditor')
-  async rewards(@Param('epoch', ParseIntPipe) epoch: number, @Query('limit') limit?: string, @Query('offset') offset?: string) {
+  async rewards(@Param('epoch', EpochParam) epoch: number, @Query('limit') limit?: string, @Query('offset') offset?: string) {
     const take = pageNumber('limit', limit, 100, 1, 1000);
     const skip = pageNumber('offset', offset, 0, 0, 1_000_000_000);
     const rows = await settlementQueries.rewardsPage(this.reader, epoch, take, skip);
@@ -117,7 +118,7 @@ export class EpochsController {
   /** Root, total and leaf count, in the format of Jito's merkle-distributor. */
   @Get(':epoch/distribution')
   @Roles('operator', 'auditor', 'developer', 'ingest')
-  async distribution(@Param('epoch', ParseIntPipe) epoch: number) {
+  async distribution(@Param('epoch', EpochParam) epoch: number) {
     const row = await this.distributionRow(epoch);
     return {
       epoch,
@@ -133,7 +134,7 @@ export class EpochsController {
   /** A wallet's claim: amount, leaf index and proof (hex, bottom up), from the stored tree levels (kept in memory once asked for). */
   @Get(':epoch/distribution/:wallet')
   @Roles('operator', 'auditor', 'developer', 'ingest')
-  async claim(@Param('epoch', ParseIntPipe) epoch: number, @Param('wallet') wallet: string) {
+  async claim(@Param('epoch', EpochParam) epoch: number, @Param('wallet', PublicKeyParam) wallet: string) {
     const cached = this.claims.claim(epoch, wallet);
     if (cached) return { epoch, wallet, index: cached.index, amount: cached.amount, amountLocked: '0', root: cached.root, proof: cached.proof };
     if (cached === null) reject('not_found', 'wallet', `wallet ${wallet} has no claim in epoch ${epoch}`);

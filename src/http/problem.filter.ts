@@ -12,6 +12,7 @@ const TITLES: Record<number, string> = {
   404: 'Not found',
   409: 'Conflict',
   413: 'Payload too large',
+  415: 'Unsupported media type',
   422: 'Unprocessable request',
   500: 'Internal error',
   503: 'Service unavailable',
@@ -49,12 +50,17 @@ function describe(error: unknown): { status: number; detail: string; problems: P
     const body = error.getResponse();
     const message = typeof body === 'string' ? body : ((body as { message?: unknown }).message ?? error.message);
     const detail = Array.isArray(message) ? message.join('; ') : String(message);
+    // The router could not decode a path parameter (percent-encoding that is not UTF-8, e.g. a lone surrogate's %ED%A0%80).
+    if (error.getStatus() === 400 && /^Failed to decode param/.test(detail)) return undecodablePath();
     // Nest hands body-parser's JSON syntax errors over as a bare 400 carrying JSON.parse's message.
     if (error.getStatus() === 400 && /JSON/.test(detail)) {
       return { status: 400, detail: 'the request body is not valid JSON', problems: [{ field: 'body', reason: 'the request body is not valid JSON' }] };
     }
-    return { status: error.getStatus(), detail, problems: [] };
+    // An exception of ours that names its fields (415 `content-type`) says so in its body.
+    const named = typeof body === 'object' && Array.isArray((body as { problems?: unknown }).problems) ? (body as { problems: Problem[] }).problems : [];
+    return { status: error.getStatus(), detail, problems: named };
   }
+  if ((error as Error | undefined)?.name === 'URIError' && (error as { status?: number }).status === 400) return undecodablePath();
   // body-parser's errors (malformed JSON, too large) carry a 4xx status of their own.
   const parserError = error as { status?: number; type?: string; message?: string };
   if (typeof parserError.status === 'number' && parserError.status >= 400 && parserError.status < 500) {
@@ -62,4 +68,9 @@ function describe(error: unknown): { status: number; detail: string; problems: P
     return { status: parserError.status, detail, problems: [{ field: 'body', reason: detail }] };
   }
   return { status: 500, detail: 'the engine failed to handle this request; it is logged', problems: [] };
+}
+
+function undecodablePath(): { status: number; detail: string; problems: Problem[] } {
+  const reason = 'is not percent-encoded UTF-8';
+  return { status: 400, detail: `path: ${reason}`, problems: [{ field: 'path', reason }] };
 }

@@ -1,4 +1,5 @@
 import { Body, Controller, Get, Global, HttpCode, Module, Param, Post, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { IdParam } from '../requests/parameters';
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -148,7 +149,7 @@ export class ProjectionsController {
   @Post(':name/rebuild')
   @HttpCode(202)
   @Roles('operator')
-  rebuild(@Param('name') name: string) {
+  rebuild(@Param('name', IdParam) name: string) {
     return this.ask(name, { action: 'rebuild' });
   }
 
@@ -156,7 +157,7 @@ export class ProjectionsController {
   @Post(':name/rewind')
   @HttpCode(202)
   @Roles('operator')
-  async rewind(@Param('name') name: string, @Body() body: { toPosition?: unknown; toEpoch?: unknown }) {
+  async rewind(@Param('name', IdParam) name: string, @Body() body: { toPosition?: unknown; toEpoch?: unknown }) {
     return this.ask(name, { action: 'rewind', toPosition: body?.toPosition, toEpoch: body?.toEpoch });
   }
 
@@ -164,7 +165,7 @@ export class ProjectionsController {
   @Post(':name/resume')
   @HttpCode(202)
   @Roles('operator')
-  resume(@Param('name') name: string) {
+  resume(@Param('name', IdParam) name: string) {
     return this.ask(name, { action: 'resume' });
   }
 

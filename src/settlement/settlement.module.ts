@@ -1,4 +1,5 @@
-import { Body, Controller, Get, HttpCode, Inject, Module, Param, ParseIntPipe, Post, Req } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Module, Param, Post, Req } from '@nestjs/common';
+import { EpochParam } from '../requests/parameters';
 import { randomUUID } from 'node:crypto';
 import { networkDecider } from '../../domain/network';
 import * as control from '../../domain/settlement-control';
@@ -35,13 +36,13 @@ export class SettlementController {
   @Post('epochs/:epoch/settlement')
   @HttpCode(200)
   @Roles('operator')
-  async settle(@Param('epoch', ParseIntPipe) epoch: number, @Req() request: AuthenticatedRequest) {
+  async settle(@Param('epoch', EpochParam) epoch: number, @Req() request: AuthenticatedRequest) {
     return this.settleEpoch.run(epoch, commandMetadata(request, `settle-${epoch}-${randomUUID()}`));
   }
 
   @Get('epochs/:epoch/settlement')
   @Roles('operator', 'auditor')
-  async get(@Param('epoch', ParseIntPipe) epoch: number) {
+  async get(@Param('epoch', EpochParam) epoch: number) {
     return this.settleEpoch.view(epoch);
   }
 

@@ -1,4 +1,5 @@
 import { Body, Controller, Get, Inject, Module, Param, Post, Req } from '@nestjs/common';
+import { IdParam } from '../requests/parameters';
 import { CommandBus, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
 import { checkSignature } from '../../domain/chain-proofs';
@@ -109,7 +110,7 @@ export class StakesController {
 
   @Post('deposits')
   @Roles('operator')
-  async deposit(@Param('id') id: string, @Body() body: { depositId?: unknown; amount?: unknown }, @Req() request: AuthenticatedRequest) {
+  async deposit(@Param('id', IdParam) id: string, @Body() body: { depositId?: unknown; amount?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, { type: 'DepositStake', data: { synqerId: id, depositId: body?.depositId, amount: body?.amount } });
     return this.view(id, (event) => event.type === 'StakeDeposited' && event.data.depositId === body?.depositId);
   }
@@ -120,21 +121,21 @@ export class StakesController {
    */
   @Post('deposits/onchain')
   @Roles('operator')
-  async depositOnChain(@Param('id') id: string, @Body() body: { signature?: unknown }, @Req() request: AuthenticatedRequest) {
+  async depositOnChain(@Param('id', IdParam) id: string, @Body() body: { signature?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.commands.execute(new CreditOnChainDeposit(id, body?.signature, commandMetadata(request, randomUUID())));
     return this.get(id);
   }
 
   @Post('unstake-requests')
   @Roles('operator')
-  async requestUnstake(@Param('id') id: string, @Body() body: { requestId?: unknown; amount?: unknown }, @Req() request: AuthenticatedRequest) {
+  async requestUnstake(@Param('id', IdParam) id: string, @Body() body: { requestId?: unknown; amount?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, { type: 'RequestUnstake', data: { synqerId: id, requestId: body?.requestId, amount: body?.amount } });
     return this.view(id, (event) => event.type === 'UnstakeRequested' && event.data.requestId === body?.requestId);
   }
 
   @Post('withdrawals')
   @Roles('operator')
-  async withdraw(@Param('id') id: string, @Body() body: { requestId?: unknown }, @Req() request: AuthenticatedRequest) {
+  async withdraw(@Param('id', IdParam) id: string, @Body() body: { requestId?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, { type: 'WithdrawStake', data: { synqerId: id, requestId: body?.requestId } });
     // The vault pays back the on-chain-backed part on chain, once, as the withdrawal's own event ordered; a retry resumes it.
     const chainTransfer = await this.movements.returnStake(id, String(body?.requestId), commandMetadata(request, randomUUID()));
@@ -143,7 +144,7 @@ export class StakesController {
 
   @Post('slashes')
   @Roles('operator')
-  async slash(@Param('id') id: string, @Body() body: { slashId?: unknown; amount?: unknown; reason?: unknown }, @Req() request: AuthenticatedRequest) {
+  async slash(@Param('id', IdParam) id: string, @Body() body: { slashId?: unknown; amount?: unknown; reason?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, { type: 'SlashStake', data: { synqerId: id, slashId: body?.slashId, amount: body?.amount, reason: body?.reason } });
     // The slashed on-chain-backed stake moves from the vault to the treasury on chain, once, as the slash's event ordered.
     const chainTransfer = await this.movements.moveSlash(id, String(body?.slashId), commandMetadata(request, randomUUID()));
@@ -152,7 +153,9 @@ export class StakesController {
 
   @Get()
   @Roles('operator', 'auditor', 'ingest')
-  async get(@Param('id') id: string) {
+  async get(@Param('id', IdParam) id: string) {
+    // A synqer never registered has no stake to show: 404, not a stake of zero.
+    if (!(await loadSynqer(this.store, id))) reject('not_found', 'synqerId', `no synqer is registered as ${id}`);
     return this.view(id, () => false);
   }
 

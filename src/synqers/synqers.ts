@@ -1,4 +1,5 @@
 import { Body, Controller, Get, Inject, Module, Param, Post, Put, Req } from '@nestjs/common';
+import { IdParam } from '../requests/parameters';
 import { CommandBus, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
 import { networkDecider } from '../../domain/network';
@@ -57,28 +58,28 @@ export class SynqersController {
 
   @Put(':id/payout-wallet')
   @Roles('operator')
-  async changePayoutWallet(@Param('id') id: string, @Body() body: { payoutWallet?: unknown }, @Req() request: AuthenticatedRequest) {
+  async changePayoutWallet(@Param('id', IdParam) id: string, @Body() body: { payoutWallet?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, id, { type: 'ChangePayoutWallet', data: { payoutWallet: body?.payoutWallet } });
     return this.get(id);
   }
 
   @Post(':id/suspend')
   @Roles('operator')
-  async suspend(@Param('id') id: string, @Body() body: { reason?: unknown }, @Req() request: AuthenticatedRequest) {
+  async suspend(@Param('id', IdParam) id: string, @Body() body: { reason?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, id, { type: 'SuspendSynqer', data: { reason: body?.reason } });
     return this.get(id);
   }
 
   @Post(':id/reinstate')
   @Roles('operator')
-  async reinstate(@Param('id') id: string, @Body() body: { reason?: unknown }, @Req() request: AuthenticatedRequest) {
+  async reinstate(@Param('id', IdParam) id: string, @Body() body: { reason?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, id, { type: 'ReinstateSynqer', data: { reason: body?.reason } });
     return this.get(id);
   }
 
   @Get(':id')
   @Roles('operator', 'ingest', 'auditor')
-  async get(@Param('id') id: string) {
+  async get(@Param('id', IdParam) id: string) {
     const state = await loadSynqer(this.store, id);
     if (!state) reject('not_found', 'synqerId', `no synqer is registered as ${id}`);
     return { ...state, payoutWallet: state.wallets[state.wallets.length - 1].payoutWallet };

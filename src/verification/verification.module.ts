@@ -1,4 +1,5 @@
 import { Controller, Get, Module, Param, Post, Query, Req } from '@nestjs/common';
+import { IdParam } from '../requests/parameters';
 import { reject } from '../../domain/rejection';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
@@ -31,7 +32,7 @@ export class VerificationController {
 
   @Get(':id')
   @Roles('operator', 'auditor')
-  async get(@Param('id') id: string) {
+  async get(@Param('id', IdParam) id: string) {
     const run = await this.verifier.get(id);
     if (!run) reject('not_found', 'id', `no verification run ${id}`);
     return run;
