@@ -4,7 +4,9 @@ import { CqrsModule } from '@nestjs/cqrs';
 import { APP_CONFIG, type AppConfig } from './config/config';
 import { Database } from './database/database';
 import { EVENT_STORE, type EventStore } from './event-store/event-store';
+import { ThrottlerGuard } from '@nestjs/throttler';
 import { ApiKeyGuard } from './auth/api-key.guard';
+import { publicRateLimitModule } from './http/public-rate-limit';
 import { DevelopersModule } from './developers/developers';
 import { HealthController } from './health/health.controller';
 import { StakesModule } from './stakes/stakes';
@@ -52,6 +54,7 @@ export class AppModule {
       imports: [
         InfrastructureModule.forRoot(config, database, eventStore, chain),
         CqrsModule.forRoot(),
+        publicRateLimitModule(config),
         ProjectionsModule,
         SynqersModule,
         NetworkModule,
@@ -71,6 +74,7 @@ export class AppModule {
       controllers: [HealthController],
       providers: [
         { provide: APP_GUARD, useClass: ApiKeyGuard },
+        { provide: APP_GUARD, useClass: ThrottlerGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
         // After the guard: a body that is not a JSON object (or not JSON) is refused before any route reads it.
         { provide: APP_INTERCEPTOR, useClass: JsonObjectBody },

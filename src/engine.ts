@@ -18,6 +18,10 @@ import { JsonLoggerService } from './observability/json-logger';
 import { MeasuredEventStore } from './observability/measured-event-store';
 import { ObservabilityModule } from './observability/observability.module';
 import { requestLogging } from './observability/request-logging';
+import { authenticate } from './auth/api-keys';
+import { authenticateFirst } from './http/authenticate-first';
+import { declaredRoutes, RouteTable } from './http/routes';
+import { noStore, securityHeaders } from './http/security-headers';
 
 export interface RunningEngine {
   app: INestApplication;
@@ -54,6 +58,12 @@ export async function startEngine(
     });
     // First of all: the correlation id, one log line per request, the HTTP metrics.
     app.use(requestLogging({ logger: options.jsonLogger, metrics }));
+    // Security headers (helmet) and no caching of answers, on every answer, refusals included.
+    (app as NestExpressApplication).disable('x-powered-by');
+    app.use(securityHeaders(), noStore());
+    // The key before the body: a request that needs a key and has none valid is answered 401 unread.
+    const pool = database.pool;
+    app.use(authenticateFirst(new RouteTable(declaredRoutes(app)), (key) => authenticate(pool, key)));
     // A batch of 5,000 signed reports is about 2.5 MB; anything far larger is refused with 413.
     (app as NestExpressApplication).useBodyParser('json', { limit: '8mb' });
     publishApiDocs(app);

@@ -4,12 +4,18 @@ import type { Request } from 'express';
 import { Database } from '../database/database';
 import { authenticate, type ApiKeyPrincipal, type Role } from './api-keys';
 
-const ROLES_KEY = 'synq:roles';
+export const ROLES_KEY = 'synq:roles';
 export const KEY_CACHE_MS = 5_000;
 /** The roles allowed on a route; routes without it are public (health, docs). */
 export const Roles = (...roles: Role[]) => SetMetadata(ROLES_KEY, roles);
 
 export type AuthenticatedRequest = Request & { principal: ApiKeyPrincipal };
+
+/** The key a request presents: `Authorization: Bearer <key>`, else `X-Api-Key`. */
+export function presentedKey(request: Request): string | undefined {
+  const header = request.header('authorization');
+  return header?.startsWith('Bearer ') ? header.slice(7).trim() : request.header('x-api-key');
+}
 
 /** 401 without a valid key (header `Authorization: Bearer <key>` or `X-Api-Key`), 403 for a role the route does not allow. */
 @Injectable()
@@ -36,9 +42,9 @@ export class ApiKeyGuard implements CanActivate {
     const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, [context.getHandler(), context.getClass()]);
     if (!roles) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const header = request.header('authorization');
-    const key = header?.startsWith('Bearer ') ? header.slice(7).trim() : request.header('x-api-key');
-    const principal = key ? await this.principalOf(key) : undefined;
+    const key = presentedKey(request);
+    // Usually proven already, before the body was read (src/http/authenticate-first.ts).
+    const principal = (request as Partial<AuthenticatedRequest>).principal ?? (key ? await this.principalOf(key) : undefined);
     if (!principal) throw new UnauthorizedException('a valid API key is required (Authorization: Bearer <key>)');
     if (!roles.includes(principal.role)) throw new ForbiddenException(`the ${principal.role} role may not do this; allowed: ${roles.join(', ')}`);
     request.principal = principal;

@@ -1,4 +1,5 @@
 import { Body, Controller, HttpCode, Inject, Module, Post, Req, Res, type DynamicModule } from '@nestjs/common';
+import { SkipThrottle } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
 import type { ChainGateway } from '../chain/chain-gateway';
 import { EmbeddedChain } from '../chain/embedded-chain';
@@ -10,8 +11,10 @@ export const CHAIN_RPC_BODY_LIMIT = 1024 * 1024;
 
 /**
  * `POST /chain/rpc`: Solana's JSON-RPC over the embedded chain, public like a cluster's endpoint (no API key; the
- * server listens on 127.0.0.1 only). Every answer is JSON-RPC, with HTTP 200, errors included.
+ * server listens on 127.0.0.1 only). Every answer is JSON-RPC, with HTTP 200, errors included. Not rate limited
+ * (src/http/public-rate-limit.ts): it stands for a cluster's endpoint, which wallets' libraries poll many times a second.
  */
+@SkipThrottle()
 @Controller('chain')
 export class ChainRpcController {
   constructor(@Inject(EmbeddedRpc) private readonly rpc: EmbeddedRpc) {}

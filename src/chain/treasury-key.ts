@@ -1,5 +1,6 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import { ensurePrivateDir } from '../config/private-dir';
 import { Keypair } from '@solana/web3.js';
 import type { AppConfig } from '../config/config';
 import { ChainError } from './chain-gateway';
@@ -44,7 +45,7 @@ export function treasuryKeyLoader(config: AppConfig): () => Promise<Keypair> {
 export async function loadOrCreateTreasuryKey(config: AppConfig): Promise<Keypair> {
   const file = treasuryKeypairPath(config);
   const keypair = Keypair.generate();
-  await mkdir(path.dirname(file), { recursive: true });
+  await ensurePrivateDir(path.dirname(file));
   try {
     await writeFile(file, JSON.stringify([...keypair.secretKey]), { mode: 0o600, flag: 'wx' });
     await chmod(file, 0o600);

@@ -1,5 +1,6 @@
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import { ensurePrivateDir } from '../config/private-dir';
 import { Keypair } from '@solana/web3.js';
 import type { AppConfig } from '../config/config';
 import { loadKeypairFile, treasuryKeypairPath } from '../chain/treasury-key';
@@ -17,7 +18,7 @@ export const sponsorKeypairPath = (config: AppConfig): string =>
 
 async function loadOrCreate(file: string): Promise<Keypair> {
   const keypair = Keypair.generate();
-  await mkdir(path.dirname(file), { recursive: true });
+  await ensurePrivateDir(path.dirname(file));
   try {
     await writeFile(file, JSON.stringify([...keypair.secretKey]), { mode: 0o600, flag: 'wx' });
     await chmod(file, 0o600);

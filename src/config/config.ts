@@ -28,6 +28,11 @@ export interface AppConfig {
   projectionStallSeconds?: number;
   /** SYNQ_REPORT_CLOCK_SKEW_SECONDS: how far past the engine's clock a metric report's period may end (default 300). */
   reportClockSkewSeconds?: number;
+  /**
+   * SYNQ_PUBLIC_RATE_LIMIT: requests a minute one client may make to each public route (health, metrics, claims)
+   * before 429 (default 600, src/http/public-rate-limit.ts); 0: no limit.
+   */
+  publicRateLimit?: number;
 }
 
 /** pino's levels, most to least severe, and `silent`. */
@@ -109,6 +114,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   if (skewText !== undefined && (!/^\d{1,6}$/.test(skewText) || Number(skewText) > 86_400))
     problems.push(`SYNQ_REPORT_CLOCK_SKEW_SECONDS: must be a whole number of seconds from 0 to 86400, got "${skewText}"`);
 
+  const rateText = text('SYNQ_PUBLIC_RATE_LIMIT');
+  if (rateText !== undefined && !/^\d{1,9}$/.test(rateText))
+    problems.push(`SYNQ_PUBLIC_RATE_LIMIT: must be a whole number of requests a minute (0: no limit), got "${rateText}"`);
+
   if (problems.length > 0) throw new ConfigError(problems);
   const dataDir = path.resolve(cwd, dataDirText);
   return {
@@ -123,6 +132,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     logLevel,
     ...(stallText === undefined ? {} : { projectionStallSeconds: Number(stallText) }),
     ...(skewText === undefined ? {} : { reportClockSkewSeconds: Number(skewText) }),
+    ...(rateText === undefined ? {} : { publicRateLimit: Number(rateText) }),
   };
 }
 

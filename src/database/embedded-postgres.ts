@@ -6,7 +6,8 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client } from 'pg';
-import { assertDataDirReachable, packagedNativeDir, postgresUser, usableBinaries, type PostgresBinaries, type RunAs } from './postgres-binaries';
+import { ensurePrivateDir } from '../config/private-dir';
+import { assertDataDirReachable, canReach, packagedNativeDir, postgresUser, usableBinaries, type PostgresBinaries, type RunAs } from './postgres-binaries';
 
 /** A running embedded PostgreSQL server owned by this process. */
 export interface EmbeddedDatabase {
@@ -47,7 +48,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const databaseName = options.databaseName ?? DATABASE_NAME;
   const dataDir = path.resolve(options.dataDir);
   const clusterDir = path.join(dataDir, 'postgres');
-  await ensureTraversableDir(dataDir);
+  await ensureDataDir(dataDir, log);
   const running = await serverOfLiveEngine(clusterDir);
   if (running) {
     // Another process (an engine) runs this cluster: a command-line tool uses that server and leaves it running.
@@ -60,6 +61,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   // PostgreSQL refuses to run as root; as root it runs as the `postgres` OS user (created if missing).
   const runAs = process.getuid?.() === 0 ? await postgresUser() : undefined;
+  if (runAs) await letPostgresIn(dataDir, runAs);
   if (runAs) await assertDataDirReachable(dataDir, runAs);
   await clearStalePostmaster(clusterDir, log);
   const password = await readOrCreatePassword(dataDir);
@@ -214,13 +216,29 @@ function describe(error: unknown, recentLog: string[]): string {
   return tail ? `${message} (${tail})` : message;
 }
 
-/** As root the server runs as `postgres`, which must be able to reach the folder. */
-async function ensureTraversableDir(dir: string): Promise<void> {
-  await fs.mkdir(dir, { recursive: true });
-  if (process.getuid?.() === 0) {
-    const mode = (await fs.stat(dir)).mode & 0o777;
-    if ((mode & 0o001) === 0) await fs.chmod(dir, mode | 0o711);
-  }
+/**
+ * The data folder holds the keys (treasury, sponsor, the database's password: each 0600): made 0700 when missing. One
+ * made before (0755 by older versions) keeps its mode, with a warning when other users may read or write it.
+ */
+async function ensureDataDir(dir: string, log: (line: string) => void): Promise<void> {
+  const { created } = await ensurePrivateDir(dir);
+  if (created) return;
+  const mode = (await fs.stat(dir)).mode & 0o777;
+  if ((mode & 0o066) !== 0)
+    log(`warning: the data folder ${dir} is mode 0${mode.toString(8)}: other users may read or write it; chmod 700 it (as root: chgrp postgres and chmod 710)`);
+}
+
+/**
+ * As root the server runs as `postgres`, which must be able to enter the data folder (to reach `postgres/`, its own,
+ * 0700): a root-owned data folder it cannot enter gets the postgres group with search only (0710: no listing, and the
+ * keys in it stay root's, 0600). Anything else is left as it is (assertDataDirReachable then says what is closed).
+ */
+async function letPostgresIn(dir: string, runAs: RunAs): Promise<void> {
+  if (await canReach(dir, runAs)) return;
+  const stat = await fs.stat(dir);
+  if (stat.uid !== 0) return;
+  await fs.chown(dir, 0, runAs.gid);
+  await fs.chmod(dir, (stat.mode & 0o777 & ~0o070) | 0o010);
 }
 
 /**

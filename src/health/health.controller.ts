@@ -1,5 +1,6 @@
-import { Controller, Get, HttpStatus, Inject, Optional, Res } from '@nestjs/common';
-import type { Response } from 'express';
+import { Controller, Get, HttpStatus, Inject, Optional, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import type { AuthenticatedRequest } from '../auth/api-key.guard';
 import { Database } from '../database/database';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { ProjectionRunner } from '../projections/projection-runner';
@@ -17,6 +18,11 @@ export interface HealthReport {
   projectionsError?: string;
 }
 
+/** What `/health` tells a caller without a key: up or down, nothing about versions, migrations or projections. */
+export interface MinimalHealth {
+  status: 'up' | 'down';
+}
+
 @Controller('health')
 export class HealthController {
   constructor(
@@ -25,9 +31,19 @@ export class HealthController {
     @Optional() private readonly projections?: ProjectionRunner,
   ) {}
 
-  /** 200 when the database and the event store answer, 503 otherwise; always the full report. */
+  /**
+   * 200 when the database and the event store answer, 503 otherwise. Public (no `@Roles`): without a valid key only
+   * `{ status: 'up' | 'down' }`; with any valid key (proven before the route, src/http/authenticate-first.ts) the full report.
+   */
   @Get()
-  async health(@Res({ passthrough: true }) response: Response): Promise<HealthReport> {
+  async health(@Req() request: Request, @Res({ passthrough: true }) response: Response): Promise<HealthReport | MinimalHealth> {
+    const report = await this.report();
+    if (report.status !== 'ok') response.status(HttpStatus.SERVICE_UNAVAILABLE);
+    if (!(request as Partial<AuthenticatedRequest>).principal) return { status: report.status === 'ok' ? 'up' : 'down' };
+    return report;
+  }
+
+  private async report(): Promise<HealthReport> {
     const report: HealthReport = {
       status: 'ok',
       database: { reachable: true, source: this.database.source },
@@ -61,7 +77,6 @@ export class HealthController {
         report.projectionsError = (error as Error).message;
       }
     }
-    if (report.status !== 'ok') response.status(HttpStatus.SERVICE_UNAVAILABLE);
     return report;
   }
 }
