@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, chmodSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Pool } from 'pg';
+import { createApiKey } from '../src/auth/api-keys';
 import { PostgresEventStore } from '../src/event-store/postgres-event-store';
 import { makeEvents } from './event-store.contract';
 
@@ -43,8 +44,11 @@ async function startProcess(dataDir: string, ownProcessGroup = false): Promise<E
   return { child, url, output: () => output, exited };
 }
 
+/** An auditor's key, made in the embedded database on the first start (the data folder is kept from test to test). */
+let auditorKey: string | undefined;
+
 async function health(url: string): Promise<{ status: string; database: { source: string }; eventStore: { lastPosition: string } }> {
-  const response = await fetch(`${url}/health`);
+  const response = await fetch(`${url}/health`, { headers: auditorKey ? { authorization: `Bearer ${auditorKey}` } : {} });
   expect(response.status).toBe(200);
   return (await response.json()) as Awaited<ReturnType<typeof health>>;
 }
@@ -75,9 +79,12 @@ describe('engine process on embedded PostgreSQL', () => {
   it('starts on a fresh data folder, answers /health, and stops the database on SIGTERM', async () => {
     running = await startProcess(dataDir);
     expect(running.output()).toContain('initialising embedded PostgreSQL');
-    expect(await health(running.url)).toMatchObject({ status: 'ok', database: { source: 'embedded' }, eventStore: { lastPosition: '0' } });
+    // Without a key: up, nothing more.
+    expect(await health(running.url)).toEqual({ status: 'up' });
 
     const pool = embeddedPool(dataDir);
+    auditorKey = (await createApiKey(pool, 'auditor')).key;
+    expect(await health(running.url)).toMatchObject({ status: 'ok', database: { source: 'embedded' }, eventStore: { lastPosition: '0' } });
     await new PostgresEventStore(pool).append('synqer-persisted', makeEvents(3));
     await pool.end();
     expect((await health(running.url)).eventStore.lastPosition).toBe('3');

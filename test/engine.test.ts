@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 
 Logger.overrideLogger(['error', 'warn']);
+import { createApiKey } from '../src/auth/api-keys';
 import { startEngine, type RunningEngine } from '../src/engine';
 import { createTestDatabase, type TestDatabase } from './support/database';
 import { makeEvents } from './event-store.contract';
@@ -22,9 +23,10 @@ describe('engine on an external PostgreSQL (DATABASE_URL)', () => {
     await db.drop();
   });
 
-  it('migrates at start and reports health', async () => {
+  it('migrates at start and reports health (in detail to a caller with a key)', async () => {
     await engine.eventStore.append('synqer-1', makeEvents(2));
-    const response = await fetch(`${engine.url}/health`);
+    const { key } = await createApiKey(engine.database.pool, 'auditor');
+    const response = await fetch(`${engine.url}/health`, { headers: { authorization: `Bearer ${key}` } });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
       status: 'ok',
@@ -57,7 +59,7 @@ describe('engine on an external PostgreSQL (DATABASE_URL)', () => {
     });
   });
 
-  it('answers 503 with the reason when the database is gone', async () => {
+  it('answers 503 down when the database is gone', async () => {
     const second = await startEngine(
       { databaseUrl: db.url, eventStoreConnectionString: undefined, port: 0, dataDir: '/nonexistent-not-used' },
       new Logger('engine-test'),
@@ -67,8 +69,8 @@ describe('engine on an external PostgreSQL (DATABASE_URL)', () => {
     try {
       const response = await fetch(`${second.url}/health`);
       expect(response.status).toBe(503);
-      const body = await response.json();
-      expect(body).toMatchObject({ status: 'unavailable', database: { reachable: false, error: expect.any(String) } });
+      // No key can be proven without the database: the caller learns only that the engine is down.
+      expect(await response.json()).toEqual({ status: 'down' });
     } finally {
       await second.app.close();
     }

@@ -153,6 +153,8 @@ describe('rate limits on the public routes', () => {
     expect(refused.body).toMatchObject({ status: 429, title: 'Too many requests', detail: expect.stringContaining(`at most ${PUBLIC_LIMIT} a minute`) });
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     for (let i = 0; i < PUBLIC_LIMIT * 2; i++) expect((await api.call('GET', '/synqers/nobody', api.keys.operator)).status).toBe(404);
+    // A public route asked with a valid key (a monitor reading /health in detail) is not limited either.
+    for (let i = 0; i < PUBLIC_LIMIT * 2; i++) expect((await api.call('GET', '/health', api.keys.auditor)).status).toBe(200);
   });
 });
 

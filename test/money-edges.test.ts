@@ -70,7 +70,7 @@ describe('money edges over HTTP', () => {
   });
 
   it('answers a rewind past the end of the log with a 422, and takes one at the end', async () => {
-    const last = BigInt((await api.call('GET', '/health', undefined)).body.eventStore.lastPosition as string);
+    const last = BigInt((await api.call('GET', '/health', api.keys.auditor)).body.eventStore.lastPosition as string);
     expect(await refused('POST', '/projections/settlement/rewind', { toPosition: (1n << 63n).toString() })).toEqual(['toPosition']);
     expect(await refused('POST', '/projections/settlement/rewind', { toPosition: (last + 1n).toString() })).toEqual(['toPosition']);
     expect((await api.call('POST', '/projections/settlement/rewind', op(), { toPosition: last.toString() })).status).toBe(202);
@@ -81,7 +81,7 @@ describe('money edges over HTTP', () => {
 
   it('shows a projection that stopped making progress as stalled in /health, /projections and /metrics', async () => {
     const settlement = async () =>
-      ((await api.call('GET', '/health', undefined)).body.projections as { name: string; stalled: boolean; status: string }[]).find(
+      ((await api.call('GET', '/health', api.keys.auditor)).body.projections as { name: string; stalled: boolean; status: string }[]).find(
         (p) => p.name === 'settlement',
       )!;
     // Caught up: not stalled, however long nothing happens.
@@ -106,7 +106,7 @@ describe('money edges over HTTP', () => {
     );
     await waitUntil(async () => (await settlement()).stalled);
     expect(await settlement()).toMatchObject({ stalled: true });
-    const developers = ((await api.call('GET', '/health', undefined)).body.projections as { name: string; stalled: boolean }[]).find(
+    const developers = ((await api.call('GET', '/health', api.keys.auditor)).body.projections as { name: string; stalled: boolean }[]).find(
       (p) => p.name === 'developers',
     );
     expect(developers?.stalled).toBe(false);
