@@ -268,7 +268,9 @@ function freshDataDir(dataDir: string): void {
     throw new Error(`${dataDir} holds files the demo did not make; choose another folder with --data-dir`);
   }
   rmSync(dataDir, { recursive: true, force: true });
-  mkdirSync(dataDir, { recursive: true });
+  // Its parents as mkdir makes them; the folder itself private (it will hold keys), as the engine makes its own.
+  mkdirSync(path.dirname(dataDir), { recursive: true });
+  mkdirSync(dataDir, { mode: 0o700 });
   writeFileSync(path.join(dataDir, MARKER), 'made by synq demo; removed and made again by each run\n');
 }
 
