@@ -19,7 +19,7 @@ import { MeasuredEventStore } from './observability/measured-event-store';
 import { ObservabilityModule } from './observability/observability.module';
 import { requestLogging } from './observability/request-logging';
 import { authenticate } from './auth/api-keys';
-import { authenticateFirst } from './http/authenticate-first';
+import { authenticateFirst, continueOnlyWhenAllowed } from './http/authenticate-first';
 import { declaredRoutes, RouteTable } from './http/routes';
 import { noStore, securityHeaders } from './http/security-headers';
 
@@ -64,6 +64,7 @@ export async function startEngine(
     // The key before the body: a request that needs a key and has none valid is answered 401 unread.
     const pool = database.pool;
     app.use(authenticateFirst(new RouteTable(declaredRoutes(app)), (key) => authenticate(pool, key)));
+    continueOnlyWhenAllowed(app.getHttpServer());
     // A batch of 5,000 signed reports is about 2.5 MB; anything far larger is refused with 413.
     (app as NestExpressApplication).useBodyParser('json', { limit: '8mb' });
     publishApiDocs(app);
