@@ -69,6 +69,16 @@ describe('configuration', () => {
     expect(() => loadConfig({ PORT: '80a' })).toThrow('PORT: must be a whole number');
   });
 
+  it('reads SYNQ_PUBLIC_RATE_LIMIT (requests a minute, 0: none) and refuses anything else', () => {
+    expect(loadConfig({ SYNQ_PUBLIC_RATE_LIMIT: '120' }).publicRateLimit).toBe(120);
+    expect(loadConfig({ SYNQ_PUBLIC_RATE_LIMIT: '0' }).publicRateLimit).toBe(0);
+    expect(loadConfig({}).publicRateLimit).toBeUndefined();
+    for (const bad of ['-1', '1.5', 'lots'])
+      expect(() => loadConfig({ SYNQ_PUBLIC_RATE_LIMIT: bad })).toThrow(
+        `SYNQ_PUBLIC_RATE_LIMIT: must be a whole number of requests a minute (0: no limit), got "${bad}"`,
+      );
+  });
+
   it('never shows a password', () => {
     expect(redactUrl('postgres://postgres:secret@127.0.0.1:5432/synq')).toBe('postgres://postgres:***@127.0.0.1:5432/synq');
   });
