@@ -3,6 +3,7 @@ import { Logger, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { JSON_RPC_REQUEST_SCHEMA, PROBLEM_SCHEMA } from './openapi/openapi';
 import type { AddressInfo } from 'node:net';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/config';
@@ -110,9 +111,13 @@ function publishApiDocs(app: INestApplication): void {
     new DocumentBuilder()
       .setTitle('synq-settlement')
       .setDescription('Settlement engine of the Multisynq relay network. Amounts and positions are decimal strings; errors are application/problem+json.')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key: synq_<id>_<secret>' })
-      .addSecurityRequirements('bearer')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key: synq_<id>_<secret>' }, 'bearer')
       .build(),
   );
+  // Every error's body (src/http/problem.filter.ts), referred to by each route's error answers.
+  document.components = {
+    ...document.components,
+    schemas: { ...document.components?.schemas, Problem: PROBLEM_SCHEMA, JsonRpcRequest: JSON_RPC_REQUEST_SCHEMA },
+  };
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 }

@@ -23,7 +23,7 @@ describe('hybrid token movements (purchases, stake withdrawals, slashes) and pro
     ).toBe(201);
   };
   const verify = async () =>
-    (await api.call('POST', '/verification/runs', api.keys.auditor)).body as {
+    (await api.call('POST', '/verification/runs', api.keys.operator)).body as {
       discrepancyCount: number;
       discrepancies: Discrepancy[];
       checked: Record<string, number>;

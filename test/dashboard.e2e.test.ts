@@ -123,7 +123,7 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
         s.synqerId === 's7' ? { qosBps: 7_000, uptimeSeconds: 550 } : { bytes: 800_000 * (8 - i), sessions: 2 + ((i * 3) % 7), qosBps: 9_000 + i * 100 },
     });
     expect((await api.call('POST', '/epochs/3/settlement', api.keys.operator)).body).toMatchObject({ mode: 'hybrid', status: 'settled' });
-    const verification = await api.call('POST', '/verification/runs', api.keys.auditor);
+    const verification = await api.call('POST', '/verification/runs', api.keys.operator);
     expect(verification.body).toMatchObject({ discrepancyCount: 0 });
 
     browser = await launchBrowser();
@@ -382,7 +382,7 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
       [treasuryKey],
       'rogue transfer',
     );
-    const run = (await api.call('POST', '/verification/runs', api.keys.auditor)).body;
+    const run = (await api.call('POST', '/verification/runs', api.keys.operator)).body;
     expect(run.discrepancyCount).toBe(2);
 
     const { page, errors } = await open();

@@ -37,7 +37,7 @@ function helpers(api: () => TestApi, setup: () => { mint: string; treasuryAccoun
       expect(opened.status).toBe(201);
     },
     verify: async (): Promise<Run> => {
-      const run = await api().call('POST', '/verification/runs', api().keys.auditor);
+      const run = await api().call('POST', '/verification/runs', api().keys.operator);
       expect(run.status).toBe(201);
       return run.body as Run;
     },

@@ -127,7 +127,7 @@ describe('observability: /metrics and JSON logs', () => {
 
     const settled = await api.call('POST', '/epochs/1/settlement', api.keys.operator);
     expect(settled.body).toMatchObject({ mode: 'hybrid', status: 'settled' });
-    expect((await api.call('POST', '/verification/runs', api.keys.auditor)).body).toMatchObject({ discrepancyCount: 0 });
+    expect((await api.call('POST', '/verification/runs', api.keys.operator)).body).toMatchObject({ discrepancyCount: 0 });
 
     // A transfer out of the treasury the books never ordered: the next run finds it.
     const treasuryKey = await loadTreasuryKey({ databaseUrl: undefined, eventStoreConnectionString: undefined, port: 0, dataDir: api.dataDir });
@@ -142,7 +142,7 @@ describe('observability: /metrics and JSON logs', () => {
       [treasuryKey],
       'rogue transfer',
     );
-    const rogue = await api.call('POST', '/verification/runs', api.keys.auditor);
+    const rogue = await api.call('POST', '/verification/runs', api.keys.operator);
     expect(rogue.body.discrepancyCount).toBeGreaterThan(0);
 
     await api.engine.app.get(ProjectionRunner).waitFor();

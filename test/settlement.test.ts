@@ -169,7 +169,7 @@ describe('settlement modes and hybrid payouts on the embedded chain', () => {
     expect(await treasuryBalance()).toBe(treasury - total);
     const shown = await api.call('GET', '/epochs/4/settlement', api.keys.auditor);
     expect(shown.body).toMatchObject({ distributor: distributor.toBase58(), vault: vault.toBase58(), funded: true });
-    const run = await api.call('POST', '/verification/runs', api.keys.auditor);
+    const run = await api.call('POST', '/verification/runs', api.keys.operator);
     expect(run.body).toMatchObject({ discrepancyCount: 0, checked: { anchors: 1 } });
   });
 

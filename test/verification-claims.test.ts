@@ -112,7 +112,7 @@ describe('replay-verification of web3 distributors and the claims on them', () =
       expect(landed?.signers).toEqual([wallet]);
     }
     // Over HTTP as well, recorded as a run.
-    const recorded = await api.call('POST', '/verification/runs', api.keys.auditor);
+    const recorded = await api.call('POST', '/verification/runs', api.keys.operator);
     expect(recorded.body).toMatchObject({ discrepancyCount: 0, checked: { distributors: 3, claims: 4 } });
     // The books learned who claimed, once (two runs, one event per claim), with the landed transaction's slot.
     const observedEvents: { wallet: string; amount: string; signature: string; slot: string }[] = [];

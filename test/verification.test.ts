@@ -16,7 +16,7 @@ describe('replay-verification of the chain against the books', () => {
   let treasuryKey: Keypair;
 
   const verify = async () => {
-    const run = await api.call('POST', '/verification/runs', api.keys.auditor);
+    const run = await api.call('POST', '/verification/runs', api.keys.operator);
     expect(run.status).toBe(201);
     return run.body as { runId: string; discrepancyCount: number; discrepancies: Discrepancy[]; byType: Record<string, number> };
   };

@@ -1,13 +1,14 @@
-import { SetMetadata, UnauthorizedException, ForbiddenException, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { applyDecorators, SetMetadata, UnauthorizedException, ForbiddenException, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { Database } from '../database/database';
+import { ApiKeyRoles } from '../openapi/openapi';
 import { authenticate, type ApiKeyPrincipal, type Role } from './api-keys';
 
 export const ROLES_KEY = 'synq:roles';
 export const KEY_CACHE_MS = 5_000;
-/** The roles allowed on a route; routes without it are public (health, docs). */
-export const Roles = (...roles: Role[]) => SetMetadata(ROLES_KEY, roles);
+/** The roles allowed on a route; routes without it are public (health, docs). Documented in OpenAPI (bearer, 401, 403). */
+export const Roles = (...roles: Role[]) => applyDecorators(SetMetadata(ROLES_KEY, roles), ApiKeyRoles(roles));
 
 export type AuthenticatedRequest = Request & { principal: ApiKeyPrincipal };
 

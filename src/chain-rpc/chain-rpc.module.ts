@@ -1,4 +1,5 @@
 import { Body, Controller, HttpCode, Inject, Module, Post, Req, Res, type DynamicModule } from '@nestjs/common';
+import { ApiBody, ApiOperation, ApiResponse } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
 import type { ChainGateway } from '../chain/chain-gateway';
@@ -22,6 +23,16 @@ export class ChainRpcController {
   @Post('rpc')
   @HttpCode(200)
   @AnyJsonBody()
+  @ApiOperation({ summary: "Solana's JSON-RPC over the embedded chain (public); every answer is JSON-RPC, errors included" })
+  @ApiBody({
+    required: true,
+    schema: {
+      oneOf: [{ $ref: '#/components/schemas/JsonRpcRequest' }, { type: 'array', minItems: 1, items: { $ref: '#/components/schemas/JsonRpcRequest' } }],
+    },
+  })
+  @ApiResponse({ status: 200, description: 'A JSON-RPC answer (a result or an error), or an array of them for a batch' })
+  @ApiResponse({ status: 204, description: 'Only notifications: nothing to answer' })
+  @ApiResponse({ status: 413, description: 'A body over 1 MB: a JSON-RPC error' })
   async rpcCall(@Body() body: unknown, @Req() request: Request, @Res({ passthrough: true }) response: Response): Promise<unknown> {
     const length = Number(request.header('content-length') ?? 0);
     if (length > CHAIN_RPC_BODY_LIMIT) {

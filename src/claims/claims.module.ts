@@ -4,6 +4,7 @@ import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import { reject } from '../../domain/rejection';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
+import { ApiCommand, Schema } from '../openapi/openapi';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import type { ChainGateway } from '../chain/chain-gateway';
 import { CHAIN_GATEWAY } from '../chain/open-chain';
@@ -44,6 +45,15 @@ export class ClaimsController {
   /** The sponsored transaction signed by the wallet (`{ transaction: base64 }`): checked, co-signed by the sponsor, sent and confirmed. */
   @Post(':wallet/sponsored')
   @HttpCode(200)
+  @ApiCommand({
+    summary: 'Submit a sponsored claim the wallet signed: checked, co-signed by the sponsor, sent and confirmed (public)',
+    body: Schema.object({
+      transaction: { type: 'string', format: 'byte', minLength: 1, description: 'The transaction of GET ?sponsored=true, signed by the wallet, base64' },
+    }),
+    status: 200,
+    answers: 'The confirmed claim and what the sponsor paid (the same transaction again: the same answer)',
+    errors: [404, 409, 503],
+  })
   async sponsored(@Param('epoch', EpochParam) epoch: number, @Param('wallet', PublicKeyParam) wallet: string, @Body() body: unknown, @Req() request: Request) {
     return this.claims.submitSponsored(epoch, wallet, body, { actor: `wallet:${String(wallet).slice(0, 44)}`, correlationId: correlationIdOf(request) });
   }

@@ -3,6 +3,7 @@ import { EpochParam } from '../requests/parameters';
 import { randomUUID } from 'node:crypto';
 import { reject } from '../../domain/rejection';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
+import { ApiCommand } from '../openapi/openapi';
 import type { ChainGateway } from '../chain/chain-gateway';
 import { CHAIN_GATEWAY } from '../chain/open-chain';
 import { treasuryKeyLoader } from '../chain/treasury-key';
@@ -37,6 +38,12 @@ export class ClawbackController {
   @Post('clawback')
   @HttpCode(200)
   @Roles('operator')
+  @ApiCommand({
+    summary: "After the claim deadline, take back a web3 epoch's unclaimed rewards, once",
+    status: 200,
+    answers: 'The clawback',
+    errors: [404, 409, 503],
+  })
   async run(@Param('epoch', EpochParam) epoch: number, @Req() request: AuthenticatedRequest) {
     return this.clawback.run(epoch, commandMetadata(request, `clawback-${epoch}-${randomUUID()}`));
   }

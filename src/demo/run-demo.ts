@@ -165,7 +165,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       const closed = await operator('POST', `/epochs/${epoch}/close`);
       const settled = await operator('POST', `/epochs/${epoch}/settlement`);
       // A hybrid settlement verifies the chain itself; a web2 epoch is verified here (the chain must not have moved).
-      const run = settled.verification ?? (await api('POST', '/verification/runs', keys.auditor));
+      const run = settled.verification ?? (await api('POST', '/verification/runs', keys.operator));
       const rewards = await api('GET', `/epochs/${epoch}/rewards?limit=1000`, keys.auditor);
       const results = rewards.results as { synqerId: string; reward: string }[];
       epochs.push({
@@ -413,7 +413,7 @@ async function claimWeb3Epoch(
   say(`epoch ${epoch}: ${unclaimed.unclaimed.count} leaves unclaimed, ${unclaimed.secondsLeft} s to the deadline: moving the chain clock past it`);
   await api('POST', '/chain/clock', keys.operator, { advanceSeconds: Number(unclaimed.secondsLeft) + 60 });
   const clawback = await api('POST', `/epochs/${epoch}/clawback`, keys.operator);
-  const run = await api('POST', '/verification/runs', keys.auditor);
+  const run = await api('POST', '/verification/runs', keys.operator);
   const settlement = await api('GET', `/epochs/${epoch}/settlement`, keys.auditor);
   return {
     epoch,

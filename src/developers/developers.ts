@@ -9,6 +9,7 @@ import * as developer from '../../domain/developer';
 import { currentPolicy, networkDecider } from '../../domain/network';
 import { reject } from '../../domain/rejection';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
+import { ApiCommand, Schema } from '../openapi/openapi';
 import type { ChainGateway } from '../chain/chain-gateway';
 import { loadChainSetup } from '../treasury/chain-setup';
 import { CHAIN_GATEWAY } from '../chain/open-chain';
@@ -134,6 +135,13 @@ export class DevelopersController {
 
   @Post()
   @Roles('operator')
+  @ApiCommand({
+    summary: 'Register a developer',
+    body: Schema.object({ developerId: Schema.id(), wallet: Schema.publicKey('Its wallet, which on-chain burns come from') }),
+    status: 201,
+    answers: 'The account as registered',
+    errors: [409],
+  })
   async register(@Body() body: { developerId?: unknown; wallet?: unknown }, @Req() request: AuthenticatedRequest) {
     const developerId = typeof body?.developerId === 'string' ? body.developerId : '';
     await this.run(request, developerId, { type: 'RegisterDeveloper', data: { developerId: body?.developerId, wallet: body?.wallet } });
@@ -143,6 +151,13 @@ export class DevelopersController {
   /** Purchases are recorded by operators once the payment is confirmed. */
   @Post(':id/purchases')
   @Roles('operator')
+  @ApiCommand({
+    summary: "Record a developer's purchase of $SYNQ, once its payment is confirmed",
+    body: Schema.object({ purchaseId: Schema.id(), amount: Schema.amount(), paymentReference: Schema.text(200) }),
+    status: 201,
+    answers: 'The account right after this purchase, and its chain transfer (hybrid)',
+    errors: [404, 409, 503],
+  })
   async purchase(
     @Param('id', IdParam) id: string,
     @Body() body: { purchaseId?: unknown; amount?: unknown; paymentReference?: unknown },
@@ -160,6 +175,13 @@ export class DevelopersController {
 
   @Post(':id/burns')
   @Roles('operator', 'developer')
+  @ApiCommand({
+    summary: 'Burn $SYNQ for data credits (a developer key: its own account only)',
+    body: Schema.object({ burnId: Schema.id(), amount: Schema.amount() }),
+    status: 201,
+    answers: 'The account right after this burn',
+    errors: [404, 409],
+  })
   async burn(@Param('id', IdParam) id: string, @Body() body: { burnId?: unknown; amount?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, id, { type: 'BurnForCredits', data: { burnId: body?.burnId, amount: body?.amount } });
     return this.view(id, request, (event) => event.type === 'TokensBurnedForCredits' && event.data.burnId === body?.burnId);
@@ -172,6 +194,13 @@ export class DevelopersController {
    */
   @Post(':id/burns/onchain')
   @Roles('operator', 'developer')
+  @ApiCommand({
+    summary: "Credit a burn the developer's wallet made on chain, once per transaction",
+    body: Schema.object({ signature: Schema.signature('The burn transaction') }),
+    status: 201,
+    answers: 'The account',
+    errors: [404, 409, 503],
+  })
   async burnOnChain(@Param('id', IdParam) id: string, @Body() body: { signature?: unknown }, @Req() request: AuthenticatedRequest) {
     ownAccountOnly(request, id);
     await this.commands.execute(new CreditOnChainBurn(id, body?.signature, commandMetadata(request, randomUUID())));
@@ -181,6 +210,13 @@ export class DevelopersController {
   /** Usage is reported by the network (ingest) or operators. */
   @Post(':id/usage')
   @Roles('operator', 'ingest')
+  @ApiCommand({
+    summary: "Consume a developer's data credits",
+    body: Schema.object({ usageId: Schema.id(), credits: Schema.amount(), sessionReference: Schema.text(200) }),
+    status: 201,
+    answers: 'The account right after this usage',
+    errors: [404, 409],
+  })
   async consume(
     @Param('id', IdParam) id: string,
     @Body() body: { usageId?: unknown; credits?: unknown; sessionReference?: unknown },

@@ -7,6 +7,7 @@ import { networkDecider } from '../../domain/network';
 import { reject } from '../../domain/rejection';
 import { settlementQueries, type EpochRow } from '../../projections/settlement';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
+import { ApiCommand } from '../openapi/openapi';
 import { loadLatest, type CommandMetadata } from '../commands/streams';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
@@ -64,6 +65,12 @@ export class EpochsController {
   /** Closes the epoch, calculates its rewards and builds its distribution; after a failure, the same call resumes. */
   @Post(':epoch/close')
   @Roles('operator')
+  @ApiCommand({
+    summary: 'Close an epoch: cut-off, rewards, Merkle distribution (again: resumes)',
+    status: 201,
+    answers: 'The epoch',
+    errors: [404, 409, 503],
+  })
   async close(@Param('epoch', EpochParam) epoch: number, @Req() request: AuthenticatedRequest) {
     await this.commands.execute(new CloseEpoch(epoch, commandMetadata(request, randomUUID())));
     return this.epoch(epoch);

@@ -6,6 +6,7 @@ import { networkDecider, type EpochInfo } from '../../domain/network';
 import { CommandRejected, reject, type Problem } from '../../domain/rejection';
 import type { SynqerState } from '../../domain/synqer';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
+import { ApiCommand, Schema } from '../openapi/openapi';
 import { deterministicId, FoldedStreamCache, loadLatest, toEnvelopes, type CommandMetadata } from '../commands/streams';
 import { SignatureVerifier } from '../commands/signature-verifier';
 import { KeyedQueue } from '../commands/keyed-queue';
@@ -240,6 +241,30 @@ export class MetricReportsController {
   @Post()
   @HttpCode(200)
   @Roles('ingest')
+  @ApiCommand({
+    summary: 'Submit signed metric reports, 1 to 5000',
+    body: Schema.object({
+      reports: {
+        type: 'array',
+        minItems: 1,
+        maxItems: 5000,
+        items: Schema.object({
+          reportId: Schema.id(),
+          synqerId: Schema.id(),
+          epoch: Schema.integer(1, 1_000_000_000),
+          periodStart: Schema.instant(),
+          periodEnd: Schema.instant('After periodStart'),
+          bytes: Schema.amount({ allowZero: true }),
+          sessions: Schema.integer(0, 1_000_000_000),
+          uptimeSeconds: Schema.integer(0, 1_000_000_000, "At most the period's length"),
+          qosBps: Schema.integer(0, 10_000),
+          signature: { type: 'string', minLength: 1, description: 'ed25519 over the canonical text (docs/api.md), base58' },
+        }),
+      },
+    }),
+    status: 200,
+    answers: 'accepted, duplicate and refused counts, and one result per report, in order (a refused report is not an error)',
+  })
   async submit(@Body() body: { reports?: unknown }, @Req() request: AuthenticatedRequest) {
     if (!Array.isArray(body?.reports) || body.reports.length === 0 || body.reports.length > MAX_REPORTS_PER_BATCH) {
       reject('invalid', 'reports', `must be an array of 1 to ${MAX_REPORTS_PER_BATCH} metric reports`);

@@ -5,6 +5,7 @@ import * as network from '../../domain/network';
 import { reject } from '../../domain/rejection';
 import { toInstant } from '../../domain/values';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
+import { ApiCommand, Schema } from '../openapi/openapi';
 import { decideAndAppend, loadLatest, loadThrough, type CommandMetadata, type Requested } from '../commands/streams';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
@@ -64,6 +65,13 @@ export class NetworkController {
 
   @Post('treasury/fundings')
   @Roles('operator')
+  @ApiCommand({
+    summary: 'Record a treasury funding',
+    body: Schema.object({ amount: Schema.amount(), reference: Schema.text(200, 'Its id: the same reference again is the same funding') }),
+    status: 201,
+    answers: 'The treasury right after this funding',
+    errors: [409],
+  })
   async fund(@Body() body: { amount?: unknown; reference?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, { type: 'FundTreasury', data: { amount: body?.amount, reference: body?.reference } });
     // The treasury as it stood right after this funding: a repeat answers what the funding answered.
@@ -79,6 +87,40 @@ export class NetworkController {
 
   @Post('policy')
   @Roles('operator')
+  @ApiCommand({
+    summary: 'Adopt a new policy version, effective from the next epoch opened',
+    body: Schema.object(
+      {
+        weightBytesBps: Schema.integer(0, 10_000, 'With weightSessionsBps, sums to 10000'),
+        weightSessionsBps: Schema.integer(0, 10_000),
+        minUptimeBps: Schema.integer(0, 10_000),
+        minQosBps: Schema.integer(0, 10_000),
+        stakeBoostMaxBps: Schema.integer(0, 10_000),
+        stakeTarget: Schema.amount(),
+        creditsPerToken: Schema.amount(),
+        unstakeCooldownEpochs: Schema.integer(0, 1_000),
+        maxPoolPerEpoch: Schema.amount(),
+        solPriceInSynq: Schema.amount(),
+        claimWindowSeconds: Schema.integer(86_400, 10 * 365 * 86_400),
+        minimumPayout: Schema.amount({ allowZero: true }),
+        unclaimedRewards: Schema.oneOf(['carry', 'return']),
+        sponsoredClaimMinimum: Schema.amount({ allowZero: true }),
+      },
+      [
+        'weightBytesBps',
+        'weightSessionsBps',
+        'minUptimeBps',
+        'minQosBps',
+        'stakeBoostMaxBps',
+        'stakeTarget',
+        'creditsPerToken',
+        'unstakeCooldownEpochs',
+        'maxPoolPerEpoch',
+      ],
+    ),
+    status: 201,
+    answers: 'The policy in force and every version adopted',
+  })
   async adoptPolicy(@Body() body: Record<string, unknown>, @Req() request: AuthenticatedRequest) {
     await this.run(request, { type: 'AdoptPolicy', data: body ?? {} });
     return this.policy();
@@ -94,6 +136,13 @@ export class NetworkController {
 
   @Post('epochs')
   @Roles('operator')
+  @ApiCommand({
+    summary: 'Open the next epoch',
+    body: Schema.object({ epoch: Schema.integer(1, 1_000_000_000), start: Schema.instant(), end: Schema.instant(), rewardPool: Schema.amount() }),
+    status: 201,
+    answers: 'The epoch as opened',
+    errors: [409],
+  })
   async open(@Body() body: { epoch?: unknown; start?: unknown; end?: unknown; rewardPool?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, { type: 'OpenEpoch', data: { epoch: body?.epoch, start: body?.start, end: body?.end, rewardPool: body?.rewardPool } });
     return this.epoch(typeof body?.epoch === 'number' ? body.epoch : 0);

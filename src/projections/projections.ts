@@ -10,6 +10,7 @@ import { networkDecider } from '../../domain/network';
 import { reject } from '../../domain/rejection';
 import { Checks } from '../../domain/values';
 import { Roles } from '../auth/api-key.guard';
+import { ApiCommand, Schema } from '../openapi/openapi';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { Database } from '../database/database';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
@@ -149,6 +150,7 @@ export class ProjectionsController {
   @Post(':name/rebuild')
   @HttpCode(202)
   @Roles('operator')
+  @ApiCommand({ summary: 'Rebuild a projection into a new generation', status: 202, answers: 'The request and the projection', errors: [404] })
   rebuild(@Param('name', IdParam) name: string) {
     return this.ask(name, { action: 'rebuild' });
   }
@@ -157,6 +159,18 @@ export class ProjectionsController {
   @Post(':name/rewind')
   @HttpCode(202)
   @Roles('operator')
+  @ApiCommand({
+    summary: "Rewind a projection to a position, or to a closed epoch's cut-off, and pause it there",
+    body: {
+      type: 'object',
+      description: 'Exactly one of toPosition and toEpoch',
+      properties: { toPosition: Schema.amount({ allowZero: true, description: 'A position of the log' }), toEpoch: Schema.integer(1, 1_000_000_000) },
+      oneOf: [{ required: ['toPosition'] }, { required: ['toEpoch'] }],
+    },
+    status: 202,
+    answers: 'The request and the projection',
+    errors: [404, 409],
+  })
   async rewind(@Param('name', IdParam) name: string, @Body() body: { toPosition?: unknown; toEpoch?: unknown }) {
     return this.ask(name, { action: 'rewind', toPosition: body?.toPosition, toEpoch: body?.toEpoch });
   }
@@ -165,6 +179,7 @@ export class ProjectionsController {
   @Post(':name/resume')
   @HttpCode(202)
   @Roles('operator')
+  @ApiCommand({ summary: 'Let a paused or failed projection go on', status: 202, answers: 'The request and the projection', errors: [404] })
   resume(@Param('name', IdParam) name: string) {
     return this.ask(name, { action: 'resume' });
   }

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { networkDecider } from '../../domain/network';
 import * as control from '../../domain/settlement-control';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
+import { ApiCommand, Schema } from '../openapi/openapi';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { decideAndAppend, loadLatest } from '../commands/streams';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
@@ -36,6 +37,12 @@ export class SettlementController {
   @Post('epochs/:epoch/settlement')
   @HttpCode(200)
   @Roles('operator')
+  @ApiCommand({
+    summary: 'Settle a closed epoch in its mode, exactly once (again: resumes, or answers the settlement)',
+    status: 200,
+    answers: 'The settlement',
+    errors: [404, 409, 503],
+  })
   async settle(@Param('epoch', EpochParam) epoch: number, @Req() request: AuthenticatedRequest) {
     return this.settleEpoch.run(epoch, commandMetadata(request, `settle-${epoch}-${randomUUID()}`));
   }
@@ -63,6 +70,13 @@ export class SettlementController {
   @Post('settlement/mode')
   @HttpCode(200)
   @Roles('operator')
+  @ApiCommand({
+    summary: 'Choose the settlement mode from the next epoch opened',
+    body: Schema.object({ mode: Schema.oneOf(['web2', 'hybrid', 'web3']), reason: Schema.text() }),
+    status: 200,
+    answers: 'The settlement control',
+    errors: [409],
+  })
   async chooseMode(@Body() body: { mode?: unknown; reason?: unknown } | undefined, @Req() request: AuthenticatedRequest) {
     const network = await loadLatest(this.store, networkDecider);
     const chainReady = (await loadChainSetup(this.store)) !== undefined;
@@ -80,6 +94,14 @@ export class SettlementController {
   @Post('settlement/resume')
   @HttpCode(200)
   @Roles('operator')
+  @ApiCommand({
+    summary: 'Resume settlement paused by a verification discrepancy',
+    body: Schema.object({ reason: Schema.text() }),
+    status: 200,
+    answers: 'The settlement control',
+    errors: [409],
+    notes: { 409: 'Settlement is not paused' },
+  })
   async resume(@Body() body: { reason?: unknown } | undefined, @Req() request: AuthenticatedRequest) {
     await decideAndAppend(
       this.store,
@@ -121,6 +143,7 @@ export class ChainTransfersController {
   @Post('execute')
   @HttpCode(200)
   @Roles('operator')
+  @ApiCommand({ summary: 'Carry out every chain transfer not done yet', status: 200, answers: 'Every transfer', errors: [409, 503] })
   async execute(@Req() request: AuthenticatedRequest) {
     await this.transfers.executePending(commandMetadata(request, `transfers-${randomUUID()}`));
     return this.list();

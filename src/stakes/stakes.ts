@@ -8,6 +8,7 @@ import { currentPolicy, networkDecider, type NetworkState } from '../../domain/n
 import { reject } from '../../domain/rejection';
 import * as stake from '../../domain/stake';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
+import { ApiCommand, Schema } from '../openapi/openapi';
 import type { ChainGateway } from '../chain/chain-gateway';
 import { loadChainSetup } from '../treasury/chain-setup';
 import { CHAIN_GATEWAY } from '../chain/open-chain';
@@ -110,6 +111,13 @@ export class StakesController {
 
   @Post('deposits')
   @Roles('operator')
+  @ApiCommand({
+    summary: 'Record a stake deposit',
+    body: Schema.object({ depositId: Schema.id(), amount: Schema.amount() }),
+    status: 201,
+    answers: 'The stake right after this deposit',
+    errors: [404, 409],
+  })
   async deposit(@Param('id', IdParam) id: string, @Body() body: { depositId?: unknown; amount?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, { type: 'DepositStake', data: { synqerId: id, depositId: body?.depositId, amount: body?.amount } });
     return this.view(id, (event) => event.type === 'StakeDeposited' && event.data.depositId === body?.depositId);
@@ -121,6 +129,13 @@ export class StakesController {
    */
   @Post('deposits/onchain')
   @Roles('operator')
+  @ApiCommand({
+    summary: 'Credit a stake deposit made on chain (a TransferChecked into the stake vault, memo synq:stake:<id>)',
+    body: Schema.object({ signature: Schema.signature('The transaction') }),
+    status: 201,
+    answers: 'The stake',
+    errors: [404, 409, 503],
+  })
   async depositOnChain(@Param('id', IdParam) id: string, @Body() body: { signature?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.commands.execute(new CreditOnChainDeposit(id, body?.signature, commandMetadata(request, randomUUID())));
     return this.get(id);
@@ -128,6 +143,13 @@ export class StakesController {
 
   @Post('unstake-requests')
   @Roles('operator')
+  @ApiCommand({
+    summary: 'Request to unstake: held until the policy cooldown has passed',
+    body: Schema.object({ requestId: Schema.id(), amount: Schema.amount() }),
+    status: 201,
+    answers: 'The stake right after this request',
+    errors: [404, 409],
+  })
   async requestUnstake(@Param('id', IdParam) id: string, @Body() body: { requestId?: unknown; amount?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, { type: 'RequestUnstake', data: { synqerId: id, requestId: body?.requestId, amount: body?.amount } });
     return this.view(id, (event) => event.type === 'UnstakeRequested' && event.data.requestId === body?.requestId);
@@ -135,6 +157,13 @@ export class StakesController {
 
   @Post('withdrawals')
   @Roles('operator')
+  @ApiCommand({
+    summary: 'Withdraw an unstake request after its cooldown (the on-chain-backed part from the vault)',
+    body: Schema.object({ requestId: Schema.id() }),
+    status: 201,
+    answers: 'The stake right after this withdrawal, and its chain transfer',
+    errors: [404, 409, 503],
+  })
   async withdraw(@Param('id', IdParam) id: string, @Body() body: { requestId?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, { type: 'WithdrawStake', data: { synqerId: id, requestId: body?.requestId } });
     // The vault pays back the on-chain-backed part on chain, once, as the withdrawal's own event ordered; a retry resumes it.
@@ -144,6 +173,13 @@ export class StakesController {
 
   @Post('slashes')
   @Roles('operator')
+  @ApiCommand({
+    summary: 'Slash a stake',
+    body: Schema.object({ slashId: Schema.id(), amount: Schema.amount(), reason: Schema.text() }),
+    status: 201,
+    answers: 'The stake right after this slash, and its chain transfer',
+    errors: [404, 409, 503],
+  })
   async slash(@Param('id', IdParam) id: string, @Body() body: { slashId?: unknown; amount?: unknown; reason?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, { type: 'SlashStake', data: { synqerId: id, slashId: body?.slashId, amount: body?.amount, reason: body?.reason } });
     // The slashed on-chain-backed stake moves from the vault to the treasury on chain, once, as the slash's event ordered.

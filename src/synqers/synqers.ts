@@ -6,6 +6,7 @@ import { networkDecider } from '../../domain/network';
 import * as synqer from '../../domain/synqer';
 import { reject } from '../../domain/rejection';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
+import { ApiCommand, Schema } from '../openapi/openapi';
 import { decideAndAppend, load, loadLatest, loadThrough, type CommandMetadata, type Requested } from '../commands/streams';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
@@ -47,6 +48,27 @@ export class SynqersController {
 
   @Post()
   @Roles('operator')
+  @ApiCommand({
+    summary: 'Register a synqer (the same details again: answered as the first time)',
+    body: Schema.object(
+      {
+        synqerId: Schema.id(),
+        payoutWallet: Schema.publicKey('Where its rewards are paid'),
+        reportingKey: Schema.publicKey('The ed25519 public key its metric reports are signed with'),
+        region: Schema.text(64),
+        labels: {
+          type: 'object',
+          additionalProperties: { type: 'string', maxLength: 256 },
+          maxProperties: 32,
+          description: 'At most 32, keys up to 64 characters',
+        },
+      },
+      ['synqerId', 'payoutWallet', 'reportingKey', 'region'],
+    ),
+    status: 201,
+    answers: 'The synqer as registered',
+    errors: [409],
+  })
   async register(@Body() body: synqer.RegisterSynqer, @Req() request: AuthenticatedRequest) {
     const synqerId = typeof body?.synqerId === 'string' ? body.synqerId : '';
     await this.run(request, synqerId, { type: 'RegisterSynqer', data: body ?? {} });
@@ -58,6 +80,13 @@ export class SynqersController {
 
   @Put(':id/payout-wallet')
   @Roles('operator')
+  @ApiCommand({
+    summary: "Change a synqer's payout wallet, from the next epoch opened",
+    body: Schema.object({ payoutWallet: Schema.publicKey() }),
+    status: 200,
+    answers: 'The synqer',
+    errors: [404, 409],
+  })
   async changePayoutWallet(@Param('id', IdParam) id: string, @Body() body: { payoutWallet?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, id, { type: 'ChangePayoutWallet', data: { payoutWallet: body?.payoutWallet } });
     return this.get(id);
@@ -65,6 +94,13 @@ export class SynqersController {
 
   @Post(':id/suspend')
   @Roles('operator')
+  @ApiCommand({
+    summary: 'Suspend a synqer: its reports are refused',
+    body: Schema.object({ reason: Schema.text() }),
+    status: 201,
+    answers: 'The synqer',
+    errors: [404, 409],
+  })
   async suspend(@Param('id', IdParam) id: string, @Body() body: { reason?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, id, { type: 'SuspendSynqer', data: { reason: body?.reason } });
     return this.get(id);
@@ -72,6 +108,13 @@ export class SynqersController {
 
   @Post(':id/reinstate')
   @Roles('operator')
+  @ApiCommand({
+    summary: 'Reinstate a suspended synqer',
+    body: Schema.object({ reason: Schema.text() }),
+    status: 201,
+    answers: 'The synqer',
+    errors: [404, 409],
+  })
   async reinstate(@Param('id', IdParam) id: string, @Body() body: { reason?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, id, { type: 'ReinstateSynqer', data: { reason: body?.reason } });
     return this.get(id);

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { reject } from '../../domain/rejection';
 import { Checks } from '../../domain/values';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
+import { ApiCommand, Schema } from '../openapi/openapi';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
@@ -28,6 +29,16 @@ export class ChainController {
   /** `chain init` over the API: the embedded chain belongs to the running engine, so this is how it is set up while it runs. */
   @Post('init')
   @Roles('operator')
+  @ApiCommand({
+    summary: "Set up the treasury's chain accounts (the mint, on the embedded chain); again: answers the setup",
+    body: Schema.object(
+      { supply: Schema.amount({ allowZero: true, description: 'Tokens minted to the treasury' }), mint: Schema.publicKey('An existing mint') },
+      [],
+    ),
+    status: 201,
+    answers: 'The setup, and whether it was created now',
+    errors: [409, 503],
+  })
   async init(@Body() body: { supply?: unknown; mint?: unknown } | undefined, @Req() request: AuthenticatedRequest) {
     const checks = new Checks();
     const supply = body?.supply === undefined ? undefined : checks.amount('supply', body.supply, { allowZero: true });
@@ -44,6 +55,14 @@ export class ChainController {
   @Post('clock')
   @HttpCode(200)
   @Roles('operator')
+  @ApiCommand({
+    summary: "Move the embedded chain's clock forward",
+    body: Schema.object({ advanceSeconds: Schema.integer(1, 10 * 365 * 86_400) }),
+    status: 200,
+    answers: "The chain's new unix time",
+    errors: [404],
+    notes: { 404: 'The engine runs on a cluster' },
+  })
   async advanceClock(@Body() body: { advanceSeconds?: unknown } | undefined) {
     if (!(this.chain instanceof EmbeddedChain)) reject('not_found', 'chain', "the engine runs on a cluster: only the embedded chain's clock can be moved");
     const checks = new Checks();

@@ -2,6 +2,7 @@ import { Controller, Get, Module, Param, Post, Query, Req } from '@nestjs/common
 import { IdParam } from '../requests/parameters';
 import { reject } from '../../domain/rejection';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
+import { ApiCommand } from '../openapi/openapi';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
 import type { ChainGateway } from '../chain/chain-gateway';
@@ -16,7 +17,13 @@ export class VerificationController {
 
   /** Replays the books against the chain now; a run that finds a discrepancy pauses settlement. */
   @Post()
-  @Roles('operator', 'auditor')
+  @Roles('operator')
+  @ApiCommand({
+    summary: 'Verify the chain against the books now; a discrepancy pauses settlement',
+    status: 201,
+    answers: 'The verification run',
+    errors: [503],
+  })
   async start(@Req() request: AuthenticatedRequest) {
     const { actor, correlationId } = commandMetadata(request, 'verification');
     return this.verifier.run({ actor, correlationId });
