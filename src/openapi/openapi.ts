@@ -39,6 +39,24 @@ export const JSON_RPC_REQUEST_SCHEMA: SchemaObject = {
   },
 };
 
+/** A regular expression for the decimal numbers from 0 to `max` (no sign, no leading zeros): JSON Schema compares no big numbers. */
+export function decimalsUpTo(max: bigint): string {
+  const digits = max.toString();
+  const shorter = digits.length > 1 ? [`[1-9][0-9]{0,${digits.length - 2}}`] : [];
+  const sameLength: string[] = [];
+  for (let i = 0; i < digits.length; i++) {
+    const digit = Number(digits[i]);
+    const lowest = i === 0 ? 1 : 0;
+    if (digit <= lowest) continue;
+    const range = digit - 1 === lowest ? `${lowest}` : `[${lowest}-${digit - 1}]`;
+    const rest = digits.length - i - 1;
+    sameLength.push(`${digits.slice(0, i)}${range}${rest > 0 ? `[0-9]{${rest}}` : ''}`);
+  }
+  return `^(0|${[...shorter, ...sameLength, digits].join('|')})$`;
+}
+
+const U64_DECIMAL = decimalsUpTo((1n << 64n) - 1n);
+
 /** The schemas of the values every command is made of: the same rules as domain/values.ts `Checks`. */
 export const Schema = {
   id: (description?: string): SchemaObject => ({
@@ -59,7 +77,8 @@ export const Schema = {
   /** Base units as a decimal string, at most u64 (18446744073709551615). */
   amount: ({ allowZero = false, description }: { allowZero?: boolean; description?: string } = {}): SchemaObject => ({
     type: 'string',
-    pattern: allowZero ? '^(0|[1-9][0-9]{0,19})$' : '^[1-9][0-9]{0,19}$',
+    pattern: U64_DECIMAL,
+    ...(allowZero ? {} : { not: { enum: ['0'] } }),
     format: 'u64',
     example: '1500000',
     description: `${description ? `${description}: ` : ''}base units as a decimal string, ${allowZero ? '0' : '1'} to 18446744073709551615`,
