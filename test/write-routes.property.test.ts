@@ -1,0 +1,275 @@
+import fc from 'fast-check';
+import { Keypair } from '@solana/web3.js';
+import { base58Encode } from '../domain/values';
+import { generateReportingKeypair, publicKeyOf } from '../src/commands/ed25519';
+import { expectMoneyInvariants } from './support/money-invariants';
+import { EPOCH_START, instant } from './support/network';
+import { bodySchemaOf, writeRoutes, type OpenApiDocument, type Schema } from './support/openapi-client';
+import { readRoleMatrix } from './support/role-matrix';
+import { startTestApi, type TestApi } from './support/api';
+
+/**
+ * Every write route of the OpenAPI document, with bodies made from its documented schema and then mutated (a field
+ * dropped, of the wrong type, strings with NUL, lone surrogates and control characters, huge numbers, numbers as
+ * strings past u64, extra fields, arrays for objects, whole bodies that are not objects): the engine answers a success
+ * or a 4xx problem+json naming the problems, never a 5xx, and a refusal records nothing (the event count does not move).
+ * `WRITE_ROUTE_RUNS` sets the runs per route (default 25, about 20 s in all; e.g. 1000 for a long run).
+ */
+const RUNS = Number(process.env.WRITE_ROUTE_RUNS ?? 25);
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+const publicKey = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((bytes) => base58Encode(bytes));
+const signature = fc.uint8Array({ minLength: 64, maxLength: 64 }).map((bytes) => base58Encode(bytes));
+/** Around the test's epochs (November 2026), whole seconds. */
+const time = fc.integer({ min: EPOCH_START - 86_400, max: EPOCH_START + 7 * 86_400 }).map(instant);
+
+/** A value the schema accepts (the subset of JSON Schema the document uses; unknown shapes: any JSON). */
+function arbitraryOf(schema: Schema): fc.Arbitrary<Json> {
+  if (Array.isArray(schema.enum)) return fc.constantFrom(...(schema.enum as Json[]));
+  if (Array.isArray(schema.oneOf) && !schema.properties) return fc.oneof(...(schema.oneOf as Schema[]).map(arbitraryOf));
+  switch (schema.type) {
+    case 'string': {
+      if (schema.format === 'solana-public-key') return publicKey;
+      if (schema.format === 'solana-signature') return signature;
+      if (schema.format === 'date-time') return time;
+      if (schema.format === 'byte') return fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes).toString('base64'));
+      const not = (schema.not as { enum?: string[] } | undefined)?.enum ?? [];
+      const min = Number(schema.minLength ?? 0);
+      const max = Number(schema.maxLength ?? 100);
+      const text =
+        typeof schema.pattern === 'string' ? fc.stringMatching(new RegExp(schema.pattern)) : fc.string({ minLength: min, maxLength: Math.min(max, 80) });
+      return text.filter((value) => value.length >= min && value.length <= max && value.trim().length > 0 && !not.includes(value));
+    }
+    case 'integer':
+      return fc.integer({ min: Number(schema.minimum ?? -(2 ** 31)), max: Number(schema.maximum ?? 2 ** 31) });
+    case 'array': {
+      const items = arbitraryOf((schema.items ?? {}) as Schema);
+      return fc.array(items, { minLength: Number(schema.minItems ?? 0), maxLength: Math.min(Number(schema.maxItems ?? 3), 3) });
+    }
+    case 'object': {
+      const properties = (schema.properties ?? {}) as Record<string, Schema>;
+      if (!schema.properties && schema.additionalProperties) {
+        return fc.dictionary(fc.string({ minLength: 1, maxLength: 64 }), arbitraryOf(schema.additionalProperties as Schema), { maxKeys: 3 });
+      }
+      // "Exactly one of" (rewind): one branch's required keys, and none of the other branches'.
+      const branches = ((schema.oneOf ?? []) as Schema[]).map((branch) => (branch.required ?? []) as string[]);
+      const shapes =
+        branches.length > 0
+          ? branches.map((required) => ({ required, excluded: branches.flat().filter((k) => !required.includes(k)) }))
+          : [{ required: (schema.required ?? []) as string[], excluded: [] as string[] }];
+      return fc.oneof(
+        ...shapes.map(({ required, excluded }) => {
+          const kept = Object.fromEntries(
+            Object.entries(properties)
+              .filter(([key]) => !excluded.includes(key))
+              .map(([key, inner]) => [key, arbitraryOf(inner)]),
+          );
+          return fc.record(kept, { requiredKeys: required.filter((key) => key in kept) }) as fc.Arbitrary<Json>;
+        }),
+      );
+    }
+    default:
+      return fc.jsonValue() as fc.Arbitrary<Json>;
+  }
+}
+
+/** Strings that break ids and texts: NUL, lone surrogates, control characters, a right-to-left override. */
+const hostileString = fc.oneof(
+  fc.constantFrom('\u0000', 'a\u0000b', '\ud800', 'x\udc00', '\udfff\ud800', '\u0007\u001b[31m', '\u202e', '\r\n', ' ', '\uffff', '\ufeffid'),
+  fc.string({ unit: 'binary', maxLength: 20 }),
+);
+/** Numbers and numeric strings past what the engine holds. */
+const hostileNumber = fc.constantFrom<Json>(
+  1e308,
+  -1e308,
+  2 ** 64,
+  2 ** 53 + 1,
+  -1,
+  1.5,
+  0,
+  '18446744073709551616',
+  '99999999999999999999999999999999999999',
+  '340282366920938463463374607431768211456',
+  '1e30',
+  '0x10',
+  ' 1',
+  '1.0',
+  '-1',
+  '00',
+);
+const wrongType = fc.constantFrom<Json>(null, true, false, 0, '', 'x', [], {}, [1, 2]);
+
+type Mutation = { kind: string; apply: (value: Json) => Json };
+
+/** A change at one place of the body: the body itself, or a field (at any depth). */
+const mutation: fc.Arbitrary<Mutation> = fc.oneof(
+  fc.constant<Mutation>({ kind: 'drop', apply: () => undefined as unknown as Json }),
+  wrongType.map<Mutation>((value) => ({ kind: `type ${JSON.stringify(value)}`, apply: () => value })),
+  hostileString.map<Mutation>((inserted) => ({
+    kind: `string ${JSON.stringify(inserted)}`,
+    apply: (value) => (typeof value === 'string' ? `${value.slice(0, 3)}${inserted}${value.slice(3)}` : inserted),
+  })),
+  hostileNumber.map<Mutation>((value) => ({ kind: `number ${JSON.stringify(value)}`, apply: () => value })),
+  fc.constant<Mutation>({ kind: 'array for the value', apply: (value) => [value] }),
+  fc
+    .record({ key: fc.constantFrom('extra', '__proto__', 'constructor', 'toString', 'type', 'data'), value: fc.jsonValue() as fc.Arbitrary<Json> })
+    .map<Mutation>(({ key, value }) => ({
+      kind: `extra field ${key}`,
+      apply: (target) => (target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...target, [key]: value } : target),
+    })),
+);
+
+/** Every place of a JSON value (paths of keys and indexes), the value itself first. */
+function places(value: Json, path: (string | number)[] = []): (string | number)[][] {
+  const inner =
+    value !== null && typeof value === 'object'
+      ? Array.isArray(value)
+        ? value.flatMap((item, i) => places(item, [...path, i]))
+        : Object.entries(value).flatMap(([key, item]) => places(item, [...path, key]))
+      : [];
+  return [path, ...inner];
+}
+
+function mutateAt(value: Json, path: (string | number)[], change: Mutation): Json {
+  if (path.length === 0) return change.apply(value);
+  const [head, ...rest] = path;
+  if (Array.isArray(value)) {
+    const copy = [...value];
+    const next = mutateAt(copy[head as number], rest, change);
+    if (next === undefined) copy.splice(head as number, 1);
+    else copy[head as number] = next;
+    return copy;
+  }
+  const object = value as { [key: string]: Json };
+  const next = mutateAt(object[head as string], rest, change);
+  const copy = Object.fromEntries(Object.entries(object).filter(([key]) => key !== head));
+  if (next !== undefined) Object.defineProperty(copy, head as string, { value: next, enumerable: true, writable: true, configurable: true });
+  return copy;
+}
+
+/** A body and the mutations made to it (none: a body the schema accepts). */
+const mutated = (body: fc.Arbitrary<Json>) =>
+  fc
+    .tuple(
+      body,
+      fc.array(fc.tuple(fc.nat(), mutation), { minLength: 0, maxLength: 3 }),
+      fc.constantFrom<Json | 'keep'>('keep', 'keep', 'keep', 'keep', 'keep', 'keep', null, 'text', 42, []),
+    )
+    .map(([valid, changes, whole]) => {
+      let value = valid;
+      const applied: string[] = [];
+      for (const [at, change] of changes) {
+        const all = places(value);
+        const path = all[at % all.length];
+        value = mutateAt(value, path, change) ?? {};
+        applied.push(`${change.kind} at ${path.join('.') || '(body)'}`);
+      }
+      if (whole !== 'keep') {
+        value = whole;
+        applied.push(`the body is ${JSON.stringify(whole)}`);
+      }
+      return { body: value, applied };
+    });
+
+/** Values for the path's parameters: mostly what the test set up (so that the body is what is judged), sometimes not. */
+function pathArbitrary(template: string): fc.Arbitrary<string> {
+  const parameters = [...template.matchAll(/\{(\w+)\}/g)].map((match) => match[1]);
+  const valueOf = (name: string): fc.Arbitrary<string> => {
+    if (name === 'epoch' || name === 'n') return fc.oneof(fc.constantFrom('1', '1', '2'), fc.nat({ max: 1_000_000 }).map(String));
+    if (name === 'wallet') return fc.oneof(fc.constant(WALLET), publicKey);
+    if (name === 'name') return fc.constantFrom('settlement', 'developers', 'nope');
+    return fc.constantFrom('s1', 's1', 'dev1', 'nobody');
+  };
+  return fc.tuple(...parameters.map(valueOf)).map((values) => {
+    let i = 0;
+    return template.replace(/\{(\w+)\}/g, () => encodeURIComponent(values[i++]));
+  });
+}
+
+const WALLET = Keypair.generate().publicKey.toBase58();
+
+describe('every write route, with generated and mutated bodies', () => {
+  let api: TestApi;
+  let document: OpenApiDocument;
+  beforeAll(async () => {
+    api = await startTestApi();
+    document = (await api.call('GET', '/docs-json', undefined)).body as OpenApiDocument;
+    // A small world for the bodies to act on: a chain, a funded treasury, a synqer, a developer, an open epoch.
+    const setup: [string, string, string, unknown][] = [
+      ['POST', '/chain/init', api.keys.operator, {}],
+      ['POST', '/treasury/fundings', api.keys.operator, { amount: '1000000000000', reference: 'funding' }],
+      ['POST', '/synqers', api.keys.operator, { synqerId: 's1', payoutWallet: WALLET, reportingKey: publicKeyOf(generateReportingKeypair()), region: 'eu' }],
+      ['POST', '/synqers/s1/stake/deposits', api.keys.operator, { depositId: 'd0', amount: '100000000' }],
+      ['POST', '/developers', api.keys.operator, { developerId: 'dev1', wallet: Keypair.generate().publicKey.toBase58() }],
+      ['POST', '/developers/dev1/purchases', api.keys.operator, { purchaseId: 'p0', amount: '100000000', paymentReference: 'invoice' }],
+      ['POST', '/epochs', api.keys.operator, { epoch: 1, start: instant(EPOCH_START), end: instant(EPOCH_START + 3600), rewardPool: '1000000000' }],
+    ];
+    for (const [method, path, key, body] of setup) {
+      const answer = await api.call(method, path, key, body);
+      if (answer.status >= 300) throw new Error(`${method} ${path}: ${answer.status} ${JSON.stringify(answer.body)}`);
+    }
+  });
+  afterAll(async () => {
+    await expectMoneyInvariants(api);
+    await api.close();
+  });
+
+  const eventCount = async () => BigInt((await api.engine.database.pool.query<{ count: string }>('SELECT count(*) FROM events')).rows[0].count);
+
+  it('has write routes with bodies to try', () => {
+    expect(routesWithBodies(document).length).toBeGreaterThan(20);
+  });
+
+  // One property per route, so that a failure names its route; the routes are read from the document at run time.
+  it('answers a success or a 4xx problem+json, never a 5xx, and records nothing on a refusal', async () => {
+    const matrix = readRoleMatrix();
+    const failures: string[] = [];
+    for (const { method, path, operation } of routesWithBodies(document)) {
+      const route = `${method.toUpperCase()} ${path}`;
+      const row = matrix.get(route);
+      if (!row) throw new Error(`${route} is not in the role matrix of docs/api.md`);
+      const key = row['no key'] === 'allowed' ? undefined : row.operator === 'allowed' ? api.keys.operator : api.keys.ingest;
+      const body = arbitraryOf(bodySchemaOf(document, operation)!);
+      const jsonRpc = path === '/chain/rpc';
+      const result = await fc.check(
+        fc.asyncProperty(pathArbitrary(path), mutated(body), async (url, { body: sent }) => {
+          const before = await eventCount();
+          const response = await fetch(`${api.engine.url}${url}`, {
+            method: method.toUpperCase(),
+            headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), 'content-type': 'application/json' },
+            body: JSON.stringify(sent),
+          });
+          const text = await response.text();
+          const status = response.status;
+          const contentType = response.headers.get('content-type') ?? '';
+          if (status >= 500) throw new Error(`${status}: ${text.slice(0, 200)}`);
+          if (jsonRpc) {
+            // Solana's JSON-RPC: errors are JSON-RPC answers (a body that is not JSON-RPC: 4xx); it records no event.
+            if (!contentType.startsWith('application/json') && status !== 204) throw new Error(`JSON-RPC answered ${status} as ${contentType}`);
+          } else if (status >= 400) {
+            if (!contentType.startsWith('application/problem+json')) throw new Error(`${status} as ${contentType}: ${text.slice(0, 200)}`);
+            const problems = (JSON.parse(text) as { problems?: unknown }).problems;
+            if (!Array.isArray(problems) || problems.length === 0) throw new Error(`${status} without problems: ${text.slice(0, 200)}`);
+          } else if (status < 200 || status >= 300) throw new Error(`answered ${status}`);
+          if (status >= 400 || jsonRpc) {
+            const after = await eventCount();
+            if (after !== before) throw new Error(`${status} and ${after - before} events recorded: ${text.slice(0, 200)}`);
+          }
+        }),
+        { numRuns: RUNS, seed: process.env.WRITE_ROUTE_SEED ? Number(process.env.WRITE_ROUTE_SEED) : undefined, endOnFailure: !process.env.WRITE_ROUTE_SHRINK },
+      );
+      if (result.failed) {
+        const [url, example] = result.counterexample as [string, { body: Json; applied: string[] }];
+        failures.push(
+          `${route} ${url}: ${(result.errorInstance as Error)?.message} | ${example.applied.join('; ') || 'unmutated'} | body ${JSON.stringify(example.body)?.slice(0, 300)} (seed ${result.seed})`,
+        );
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+});
+
+function routesWithBodies(document: OpenApiDocument) {
+  return writeRoutes(document).filter(({ operation }) => bodySchemaOf(document, operation) !== undefined);
+}
