@@ -123,11 +123,12 @@ export const Schema = {
 };
 
 const ERROR_MEANING: Record<number, string> = {
-  400: 'The body is not valid JSON, or a path parameter is malformed',
+  400: 'The body is not valid JSON, or the path is not UTF-8',
   404: 'It names something that does not exist',
   409: 'It contradicts what is recorded (an id reused with other details, a state that does not allow it)',
   413: 'The body is too large',
-  422: 'Malformed or out of range: one problem per bad field',
+  415: 'The body is not sent as application/json',
+  422: 'Malformed or out of range (body fields or path parameters): one problem per bad field',
   503: 'The chain or a projection cannot serve now: the request may succeed later',
 };
 
@@ -154,14 +155,14 @@ export interface CommandDoc {
   /** What the success answers. */
   answers: string;
   answerSchema?: SchemaObject;
-  /** Error statuses beyond 400, 401, 403 and 422 (all routes with a body, or a key, may answer those). */
+  /** Error statuses beyond 400 and 422 (every route), 413 and 415 (routes with a body), 401 and 403 (`@Roles`). */
   errors?: number[];
   notes?: Partial<Record<number, string>>;
 }
 
 /** A write route's whole contract: its body, its success and its errors. */
 export function ApiCommand(doc: CommandDoc) {
-  const errors = [...new Set([400, ...(doc.body ? [413, 422] : []), ...(doc.errors ?? [])])].sort((a, b) => a - b);
+  const errors = [...new Set([400, 422, ...(doc.body ? [413, 415] : []), ...(doc.errors ?? [])])].sort((a, b) => a - b);
   return applyDecorators(
     ApiOperation({ summary: doc.summary, ...(doc.description ? { description: doc.description } : {}) }),
     ...(doc.body ? [ApiBody({ required: true, schema: doc.body })] : []),
