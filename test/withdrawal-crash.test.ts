@@ -127,7 +127,8 @@ describe('a stake withdrawal killed at any point is completed by a retry, paid o
     for (const requestId of rest) {
       let outcome: Outcome = { result: 'killed' };
       for (let run = 0; run < 20 && outcome.result !== 'done'; run++) {
-        outcome = await runChild({ ...env, REQUEST: requestId }, Math.floor(Math.random() * (60 + 20 * run)));
+        // Kills land further and further in; the last runs are not killed, so a slow (loaded) machine still finishes.
+        outcome = await runChild({ ...env, REQUEST: requestId }, run < 15 ? Math.floor(Math.random() * (60 + 20 * run)) : undefined);
         expect(outcome.result).not.toBe('failed');
       }
       expect(outcome.result).toBe('done');
