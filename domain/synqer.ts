@@ -67,7 +67,7 @@ export function register(state: SynqerState | undefined, command: RegisterSynqer
   const data = {
     synqerId: checks.id('synqerId', command.synqerId),
     payoutWallet: checks.publicKey('payoutWallet', command.payoutWallet),
-    reportingKey: checks.publicKey('reportingKey', command.reportingKey),
+    reportingKey: checks.signingKey('reportingKey', command.reportingKey),
     region: checks.text('region', command.region, 64),
     labels: checks.labels('labels', command.labels),
   };

@@ -1,3 +1,4 @@
+import { ed25519KeyProblem } from './ed25519-points';
 import { CommandRejected, type Problem } from './rejection';
 
 /** Collects every problem of a command's input before refusing it, so a caller learns all of them at once. */
@@ -47,6 +48,15 @@ export class Checks {
       return '';
     }
     return value;
+  }
+
+  /** An ed25519 key that signs (a reporting key): base58 of 32 bytes, a canonical point of the curve, not small-order. */
+  signingKey(field: string, value: unknown): string {
+    const key = this.publicKey(field, value);
+    const problem = key === '' ? undefined : ed25519KeyProblem(base58Decode(key)!);
+    if (problem === undefined) return key;
+    this.add(field, `${problem}; make a reporting key with synq sign-report --new-key FILE`);
+    return '';
   }
 
   /**

@@ -2,6 +2,7 @@ import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { base58Decode } from '../../domain/values';
+import { strictKey, strictSignature } from './ed25519';
 
 export interface SignatureCheck {
   message: Uint8Array;
@@ -67,14 +68,15 @@ export class SignatureVerifier implements OnModuleDestroy {
     });
   }
 
-  /** One result per check, in order; malformed base58 is simply not valid. */
+  /** One result per check, in order; malformed base58, or a signature or key a strict verifier refuses, is simply not valid. */
   async verifyMany(checks: readonly SignatureCheck[]): Promise<boolean[]> {
     const results: boolean[] = new Array(checks.length).fill(false);
     const decoded: { index: number; message: Uint8Array; signature: Uint8Array; publicKey: Uint8Array }[] = [];
     checks.forEach((check, index) => {
       const signature = base58Decode(check.signature);
       const publicKey = this.publicKeyBytes(check.publicKey);
-      if (signature?.length === 64 && publicKey) decoded.push({ index, message: check.message, signature, publicKey });
+      // Strict ed25519: canonical S, no small-order or non-canonical R (the key was checked when decoded).
+      if (signature && strictSignature(signature) && publicKey) decoded.push({ index, message: check.message, signature, publicKey });
     });
     const size = Math.ceil(decoded.length / this.workers.length);
     await Promise.all(
@@ -94,7 +96,7 @@ export class SignatureVerifier implements OnModuleDestroy {
   private publicKeyBytes(publicKey: string): Uint8Array | undefined {
     if (this.decodedKeys.has(publicKey)) return this.decodedKeys.get(publicKey);
     const bytes = base58Decode(publicKey);
-    const key = bytes?.length === 32 ? bytes : undefined;
+    const key = bytes && strictKey(bytes) ? bytes : undefined;
     if (this.decodedKeys.size >= 100_000) this.decodedKeys.clear();
     this.decodedKeys.set(publicKey, key);
     return key;
