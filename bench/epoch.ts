@@ -189,7 +189,7 @@ async function runSize(serverUrl: string, synqers: number, dataDir: string) {
     const closeSeconds = now() - started;
     log(`close: ${closeSeconds.toFixed(1)} s`);
 
-    const key = (await createApiKey(engine.database.pool, 'auditor')).key;
+    const key = (await createApiKey(engine, 'auditor')).key;
     const paid = (await settlementQueries.leaves(new ProjectionReader(pool), 1)).map((r) => r.wallet);
     if (paid.length === 0) throw new Error('nobody was paid');
     // Claims are answered from memory once an epoch's leaves and levels are loaded (the first claim asked for starts

@@ -145,8 +145,8 @@ async function main(): Promise<void> {
     frameworkLogs: false,
   });
   try {
-    const operator = (await createApiKey(engine.database.pool, 'operator')).key;
-    const ingest = (await createApiKey(engine.database.pool, 'ingest')).key;
+    const operator = (await createApiKey(engine, 'operator')).key;
+    const ingest = (await createApiKey(engine, 'ingest')).key;
     const call = async (method: string, route: string, key: string, body: unknown) => {
       const response = await fetch(`${engine.url}${route}`, {
         method,

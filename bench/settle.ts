@@ -326,7 +326,7 @@ async function runSize(payouts: number, allWallets: Wallet[], embedded: Embedded
   const rows: Row[] = [];
   let claims: ClaimsRow | undefined;
   try {
-    const api = new Api(engine.url, (await createApiKey(engine.database.pool, 'operator')).key);
+    const api = new Api(engine.url, (await createApiKey(engine, 'operator')).key);
     const setup = await api.call('POST', '/chain/init', { supply: SUPPLY.toString() });
     const mint = new PublicKey(setup.mint as string);
     await api.call('POST', '/treasury/fundings', { amount: FUNDING.toString(), reference: 'bench-settle' });

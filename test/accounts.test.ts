@@ -61,7 +61,7 @@ describe('developers, stakes and policy over the REST API', () => {
       expect((await api.call('POST', '/developers/dev1/purchases', api.keys.developer, { purchaseId: 'p9', amount: '1', paymentReference: 'r' })).status).toBe(
         403,
       );
-      const otherKey = (await createApiKey(api.engine.database.pool, 'developer', 'dev2')).key;
+      const otherKey = (await createApiKey(api.engine, 'developer', 'dev2')).key;
       expect((await api.call('GET', '/developers/dev2', otherKey)).status).toBe(200);
     });
   });

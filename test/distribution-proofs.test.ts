@@ -70,7 +70,7 @@ describe('proofs of a distribution larger than a stored chunk', () => {
   });
 
   it('serves a proof that verifies for the first, last, chunk-crossing and self-paired leaves and a sample between', async () => {
-    const key = (await createApiKey(engine.database.pool, 'auditor')).key;
+    const key = (await createApiKey(engine, 'auditor')).key;
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const get = async (path: string): Promise<any> => (await fetch(`${engine.url}${path}`, { headers: { authorization: `Bearer ${key}` } })).json();
     const distribution = await get('/epochs/1/distribution');

@@ -109,8 +109,8 @@ class World {
     this.databaseUrl = db.url;
     this.drop = () => db.drop();
     await this.boot();
-    this.operator = (await createApiKey(this.engine.database.pool, 'operator')).key;
-    this.ingest = (await createApiKey(this.engine.database.pool, 'ingest')).key;
+    this.operator = (await createApiKey(this.engine, 'operator')).key;
+    this.ingest = (await createApiKey(this.engine, 'ingest')).key;
     await this.ok('POST', '/treasury/fundings', { amount: (1_000_000n * SYNQ).toString(), reference: 'seed' });
     const init = await this.ok('POST', '/chain/init', { supply: (250n * SYNQ).toString() });
     this.mint = new PublicKey(init.body.mint);

@@ -48,12 +48,20 @@ export const COMMANDS = {
   },
   keys: {
     module: './keys',
-    usage: 'synq keys create --role operator|ingest|developer|auditor [--developer ID]',
-    about: 'create an API key (shown once)',
+    usage: 'synq keys create --role operator|ingest|developer|auditor [--developer ID] | list [--json] | revoke KEY_ID [--reason TEXT]',
+    about: 'API keys: create one (shown once), list them (never a secret), revoke one',
     options: [
-      { name: '--role', value: 'ROLE', about: 'what the key may do: operator, ingest, developer or auditor' },
-      { name: '--developer', value: 'ID', about: 'the developer a developer key acts for (required with --role developer, refused otherwise)' },
+      { name: '--role', value: 'ROLE', about: 'create: what the key may do: operator, ingest, developer or auditor', only: ['create'] },
+      {
+        name: '--developer',
+        value: 'ID',
+        about: 'create: the developer a developer key acts for (required with --role developer, refused otherwise)',
+        only: ['create'],
+      },
+      { name: '--reason', value: 'TEXT', about: 'revoke: why, recorded with the revocation', only: ['revoke'] },
+      { ...JSON_OUTPUT, only: ['list'] },
     ],
+    notes: ['list: id, role, developer, created, last used (to the minute), revoked', 'revoke: refused by every engine process from its next request on'],
   },
   epochs: {
     module: './epochs',

@@ -103,11 +103,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   }
   const engine = await startEngine(config, new DemoLogger(say), { frameworkLogs: false, jsonLogger: options.engineLogger });
   try {
-    const pool = engine.database.pool;
     const keys = {
-      operator: (await createApiKey(pool, 'operator')).key,
-      ingest: (await createApiKey(pool, 'ingest')).key,
-      auditor: (await createApiKey(pool, 'auditor')).key,
+      operator: (await createApiKey(engine, 'operator')).key,
+      ingest: (await createApiKey(engine, 'ingest')).key,
+      auditor: (await createApiKey(engine, 'auditor')).key,
     };
     const api = client(engine.url);
     const operator = (method: string, path: string, body?: unknown) => api(method, path, keys.operator, body);

@@ -37,12 +37,11 @@ export async function startTestApi(options: { logs?: DestinationStream; config?:
       ...(options.logs ? { jsonLogger: createJsonLogger({ destination: options.logs }) } : {}),
     },
   );
-  const pool = engine.database.pool;
   const keys = {
-    operator: (await createApiKey(pool, 'operator')).key,
-    ingest: (await createApiKey(pool, 'ingest')).key,
-    auditor: (await createApiKey(pool, 'auditor')).key,
-    developer: (await createApiKey(pool, 'developer', 'dev1')).key,
+    operator: (await createApiKey(engine, 'operator')).key,
+    ingest: (await createApiKey(engine, 'ingest')).key,
+    auditor: (await createApiKey(engine, 'auditor')).key,
+    developer: (await createApiKey(engine, 'developer', 'dev1')).key,
   };
   return {
     engine,

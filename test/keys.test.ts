@@ -1,0 +1,205 @@
+import { Logger } from '@nestjs/common';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { authenticate, createApiKey, LAST_USED_EVERY_MS } from '../src/auth/api-keys';
+import { startEngine, type RunningEngine } from '../src/engine';
+import { startTestApi, type TestApi } from './support/api';
+import { expectMoneyInvariants } from './support/money-invariants';
+
+/**
+ * API keys with a life cycle (issue 16): created, listed (never a secret), revoked, by the operator's API and by
+ * `synq keys`; a revoked key is refused by the very next request, in this engine and in another one on the same
+ * database; every creation and revocation is an event on `apikey-<id>`.
+ */
+
+const script = path.join(__dirname, '..', 'dist', 'scripts', 'keys.js');
+const SECRET = /synq_[a-z0-9]{12}_([A-Za-z0-9_-]{43})/;
+
+async function eventsOf(engine: RunningEngine, keyId: string) {
+  const events = [];
+  for await (const event of engine.eventStore.readStream(`apikey-${keyId}`)) events.push(event);
+  return events;
+}
+
+describe('API keys', () => {
+  let api: TestApi;
+  let second: RunningEngine;
+  let secondDataDir: string;
+
+  beforeAll(async () => {
+    api = await startTestApi();
+    secondDataDir = mkdtempSync(path.join(tmpdir(), 'synq-keys-'));
+    // Another engine process on the same database, as a second instance behind a load balancer would be.
+    second = await startEngine(
+      { databaseUrl: api.databaseUrl, eventStoreConnectionString: undefined, port: 0, dataDir: secondDataDir },
+      new Logger('keys-test'),
+      {
+        frameworkLogs: false,
+      },
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    await expectMoneyInvariants(api);
+    await second?.stop();
+    await api?.close();
+    rmSync(secondDataDir, { recursive: true, force: true });
+  });
+
+  const onSecond = async (path: string, key: string) => (await fetch(`${second.url}${path}`, { headers: { authorization: `Bearer ${key}` } })).status;
+
+  it('an operator creates a key over the API; it works at once, and only an operator may manage keys', async () => {
+    const created = await api.call('POST', '/keys', api.keys.operator, { role: 'auditor' });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ keyId: expect.stringMatching(/^[a-z0-9]{12}$/), role: 'auditor', developerId: null, revokedAt: null });
+    expect(created.body.key).toMatch(SECRET);
+    expect((await api.call('GET', '/audit/epochs/1', created.body.key)).status).not.toBe(401);
+    for (const role of ['auditor', 'ingest', 'developer'] as const) {
+      expect((await api.call('GET', '/keys', api.keys[role])).status).toBe(403);
+      expect((await api.call('POST', '/keys', api.keys[role], { role: 'operator' })).status).toBe(403);
+      expect((await api.call('POST', `/keys/${created.body.keyId}/revoke`, api.keys[role], {})).status).toBe(403);
+    }
+    const bad = await api.call('POST', '/keys', api.keys.operator, { role: 'root' });
+    expect(bad.status).toBe(422);
+    expect(bad.body.problems).toEqual([expect.objectContaining({ field: 'role' })]);
+    const developerWithout = await api.call('POST', '/keys', api.keys.operator, { role: 'developer' });
+    expect(developerWithout.status).toBe(422);
+    expect(developerWithout.body.problems).toEqual([expect.objectContaining({ field: 'developerId' })]);
+  });
+
+  it('lists every key with its role, developer, creation and last use, never a secret', async () => {
+    const { key, keyId } = await createApiKey(api.engine, 'developer', 'dev7');
+    expect((await api.call('GET', '/developers/dev7', key)).status).not.toBe(401);
+    const listed = await api.call('GET', '/keys', api.keys.operator);
+    expect(listed.status).toBe(200);
+    const mine = listed.body.keys.find((k: { keyId: string }) => k.keyId === keyId);
+    expect(mine).toEqual({ keyId, role: 'developer', developerId: 'dev7', createdAt: expect.any(String), lastUsedAt: expect.any(String), revokedAt: null });
+    expect(Object.keys(mine).sort()).toEqual(['createdAt', 'developerId', 'keyId', 'lastUsedAt', 'revokedAt', 'role']);
+    const text = JSON.stringify(listed.body);
+    for (const known of [key, ...Object.values(api.keys)]) expect(text).not.toContain(SECRET.exec(known)![1]);
+    expect(text).not.toMatch(/secret|sha256/i);
+    expect(listed.body.keys.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it('last used is written at most once a minute per key, not on every request', async () => {
+    const { key, keyId } = await createApiKey(api.engine, 'auditor');
+    const lastUsed = async () =>
+      (await api.engine.database.pool.query<{ last_used_at: Date | null }>('SELECT last_used_at FROM api_keys WHERE key_id = $1', [keyId])).rows[0]
+        .last_used_at;
+    expect(await lastUsed()).toBeNull();
+    expect(await authenticate(api.engine.database.pool, key)).toBeDefined();
+    let first: Date | null = null;
+    for (let i = 0; i < 50 && first === null; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      first = await lastUsed();
+    }
+    expect(first).not.toBeNull();
+    for (let i = 0; i < 20; i++) await authenticate(api.engine.database.pool, key);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await lastUsed())!.getTime()).toBe(first!.getTime());
+    expect(LAST_USED_EVERY_MS).toBe(60_000);
+  });
+
+  it('a revoked key is refused by the very next request, in this engine and in another on the same database', async () => {
+    const { key, keyId } = await createApiKey(api.engine, 'auditor');
+    // Both engines have just proven the key (a cache would now hold it).
+    expect((await api.call('GET', '/epochs', key)).status).toBe(200);
+    expect(await onSecond('/epochs', key)).toBe(200);
+    const revoked = await api.call('POST', `/keys/${keyId}/revoke`, api.keys.operator, { reason: 'leaked in a log' });
+    expect(revoked.status).toBe(200);
+    expect(revoked.body).toMatchObject({ keyId, role: 'auditor', revokedAt: expect.any(String) });
+    expect(await onSecond('/epochs', key)).toBe(401);
+    expect((await api.call('GET', '/epochs', key)).status).toBe(401);
+    // Revoking again changes nothing; an unknown key is 404.
+    const again = await api.call('POST', `/keys/${keyId}/revoke`, api.keys.operator, {});
+    expect(again.status).toBe(200);
+    expect(again.body.revokedAt).toBe(revoked.body.revokedAt);
+    expect((await api.call('POST', '/keys/zzzzzzzzzzzz/revoke', api.keys.operator, {})).status).toBe(404);
+    expect((await api.call('POST', '/keys/not-a-key/revoke', api.keys.operator, {})).status).toBe(404);
+  });
+
+  it('revoked through the table by another process (as a second engine would), refused here at once', async () => {
+    const { key, keyId } = await createApiKey(api.engine, 'ingest');
+    expect(await onSecond('/synqers/nobody', key)).toBe(404);
+    await second.database.pool.query('UPDATE api_keys SET revoked_at = now() WHERE key_id = $1', [keyId]);
+    expect(await onSecond('/synqers/nobody', key)).toBe(401);
+    expect((await api.call('GET', '/synqers/nobody', key)).status).toBe(401);
+  });
+
+  it('records each creation and revocation as an event, with its actor and never the secret', async () => {
+    const created = await api.call('POST', '/keys', api.keys.operator, { role: 'ingest' });
+    const { keyId, key } = created.body;
+    await api.call('POST', `/keys/${keyId}/revoke`, api.keys.operator, { reason: 'rotated' });
+    const events = await eventsOf(api.engine, keyId);
+    const operatorKeyId = /^synq_([a-z0-9]{12})_/.exec(api.keys.operator)![1];
+    expect(events.map((event) => ({ type: event.type, data: event.data, actor: event.metadata.actor }))).toEqual([
+      { type: 'ApiKeyCreated', data: { keyId, role: 'ingest', developerId: null, createdAt: expect.any(String) }, actor: `api-key:${operatorKeyId}` },
+      { type: 'ApiKeyRevoked', data: { keyId, reason: 'rotated', revokedAt: expect.any(String) }, actor: `api-key:${operatorKeyId}` },
+    ]);
+    expect(JSON.stringify(events.map((event) => [event.data, event.metadata]))).not.toContain(SECRET.exec(key)![1]);
+    // The keys the test harness made are recorded too.
+    const harness = /^synq_([a-z0-9]{12})_/.exec(api.keys.auditor)![1];
+    expect((await eventsOf(api.engine, harness)).map((event) => event.type)).toEqual(['ApiKeyCreated']);
+  });
+
+  it('costs one primary-key lookup per request (measured: no cache to go stale)', async () => {
+    const pool = api.engine.database.pool;
+    const runs = 300;
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < runs; i++) await authenticate(pool, api.keys.auditor);
+    const perRequest = Number(process.hrtime.bigint() - started) / runs / 1e6;
+    process.stdout.write(`API key lookup: ${perRequest.toFixed(3)} ms per request (${runs} sequential lookups)\n`);
+    expect(perRequest).toBeLessThan(20);
+  });
+
+  describe('synq keys', () => {
+    const run = (...args: string[]) => spawnSync(process.execPath, [script, ...args], { env: { ...process.env, DATABASE_URL: api.databaseUrl } });
+
+    it('list shows every key without a secret; --json gives the same as GET /keys', async () => {
+      const text = execFileSync(process.execPath, [script, 'list'], { env: { ...process.env, DATABASE_URL: api.databaseUrl } }).toString();
+      expect(text.split('\n')[0]).toMatch(/^KEY ID\s+ROLE\s+DEVELOPER\s+CREATED\s+LAST USED\s+REVOKED$/);
+      for (const key of Object.values(api.keys)) {
+        expect(text).toContain(/^synq_([a-z0-9]{12})_/.exec(key)![1]);
+        expect(text).not.toContain(SECRET.exec(key)![1]);
+      }
+      const json = JSON.parse(run('list', '--json').stdout.toString());
+      expect(json).toEqual((await api.call('GET', '/keys', api.keys.operator)).body.keys);
+    });
+
+    it('revoke refuses the key at once in the running engines, and records it', async () => {
+      const { key, keyId } = await createApiKey(api.engine, 'auditor');
+      expect(await onSecond('/epochs', key)).toBe(200);
+      const result = run('revoke', keyId, '--reason', 'left the company');
+      expect(result.stderr.toString()).toBe('');
+      expect(result.status).toBe(0);
+      expect(result.stdout.toString()).toMatch(new RegExp(`^revoked auditor key ${keyId} at `));
+      expect(await onSecond('/epochs', key)).toBe(401);
+      expect((await api.call('GET', '/epochs', key)).status).toBe(401);
+      const events = await eventsOf(api.engine, keyId);
+      expect(events.map((event) => event.type)).toEqual(['ApiKeyCreated', 'ApiKeyRevoked']);
+      expect(events[1].data).toMatchObject({ reason: 'left the company' });
+      expect(events[1].metadata.actor).toMatch(/^cli:/);
+    });
+
+    it('usage mistakes exit 2 with one line', () => {
+      const cases: [string[], RegExp][] = [
+        [[], /^keys: say what to do: create, list or revoke/],
+        [['rotate'], /^keys: unknown subcommand "rotate"/],
+        [['revoke'], /^keys: revoke needs the key id/],
+        [['revoke', 'NOT A KEY'], /^keys: "NOT A KEY" is not a key id/],
+        [['revoke', 'zzzzzzzzzzzz'], /^keys: .*no API key has the id zzzzzzzzzzzz/],
+        [['list', 'extra'], /^keys: /],
+        [['list', '--role', 'auditor'], /^keys: /],
+        [['create', '--role', 'auditor', '--reason', 'x'], /^keys: /],
+      ];
+      for (const [args, message] of cases) {
+        const result = run(...args);
+        expect({ args, status: result.status }).toEqual({ args, status: 2 });
+        expect(result.stderr.toString()).toMatch(message);
+        expect(result.stderr.toString().trim().split('\n')).toHaveLength(1);
+      }
+    });
+  });
+});
