@@ -13,7 +13,8 @@ import { payoutWalletFor, type SynqerEvent } from './synqer';
  * this module to check it.
  *
  * - A metric report counts for its epoch when it was recorded at or before the epoch's cut-off position (reports
- *   recorded after it lost the race with the close and are voided).
+ *   recorded after it lost the race with the close and are voided), and when the key that verified it is the synqer's
+ *   reporting key in force at its position (a report in flight during a key rotation, recorded after it, is voided).
  * - Everything else is taken "at close": as the log stands just before the epoch's `EpochClosed` event. A synqer is
  *   suspended or not, its payout wallet is the one in force for the epoch, its active stake excludes stake asked back
  *   and stake slashed.
@@ -30,6 +31,8 @@ export interface LoggedEvent {
 }
 
 interface SynqerBook {
+  /** The reporting key in force at this point of the replay. */
+  reportingKey?: string;
   suspended: boolean;
   wallets: { payoutWallet: string; fromEpoch: number }[];
 }
@@ -79,7 +82,13 @@ export function record(books: EpochBooks, event: LoggedEvent): void {
   switch (event.type) {
     case 'SynqerRegistered': {
       const data = event.data as Extract<SynqerEvent, { type: 'SynqerRegistered' }>['data'];
-      books.synqers.set(data.synqerId, { suspended: false, wallets: [{ payoutWallet: data.payoutWallet, fromEpoch: 0 }] });
+      books.synqers.set(data.synqerId, { reportingKey: data.reportingKey, suspended: false, wallets: [{ payoutWallet: data.payoutWallet, fromEpoch: 0 }] });
+      return;
+    }
+    case 'ReportingKeyRotated': {
+      const data = event.data as Extract<SynqerEvent, { type: 'ReportingKeyRotated' }>['data'];
+      const synqer = books.synqers.get(data.synqerId);
+      if (synqer) synqer.reportingKey = data.reportingKey;
       return;
     }
     case 'PayoutWalletChanged': {
@@ -99,7 +108,7 @@ export function record(books: EpochBooks, event: LoggedEvent): void {
       return recordStake(books, event.data as StakeEvent['data'], event.type);
     case 'MetricReportAccepted': {
       const report = event.data as Extract<MetricReportEvent, { type: 'MetricReportAccepted' }>['data'];
-      if (!reportCounts(books, report.epoch, event.position)) return;
+      if (!reportCounts(books, report.epoch, event.position) || !signedByKeyInForce(books, report)) return;
       const perSynqer = books.totals.get(report.epoch) ?? new Map<string, SynqerTotals>();
       books.totals.set(report.epoch, perSynqer);
       perSynqer.set(report.synqerId, addReport(perSynqer.get(report.synqerId) ?? emptyTotals(), reportFigures(report)));
@@ -161,6 +170,15 @@ export function carriesAtCloses(
 export function reportCounts(books: Pick<EpochBooks, 'cutOffs'>, epoch: number, position: bigint): boolean {
   const cutOff = books.cutOffs.get(epoch);
   return cutOff === undefined || position <= cutOff;
+}
+
+/**
+ * A report counts only if the key that verified it is the synqer's key in force where it was recorded: one decided
+ * with a key that a rotation had replaced by the time it was appended (in flight during the rotation) never counts.
+ * Reports recorded before rotations existed name no key and were judged by the only key there was.
+ */
+export function signedByKeyInForce(books: Pick<EpochBooks, 'synqers'>, report: { synqerId: string; reportingKey?: string }): boolean {
+  return report.reportingKey === undefined || books.synqers.get(report.synqerId)?.reportingKey === report.reportingKey;
 }
 
 export function reportFigures(report: Pick<MetricReport, 'bytes' | 'sessions' | 'uptimeSeconds' | 'qosBps'>) {

@@ -26,7 +26,11 @@ export interface MetricReport {
 }
 
 export type MetricReportEvent =
-  | { type: 'MetricReportAccepted'; data: MetricReport }
+  /**
+   * `reportingKey`: the key that verified it, the synqer's key in force when it was decided (absent on reports recorded
+   * before keys could be rotated). The books count it only if that key is still the one in force at its position.
+   */
+  | { type: 'MetricReportAccepted'; data: MetricReport & { reportingKey?: string } }
   /** A report recorded after its epoch's cut-off (the close raced it): it never counts, and its sender was told so. */
   | { type: 'MetricReportVoided'; data: { reportId: string; reason: string } };
 
@@ -190,7 +194,16 @@ export function acceptReport(state: MetricReportsState, report: MetricReport, co
   if (!context.verify(canonicalReportBytes(report), report.signature, synqer.reportingKey)) {
     reject('invalid', 'signature', "is not a valid signature of this report by the synqer's reporting key");
   }
-  return [{ type: 'MetricReportAccepted', data: report }];
+  return [{ type: 'MetricReportAccepted', data: { ...report, reportingKey: synqer.reportingKey } }];
+}
+
+/**
+ * Reports decided with a reporting key that a rotation recorded before them (in the log) had replaced: they were in
+ * flight during the rotation. The books never count them (domain/epoch-books.ts); their sender is told so.
+ */
+export function voidReportsOfRetiredKey(reportIds: readonly string[], synqerId: string): Extract<MetricReportEvent, { type: 'MetricReportVoided' }>[] {
+  const reason = `synqer ${synqerId}'s reporting key was rotated before this report was recorded: send it again under a new report id, signed with the new key`;
+  return reportIds.map((reportId) => ({ type: 'MetricReportVoided' as const, data: { reportId, reason } }));
 }
 
 /**

@@ -12,11 +12,19 @@ export type SynqerEvent =
   | { type: 'SynqerRegistered'; data: { synqerId: string; payoutWallet: string; reportingKey: string; region: string; labels: Record<string, string> } }
   | { type: 'PayoutWalletChanged'; data: { synqerId: string; payoutWallet: string; effectiveFromEpoch: number } }
   | { type: 'SynqerSuspended'; data: { synqerId: string; reason: string } }
-  | { type: 'SynqerReinstated'; data: { synqerId: string; reason: string } };
+  | { type: 'SynqerReinstated'; data: { synqerId: string; reason: string } }
+  /**
+   * The reporting key is replaced from this event's own position in the log on: a report recorded after it counts only
+   * if the new key signed it, one recorded before it was judged by the key it replaces (domain/epoch-books.ts).
+   */
+  | { type: 'ReportingKeyRotated'; data: { synqerId: string; reportingKey: string; previousKey: string; reason: string } };
 
 export interface SynqerState {
   synqerId: string;
+  /** The key in force: reports are verified with it. */
   reportingKey: string;
+  /** Every reporting key it has had, the registered one first (a key once retired is never taken again). */
+  reportingKeys: string[];
   region: string;
   labels: Record<string, string>;
   /** Wallets in the order they were set, each from an epoch on. */
@@ -32,6 +40,7 @@ export function evolveSynqer(state: SynqerState | undefined, event: SynqerEvent)
       return {
         synqerId: event.data.synqerId,
         reportingKey: event.data.reportingKey,
+        reportingKeys: [event.data.reportingKey],
         region: event.data.region,
         labels: event.data.labels,
         wallets: [{ payoutWallet: event.data.payoutWallet, fromEpoch: 0 }],
@@ -39,6 +48,10 @@ export function evolveSynqer(state: SynqerState | undefined, event: SynqerEvent)
       };
     case 'PayoutWalletChanged':
       return state && { ...state, wallets: [...state.wallets, { payoutWallet: event.data.payoutWallet, fromEpoch: event.data.effectiveFromEpoch }] };
+    case 'ReportingKeyRotated':
+      return (
+        state && { ...state, reportingKey: event.data.reportingKey, reportingKeys: [...(state.reportingKeys ?? [state.reportingKey]), event.data.reportingKey] }
+      );
     case 'SynqerSuspended':
       return state && { ...state, status: 'suspended' };
     case 'SynqerReinstated':
@@ -75,7 +88,7 @@ export function register(state: SynqerState | undefined, command: RegisterSynqer
   if (state) {
     const registered = {
       payoutWallet: state.wallets[0].payoutWallet,
-      reportingKey: state.reportingKey,
+      reportingKey: state.reportingKeys[0],
       region: state.region,
       labels: JSON.stringify(state.labels),
     };
@@ -95,6 +108,22 @@ export function changePayoutWallet(state: SynqerState | undefined, command: { pa
   const pending = existing.wallets[existing.wallets.length - 1];
   if (pending.payoutWallet === payoutWallet && pending.fromEpoch >= effectiveFromEpoch - 1) return [];
   return [{ type: 'PayoutWalletChanged', data: { synqerId: existing.synqerId, payoutWallet, effectiveFromEpoch } }];
+}
+
+/**
+ * Replaces the reporting key (a leaked key, a routine change): the new key must be a sound ed25519 key that this
+ * synqer never had. Rotating to the key in force is a no-op (a retried request).
+ */
+export function rotateReportingKey(state: SynqerState | undefined, command: { reportingKey: unknown; reason?: unknown }): SynqerEvent[] {
+  const existing = requireSynqer(state);
+  const checks = new Checks();
+  const reportingKey = checks.signingKey('reportingKey', command.reportingKey);
+  const reason = command.reason === undefined ? 'rotated' : checks.text('reason', command.reason);
+  checks.done();
+  if (reportingKey === existing.reportingKey) return [];
+  if (existing.reportingKeys.includes(reportingKey))
+    reject('conflict', 'reportingKey', `was a reporting key of synqer ${existing.synqerId} before: a retired key is never taken again`);
+  return [{ type: 'ReportingKeyRotated', data: { synqerId: existing.synqerId, reportingKey, previousKey: existing.reportingKey, reason } }];
 }
 
 export function suspend(state: SynqerState | undefined, command: { reason: unknown }): SynqerEvent[] {
@@ -124,6 +153,7 @@ export type SynqerCommand =
   | { type: 'RegisterSynqer'; data: RegisterSynqer }
   /** `lastOpenedEpoch`: the highest epoch opened so far (0 if none). */
   | { type: 'ChangePayoutWallet'; data: { payoutWallet: unknown; lastOpenedEpoch: number } }
+  | { type: 'RotateReportingKey'; data: { reportingKey: unknown; reason?: unknown } }
   | { type: 'SuspendSynqer'; data: { reason: unknown } }
   | { type: 'ReinstateSynqer'; data: { reason: unknown } };
 
@@ -138,6 +168,8 @@ export const synqerDecider: Decider<SynqerState | undefined, SynqerEvent, Synqer
         return register(state, command.data);
       case 'ChangePayoutWallet':
         return changePayoutWallet(state, command.data, command.data.lastOpenedEpoch);
+      case 'RotateReportingKey':
+        return rotateReportingKey(state, command.data);
       case 'SuspendSynqer':
         return suspend(state, command.data);
       case 'ReinstateSynqer':

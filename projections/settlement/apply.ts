@@ -1,5 +1,5 @@
 import { carryForward, rewardPayouts, type UnclaimedRewardsCarried } from '../../domain/carry';
-import { reportFigures } from '../../domain/epoch-books';
+import { reportFigures, signedByKeyInForce } from '../../domain/epoch-books';
 import type { DistributionBuilt, RewardsCalculated } from '../../domain/epoch-settlement';
 import { buildDistribution, levelLengths } from '../../domain/merkle-distribution';
 import type { MetricReport } from '../../domain/metric-report';
@@ -24,7 +24,7 @@ import { EMPTY_ROOT, NODE_CHUNK, SETTLEMENT, SETTLEMENT_TABLES } from './tables'
  * unclaimed leaves carried (`UnclaimedRewardsCarried`) add to them where they are met in the log.
  */
 
-const SYNQER_EVENTS = ['SynqerRegistered', 'PayoutWalletChanged', 'SynqerSuspended', 'SynqerReinstated'];
+const SYNQER_EVENTS = ['SynqerRegistered', 'PayoutWalletChanged', 'SynqerSuspended', 'SynqerReinstated', 'ReportingKeyRotated'];
 const STAKE_EVENTS = ['StakeDeposited', 'UnstakeRequested', 'StakeWithdrawn', 'StakeSlashed'];
 const NETWORK_EVENTS = ['EpochOpened', 'EpochClosed', 'PolicyAdopted', 'EpochPoolReturned'];
 const EPOCH_EVENTS = ['EpochRewardsCalculated', 'EpochDistributionBuilt'];
@@ -32,7 +32,8 @@ const EPOCH_EVENTS = ['EpochRewardsCalculated', 'EpochDistributionBuilt'];
 export const settlementProjection: Projection = {
   name: SETTLEMENT,
   // 2: carried rewards (carried_balances, carries, epochs.carried_in and carried_out).
-  version: 2,
+  // 3: reporting keys (synqers.reporting_key): a report decided with a key a rotation had replaced never counts.
+  version: 3,
   eventTypes: new Set(['MetricReportAccepted', ...SYNQER_EVENTS, ...STAKE_EVENTS, ...NETWORK_EVENTS, ...EPOCH_EVENTS, 'UnclaimedRewardsCarried']),
   tables: SETTLEMENT_TABLES,
   async apply(events, context) {
@@ -40,6 +41,7 @@ export const settlementProjection: Projection = {
     // The common events of a catch-up are gathered and written a statement per kind; any other event first writes them.
     const reports = new MetricTotals();
     const registrations = new Registrations();
+    const keys = new KeysInForce();
     const stakes = new StakeChanges();
     const flush = async () => {
       await registrations.flush(context.sql);
@@ -50,20 +52,47 @@ export const settlementProjection: Projection = {
       if (event.type === 'MetricReportAccepted') {
         const report = event.data as unknown as MetricReport;
         const cutOff = cutOffs.get(report.epoch);
-        // Recorded after its epoch's cut-off: lost the race with the close, never counts (and is voided).
-        if (cutOff === undefined || event.position <= cutOff) reports.add(report, 1n);
+        // Recorded after its epoch's cut-off: lost the race with the close, never counts (and is voided). Decided with
+        // a reporting key a rotation had replaced by then: never counts either (and is voided).
+        if ((cutOff === undefined || event.position <= cutOff) && (await keys.signedByKeyInForce(context.sql, report))) reports.add(report, 1n);
       } else if (event.type === 'SynqerRegistered') {
         registrations.add(event);
+        keys.set(event.data as { synqerId: string; reportingKey: string });
       } else if (STAKE_EVENTS.includes(event.type)) {
         stakes.add(event.type as StakeEvent['type'], event.data as StakeEvent['data']);
       } else {
         await flush();
+        if (event.type === 'ReportingKeyRotated') keys.set(event.data as { synqerId: string; reportingKey: string });
         await applyOne(event, context, cutOffs);
       }
     }
     await flush();
   },
 };
+
+/**
+ * The synqers' reporting keys in force, as this batch of events goes: read from the table when a report first needs
+ * one, then kept up with the batch's registrations and rotations (domain/epoch-books.ts `signedByKeyInForce`).
+ */
+class KeysInForce {
+  private readonly keys = new Map<string, string | undefined>();
+
+  set(data: { synqerId: string; reportingKey: string }): void {
+    this.keys.set(data.synqerId, data.reportingKey);
+  }
+
+  async signedByKeyInForce(sql: ProjectionSql, report: MetricReport & { reportingKey?: string }): Promise<boolean> {
+    if (report.reportingKey === undefined) return true;
+    if (!this.keys.has(report.synqerId)) {
+      const { rows } = await sql.query<{ reporting_key: string | null }>(`SELECT reporting_key FROM synqers WHERE synqer_id = $1`, [report.synqerId]);
+      this.keys.set(report.synqerId, rows[0]?.reporting_key ?? undefined);
+    }
+    return signedByKeyInForce(
+      { synqers: new Map([[report.synqerId, { reportingKey: this.keys.get(report.synqerId), suspended: false, wallets: [] }]]) },
+      report,
+    );
+  }
+}
 
 async function closedCutOffs(sql: ProjectionSql): Promise<Map<number, bigint>> {
   const { rows } = await sql.query<{ epoch: number; cut_off_position: string }>(`SELECT epoch, cut_off_position FROM epochs WHERE status = 'closed'`);
@@ -136,10 +165,16 @@ class Registrations {
     const rows = this.rows.map((event) => ({ ...(event.data as Extract<SynqerEvent, { type: 'SynqerRegistered' }>['data']), position: event.position }));
     this.rows = [];
     await sql.query(
-      `INSERT INTO synqers (synqer_id, region, status, wallets, registered_position)
-       SELECT id, region, 'active', jsonb_build_array(jsonb_build_object('payoutWallet', wallet, 'fromEpoch', 0)), position
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS r(id, region, wallet, position)`,
-      [rows.map((r) => r.synqerId), rows.map((r) => r.region), rows.map((r) => r.payoutWallet), rows.map((r) => r.position.toString())],
+      `INSERT INTO synqers (synqer_id, region, status, wallets, registered_position, reporting_key)
+       SELECT id, region, 'active', jsonb_build_array(jsonb_build_object('payoutWallet', wallet, 'fromEpoch', 0)), position, reporting_key
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) AS r(id, region, wallet, position, reporting_key)`,
+      [
+        rows.map((r) => r.synqerId),
+        rows.map((r) => r.region),
+        rows.map((r) => r.payoutWallet),
+        rows.map((r) => r.position.toString()),
+        rows.map((r) => r.reportingKey),
+      ],
     );
   }
 }
@@ -202,6 +237,11 @@ async function applyOne(event: RecordedEvent, context: ProjectionContext, cutOff
       ]);
       return;
     }
+    case 'ReportingKeyRotated': {
+      const rotated = data as Extract<SynqerEvent, { type: 'ReportingKeyRotated' }>['data'];
+      await sql.query(`UPDATE synqers SET reporting_key = $2 WHERE synqer_id = $1`, [rotated.synqerId, rotated.reportingKey]);
+      return;
+    }
     case 'SynqerSuspended':
     case 'SynqerReinstated':
       await sql.query(`UPDATE synqers SET status = $2 WHERE synqer_id = $1`, [data.synqerId, event.type === 'SynqerSuspended' ? 'suspended' : 'active']);
@@ -257,10 +297,28 @@ async function closeEpoch(event: RecordedEvent, context: ProjectionContext, cutO
   const closed = event.data as Extract<NetworkEvent, { type: 'EpochClosed' }>['data'];
   const cutOff = cutOffOf(closed, event.position);
   const late = new MetricTotals();
-  for await (const recorded of history.readAll({ after: cutOff, category: 'metrics' })) {
+  // Reports between the cut-off and the close were counted when met if their key was in force then: the keys at each
+  // report are those in the table now with the rotations recorded after it undone (walking back from the close).
+  const between: RecordedEvent[] = [];
+  for await (const recorded of history.readAll({ after: cutOff })) {
     if (recorded.position >= event.position) break;
-    const report = recorded.data as unknown as MetricReport;
-    if (recorded.type === 'MetricReportAccepted' && report.epoch === closed.epoch) late.add(report, -1n);
+    if (recorded.type === 'MetricReportAccepted' || recorded.type === 'ReportingKeyRotated') between.push(recorded);
+  }
+  const keysNow = new KeysInForce();
+  const undone = new Map<string, string>();
+  for (let i = between.length - 1; i >= 0; i--) {
+    const recorded = between[i];
+    if (recorded.type === 'ReportingKeyRotated') {
+      const rotated = recorded.data as Extract<SynqerEvent, { type: 'ReportingKeyRotated' }>['data'];
+      undone.set(rotated.synqerId, rotated.previousKey);
+      continue;
+    }
+    const report = recorded.data as unknown as MetricReport & { reportingKey?: string };
+    if (report.epoch !== closed.epoch) continue;
+    const counted =
+      report.reportingKey === undefined ||
+      (undone.has(report.synqerId) ? undone.get(report.synqerId) === report.reportingKey : await keysNow.signedByKeyInForce(sql, report));
+    if (counted) late.add(report, -1n);
   }
   await late.flush(sql);
   await sql.query(`UPDATE epochs SET status = 'closed', cut_off_position = $2, closed_position = $3 WHERE epoch = $1`, [

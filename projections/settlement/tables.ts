@@ -18,7 +18,9 @@ CREATE TABLE synqers (
   status text NOT NULL,
   -- [{ payoutWallet, fromEpoch }] in the order they were set
   wallets jsonb NOT NULL,
-  registered_position bigint NOT NULL
+  registered_position bigint NOT NULL,
+  -- The reporting key in force (issue 16: keys are rotated); reports decided with another never count.
+  reporting_key text
 );
 CREATE TABLE stakes (
   synqer_id text PRIMARY KEY,

@@ -31,6 +31,9 @@ type BatchContext = Pick<reports.ReportContext, 'verify' | 'now' | 'clockSkewSec
 interface Appended {
   stream: string;
   epoch: number;
+  synqerId: string;
+  /** The reporting key the reports were verified with. */
+  reportingKey: string | undefined;
   position: bigint;
   accepted: { index: number; reportId: string }[];
 }
@@ -136,7 +139,15 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
           throw result;
         } else {
           this.streams.set(write.stream, write.state, result.nextExpectedRevision);
-          appended.push({ stream: write.stream, epoch: write.group[0].report.epoch, position: result.position, accepted: write.accepted });
+          const { epoch, synqerId } = write.group[0].report;
+          appended.push({
+            stream: write.stream,
+            epoch,
+            synqerId,
+            reportingKey: synqers.get(synqerId)?.reportingKey,
+            position: result.position,
+            accepted: write.accepted,
+          });
         }
       });
     }
@@ -212,17 +223,20 @@ export class SubmitMetricReportsHandler implements ICommandHandler<SubmitMetricR
   private async voidLateReports(appended: Appended[], metadata: CommandMetadata, outcomes: ReportOutcome[]): Promise<void> {
     await this.store.lastPosition();
     const ledger = await loadLatest(this.store, networkDecider);
-    for (const { stream, epoch, position, accepted } of appended) {
+    // Likewise a reporting key rotated while the batch was decided: reports recorded after the rotation were verified
+    // with the key it replaced, and the books never count them (domain/epoch-books.ts signedByKeyInForce).
+    await this.directory.current();
+    for (const { stream, epoch, synqerId, reportingKey, position, accepted } of appended) {
       const info = ledger.epochs.get(epoch);
-      if (!info || info.status !== 'closed' || info.cutOffPosition === undefined || position <= info.cutOffPosition) continue;
-      const events = reports.voidLateReports(
-        accepted.map((a) => a.reportId),
-        info,
-      );
+      const late = info && info.status === 'closed' && info.cutOffPosition !== undefined && position > info.cutOffPosition;
+      const retired = !late && this.directory.keyAt(synqerId, position) !== reportingKey;
+      if (!late && !retired) continue;
+      const reportIds = accepted.map((a) => a.reportId);
+      const events = late ? reports.voidLateReports(reportIds, info) : reports.voidReportsOfRetiredKey(reportIds, synqerId);
       this.streams.delete(stream);
       await this.store.append(stream, toEnvelopes(stream, events, { ...metadata, commandId: `void:${events.map((e) => e.data.reportId).join(',')}` }));
       for (const { index, reportId } of accepted) {
-        outcomes[index] = { index, reportId, status: 'refused', problems: [{ field: 'epoch', reason: events[0].data.reason }] };
+        outcomes[index] = { index, reportId, status: 'refused', problems: [{ field: late ? 'epoch' : 'signature', reason: events[0].data.reason }] };
       }
     }
   }

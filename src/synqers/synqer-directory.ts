@@ -10,10 +10,19 @@ import { KeyedQueue } from '../commands/keyed-queue';
 @Injectable()
 export class SynqerDirectory {
   private readonly synqers = new Map<string, synqer.SynqerState | undefined>();
+  /** Each synqer's reporting keys with the positions they came into force (registration, then each rotation). */
+  private readonly keys = new Map<string, { key: string; from: bigint }[]>();
   private checkpoint = 0n;
   private readonly catchingUp = new KeyedQueue();
 
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
+
+  /** The synqer's reporting key in force at `position` (as of the last `current()`): the last one recorded before it. */
+  keyAt(synqerId: string, position: bigint): string | undefined {
+    let key: string | undefined;
+    for (const entry of this.keys.get(synqerId) ?? []) if (entry.from < position) key = entry.key;
+    return key;
+  }
 
   /** The directory after every synqer event recorded so far. */
   current(): Promise<ReadonlyMap<string, synqer.SynqerState | undefined>> {
@@ -21,6 +30,11 @@ export class SynqerDirectory {
       for await (const event of this.store.readAll({ after: this.checkpoint, category: 'synqer' })) {
         const synqerId = event.stream.slice('synqer-'.length);
         this.synqers.set(synqerId, synqer.evolveSynqer(this.synqers.get(synqerId), { type: event.type, data: event.data } as synqer.SynqerEvent));
+        if (event.type === 'SynqerRegistered' || event.type === 'ReportingKeyRotated') {
+          const keys = this.keys.get(synqerId) ?? [];
+          keys.push({ key: (event.data as { reportingKey: string }).reportingKey, from: event.position });
+          this.keys.set(synqerId, keys);
+        }
         this.checkpoint = event.position;
       }
       return this.synqers;

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Inject, Module, Param, Post, Put, Req } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Module, Param, Post, Put, Req } from '@nestjs/common';
 import { IdParam } from '../requests/parameters';
 import { CommandBus, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
@@ -89,6 +89,18 @@ export class SynqersController {
   })
   async changePayoutWallet(@Param('id', IdParam) id: string, @Body() body: { payoutWallet?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, id, { type: 'ChangePayoutWallet', data: { payoutWallet: body?.payoutWallet } });
+    return this.get(id);
+  }
+
+  /**
+   * `{ reportingKey, reason? }`: the new key verifies the reports recorded after this rotation, the old one those
+   * recorded before it (a report in flight, decided with the old key and recorded after, is refused and voided).
+   */
+  @Post(':id/reporting-key')
+  @HttpCode(200)
+  @Roles('operator')
+  async rotateReportingKey(@Param('id', IdParam) id: string, @Body() body: { reportingKey?: unknown; reason?: unknown }, @Req() request: AuthenticatedRequest) {
+    await this.run(request, id, { type: 'RotateReportingKey', data: { reportingKey: body?.reportingKey, reason: body?.reason } });
     return this.get(id);
   }
 

@@ -107,7 +107,8 @@ export interface MoneyBooks {
   transfers: Map<string, Transfer>;
   proofClaims: Map<string, number>;
   credited: Map<string, string[]>;
-  reports: { stream: string; reportId: string; epoch: number; position: bigint }[];
+  /** `keyInForce`: the key that verified it (if it names one) is its synqer's reporting key where it was recorded. */
+  reports: { stream: string; reportId: string; epoch: number; position: bigint; keyInForce: boolean }[];
   voided: Map<string, number>;
   /** Rewards carried forward and not in a leaf yet, by wallet (domain/carry.ts, folded here on its own terms). */
   carried: Map<string, bigint>;
@@ -153,6 +154,7 @@ export async function foldBooks(store: EventStore): Promise<MoneyBooks> {
   };
   const violation = (invariant: InvariantId, detail: string) => books.violations.push({ invariant, detail });
   let lastEpoch = 0;
+  const reportingKeys = new Map<string, string>();
   const stakeOf = (synqerId: string) => {
     let stake = books.stakes.get(synqerId);
     if (!stake)
@@ -293,6 +295,10 @@ export async function foldBooks(store: EventStore): Promise<MoneyBooks> {
         break;
       case 'SynqerRegistered':
         books.synqerWallets.set(s('synqerId'), [s('payoutWallet')]);
+        reportingKeys.set(s('synqerId'), s('reportingKey'));
+        break;
+      case 'ReportingKeyRotated':
+        reportingKeys.set(s('synqerId'), s('reportingKey'));
         break;
       case 'PayoutWalletChanged':
         books.synqerWallets.get(s('synqerId'))?.push(s('payoutWallet'));
@@ -429,7 +435,13 @@ export async function foldBooks(store: EventStore): Promise<MoneyBooks> {
         break;
       }
       case 'MetricReportAccepted':
-        books.reports.push({ stream: event.stream, reportId: s('reportId'), epoch: Number(data.epoch), position: event.position });
+        books.reports.push({
+          stream: event.stream,
+          reportId: s('reportId'),
+          epoch: Number(data.epoch),
+          position: event.position,
+          keyInForce: data.reportingKey === undefined || data.reportingKey === reportingKeys.get(s('synqerId')),
+        });
         break;
       case 'MetricReportVoided': {
         const key = `${event.stream}/${s('reportId')}`;
@@ -543,19 +555,19 @@ export async function checkMoneyInvariants(
   }
 
   trace('I6');
-  // I7: an accepted report of a closed epoch counts in exactly its epoch's totals (at or before the cut-off, not
-  // voided), or is voided; never both, never neither.
+  // I7: an accepted report of a closed epoch counts in exactly its epoch's totals (at or before the cut-off, verified
+  // by the reporting key in force where it was recorded, not voided), or is voided; never both, never neither.
   const counted = new Map<number, number>();
   for (const report of books.reports) {
     const epoch = books.epochs.get(report.epoch);
     if (epoch?.cutOff === undefined) continue;
     const voided = books.voided.get(`${report.stream}/${report.reportId}`) ?? 0;
-    const inTotals = report.position <= epoch.cutOff;
+    const inTotals = report.position <= epoch.cutOff && report.keyInForce;
     if (inTotals && voided > 0) violation('I7', `report ${report.reportId} counts in epoch ${report.epoch} and is voided too`);
     if (!inTotals && voided === 0)
       violation(
         'I7',
-        `report ${report.reportId} was accepted (position ${report.position}) after epoch ${report.epoch}'s cut-off ${epoch.cutOff} and never voided: it vanished`,
+        `report ${report.reportId} was accepted (position ${report.position}) after epoch ${report.epoch}'s cut-off ${epoch.cutOff} or with a retired reporting key, and never voided: it vanished`,
       );
     if (voided > 1) violation('I7', `report ${report.reportId} is voided ${voided} times`);
     if (inTotals && voided === 0) counted.set(report.epoch, (counted.get(report.epoch) ?? 0) + 1);
