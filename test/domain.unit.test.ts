@@ -18,7 +18,8 @@ import { DeciderSpecification } from './support/decider-specification';
 const key = (seed: number) => base58Encode(Uint8Array.from({ length: 32 }, (_, i) => (seed + i * 11) % 256));
 const registeredSynqer = (reportingKey: string): SynqerState | undefined =>
   synqerDecider.evolve(undefined, { type: 'SynqerRegistered', data: { synqerId: 'alpha', payoutWallet: key(1), reportingKey, region: 'eu', labels: {} } });
-const accepted = (report: MetricReport): MetricReportEvent => ({ type: 'MetricReportAccepted', data: report });
+/** As recorded: the report and the reporting key that verified it. */
+const accepted = (report: MetricReport, reportingKey = key(2)): MetricReportEvent => ({ type: 'MetricReportAccepted', data: { ...report, reportingKey } });
 
 describe('domain', () => {
   it('encodes reports canonically, byte for byte as documented (counters up to u64)', () => {
@@ -197,7 +198,7 @@ describe('domain', () => {
     spec
       .given([])
       .when(accept(good))
-      .then([accepted(good)]);
+      .then([accepted(good, synqer!.reportingKey)]);
     const forged = { ...good, bytes: '2' };
     spec.given([]).when(accept(forged)).thenRejects(undefined, { field: 'signature' });
 
