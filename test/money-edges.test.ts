@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { generateReportingKeypair, publicKeyOf } from '../src/commands/ed25519';
 import { startTestApi, type TestApi } from './support/api';
 
 /**
@@ -50,7 +51,10 @@ describe('money edges over HTTP', () => {
 
     expect((await api.call('POST', '/developers', op(), { developerId: 'dev1', wallet })).status).toBe(201);
     expect(await refused('POST', '/developers/dev1/purchases', { purchaseId: 'p1', amount: (1n << 64n) + 1n + '', paymentReference: 'r' })).toEqual(['amount']);
-    expect((await api.call('POST', '/synqers', op(), { synqerId: 's1', payoutWallet: wallet, reportingKey: wallet, region: 'eu' })).status).toBeLessThan(300);
+    expect(
+      (await api.call('POST', '/synqers', op(), { synqerId: 's1', payoutWallet: wallet, reportingKey: publicKeyOf(generateReportingKeypair()), region: 'eu' }))
+        .status,
+    ).toBeLessThan(300);
     expect(await refused('POST', '/synqers/s1/stake/deposits', { depositId: 'd1', amount: TWO_64 })).toEqual(['amount']);
     const report = {
       reportId: 'r1',

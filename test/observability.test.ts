@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { register } from 'prom-client';
 import { canonicalReportBytes } from '../domain/metric-report';
 import { base58Encode } from '../domain/values';
-import { generateReportingKeypair, signEd25519 } from '../src/commands/ed25519';
+import { generateReportingKeypair, publicKeyOf, signEd25519 } from '../src/commands/ed25519';
 import { loadTreasuryKey } from '../src/chain/treasury-key';
 import { associatedTokenAddress, createAssociatedAccountIdempotent, execute, transferChecked } from '../src/chain/token';
 import { refusalReason } from '../src/observability/engine-metrics';
@@ -193,7 +193,8 @@ describe('observability: /metrics and JSON logs', () => {
       body: JSON.stringify({
         synqerId: 'logged',
         payoutWallet: base58Encode(Uint8Array.from({ length: 32 }, (_, i) => i + 1)),
-        reportingKey: base58Encode(Uint8Array.from({ length: 32 }, (_, i) => i + 2)),
+        // A sound ed25519 key (small-order and off-curve keys are refused).
+        reportingKey: publicKeyOf(generateReportingKeypair()),
         region: 'eu-west',
       }),
     });
