@@ -23,8 +23,8 @@ export interface SynqerState {
   synqerId: string;
   /** The key in force: reports are verified with it. */
   reportingKey: string;
-  /** Every reporting key it has had, the registered one first (a key once retired is never taken again). */
-  reportingKeys: string[];
+  /** Every reporting key it has had, the registered one first (a key once retired is never taken again); absent: only `reportingKey`. */
+  reportingKeys?: string[];
   region: string;
   labels: Record<string, string>;
   /** Wallets in the order they were set, each from an epoch on. */
@@ -88,7 +88,7 @@ export function register(state: SynqerState | undefined, command: RegisterSynqer
   if (state) {
     const registered = {
       payoutWallet: state.wallets[0].payoutWallet,
-      reportingKey: state.reportingKeys[0],
+      reportingKey: state.reportingKeys?.[0] ?? state.reportingKey,
       region: state.region,
       labels: JSON.stringify(state.labels),
     };
@@ -121,7 +121,7 @@ export function rotateReportingKey(state: SynqerState | undefined, command: { re
   const reason = command.reason === undefined ? 'rotated' : checks.text('reason', command.reason);
   checks.done();
   if (reportingKey === existing.reportingKey) return [];
-  if (existing.reportingKeys.includes(reportingKey))
+  if ((existing.reportingKeys ?? [existing.reportingKey]).includes(reportingKey))
     reject('conflict', 'reportingKey', `was a reporting key of synqer ${existing.synqerId} before: a retired key is never taken again`);
   return [{ type: 'ReportingKeyRotated', data: { synqerId: existing.synqerId, reportingKey, previousKey: existing.reportingKey, reason } }];
 }

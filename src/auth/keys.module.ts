@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Inject, Module, Param, Post, Req } fro
 import { reject } from '../../domain/rejection';
 import { Database } from '../database/database';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
+import { IdParam } from '../requests/parameters';
 import { Roles, type AuthenticatedRequest } from './api-key.guard';
 import { createApiKey, KEY_ID_PATTERN, listApiKeys, revokeApiKey, ROLES, type KeyBooks, type Role } from './api-keys';
 
@@ -38,7 +39,7 @@ export class KeysController {
   /** `{ reason? }`: the key is refused from the next request on, by every engine process; revoking again changes nothing. */
   @Post(':id/revoke')
   @HttpCode(200)
-  async revoke(@Param('id') id: string, @Body() body: { reason?: unknown } | undefined, @Req() request: AuthenticatedRequest) {
+  async revoke(@Param('id', IdParam) id: string, @Body() body: { reason?: unknown } | undefined, @Req() request: AuthenticatedRequest) {
     if (!KEY_ID_PATTERN.test(id)) reject('not_found', 'keyId', `no API key has the id ${id}`);
     return revokeApiKey(this.books, id, body?.reason as string | undefined, actorOf(request));
   }
