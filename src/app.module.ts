@@ -7,7 +7,7 @@ import { EVENT_STORE, type EventStore } from './event-store/event-store';
 import { ThrottlerGuard } from '@nestjs/throttler';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { publicRateLimitModule } from './http/public-rate-limit';
-import { KeysModule } from './auth/keys.module';
+import { KeysModule } from './keys/keys.module';
 import { DevelopersModule } from './developers/developers';
 import { HealthController } from './health/health.controller';
 import { StakesModule } from './stakes/stakes';

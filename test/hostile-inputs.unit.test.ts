@@ -156,7 +156,7 @@ describe('a report of a period that has not ended yet is refused', () => {
       spec
         .given([])
         .when(accept(r))
-        .then([{ type: 'MetricReportAccepted', data: r }]);
+        .then([{ type: 'MetricReportAccepted', data: { ...r, reportingKey: synqer.reportingKey } }]);
       expect(canonicalReportText(r)).toContain(`periodEnd:${toInstant(end)}`);
     }
   });

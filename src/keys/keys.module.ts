@@ -3,8 +3,8 @@ import { reject } from '../../domain/rejection';
 import { Database } from '../database/database';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { IdParam } from '../requests/parameters';
-import { Roles, type AuthenticatedRequest } from './api-key.guard';
-import { createApiKey, KEY_ID_PATTERN, listApiKeys, revokeApiKey, ROLES, type KeyBooks, type Role } from './api-keys';
+import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
+import { createApiKey, KEY_ID_PATTERN, listApiKeys, revokeApiKey, ROLES, type KeyBooks, type Role } from '../auth/api-keys';
 
 /**
  * The operator's API for API keys, the same use cases as `synq keys create|list|revoke` (src/auth/api-keys.ts). A
