@@ -83,11 +83,12 @@ describe('engine process on embedded PostgreSQL', () => {
     expect(await health(running.url)).toEqual({ status: 'up' });
 
     const pool = embeddedPool(dataDir);
-    auditorKey = (await createApiKey(pool, 'auditor')).key;
-    expect(await health(running.url)).toMatchObject({ status: 'ok', database: { source: 'embedded' }, eventStore: { lastPosition: '0' } });
+    // Creating a key records ApiKeyCreated: the log's first event.
+    auditorKey = (await createApiKey({ pool, store: new PostgresEventStore(pool) }, 'auditor')).key;
+    expect(await health(running.url)).toMatchObject({ status: 'ok', database: { source: 'embedded' }, eventStore: { lastPosition: '1' } });
     await new PostgresEventStore(pool).append('synqer-persisted', makeEvents(3));
     await pool.end();
-    expect((await health(running.url)).eventStore.lastPosition).toBe('3');
+    expect((await health(running.url)).eventStore.lastPosition).toBe('4');
 
     running.child.kill('SIGTERM');
     expect(await running.exited).toBe(0);
@@ -98,7 +99,7 @@ describe('engine process on embedded PostgreSQL', () => {
   it('reuses the data folder on the next start', async () => {
     running = await startProcess(dataDir);
     expect(running.output()).not.toContain('initialising embedded PostgreSQL');
-    expect((await health(running.url)).eventStore.lastPosition).toBe('3');
+    expect((await health(running.url)).eventStore.lastPosition).toBe('4');
   });
 
   it('recovers after being killed with SIGKILL, which leaves postmaster.pid and an orphaned server', async () => {
@@ -108,7 +109,7 @@ describe('engine process on embedded PostgreSQL', () => {
 
     running = await startProcess(dataDir);
     expect(running.output()).toMatch(/stopping orphaned embedded PostgreSQL|removing stale/);
-    expect((await health(running.url)).eventStore.lastPosition).toBe('3');
+    expect((await health(running.url)).eventStore.lastPosition).toBe('4');
 
     running.child.kill('SIGINT');
     expect(await running.exited).toBe(0);

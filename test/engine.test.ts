@@ -25,13 +25,14 @@ describe('engine on an external PostgreSQL (DATABASE_URL)', () => {
 
   it('migrates at start and reports health (in detail to a caller with a key)', async () => {
     await engine.eventStore.append('synqer-1', makeEvents(2));
-    const { key } = await createApiKey(engine.database.pool, 'auditor');
+    // The key's creation is recorded too (ApiKeyCreated): the third event.
+    const { key } = await createApiKey(engine, 'auditor');
     const response = await fetch(`${engine.url}/health`, { headers: { authorization: `Bearer ${key}` } });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
       status: 'ok',
       database: { reachable: true, source: 'external', serverVersion: expect.stringMatching(/^\d+/) },
-      eventStore: { kind: 'postgresql', lastPosition: '2' },
+      eventStore: { kind: 'postgresql', lastPosition: '3' },
       migrations: {
         applied: expect.arrayContaining([
           { version: 1, name: 'event_store' },

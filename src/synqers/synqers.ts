@@ -99,6 +99,19 @@ export class SynqersController {
   @Post(':id/reporting-key')
   @HttpCode(200)
   @Roles('operator')
+  @ApiCommand({
+    summary: "Rotate a synqer's reporting key: reports recorded after this are verified with the new key only",
+    body: Schema.object(
+      {
+        reportingKey: Schema.publicKey('The new ed25519 public key: a sound point (not small-order, canonical), never one the synqer had'),
+        reason: Schema.text(),
+      },
+      ['reportingKey'],
+    ),
+    status: 200,
+    answers: 'The synqer, with its new key in force and every key it has had (reportingKeys)',
+    errors: [404, 409],
+  })
   async rotateReportingKey(@Param('id', IdParam) id: string, @Body() body: { reportingKey?: unknown; reason?: unknown }, @Req() request: AuthenticatedRequest) {
     await this.run(request, id, { type: 'RotateReportingKey', data: { reportingKey: body?.reportingKey, reason: body?.reason } });
     return this.get(id);
