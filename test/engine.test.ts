@@ -24,9 +24,9 @@ describe('engine on an external PostgreSQL (DATABASE_URL)', () => {
   });
 
   it('migrates at start and reports health (in detail to a caller with a key)', async () => {
-    await engine.eventStore.append('synqer-1', makeEvents(2));
-    // The key's creation is recorded too (ApiKeyCreated): the third event.
+    // The key's creation is recorded (ApiKeyCreated): the first of three events.
     const { key } = await createApiKey(engine, 'auditor');
+    await engine.eventStore.append('synqer-1', makeEvents(2));
     const response = await fetch(`${engine.url}/health`, { headers: { authorization: `Bearer ${key}` } });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({

@@ -112,6 +112,9 @@ describe('a client generated from /docs-json', () => {
     await expectStatus(call('put', '/synqers/{id}/payout-wallet', { params: synqer, body: { payoutWallet: wallet() } }), 200);
     await expectStatus(call('post', '/synqers/{id}/suspend', { params: synqer, body: { reason: 'under review' } }), 201);
     await expectStatus(call('post', '/synqers/{id}/reinstate', { params: synqer, body: { reason: 'cleared' } }), 201);
+    const rotated = generateReportingKeypair();
+    await expectStatus(call('post', '/synqers/{id}/reporting-key', { params: synqer, body: { reportingKey: publicKeyOf(rotated), reason: 'rotated' } }), 200);
+    await expectStatus(call('post', '/synqers/{id}/reporting-key', { params: synqer, body: { reportingKey: publicKeyOf(reporting) } }), 409);
     await expectStatus(call('post', '/synqers/{id}/stake/deposits', { params: synqer, body: { depositId: 'd1', amount: '5000000' } }), 201);
     await expectStatus(call('post', '/synqers/{id}/stake/deposits/onchain', { params: synqer, body: { signature: signature() } }), 404, 409, 422);
     await expectStatus(call('post', '/synqers/{id}/stake/unstake-requests', { params: synqer, body: { requestId: 'u1', amount: '1000000' } }), 201);
@@ -151,7 +154,7 @@ describe('a client generated from /docs-json', () => {
     };
     const reports = await client.call('post', '/metric-reports', {
       key: ingest,
-      body: { reports: [{ ...content, signature: signEd25519(canonicalReportBytes(content), reporting) }] },
+      body: { reports: [{ ...content, signature: signEd25519(canonicalReportBytes(content), rotated) }] },
     });
     expect(reports.body).toMatchObject({ accepted: 1, refused: 0 });
     await expectStatus(call('post', '/epochs/{epoch}/close', { params: { epoch: 1 } }), 201);
@@ -170,6 +173,9 @@ describe('a client generated from /docs-json', () => {
     await expectStatus(call('post', '/projections/{name}/resume', { params: { name: 'settlement' } }), 202);
     await expectStatus(call('post', '/projections/{name}/rebuild', { params: { name: 'developers' } }), 202);
     await expectStatus(call('post', '/chain/rpc', { body: { jsonrpc: '2.0', id: 1, method: 'getSlot' } }), 200);
+    const created = await call('post', '/keys', { body: { role: 'developer', developerId: developer.id } });
+    await expectStatus(Promise.resolve(created), 201);
+    await expectStatus(call('post', '/keys/{id}/revoke', { params: { id: (created.body as { keyId: string }).keyId }, body: { reason: 'test over' } }), 200);
 
     // Every write route of the document was called: a new one must be added here, with a body its schema accepts.
     const writes = writeRoutes(document).map(({ method, path }) => `${method.toUpperCase()} ${path}`);
