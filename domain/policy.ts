@@ -41,13 +41,28 @@ export type UnclaimedRewardsPolicy = (typeof UNCLAIMED_REWARDS_POLICIES)[number]
 /** The program refuses a clawback start earlier than a day after the vesting end. */
 export const MIN_CLAIM_WINDOW_SECONDS = 86_400;
 
-/** The claim parameters in force, with their defaults: 30 days to claim, no minimum, unclaimed carried, sponsoring from 1 $SYNQ. */
+/**
+ * The most a sponsored claim costs the sponsor, at mainnet's rent-exempt minimums: the ClaimStatus account (64 bytes,
+ * 1,336,320), the wallet's token account when it is missing (165 bytes, 2,039,280) and two signatures' fees (10,000).
+ */
+export const SPONSORED_CLAIM_MAX_LAMPORTS = 3_385_600n;
+const LAMPORTS_PER_SOL = 1_000_000_000n;
+
+/**
+ * The claim parameters in force, with their defaults: 30 days to claim, no minimum, unclaimed carried. Sponsoring
+ * starts at 1 $SYNQ, or, where the policy prices SOL, at the reward whose sponsored claim costs at most 1% of it (the
+ * roadmap's target; docs/claims-cost.md): 100 x 3,385,600 lamports in $SYNQ.
+ */
 export function claimPolicy(policy: Policy) {
+  const onePercentRule =
+    policy.solPriceInSynq === undefined
+      ? TOKEN
+      : (100n * SPONSORED_CLAIM_MAX_LAMPORTS * BigInt(policy.solPriceInSynq) + LAMPORTS_PER_SOL - 1n) / LAMPORTS_PER_SOL;
   return {
     claimWindowSeconds: policy.claimWindowSeconds ?? 30 * 86_400,
     minimumPayout: BigInt(policy.minimumPayout ?? '0'),
     unclaimedRewards: policy.unclaimedRewards ?? 'carry',
-    sponsoredClaimMinimum: BigInt(policy.sponsoredClaimMinimum ?? '1000000'),
+    sponsoredClaimMinimum: policy.sponsoredClaimMinimum !== undefined ? BigInt(policy.sponsoredClaimMinimum) : onePercentRule > TOKEN ? onePercentRule : TOKEN,
   };
 }
 
