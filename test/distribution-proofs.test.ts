@@ -104,5 +104,9 @@ describe('proofs of a distribution larger than a stored chunk', () => {
       headers: { authorization: `Bearer ${key}` },
     });
     expect(unknown.status).toBe(404);
+    // A proof of a recorded distribution never changes: cacheable for good by its caller; a refusal is not.
+    const cached = await fetch(`${engine.url}/epochs/1/distribution/${leaves.rows[0].wallet}`, { headers: { authorization: `Bearer ${key}` } });
+    expect(cached.headers.get('cache-control')).toBe('private, max-age=31536000, immutable');
+    expect(unknown.headers.get('cache-control')).toBe('no-store');
   });
 });

@@ -1,4 +1,4 @@
-import { Controller, Get, Inject, Module, Param, Post, Query, Req } from '@nestjs/common';
+import { Controller, Get, Inject, Module, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { EpochParam, PublicKeyParam } from '../requests/parameters';
 import { CommandBus, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
@@ -141,9 +141,17 @@ export class EpochsController {
   /** A wallet's claim: amount, leaf index and proof (hex, bottom up), from the stored tree levels (kept in memory once asked for). */
   @Get(':epoch/distribution/:wallet')
   @Roles('operator', 'auditor', 'developer', 'ingest')
-  async claim(@Param('epoch', EpochParam) epoch: number, @Param('wallet', PublicKeyParam) wallet: string) {
+  async claim(
+    @Param('epoch', EpochParam) epoch: number,
+    @Param('wallet', PublicKeyParam) wallet: string,
+    @Res({ passthrough: true }) response: { setHeader(name: string, value: string): void },
+  ) {
     const cached = this.claims.claim(epoch, wallet);
-    if (cached) return { epoch, wallet, index: cached.index, amount: cached.amount, amountLocked: '0', root: cached.root, proof: cached.proof };
+    if (cached) {
+      // From a recorded distribution (an event: it never changes): the caller's cache may keep it for good.
+      response.setHeader('Cache-Control', 'private, max-age=31536000, immutable');
+      return { epoch, wallet, index: cached.index, amount: cached.amount, amountLocked: '0', root: cached.root, proof: cached.proof };
+    }
     if (cached === null) reject('not_found', 'wallet', `wallet ${wallet} has no claim in epoch ${epoch}`);
     // One query: the leaf, and on each level below the root the node its proof needs (settlementQueries.claimProof).
     const rows = await settlementQueries.claimProof(this.reader, epoch, wallet);
