@@ -42,8 +42,12 @@ export function treasuryKeyLoader(config: AppConfig): () => Promise<Keypair> {
 }
 
 /** Creates the keypair file if there is none (mode 0600), and returns the key either way. */
-export async function loadOrCreateTreasuryKey(config: AppConfig): Promise<Keypair> {
-  const file = treasuryKeypairPath(config);
+export function loadOrCreateTreasuryKey(config: AppConfig): Promise<Keypair> {
+  return loadOrCreateKeypairFile(treasuryKeypairPath(config), 'treasury keypair');
+}
+
+/** Creates a keypair file (mode 0600, in a private folder) unless one exists, and returns its key either way. */
+export async function loadOrCreateKeypairFile(file: string, what: string): Promise<Keypair> {
   const keypair = Keypair.generate();
   await ensurePrivateDir(path.dirname(file));
   try {
@@ -52,6 +56,6 @@ export async function loadOrCreateTreasuryKey(config: AppConfig): Promise<Keypai
     return keypair;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    return loadTreasuryKey(config);
+    return loadKeypairFile(file, what);
   }
 }

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Module, Param, Post, Query, Req } from '@nestjs/common';
-import { EpochParam, PublicKeyParam } from '../requests/parameters';
+import { EpochParam, PublicKeyParam, pageNumber } from '../requests/parameters';
 import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import { reject } from '../../domain/rejection';
@@ -57,14 +57,6 @@ export class ClaimsController {
   async sponsored(@Param('epoch', EpochParam) epoch: number, @Param('wallet', PublicKeyParam) wallet: string, @Body() body: unknown, @Req() request: Request) {
     return this.claims.submitSponsored(epoch, wallet, body, { actor: `wallet:${String(wallet).slice(0, 44)}`, correlationId: correlationIdOf(request) });
   }
-}
-
-function pageNumber(field: string, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const number = Number(value);
-  if (typeof value !== 'string' || !/^\d+$/.test(value) || number < min || number > max)
-    reject('invalid', field, `must be a whole number from ${min} to ${max}`);
-  return number;
 }
 
 const CLAIMS = Symbol('claims');

@@ -9,7 +9,6 @@ import {
   type EpochClaimsState,
   type ObservedClaim,
   type SponsoredAttempt,
-  type SponsoredOutcome,
 } from '../../domain/epoch-claims';
 import { createdDistributor, payoutDecider, type DistributorTerms } from '../../domain/epoch-payout';
 import { CLAIM_STATUS_ACCOUNT_SIZE, decodeClaimStatus } from '../../domain/jito-distributor';
@@ -25,6 +24,7 @@ import { decideAndAppend, load, loadLatest, type CommandMetadata } from '../comm
 import { signEd25519Bytes, verifyEd25519 } from '../commands/ed25519';
 import type { EventStore } from '../event-store/event-store';
 import type { ProjectionReader } from '../projections/projection-reader';
+import { resolveAttempt } from '../settlement/chain-attempts';
 import { loadChainSetup } from '../treasury/chain-setup';
 import { claimMessage, messageDifference, splitWire, unsignedWire, type ClaimTerms, type SponsorTerms } from './claim-transaction';
 
@@ -472,36 +472,6 @@ export class Claims {
 }
 
 const digest = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 32);
-
-/**
- * After a crash or a lost answer the chain is asked first; only an attempt it does not have is sent again, as is.
- * src/settlement/chain-attempts.ts does the same for payouts; it is not imported, so that verification (below
- * settlement) can call the observer without an import cycle.
- */
-async function resolveAttempt(chain: ChainGateway, attempt: { signature: string; wire: string; lastValidBlockHeight: string }): Promise<SponsoredOutcomeOf> {
-  const landed = await chain.getTransaction(attempt.signature);
-  if (!landed) {
-    if ((await chain.blockHeight()) > BigInt(attempt.lastValidBlockHeight))
-      return { signature: attempt.signature, status: 'expired', blockHeight: await chain.blockHeight() };
-    try {
-      await chain.sendTransaction(Buffer.from(attempt.wire, 'base64'));
-    } catch (error) {
-      // Refused before executing (a cluster's preflight): it cannot land; confirmation finds it expired in time.
-      if (!(error instanceof ChainError)) throw error;
-    }
-    const confirmation = await chain.confirmTransaction(attempt.signature, BigInt(attempt.lastValidBlockHeight));
-    if (confirmation.status === 'expired') return { signature: attempt.signature, status: 'expired', blockHeight: await chain.blockHeight() };
-    return confirmation.status === 'succeeded'
-      ? { signature: attempt.signature, status: 'succeeded', slot: confirmation.slot, fee: confirmation.fee }
-      : { signature: attempt.signature, status: 'failed', slot: confirmation.slot, fee: confirmation.fee, error: confirmation.error };
-  }
-  return landed.error === null
-    ? { signature: attempt.signature, status: 'succeeded', slot: landed.slot, fee: landed.fee }
-    : { signature: attempt.signature, status: 'failed', slot: landed.slot, fee: landed.fee, error: landed.error };
-}
-
-type SponsoredOutcomeOf = DistributiveOmit<SponsoredOutcome, 'wallet'>;
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** The posted body `{ transaction: base64 }` as wire bytes; 422 naming `transaction` otherwise. */
 function parseTransaction(body: unknown): Buffer {

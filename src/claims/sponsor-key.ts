@@ -1,9 +1,7 @@
-import { chmod, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { ensurePrivateDir } from '../config/private-dir';
 import { Keypair } from '@solana/web3.js';
 import type { AppConfig } from '../config/config';
-import { loadKeypairFile, treasuryKeypairPath } from '../chain/treasury-key';
+import { loadKeypairFile, loadOrCreateKeypairFile, treasuryKeypairPath } from '../chain/treasury-key';
 
 /**
  * The sponsor's keypair: it pays the fee and rent of claims by wallets that hold no SOL. It is not the treasury
@@ -16,25 +14,12 @@ import { loadKeypairFile, treasuryKeypairPath } from '../chain/treasury-key';
 export const sponsorKeypairPath = (config: AppConfig): string =>
   config.sponsorKeypairPath ?? path.join(path.dirname(treasuryKeypairPath(config)), 'sponsor-keypair.json');
 
-async function loadOrCreate(file: string): Promise<Keypair> {
-  const keypair = Keypair.generate();
-  await ensurePrivateDir(path.dirname(file));
-  try {
-    await writeFile(file, JSON.stringify([...keypair.secretKey]), { mode: 0o600, flag: 'wx' });
-    await chmod(file, 0o600);
-    return keypair;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    return loadKeypairFile(file, 'sponsor keypair');
-  }
-}
-
 /** The sponsor key, read (or, on the embedded chain, created) when first asked for and kept; a failed read is tried again next time. */
 export function sponsorKeyLoader(config: AppConfig): () => Promise<Keypair> {
   let key: Promise<Keypair> | undefined;
   return () => {
     const file = sponsorKeypairPath(config);
-    key ??= (config.solanaRpcUrl ? loadKeypairFile(file, 'sponsor keypair') : loadOrCreate(file)).catch((error: unknown) => {
+    key ??= (config.solanaRpcUrl ? loadKeypairFile(file, 'sponsor keypair') : loadOrCreateKeypairFile(file, 'sponsor keypair')).catch((error: unknown) => {
       key = undefined;
       throw error;
     });

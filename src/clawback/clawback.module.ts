@@ -1,7 +1,6 @@
 import { Controller, Get, HttpCode, Inject, Module, Param, Post, Query, Req } from '@nestjs/common';
-import { EpochParam } from '../requests/parameters';
+import { EpochParam, pageNumber } from '../requests/parameters';
 import { randomUUID } from 'node:crypto';
-import { reject } from '../../domain/rejection';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
 import { ApiCommand } from '../openapi/openapi';
 import type { ChainGateway } from '../chain/chain-gateway';
@@ -53,13 +52,6 @@ export class ClawbackController {
   async view(@Param('epoch', EpochParam) epoch: number) {
     return this.clawback.view(epoch);
   }
-}
-
-function pageNumber(field: string, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const number = Number(value);
-  if (!/^\d+$/.test(value) || number < min || number > max) reject('invalid', field, `must be a whole number from ${min} to ${max}`);
-  return number;
 }
 
 @Module({

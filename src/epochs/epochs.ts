@@ -1,5 +1,5 @@
 import { Controller, Get, Inject, Module, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { EpochParam, PublicKeyParam } from '../requests/parameters';
+import { EpochParam, PublicKeyParam, pageNumber } from '../requests/parameters';
 import { CommandBus, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
 import { DISTRIBUTION_FORMAT } from '../../domain/epoch-settlement';
@@ -175,13 +175,6 @@ export class EpochsController {
     if (row.root === null) reject('not_found', 'epoch', `epoch ${epoch} has no distribution yet (close it first)`);
     return row;
   }
-}
-
-function pageNumber(field: string, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const number = Number(value);
-  if (!/^\d+$/.test(value) || number < min || number > max) reject('invalid', field, `must be a whole number from ${min} to ${max}`);
-  return number;
 }
 
 @Module({

@@ -1,5 +1,5 @@
 import { Injectable, type ArgumentMetadata, type PipeTransform } from '@nestjs/common';
-import { CommandRejected } from '../../domain/rejection';
+import { CommandRejected, reject } from '../../domain/rejection';
 import { base58Decode, idProblem } from '../../domain/values';
 
 /**
@@ -44,4 +44,12 @@ export class PublicKeyParam implements PipeTransform<unknown, string> {
     if (typeof value !== 'string' || base58Decode(value)?.length !== 32) refuse(metadata, 'must be a base58 public key of 32 bytes');
     return value;
   }
+}
+
+/** A page's `?limit=` or `?offset=`: a whole number from `min` to `max` (the fallback when absent), else 422 naming it. */
+export function pageNumber(field: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!/^\d+$/.test(value) || number < min || number > max) reject('invalid', field, `must be a whole number from ${min} to ${max}`);
+  return number;
 }
