@@ -1,113 +1,78 @@
 /**
  * bench/epoch: synthetic epochs of 100,000 and 1,000,000 synqers with 10 reports each. Measures projection catch-up
- * (events/s), the epoch close (rewards, root, and the leaves and tree levels proofs are served from), the audit replay
- * (events/s), proof lookups over HTTP (p50/p99 on 8 connections), and, in the same run, the Merkle build alone three
- * ways. `npm run bench:epoch` (BENCH_SYNQERS=100000,1000000 by default). Prints Markdown and writes
+ * (events/s), the epoch close (rewards, root, and the leaves and tree levels proofs are served from) with its peak
+ * memory, proof lookups over HTTP (p50/p99/p999 on 8 connections), reading the log once (the audit's floor), the audit
+ * (replay events/s and the whole audit), and, in the same run, the Merkle build alone three ways.
+ * `npm run bench:epoch` (BENCH_SYNQERS=100000,1000000 by default). Prints Markdown and writes
  * bench/results/epoch-latest.md.
  *
- * The log is written with INSERT ... SELECT straight into the events table (rows exactly as appends write them:
- * positions from the sequence, consecutive stream revisions): generating 11 million events through the command path
- * would measure ingestion, which bench/ingest does.
+ * The log is written by bench/epoch-log (COPY, rows exactly as appends write them): generating 11 million events
+ * through the command path would measure ingestion, which bench/ingest does. To iterate: BENCH_DATA_DIR keeps the
+ * embedded server's folder, with the log and the caught-up projections as template databases (BENCH_DATABASE_URL
+ * does the same on another server); BENCH_PARTS picks the measures (catchup,close,proofs,readall,audit,merkle): without
+ * catchup, a kept caught-up template of the same code is copied (BENCH_REUSE_CAUGHT=1: of any code); BENCH_REPORTS
+ * sets the reports per synqer.
  */
-import { createBenchDatabase, SYNQER_REGISTRATIONS_SQL } from './support';
+import {
+  anyCaughtTemplate,
+  databaseUrl,
+  databaseWithLog,
+  dropDatabase,
+  dropStaleTemplates,
+  fromTemplate,
+  keepAsTemplate,
+  projectionCodeDigest,
+  REPORTS_PER_SYNQER,
+} from './epoch-log';
 import { Logger } from '@nestjs/common';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Pool } from 'pg';
-import { randomUUID } from 'node:crypto';
-import { base58Encode } from '../domain/values';
 import { settlementQueries } from '../projections/settlement';
 import { Audit } from '../src/audit/audit';
 import { createApiKey } from '../src/auth/api-keys';
 import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
-import { migrate } from '../src/database/migrator';
 import { startEngine } from '../src/engine';
 import { ClaimsCache } from '../src/epochs/claims-cache';
 import { EpochClosePipeline } from '../src/epochs/epoch-close';
 import { PostgresEventStore } from '../src/event-store/postgres-event-store';
 import { ProjectionReader } from '../src/projections/projection-reader';
-import { MIGRATIONS_DIR, projectRoot } from '../src/project-root';
+import { projectRoot } from '../src/project-root';
 import { markdownTable, measureMerkleBuilds } from './merkle-build';
 
 const SIZES = (process.env.BENCH_SYNQERS ?? '100000,1000000').split(',').map(Number);
-const REPORTS_PER_SYNQER = 10;
 const PROOF_REQUESTS = Number(process.env.BENCH_PROOFS ?? 4_000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
-const EPOCH_START = Date.UTC(2026, 0, 1) / 1000;
-const METADATA = '{"actor":"bench","correlationId":"bench-epoch","causationId":"bench-epoch"}';
+/** What to measure after catch-up (which always runs, or comes from a kept caught-up template): all by default. */
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'catchup,close,proofs,readall,audit,merkle').split(','));
+/** A data folder the bench keeps between runs: the log and the caught-up projections are kept there as templates. */
+const KEEP_DIR = process.env.BENCH_DATA_DIR;
+/** Another server instead of an embedded one (templates are kept there, and shared by whoever uses it). */
+const SERVER_URL = process.env.BENCH_DATABASE_URL;
+const KEEP = KEEP_DIR !== undefined || SERVER_URL !== undefined;
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const now = () => Number(process.hrtime.bigint()) / 1e9;
 const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
 
-/** A distinct, valid wallet per synqer, the same on every run. */
-function walletOf(i: number): string {
-  const bytes = new Uint8Array(32);
-  let x = (i + 1) * 2654435761;
-  for (let j = 0; j < 32; j++) {
-    x = (x * 1103515245 + 12345) % 2147483648;
-    bytes[j] = x & 0xff;
+/** The highest RSS and heap seen while `work` runs (sampled every 50 ms), in bytes, with its result. */
+async function withPeakMemory<T>(work: () => Promise<T>): Promise<{ result: T; peakRss: number; peakHeap: number }> {
+  let peakRss = process.memoryUsage().rss;
+  let peakHeap = process.memoryUsage().heapUsed;
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage();
+    peakRss = Math.max(peakRss, m.rss);
+    peakHeap = Math.max(peakHeap, m.heapUsed);
+  }, 50);
+  try {
+    const result = await work();
+    return { result, peakRss, peakHeap };
+  } finally {
+    clearInterval(sampler);
   }
-  bytes[0] = i & 0xff;
-  bytes[1] = (i >> 8) & 0xff;
-  bytes[2] = (i >> 16) & 0xff;
-  return base58Encode(bytes);
-}
-
-async function generate(pool: Pool, store: PostgresEventStore, synqers: number): Promise<string[]> {
-  const meta = { actor: 'bench', correlationId: 'bench-epoch', causationId: 'bench-epoch' };
-  await store.append('network-ledger', [
-    { id: randomUUID(), type: 'TreasuryFunded', data: { amount: '1000000000000000', reference: 'bench' }, metadata: meta },
-    {
-      id: randomUUID(),
-      type: 'EpochOpened',
-      data: {
-        epoch: 1,
-        start: new Date(EPOCH_START * 1000).toISOString().replace('.000Z', 'Z'),
-        end: new Date((EPOCH_START + 600) * 1000).toISOString().replace('.000Z', 'Z'),
-        rewardPool: '100000000000000',
-      },
-      metadata: meta,
-    },
-  ]);
-  const wallets = Array.from({ length: synqers }, (_, i) => walletOf(i));
-  for (let from = 0; from < synqers; from += 100_000) {
-    const chunk = wallets.slice(from, from + 100_000);
-    await pool.query(SYNQER_REGISTRATIONS_SQL, [chunk, from, METADATA]);
-  }
-  // A tenth of the synqers stake, in sizes up to twice the boost's target.
-  await pool.query(
-    `INSERT INTO events (global_position, event_id, stream_name, stream_category, stream_revision, event_type, data, metadata)
-     SELECT nextval('events_global_position_seq'), gen_random_uuid(), 'stake-s' || i, 'stake', 0, 'StakeDeposited',
-            json_build_object('synqerId', 's' || i, 'depositId', 'd' || i, 'amount', ((i::bigint * 7919) % 20000 + 1)::text || '000000'), $2::json
-       FROM generate_series(0, $1::int - 1, 10) AS i ORDER BY i`,
-    [synqers, METADATA],
-  );
-  // Ten rounds of one-minute reports, every synqer once a round, as they would arrive.
-  for (let round = 0; round < REPORTS_PER_SYNQER; round++) {
-    for (let from = 0; from < synqers; from += 250_000) {
-      await pool.query(
-        `INSERT INTO events (global_position, event_id, stream_name, stream_category, stream_revision, event_type, data, metadata)
-         SELECT nextval('events_global_position_seq'), gen_random_uuid(), 'metrics-s' || i || '-1', 'metrics', $1::int, 'MetricReportAccepted',
-                json_build_object(
-                  'reportId', 'r' || $1::int || '-' || i, 'synqerId', 's' || i, 'epoch', 1,
-                  'periodStart', to_char(to_timestamp($2::bigint + $1::int * 60) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-                  'periodEnd', to_char(to_timestamp($2::bigint + $1::int * 60 + 60) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-                  'bytes', ((i::bigint * 7919 + $1::int * 104729) % 50000000 + 1000)::text,
-                  'sessions', 1 + (i + $1::int) % 40,
-                  'uptimeSeconds', CASE WHEN i % 50 = 0 THEN 10 ELSE 60 - i % 7 END,
-                  'qosBps', 5000 + (i * 37 + $1::int) % 5000,
-                  'signature', 'bench'),
-                $5::json
-           FROM generate_series($3::int, least($3::int + 250000, $4::int) - 1) AS i ORDER BY i`,
-        [round, EPOCH_START, from, synqers, METADATA],
-      );
-    }
-  }
-  await pool.query('ANALYZE events');
-  return wallets;
 }
 
 /**
@@ -157,38 +122,118 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
 }
 
-async function runSize(serverUrl: string, synqers: number, dataDir: string) {
-  const name = `epoch_${synqers}`;
-  const url = await createBenchDatabase(serverUrl, name);
+interface SizeResult {
+  synqers: number;
+  events: number;
+  logSeconds: number;
+  logWritten: boolean;
+  catchUp?: number;
+  catchUpSeconds?: number;
+  closeSeconds?: number;
+  closePeakRss?: number;
+  closePeakHeap?: number;
+  readAllSeconds?: number;
+  audit?: number;
+  auditSeconds?: number;
+  p50?: number;
+  p99?: number;
+  p999?: number;
+  proofLoad?: string;
+  leaves?: number;
+  root?: string;
+  digest?: string;
+}
+
+async function waitForProjections(pool: Pool, last: bigint): Promise<void> {
+  for (;;) {
+    const { rows } = await pool.query<{ position: string }>('SELECT position FROM projection_state');
+    if (rows.length >= 2 && rows.every((r) => BigInt(r.position) >= last)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function runSize(serverUrl: string, synqers: number, dataDir: string): Promise<SizeResult> {
+  const name = `epoch_${synqers}_${process.pid}`;
+  const reuse = process.env.BENCH_REUSE_CAUGHT === '1' ? await anyCaughtTemplate(serverUrl, synqers) : undefined;
+  const caughtTemplate = reuse ?? `tpl_caught_${synqers}x${REPORTS_PER_SYNQER}_${projectionCodeDigest()}`;
+  let url = KEEP && !PARTS.has('catchup') ? await fromTemplate(serverUrl, name, caughtTemplate) : null;
+  const fromCaught = url !== null;
+  let logSeconds = 0;
+  let logWritten = false;
+  if (url === null) {
+    log(`${fmt(synqers)} synqers: ${KEEP ? 'the log from its template, or written once' : 'writing the log'}`);
+    const made = await databaseWithLog(serverUrl, name, synqers, KEEP);
+    ({ url } = made);
+    logSeconds = made.seconds;
+    logWritten = made.written;
+  } else log(`${fmt(synqers)} synqers: caught-up projections from template ${caughtTemplate}`);
   const pool = new Pool({ connectionString: url, max: 4 });
-  await migrate(pool, MIGRATIONS_DIR, () => undefined);
   const store = new PostgresEventStore(pool);
-  log(`${fmt(synqers)} synqers: writing the log`);
-  let started = now();
-  const wallets = await generate(pool, store, synqers);
   const last = await store.lastPosition();
   const events = Number(await store.countAfter(0n));
-  log(`${fmt(events)} events written in ${(now() - started).toFixed(1)} s`);
+  if (!fromCaught) log(`${fmt(events)} events ${logWritten ? 'written' : 'copied from the template'} in ${logSeconds.toFixed(1)} s`);
+  const result: SizeResult = { synqers, events, logSeconds, logWritten };
 
   // Catch-up: the engine starts and its projection runner reads the whole log.
-  const engine = await startEngine({ databaseUrl: url, eventStoreConnectionString: undefined, port: 0, dataDir }, new Logger('bench'), {
-    frameworkLogs: false,
-  });
+  const start = () => startEngine({ databaseUrl: url, eventStoreConnectionString: undefined, port: 0, dataDir }, new Logger('bench'), { frameworkLogs: false });
+  const engine = await start();
   try {
-    started = now();
-    for (;;) {
-      const { rows } = await pool.query<{ position: string }>('SELECT position FROM projection_state');
-      if (rows.length === 2 && rows.every((r) => BigInt(r.position) >= last)) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
+    const started = now();
+    await waitForProjections(pool, last);
+    if (!fromCaught) {
+      result.catchUpSeconds = now() - started;
+      result.catchUp = events / result.catchUpSeconds;
+      log(`catch-up: ${fmt(result.catchUp)} events/s (${result.catchUpSeconds.toFixed(1)} s)`);
+      if (KEEP) {
+        // Kept caught up, so that a run of the close alone (BENCH_PARTS without catchup) starts here.
+        await engine.stop();
+        await store.close();
+        await pool.end();
+        await keepAsTemplate(serverUrl, name, caughtTemplate);
+        return runSizeAfterCatchUp(serverUrl, name, result, start);
+      }
     }
-    const catchUpSeconds = now() - started;
-    log(`catch-up: ${fmt(events / catchUpSeconds)} events/s`);
+    return await measureAfterCatchUp(engine, pool, store, result);
+  } finally {
+    await engine.stop().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    await pool.end().catch(() => undefined);
+  }
+}
 
-    started = now();
-    await engine.app.get(EpochClosePipeline).close(1, { actor: 'bench', correlationId: 'bench-close' });
-    const closeSeconds = now() - started;
-    log(`close: ${closeSeconds.toFixed(1)} s`);
+async function runSizeAfterCatchUp(serverUrl: string, name: string, result: SizeResult, start: () => ReturnType<typeof startEngine>): Promise<SizeResult> {
+  const pool = new Pool({ connectionString: databaseUrl(serverUrl, name), max: 4 });
+  const store = new PostgresEventStore(pool);
+  const engine = await start();
+  try {
+    await waitForProjections(pool, await store.lastPosition());
+    return await measureAfterCatchUp(engine, pool, store, result);
+  } finally {
+    await engine.stop().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    await pool.end().catch(() => undefined);
+  }
+}
 
+async function measureAfterCatchUp(
+  engine: Awaited<ReturnType<typeof startEngine>>,
+  pool: Pool,
+  store: PostgresEventStore,
+  result: SizeResult,
+): Promise<SizeResult> {
+  let started = now();
+  const close = await withPeakMemory(() => engine.app.get(EpochClosePipeline).close(1, { actor: 'bench', correlationId: 'bench-close' }));
+  result.closeSeconds = now() - started;
+  result.closePeakRss = close.peakRss;
+  result.closePeakHeap = close.peakHeap;
+  log(`close: ${result.closeSeconds.toFixed(1)} s (peak RSS ${mib(close.peakRss)} MiB, heap ${mib(close.peakHeap)} MiB)`);
+  const settled = await engine.app.get(EpochClosePipeline).settledEpoch(1);
+  result.leaves = settled.leaf_count ?? 0;
+  result.root = settled.root ?? undefined;
+  result.digest = settled.digest ?? undefined;
+  log(`root ${result.root}, digest ${result.digest}`);
+
+  if (PARTS.has('proofs')) {
     const key = (await createApiKey(engine, 'auditor')).key;
     const paid = (await settlementQueries.leaves(new ProjectionReader(pool), 1)).map((r) => r.wallet);
     if (paid.length === 0) throw new Error('nobody was paid');
@@ -198,68 +243,77 @@ async function runSize(serverUrl: string, synqers: number, dataDir: string) {
     await engine.app.get(ClaimsCache).warm(1);
     log(`claims of ${fmt(paid.length)} wallets loaded into memory in ${(now() - started).toFixed(1)} s`);
     const latencies = await proofLookups(engine.url, key, paid);
+    result.proofLoad = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
     latencies.sort((a, b) => a - b);
+    result.p50 = percentile(latencies, 50);
+    result.p99 = percentile(latencies, 99);
+    result.p999 = percentile(latencies, 99.9);
+    log(`proofs: p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, p999 ${result.p999.toFixed(2)} ms (load ${result.proofLoad})`);
+  }
 
+  if (PARTS.has('readall')) {
+    // The floor of the audit: reading the log once through the store, as the audit's replay reads it.
+    started = now();
+    let count = 0;
+    for await (const event of store.readAll()) if (event) count++;
+    result.readAllSeconds = now() - started;
+    log(`readAll: ${fmt(count)} events in ${result.readAllSeconds.toFixed(1)} s (${fmt(count / result.readAllSeconds)} events/s)`);
+  }
+
+  if (PARTS.has('audit')) {
     // The audit: the replay of the log (its last progress report comes when the replay ends), then the comparisons.
     started = now();
     let replayed = started;
     const report = await new Audit(store, new ProjectionReader(pool)).run({ onProgress: () => (replayed = now()) });
-    const auditSeconds = now() - started;
-    const replaySeconds = replayed - started;
+    result.auditSeconds = now() - started;
+    result.audit = report.eventsRead / (replayed - started);
     if (!report.ok || report.epochs[0]?.status !== 'match')
       throw new Error(`the audit did not match: ${JSON.stringify(report.epochs[0]?.mismatches?.slice(0, 3))}`);
-    log(`audit: replay ${fmt(report.eventsRead / replaySeconds)} events/s, whole audit ${auditSeconds.toFixed(1)} s`);
-
-    const settled = await engine.app.get(EpochClosePipeline).settledEpoch(1);
-    return {
-      synqers,
-      events,
-      generated: wallets.length,
-      catchUp: events / catchUpSeconds,
-      catchUpSeconds,
-      closeSeconds,
-      audit: report.eventsRead / replaySeconds,
-      auditSeconds,
-      p50: percentile(latencies, 50),
-      p99: percentile(latencies, 99),
-      leaves: settled.leaf_count ?? 0,
-      eligible: settled.eligible ?? 0,
-    };
-  } finally {
-    await engine.stop();
-    await store.close();
-    await pool.end();
+    log(`audit: replay ${fmt(result.audit)} events/s, whole audit ${result.auditSeconds.toFixed(1)} s`);
   }
+  return result;
 }
 
 async function main(): Promise<void> {
   Logger.overrideLogger(['error', 'warn']);
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'synq-bench-epoch-'));
+  const dataDir = KEEP_DIR && !SERVER_URL ? path.resolve(KEEP_DIR) : mkdtempSync(path.join(tmpdir(), 'synq-bench-epoch-'));
+  mkdirSync(dataDir, { recursive: true });
   chmodSync(dataDir, 0o755);
-  const db = await startEmbeddedPostgres({ dataDir, databaseName: 'bench' });
-  const results = [];
+  const db = SERVER_URL ? { url: SERVER_URL, stop: async () => undefined } : await startEmbeddedPostgres({ dataDir, databaseName: 'bench' });
+  const results: SizeResult[] = [];
   const merkle = [];
   try {
+    if (KEEP_DIR && !SERVER_URL) await dropStaleTemplates(db.url);
     for (const synqers of SIZES) {
       results.push(await runSize(db.url, synqers, dataDir));
-      log(`merkle builds of ${fmt(synqers)} leaves`);
-      merkle.push(await measureMerkleBuilds(synqers));
+      // The working copy goes; the templates stay.
+      await dropDatabase(db.url, `epoch_${synqers}_${process.pid}`);
+      if (PARTS.has('merkle')) {
+        log(`merkle builds of ${fmt(synqers)} leaves`);
+        merkle.push(await measureMerkleBuilds(synqers));
+      }
     }
   } finally {
     await db.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!KEEP_DIR || SERVER_URL) rmSync(dataDir, { recursive: true, force: true });
   }
   const cpu = /model name\s*:\s*(.+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU';
+  const cell = (v: number | undefined, digits = 1) => (v === undefined ? '-' : digits === 0 ? fmt(v) : v.toFixed(digits));
   const markdown = [
-    `Run ${new Date().toISOString()} on ${cpu}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; PostgreSQL 18 (embedded); Node ${process.version}.`,
-    'Command: `npm run bench:epoch`',
+    `Run ${new Date().toISOString()} on ${cpu}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; PostgreSQL 18 (embedded); Node ${process.version}; load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} at the end.`,
+    `Command: \`BENCH_SYNQERS=${SIZES.join(',')}${REPORTS_PER_SYNQER !== 10 ? ` BENCH_REPORTS=${REPORTS_PER_SYNQER}` : ''}${process.env.BENCH_PARTS ? ` BENCH_PARTS=${process.env.BENCH_PARTS}` : ''} npm run bench:epoch\``,
     '',
-    '| synqers | events | catch-up (events/s) | close (s) | audit replay (events/s) | whole audit (s) | proof p50 (ms) | proof p99 (ms) | leaves |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| synqers | events | log (s) | catch-up (events/s) | close (s) | close peak RSS / heap (MiB) | readAll (s) | audit replay (events/s) | whole audit (s) | audit / readAll | proof p50 / p99 / p999 (ms) | leaves |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...results.map(
       (r) =>
-        `| ${fmt(r.synqers)} | ${fmt(r.events)} | ${fmt(r.catchUp)} | ${r.closeSeconds.toFixed(1)} | ${fmt(r.audit)} | ${r.auditSeconds.toFixed(1)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${fmt(r.leaves)} |`,
+        `| ${fmt(r.synqers)} | ${fmt(r.events)} | ${r.logSeconds.toFixed(1)}${r.logWritten ? '' : ' (template)'} | ${cell(r.catchUp, 0)} | ${cell(r.closeSeconds)} | ` +
+        `${r.closePeakRss === undefined ? '-' : `${mib(r.closePeakRss)} / ${mib(r.closePeakHeap ?? 0)}`} | ${cell(r.readAllSeconds)} | ${cell(r.audit, 0)} | ${cell(r.auditSeconds)} | ` +
+        `${r.auditSeconds && r.readAllSeconds ? `${(r.auditSeconds / r.readAllSeconds).toFixed(2)}x` : '-'} | ` +
+        `${r.p50 === undefined ? '-' : `${r.p50.toFixed(2)} / ${r.p99?.toFixed(2)} / ${r.p999?.toFixed(2)}`} | ${fmt(r.leaves ?? 0)} |`,
     ),
+    '',
+    ...results.map((r) => `${fmt(r.synqers)} synqers: root ${r.root}, rewards digest ${r.digest}.`),
     '',
     ...merkle.flatMap((m) => [markdownTable(m), '']),
   ].join('\n');
