@@ -20,6 +20,7 @@ import { MeasuredEventStore } from './observability/measured-event-store';
 import { ObservabilityModule } from './observability/observability.module';
 import { requestLogging } from './observability/request-logging';
 import { authenticate } from './auth/api-keys';
+import { ProvenKeys } from './auth/proven-keys';
 import { authenticateFirst, continueOnlyWhenAllowed } from './http/authenticate-first';
 import { declaredRoutes, RouteTable } from './http/routes';
 import { noStore, securityHeaders } from './http/security-headers';
@@ -50,6 +51,7 @@ export async function startEngine(
   const eventStore = new MeasuredEventStore(openEventStore(config, database), metrics);
   let app: INestApplication | undefined;
   let chain: ChainGateway | undefined;
+  let provenKeys: ProvenKeys | undefined;
   try {
     chain = await openChainGateway(config, database);
     app = await NestFactory.create<NestExpressApplication>(ObservabilityModule.around(AppModule.forRoot(config, database, eventStore, chain), metrics), {
@@ -64,7 +66,16 @@ export async function startEngine(
     app.use(securityHeaders(), noStore());
     // The key before the body: a request that needs a key and has none valid is answered 401 unread.
     const pool = database.pool;
-    app.use(authenticateFirst(new RouteTable(declaredRoutes(app)), (key) => authenticate(pool, key)));
+    provenKeys = new ProvenKeys(pool, database.connection);
+    await provenKeys.start();
+    const proven = provenKeys;
+    app.use(
+      authenticateFirst(
+        new RouteTable(declaredRoutes(app)),
+        (key) => authenticate(pool, key),
+        (key) => proven.authenticate(key),
+      ),
+    );
     continueOnlyWhenAllowed(app.getHttpServer());
     // A batch of 5,000 signed reports is about 2.5 MB; anything far larger is refused with 413.
     (app as NestExpressApplication).useBodyParser('json', { limit: '8mb' });
@@ -72,6 +83,7 @@ export async function startEngine(
     serveDashboard(app as NestExpressApplication);
     await app.listen(config.port, '127.0.0.1');
   } catch (error) {
+    await provenKeys?.close();
     await app?.close().catch(() => undefined);
     await chain?.close().catch(() => undefined);
     await eventStore.close().catch(() => undefined);
@@ -85,6 +97,7 @@ export async function startEngine(
   let stopping: Promise<void> | undefined;
   const running = app;
   const openChain = chain;
+  const keys = provenKeys;
   return {
     app: running,
     database,
@@ -95,6 +108,7 @@ export async function startEngine(
     stop() {
       stopping ??= (async () => {
         await running.close();
+        await keys?.close();
         await openChain.close();
         await eventStore.close();
         await database.close();

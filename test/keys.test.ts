@@ -170,6 +170,76 @@ describe('API keys', () => {
     expect(perRequest).toBeLessThan(250);
   });
 
+  describe('keys proven from memory, for the routes of published data only (issue 17: proofs)', () => {
+    const proofPath = '/epochs/1/distribution/11111111111111111111111111111111';
+    const waitFor = async (condition: () => Promise<boolean>, what: string) => {
+      const deadline = Date.now() + 5_000;
+      while (!(await condition())) {
+        if (Date.now() > deadline) throw new Error(`not within 5 s: ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+
+    it('a proof route proves a key from memory once it has been looked up, and nothing else does', async () => {
+      const { key } = await createApiKey(api.engine, 'ingest');
+      const pool = second.database.pool;
+      const lookups = jest.spyOn(pool, 'query');
+      try {
+        expect(await onSecond(proofPath, key)).toBe(404); // no epoch 1 here: the key was proven, then the route answered
+        const afterFirst = lookups.mock.calls.filter(([sql]) => String(sql).includes('FROM api_keys')).length;
+        expect(afterFirst).toBe(1);
+        for (let i = 0; i < 5; i++) expect(await onSecond(proofPath, key)).toBe(404);
+        expect(lookups.mock.calls.filter(([sql]) => String(sql).includes('FROM api_keys')).length).toBe(afterFirst);
+        // Any other route asks the table every time.
+        for (let i = 0; i < 3; i++) expect(await onSecond('/synqers/nobody', key)).toBe(404);
+        expect(lookups.mock.calls.filter(([sql]) => String(sql).includes('FROM api_keys')).length).toBe(afterFirst + 3);
+      } finally {
+        lookups.mockRestore();
+      }
+    });
+
+    it('a revocation by hand in the table reaches every engine by its notification; other routes refuse at once', async () => {
+      const { key, keyId } = await createApiKey(api.engine, 'ingest');
+      expect(await onSecond(proofPath, key)).toBe(404);
+      expect(await onFirst(proofPath, key)).toBe(404);
+      await api.engine.database.pool.query('UPDATE api_keys SET revoked_at = now() WHERE key_id = $1', [keyId]);
+      expect(await onSecond('/synqers/nobody', key)).toBe(401);
+      await waitFor(async () => (await onSecond(proofPath, key)) === 401, 'the second engine refuses the revoked key on a proof route');
+      await waitFor(async () => (await onFirst(proofPath, key)) === 401, 'the first engine refuses the revoked key on a proof route');
+    });
+
+    it('a wrong secret for a key proven from memory is refused', async () => {
+      const { key } = await createApiKey(api.engine, 'auditor');
+      expect(await onSecond(proofPath, key)).toBe(404);
+      const forged = key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A');
+      expect(await onSecond(proofPath, forged)).toBe(401);
+    });
+
+    it('when the listening connection is lost, nothing is proven from memory until it listens again', async () => {
+      const { key, keyId } = await createApiKey(api.engine, 'auditor');
+      expect(await onSecond(proofPath, key)).toBe(404);
+      // Cut every LISTEN connection to the database (each engine's; they reconnect within a second or so).
+      await api.engine.database.pool.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN synq_api_keys%'`,
+      );
+      // A revocation while nobody listens must still be refused: the cache was dropped with the connection.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await api.engine.database.pool.query('UPDATE api_keys SET revoked_at = now() WHERE key_id = $1', [keyId]);
+      expect(await onSecond(proofPath, key)).toBe(401);
+      // And it listens again: a new key is proven from memory once more (its revocation then arrives by notification).
+      const fresh = await createApiKey(api.engine, 'auditor');
+      await waitFor(async () => {
+        const { rows } = await api.engine.database.pool.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN synq_api_keys%'`,
+        );
+        return rows[0].n >= 2;
+      }, 'both engines listen again');
+      expect(await onSecond(proofPath, fresh.key)).toBe(404);
+      await api.engine.database.pool.query('UPDATE api_keys SET revoked_at = now() WHERE key_id = $1', [fresh.keyId]);
+      await waitFor(async () => (await onSecond(proofPath, fresh.key)) === 401, 'the revocation after reconnecting arrives');
+    });
+  });
+
   describe('synq keys', () => {
     const run = (...args: string[]) => spawnSync(process.execPath, [script, ...args], { env: { ...process.env, DATABASE_URL: api.databaseUrl } });
 

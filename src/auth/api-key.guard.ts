@@ -26,8 +26,9 @@ export class ApiKeyGuard implements CanActivate {
   ) {}
 
   /**
-   * Nothing is cached: every request costs one primary-key lookup (test/keys.test.ts prints its cost: 1.3 ms on a
-   * loaded 2-core test machine), so that a key revoked by any process is refused by the very next request, here and everywhere.
+   * Nothing is cached here: every request costs one primary-key lookup (test/keys.test.ts prints its cost: 1.3 ms on a
+   * loaded 2-core test machine), so that a key revoked by any process is refused by the very next request, here and
+   * everywhere. (Only routes of published data take a key proven from memory, in src/http/authenticate-first.ts.)
    */
   private principalOf(key: string): Promise<ApiKeyPrincipal | undefined> {
     return authenticate(this.database.pool, key);

@@ -131,14 +131,21 @@ export async function authenticate(pool: Pool, key: string): Promise<ApiKeyPrinc
   );
   const row = rows[0];
   if (!row || !timingSafeEqual(row.secret_sha256, sha256(match[2]))) return undefined;
-  if (row.stale) touch(pool, match[1]);
+  if (row.stale) touchLastUsed(pool, match[1]);
   return { keyId: match[1], role: row.role, developerId: row.developer_id };
+}
+
+/** A key's id and secret, or undefined when it is not of the shape `synq_<id>_<secret>`. */
+export function parseApiKey(key: string): { keyId: string; secret: string } | undefined {
+  const match = KEY_PATTERN.exec(key);
+  return match ? { keyId: match[1], secret: match[2] } : undefined;
 }
 
 /** Keys whose `last_used_at` this process is writing: one write in flight per key. */
 const touching = new Set<string>();
 
-function touch(pool: Pool, keyId: string): void {
+/** Brings `last_used_at` up to date in the background when it is more than a minute old. */
+export function touchLastUsed(pool: Pool, keyId: string): void {
   if (touching.has(keyId)) return;
   touching.add(keyId);
   pool

@@ -1,5 +1,6 @@
 import { Controller, Get, Inject, Module, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { EpochParam, PublicKeyParam, pageNumber } from '../requests/parameters';
+import { PublishedData } from '../auth/proven-keys';
 import { CommandBus, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { randomUUID } from 'node:crypto';
 import { DISTRIBUTION_FORMAT } from '../../domain/epoch-settlement';
@@ -141,6 +142,7 @@ export class EpochsController {
   /** A wallet's claim: amount, leaf index and proof (hex, bottom up), from the stored tree levels (kept in memory once asked for). */
   @Get(':epoch/distribution/:wallet')
   @Roles('operator', 'auditor', 'developer', 'ingest')
+  @PublishedData()
   async claim(
     @Param('epoch', EpochParam) epoch: number,
     @Param('wallet', PublicKeyParam) wallet: string,

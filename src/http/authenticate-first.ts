@@ -23,7 +23,7 @@ export const ANONYMOUS_BODY_LIMIT = CHAIN_RPC_BODY_LIMIT;
  * ANONYMOUS_BODY_LIMIT bytes, with its length announced (413 or 411 at once otherwise). A client that waits for
  * `100 Continue` before sending its body (curl does for large ones) is told to go on only once it may.
  */
-export function authenticateFirst(routes: RouteTable, lookup: KeyLookup): RequestHandler {
+export function authenticateFirst(routes: RouteTable, lookup: KeyLookup, lookupPublished: KeyLookup = lookup): RequestHandler {
   return (request: Request, response: Response, next: NextFunction) => {
     const key = presentedKey(request);
     const open = routes.isPublic(request.method, request.path);
@@ -40,7 +40,8 @@ export function authenticateFirst(routes: RouteTable, lookup: KeyLookup): Reques
       proceed();
     };
     if (open && !key) return proceedAnonymously();
-    const principalOf = key ? lookup(key) : Promise.resolve(undefined);
+    // A route of published data may take a key proven from memory (src/auth/proven-keys.ts); all others ask the table.
+    const principalOf = key ? (routes.servesPublishedData(request.method, request.path) ? lookupPublished : lookup)(key) : Promise.resolve(undefined);
     principalOf.then(
       (principal) => {
         if (principal) {

@@ -3,6 +3,7 @@ import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { ModulesContainer } from '@nestjs/core';
 import type { INestApplication } from '@nestjs/common';
 import { ROLES_KEY } from '../auth/api-key.guard';
+import { PUBLISHED_DATA_KEY } from '../auth/proven-keys';
 import type { Role } from '../auth/api-keys';
 
 /** One route of the API as its controller declares it; `roles` undefined: public (no `@Roles`). */
@@ -10,6 +11,8 @@ export interface DeclaredRoute {
   method: string;
   path: string;
   roles: Role[] | undefined;
+  /** `@PublishedData`: its key may be proven from memory (src/auth/proven-keys.ts). */
+  published?: boolean;
 }
 
 /**
@@ -40,7 +43,12 @@ export function declaredRoutes(app: INestApplication): DeclaredRoute[] {
         if (method === undefined || own === undefined) continue;
         for (const prefix of prefixes)
           for (const suffix of paths(own))
-            routes.push({ method: RequestMethod[method], path: join(prefix, suffix), roles: rolesOf(handler as object, controller) });
+            routes.push({
+              method: RequestMethod[method],
+              path: join(prefix, suffix),
+              roles: rolesOf(handler as object, controller),
+              published: Reflect.getMetadata(PUBLISHED_DATA_KEY, handler) === true,
+            });
       }
     }
   }
@@ -59,10 +67,23 @@ const join = (...parts: string[]) =>
  * non-empty segment). What matches no declared route and no public static path is treated as needing a key.
  */
 export class RouteTable {
-  private readonly compiled: { method: string; pattern: RegExp; roles: Role[] | undefined }[];
+  private readonly compiled: { method: string; pattern: RegExp; roles: Role[] | undefined; published: boolean }[];
 
   constructor(routes: DeclaredRoute[]) {
-    this.compiled = routes.map((route) => ({ method: route.method, pattern: compile(route.path), roles: route.roles }));
+    this.compiled = routes.map((route) => ({ method: route.method, pattern: compile(route.path), roles: route.roles, published: route.published === true }));
+  }
+
+  /** Whether every route the request can match serves published data (`@PublishedData`): only GET and HEAD. */
+  servesPublishedData(method: string, requestPath: string): boolean {
+    const verb = method.toUpperCase();
+    if (verb !== 'GET' && verb !== 'HEAD') return false;
+    const matches = this.matching(['GET', 'HEAD'], requestPath);
+    return matches.length > 0 && matches.every((route) => route.published);
+  }
+
+  private matching(methods: string[], requestPath: string) {
+    const path = requestPath.length > 1 ? requestPath.replace(/\/+$/, '') : requestPath;
+    return this.compiled.filter((route) => (methods.includes(route.method) || route.method === 'ALL') && route.pattern.test(path));
   }
 
   /**
