@@ -24,6 +24,8 @@ import { ProvenKeys } from './auth/proven-keys';
 import { authenticateFirst, continueOnlyWhenAllowed } from './http/authenticate-first';
 import { declaredRoutes, RouteTable } from './http/routes';
 import { noStore, securityHeaders } from './http/security-headers';
+import { ClaimsCache } from './epochs/claims-cache';
+import { PROOF_ROUTE, proofFastPath } from './epochs/proof-fast-path';
 
 export interface RunningEngine {
   app: INestApplication;
@@ -77,6 +79,11 @@ export async function startEngine(
       ),
     );
     continueOnlyWhenAllowed(app.getHttpServer());
+    // Proofs already in memory are answered ahead of Nest's router (same body and headers; src/epochs/proof-fast-path.ts).
+    (app as NestExpressApplication)
+      .getHttpAdapter()
+      .getInstance()
+      .get(PROOF_ROUTE, proofFastPath(app.get(ClaimsCache)));
     // A batch of 5,000 signed reports is about 2.5 MB; anything far larger is refused with 413.
     (app as NestExpressApplication).useBodyParser('json', { limit: '8mb' });
     publishApiDocs(app);

@@ -15,7 +15,7 @@ import { commandMetadata } from '../requests/request-metadata';
 import { epochView } from '../network/network';
 import { ProjectionReader } from '../projections/projection-reader';
 import { ProjectionRunner } from '../projections/projection-runner';
-import { ClaimsCache } from './claims-cache';
+import { ClaimsCache, type Claim } from './claims-cache';
 import { createEpochClose, EpochClosePipeline } from './epoch-close';
 import { EngineMetrics } from '../observability/engine-metrics';
 
@@ -51,6 +51,14 @@ function settlementView(row: EpochRow | undefined) {
     digest: row.digest,
     distribution: row.root === null ? null : { root: row.root, leafCount: row.leaf_count, total: row.distribution_total },
   };
+}
+
+/** A proof from a recorded distribution (an event: it never changes): the caller's cache may keep it for good. */
+export const PROOF_CACHE_CONTROL = 'private, max-age=31536000, immutable';
+
+/** A wallet's claim as GET /epochs/{n}/distribution/{wallet} answers it. */
+export function claimAnswer(epoch: number, wallet: string, claim: Claim) {
+  return { epoch, wallet, index: claim.index, amount: claim.amount, amountLocked: '0', root: claim.root, proof: claim.proof };
 }
 
 @Controller('epochs')
@@ -148,11 +156,11 @@ export class EpochsController {
     @Param('wallet', PublicKeyParam) wallet: string,
     @Res({ passthrough: true }) response: { setHeader(name: string, value: string): void },
   ) {
+    // Usually answered before Nest by src/epochs/proof-fast-path.ts, from memory; here when the epoch is not loaded yet.
     const cached = this.claims.claim(epoch, wallet);
     if (cached) {
-      // From a recorded distribution (an event: it never changes): the caller's cache may keep it for good.
-      response.setHeader('Cache-Control', 'private, max-age=31536000, immutable');
-      return { epoch, wallet, index: cached.index, amount: cached.amount, amountLocked: '0', root: cached.root, proof: cached.proof };
+      response.setHeader('Cache-Control', PROOF_CACHE_CONTROL);
+      return claimAnswer(epoch, wallet, cached);
     }
     if (cached === null) reject('not_found', 'wallet', `wallet ${wallet} has no claim in epoch ${epoch}`);
     // One query: the leaf, and on each level below the root the node its proof needs (settlementQueries.claimProof).
