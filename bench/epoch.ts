@@ -39,6 +39,7 @@ import { ClaimsCache } from '../src/epochs/claims-cache';
 import { EpochClosePipeline } from '../src/epochs/epoch-close';
 import { PostgresEventStore } from '../src/event-store/postgres-event-store';
 import { ProjectionReader } from '../src/projections/projection-reader';
+import { PROJECTIONS } from '../src/projections/projections';
 import { projectRoot } from '../src/project-root';
 import { markdownTable, measureMerkleBuilds } from './merkle-build';
 
@@ -147,7 +148,7 @@ interface SizeResult {
 async function waitForProjections(pool: Pool, last: bigint): Promise<void> {
   for (;;) {
     const { rows } = await pool.query<{ position: string }>('SELECT position FROM projection_state');
-    if (rows.length >= 2 && rows.every((r) => BigInt(r.position) >= last)) return;
+    if (rows.length >= PROJECTIONS.length && rows.every((r) => BigInt(r.position) >= last)) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

@@ -24,7 +24,7 @@ export interface Projection {
   /** Raise it when the tables or the meaning of `apply` change: the runner rebuilds the projection from the start. */
   readonly version: number;
   readonly eventTypes: ReadonlySet<string>;
-  /** The stream categories its events come from, when that is one category: the runner then reads only that one. */
+  /** The stream categories its events come from, when it names them: the runner then reads only those. */
   readonly categories?: readonly string[];
   /** DDL creating the tables, unqualified: the runner sets the schema. */
   readonly tables: string;

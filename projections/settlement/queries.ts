@@ -277,6 +277,16 @@ export function leaves(db: ReadModelSql, epoch: number): Promise<{ wallet: strin
   );
 }
 
+/** A page of an epoch's leaves in leaf order (leaf indexes run 0 .. leaf count - 1): wallet and amount. */
+export function leavesPage(db: ReadModelSql, epoch: number, limit: number, offset: number): Promise<{ wallet: string; amount: string }[]> {
+  return db.query<{ wallet: string; amount: string }>(
+    SETTLEMENT,
+    (s) => `SELECT wallet, amount::text AS amount FROM ${s}.distribution_leaves
+             WHERE epoch = $1 AND leaf_index >= $2 AND leaf_index < $2::bigint + $3 ORDER BY leaf_index`,
+    [epoch, offset, limit],
+  );
+}
+
 /** A keyset page of an epoch's leaves in wallet order, after `after`, the columns the audit compares as text. */
 export function leafRowsAsText(db: ReadModelSql, epoch: number, after: string, limit: number): Promise<RowAsText[]> {
   return db.query<RowAsText>(

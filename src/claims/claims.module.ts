@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Module, Param, Post, Query, Req } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Module, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { EpochParam, PublicKeyParam, pageNumber } from '../requests/parameters';
 import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
@@ -10,7 +10,10 @@ import type { ChainGateway } from '../chain/chain-gateway';
 import { CHAIN_GATEWAY } from '../chain/open-chain';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { ProjectionReader } from '../projections/projection-reader';
+import { ProjectionRunner } from '../projections/projection-runner';
+import { sendReadPositions } from '../projections/read-positions';
 import { commandMetadata, correlationIdOf } from '../requests/request-metadata';
+import { ClaimListings } from './claim-listings';
 import { ClaimObserver, Claims, createClaims } from './claims';
 import { sponsorKeyLoader } from './sponsor-key';
 
@@ -20,19 +23,29 @@ import { sponsorKeyLoader } from './sponsor-key';
  */
 @Controller('epochs/:epoch/claims')
 export class ClaimsController {
-  constructor(private readonly claims: Claims) {}
+  constructor(
+    private readonly claims: Claims,
+    private readonly listings: ClaimListings,
+  ) {}
 
-  /** Every leaf claimed or not (observing the chain first), and totals: `?limit=` (up to 1000) and `?offset=`. */
+  /**
+   * Every leaf claimed or not, and totals: `?limit=` (up to 1000) and `?offset=`. From the read models, the chain
+   * observed first when it was not within the last 30 s (`X-Claims-Observed-At`; src/claims/claim-listings.ts).
+   */
   @Get()
   @Roles('operator', 'auditor')
   async list(
     @Param('epoch', EpochParam) epoch: number,
     @Req() request: AuthenticatedRequest,
+    @Res({ passthrough: true }) response: { setHeader(name: string, value: string): void },
     @Query('limit') limit?: string,
     @Query('offset') offset?: string,
   ) {
     const page = { limit: pageNumber('limit', limit, 100, 1, 1000), offset: pageNumber('offset', offset, 0, 0, 1_000_000_000) };
-    return this.claims.list(epoch, page, commandMetadata(request, `observe-${epoch}-${randomUUID()}`));
+    const { body, positions, observedAt } = await this.listings.list(epoch, page, commandMetadata(request, `observe-${epoch}-${randomUUID()}`));
+    sendReadPositions(response, positions);
+    response.setHeader('X-Claims-Observed-At', observedAt.toISOString());
+    return body;
   }
 
   /** The wallet's claim and the unsigned transaction that claims it; `?sponsored=true`: one whose fee and rent the sponsor pays. */
@@ -73,6 +86,12 @@ const CLAIMS = Symbol('claims');
     },
     { provide: Claims, inject: [CLAIMS], useFactory: (composed: ReturnType<typeof createClaims>) => composed.claims },
     { provide: ClaimObserver, inject: [CLAIMS], useFactory: (composed: ReturnType<typeof createClaims>) => composed.observer },
+    {
+      provide: ClaimListings,
+      inject: [EVENT_STORE, ProjectionReader, ProjectionRunner, ClaimObserver],
+      useFactory: (store: EventStore, reader: ProjectionReader, runner: ProjectionRunner, observer: ClaimObserver) =>
+        new ClaimListings({ store, reader, runner, observer }),
+    },
   ],
   exports: [Claims, ClaimObserver],
 })

@@ -4,7 +4,6 @@ import {
   claimCosts,
   epochClaimsDecider,
   sightingProblem,
-  sponsoredSignatures,
   type ClaimSighting,
   type EpochClaimsState,
   type ObservedClaim,
@@ -31,9 +30,10 @@ import { claimMessage, messageDifference, splitWire, unsignedWire, type ClaimTer
 /**
  * Claims of web3 epochs, composed once (createClaims) for the engine's ClaimsModule and the command line:
  * - `Claims`: a wallet's claim with the transaction it signs (its own or sponsored), the sponsored claim posted back,
- *   the list of an epoch's claims, and what claims cost the sponsor;
+ *   and what claims cost the sponsor;
  * - `ClaimObserver.observe(epoch)`: reads every leaf's ClaimStatus account and records claims newly seen
- *   (`RewardClaimObserved` on `claims-<epoch>`), for the list, verification and clawback alike.
+ *   (`RewardClaimObserved` on `claims-<epoch>`), for the list (src/claims/claim-listings.ts), verification and
+ *   clawback alike.
  */
 
 /** getMultipleAccounts takes at most 100 addresses. */
@@ -385,53 +385,6 @@ export class Claims {
         rentLamports: claim.rentLamports.toString(),
         totalLamports: (claim.feeLamports + claim.rentLamports).toString(),
       },
-    };
-  }
-
-  /**
-   * `GET /epochs/{n}/claims`: each leaf (in leaf order, `limit` from `offset`) claimed or not, and totals over all
-   * leaves. Observes the chain first, recording claims newly seen.
-   */
-  async list(epoch: number, page: { limit: number; offset: number }, metadata?: CommandMetadata) {
-    const found = await epochDistributor(this.deps.store, epoch);
-    await this.observer.observe(epoch, metadata);
-    const { state } = await load(this.deps.store, epochClaimsDecider, epoch);
-    const leaves = (await settlementQueries.leaves(this.deps.reader, epoch)).sort((a, b) => a.leaf_index - b.leaf_index);
-    const sponsoredBy = sponsoredSignatures(state);
-    const listing = (leaf: { wallet: string; amount: string }): ClaimListing => {
-      const observed = state.observed.get(leaf.wallet);
-      return {
-        wallet: leaf.wallet,
-        amount: leaf.amount,
-        claimed: observed !== undefined,
-        slot: observed?.slot ?? null,
-        blockTime: null,
-        signature: observed?.signature || null,
-        sponsored: observed !== undefined && sponsoredBy.has(observed.signature),
-      };
-    };
-    let claimedCount = 0;
-    let claimedAmount = 0n;
-    let total = 0n;
-    for (const leaf of leaves) {
-      total += BigInt(leaf.amount);
-      if (state.observed.has(leaf.wallet)) {
-        claimedCount++;
-        claimedAmount += BigInt(leaf.amount);
-      }
-    }
-    const costs = claimCosts(state);
-    return {
-      epoch,
-      distributor: found.distributor.toBase58(),
-      claimDeadline: claimDeadline(found.terms),
-      totals: {
-        leaves: leaves.length,
-        claimed: { count: claimedCount, amount: claimedAmount.toString() },
-        unclaimed: { count: leaves.length - claimedCount, amount: (total - claimedAmount).toString() },
-        sponsored: { count: costs.sponsoredClaims, sponsorLamports: costs.sponsorLamports.toString() },
-      },
-      claims: leaves.slice(page.offset, page.offset + page.limit).map(listing),
     };
   }
 

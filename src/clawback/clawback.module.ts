@@ -1,4 +1,4 @@
-import { Controller, Get, HttpCode, Inject, Module, Param, Post, Query, Req } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Module, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { EpochParam, pageNumber } from '../requests/parameters';
 import { randomUUID } from 'node:crypto';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
@@ -10,15 +10,21 @@ import { APP_CONFIG, type AppConfig } from '../config/config';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { EngineMetrics } from '../observability/engine-metrics';
 import { ProjectionReader } from '../projections/projection-reader';
+import { ProjectionRunner } from '../projections/projection-runner';
+import { sendReadPositions } from '../projections/read-positions';
 import { commandMetadata } from '../requests/request-metadata';
 import { ClaimObserver } from '../claims/claims';
 import { ClaimsModule } from '../claims/claims.module';
 import { Clawback, createClawback } from './clawback';
+import { ClawbackViews } from './clawback-views';
 
 /** A web3 epoch's unclaimed rewards, before its claim deadline and after it (the clawback). */
 @Controller('epochs/:epoch')
 export class ClawbackController {
-  constructor(@Inject(Clawback) private readonly clawback: Clawback) {}
+  constructor(
+    @Inject(Clawback) private readonly clawback: Clawback,
+    private readonly views: ClawbackViews,
+  ) {}
 
   /**
    * The leaves not claimed yet (no ClaimStatus account on chain), in leaf order: `?limit=` (up to 1000, default 100)
@@ -47,10 +53,13 @@ export class ClawbackController {
     return this.clawback.run(epoch, commandMetadata(request, `clawback-${epoch}-${randomUUID()}`));
   }
 
+  /** From the payouts read model; `X-Projection-Position` and `X-Log-Position` say where it stands (src/projections/read-positions.ts). */
   @Get('clawback')
   @Roles('operator', 'auditor')
-  async view(@Param('epoch', EpochParam) epoch: number) {
-    return this.clawback.view(epoch);
+  async view(@Param('epoch', EpochParam) epoch: number, @Res({ passthrough: true }) response: { setHeader(name: string, value: string): void }) {
+    const { view, positions } = await this.views.clawback(epoch);
+    sendReadPositions(response, positions);
+    return view;
   }
 }
 
@@ -63,6 +72,11 @@ export class ClawbackController {
       inject: [EVENT_STORE, CHAIN_GATEWAY, ProjectionReader, APP_CONFIG, ClaimObserver, { token: EngineMetrics, optional: true }],
       useFactory: (store: EventStore, chain: ChainGateway, reader: ProjectionReader, config: AppConfig, observer: ClaimObserver, metrics?: EngineMetrics) =>
         createClawback({ store, chain, reader, treasuryKey: treasuryKeyLoader(config), observer, metrics }),
+    },
+    {
+      provide: ClawbackViews,
+      inject: [EVENT_STORE, ProjectionReader, ProjectionRunner],
+      useFactory: (store: EventStore, reader: ProjectionReader, runner: ProjectionRunner) => new ClawbackViews(store, reader, runner),
     },
   ],
 })

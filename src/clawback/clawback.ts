@@ -276,23 +276,56 @@ export class Clawback {
 
 export function describeClawback(epoch: number, state: ClawbackState) {
   const done = state.clawedBack;
-  return {
-    epoch,
+  return clawbackView(epoch, {
     status: state.status,
     attempts: state.attempts,
     signature: done?.signature ?? state.current?.signature ?? null,
-    feeLamports: state.feeLamports.toString(),
+    feeLamports: state.feeLamports,
     lastError: state.lastError ?? null,
+    clawedBack: done
+      ? {
+          amount: done.amount,
+          claimed: done.claimed,
+          unclaimedCount: done.unclaimed.length,
+          unclaimedTotal: done.unclaimedTotal,
+          mismatch: clawbackMismatch(done),
+        }
+      : null,
+    policy: state.settled?.policy ?? null,
+  });
+}
+
+/** What a clawback's view shows: from the stream's fold (describeClawback) or from the payouts read model (src/clawback/clawback-views.ts). */
+export interface ClawbackSummary {
+  status: ClawbackState['status'];
+  attempts: number;
+  /** The clawback's, once clawed back; else the last attempt's. */
+  signature: string | null;
+  feeLamports: bigint;
+  lastError: string | null;
+  clawedBack: { amount: string; claimed: string; unclaimedCount: number; unclaimedTotal: string; mismatch: bigint } | null;
+  policy: 'carry' | 'return' | null;
+}
+
+export function clawbackView(epoch: number, summary: ClawbackSummary) {
+  const done = summary.clawedBack;
+  return {
+    epoch,
+    status: summary.status,
+    attempts: summary.attempts,
+    signature: summary.signature,
+    feeLamports: summary.feeLamports.toString(),
+    lastError: summary.lastError,
     amount: done?.amount ?? null,
     claimed: done?.claimed ?? null,
-    unclaimed: done ? { count: done.unclaimed.length, total: done.unclaimedTotal } : null,
+    unclaimed: done ? { count: done.unclaimedCount, total: done.unclaimedTotal } : null,
     /** The amount moved less the unclaimed leaves' sum: 0 unless tokens reached the vault otherwise (verification flags it). */
-    mismatch: done ? clawbackMismatch(done).toString() : null,
-    policy: state.settled?.policy ?? null,
+    mismatch: done ? done.mismatch.toString() : null,
+    policy: summary.policy,
   };
 }
 
-export type ClawbackView = ReturnType<typeof describeClawback>;
+export type ClawbackView = ReturnType<typeof clawbackView>;
 
 /** Composed once, for the engine (ClawbackModule) and the command line (`synq clawback`) alike. */
 export function createClawback(deps: ClawbackDependencies): Clawback {

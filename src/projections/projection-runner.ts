@@ -236,7 +236,7 @@ interface Batch {
   events: RecordedEvent[];
   /** As many events as asked for: there may be more. */
   full: boolean;
-  /** For a one-category read: the log's last position when it was read (every event of the category up to it was seen). */
+  /** For a read of named categories: every event of them up to it was seen (the log's last position when it was read, at most). */
   head: bigint | null;
 }
 
@@ -368,8 +368,10 @@ class ProjectionProcessor {
     if (row.status === 'failed') return false;
     if (building) return this.buildStep(row);
     if (row.status !== 'running') return false;
-    const { moved } = await this.applyBatch(projectionSchema(this.projection.name, row.generation), BigInt(row.position), null, 'live', row.generation);
-    return moved;
+    const { moved, idle } = await this.applyBatch(projectionSchema(this.projection.name, row.generation), BigInt(row.position), null, 'live', row.generation);
+    // Caught up with nothing of its own to apply: the checkpoint followed the head; wait (or a nudge) before reading again,
+    // rather than reading the head again at once while other categories are appended to.
+    return moved && !idle;
   }
 
   private async carryOut(row: StateRow): Promise<void> {
@@ -458,8 +460,9 @@ class ProjectionProcessor {
 
   /**
    * Reads the events after `after` (up to `until` when set), applies the ones the projection handles and moves the
-   * checkpoint, all in one transaction; `moved` says whether the checkpoint moved. An event that cannot be applied is found by applying them one at a time; the
-   * ones before it are kept and the projection stops at it.
+   * checkpoint, all in one transaction; `moved` says whether the checkpoint moved, `idle` that it moved to the head
+   * with nothing to apply. An event that cannot be applied is found by applying them one at a time; the ones before it
+   * are kept and the projection stops at it.
    */
   private async applyBatch(
     schema: string,
@@ -467,7 +470,7 @@ class ProjectionProcessor {
     until: bigint | null,
     target: 'live' | 'building',
     generation: number,
-  ): Promise<{ moved: boolean; reachedEnd: boolean }> {
+  ): Promise<{ moved: boolean; reachedEnd: boolean; idle?: boolean }> {
     const batch = await this.take(after);
     let events = batch.events;
     let beyond = false;
@@ -495,7 +498,7 @@ class ProjectionProcessor {
       await this.projection.apply(handled, context);
       await this.checkpoint(target, generation, to);
       await client.query('COMMIT');
-      return { moved: true, reachedEnd };
+      return { moved: true, reachedEnd, idle: handled.length === 0 && !batch.full };
     } catch (error) {
       this.prefetched = undefined;
       await client.query('ROLLBACK').catch(() => undefined);
@@ -517,9 +520,11 @@ class ProjectionProcessor {
     this.prefetched = { after, batch };
   }
 
-  /** Up to a batch of events after `after`; only the projection's category when it names exactly one. */
+  /** Up to a batch of events after `after`; only the projection's categories when it names them. */
   private async read(after: bigint): Promise<Batch> {
-    const category = this.projection.categories?.length === 1 ? this.projection.categories[0] : undefined;
+    const categories = this.projection.categories ?? [];
+    if (categories.length > 1) return this.readCategories(after, categories);
+    const category = categories.length === 1 ? categories[0] : undefined;
     const head = category === undefined ? null : await this.options.store.lastPosition();
     const events: RecordedEvent[] = [];
     let read = 0;
@@ -529,6 +534,29 @@ class ProjectionProcessor {
       events.push(event);
     }
     return { events, full: read === this.batchSize && events.length === read, head };
+  }
+
+  /**
+   * Several categories, each read up to the head as one category is. A category that filled its read may hold more
+   * after its last event, so the batch stops there (the earliest such): everything up to that point has been seen.
+   */
+  private async readCategories(after: bigint, categories: readonly string[]): Promise<Batch> {
+    const head = await this.options.store.lastPosition();
+    let seenTo = head;
+    let events: RecordedEvent[] = [];
+    for (const category of categories) {
+      let read = 0;
+      for await (const event of this.options.store.readAll({ after, maxCount: this.batchSize, category })) {
+        read++;
+        if (event.position > head) break;
+        events.push(event);
+        if (read === this.batchSize && event.position < seenTo) seenTo = event.position;
+      }
+    }
+    const full = seenTo < head;
+    if (full) events = events.filter((event) => event.position <= seenTo);
+    events.sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0));
+    return { events, full, head: seenTo };
   }
 
   /** Applies a failed batch one event at a time; records the failure at the first event that throws. False if none did. */

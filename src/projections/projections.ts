@@ -4,6 +4,7 @@ import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { developersProjection } from '../../projections/developers';
+import { payoutsProjection } from '../../projections/payouts';
 import type { Projection } from '../../projections/projection';
 import { settlementProjection } from '../../projections/settlement';
 import { networkDecider } from '../../domain/network';
@@ -19,7 +20,7 @@ import { ProjectionReader } from './projection-reader';
 import { ProjectionRunner, UnknownProjectionError, type ProjectionRequest, type ProjectionStatus } from './projection-runner';
 
 /** Every projection the engine keeps, in the order they are listed. */
-export const PROJECTIONS: readonly Projection[] = [settlementProjection, developersProjection];
+export const PROJECTIONS: readonly Projection[] = [settlementProjection, developersProjection, payoutsProjection];
 
 export function createProjectionRunner(
   database: Database,

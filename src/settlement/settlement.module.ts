@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Inject, Module, Param, Post, Req } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Module, Param, Post, Req, Res } from '@nestjs/common';
 import { EpochParam } from '../requests/parameters';
 import { randomUUID } from 'node:crypto';
 import { networkDecider } from '../../domain/network';
@@ -14,6 +14,8 @@ import { loadChainSetup } from '../treasury/chain-setup';
 import { CHAIN_GATEWAY } from '../chain/open-chain';
 import { treasuryKeyLoader } from '../chain/treasury-key';
 import { ProjectionReader } from '../projections/projection-reader';
+import { ProjectionRunner } from '../projections/projection-runner';
+import { sendReadPositions } from '../projections/read-positions';
 import { loadSettlementControl } from './chain-attempts';
 import { PayoutExecutor } from './payout-executor';
 import { ChainVerifier } from '../verification/chain-verifier';
@@ -21,6 +23,7 @@ import { VerificationModule } from '../verification/verification.module';
 import { ChainMovements } from './chain-movements';
 import { TransferExecutor } from './transfer-executor';
 import { createSettlement, SettleEpoch, type Settlement } from './settle-epoch';
+import { SettlementViews } from './settlement-views';
 import { EngineMetrics } from '../observability/engine-metrics';
 
 @Controller()
@@ -28,6 +31,7 @@ export class SettlementController {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly settleEpoch: SettleEpoch,
+    private readonly views: SettlementViews,
   ) {}
 
   /**
@@ -47,10 +51,13 @@ export class SettlementController {
     return this.settleEpoch.run(epoch, commandMetadata(request, `settle-${epoch}-${randomUUID()}`));
   }
 
+  /** From the payouts read model; `X-Projection-Position` and `X-Log-Position` say where it stands (src/projections/read-positions.ts). */
   @Get('epochs/:epoch/settlement')
   @Roles('operator', 'auditor')
-  async get(@Param('epoch', EpochParam) epoch: number) {
-    return this.settleEpoch.view(epoch);
+  async get(@Param('epoch', EpochParam) epoch: number, @Res({ passthrough: true }) response: { setHeader(name: string, value: string): void }) {
+    const { view, positions } = await this.views.settlement(epoch);
+    sendReadPositions(response, positions);
+    return view;
   }
 
   @Get('settlement')
@@ -167,6 +174,11 @@ const SETTLEMENT = Symbol('settlement');
     { provide: TransferExecutor, inject: [SETTLEMENT], useFactory: (settlement: Settlement) => settlement.transfers },
     { provide: ChainMovements, inject: [SETTLEMENT], useFactory: (settlement: Settlement) => settlement.movements },
     { provide: SettleEpoch, inject: [SETTLEMENT], useFactory: (settlement: Settlement) => settlement.settleEpoch },
+    {
+      provide: SettlementViews,
+      inject: [EVENT_STORE, ProjectionReader, ProjectionRunner],
+      useFactory: (store: EventStore, reader: ProjectionReader, runner: ProjectionRunner) => new SettlementViews(store, reader, runner),
+    },
   ],
   exports: [PayoutExecutor, TransferExecutor, ChainMovements],
 })
