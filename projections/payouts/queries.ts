@@ -11,17 +11,19 @@ import { PAYOUTS } from './tables';
 /** The projection's position, read in the statement that reads the rows. */
 const POSITION = `(SELECT position::text FROM projection_state WHERE name = '${PAYOUTS}')`;
 
-/** A batch as the view reads it: kind, first leaf, leaf count, status, attempts, last signature, confirmed signature, terms. */
-export type BatchRow = [
-  kind: 'payout' | 'anchor' | 'distributor',
-  firstLeaf: number,
-  leafCount: number,
-  status: 'unsigned' | 'awaiting' | 'confirmed' | 'failed' | 'expired',
-  attempts: number,
-  signature: string | null,
-  confirmedSignature: string | null,
-  terms: DistributorTerms | null,
-];
+/** A batch as the view reads it. */
+export interface BatchRow {
+  kind: 'payout' | 'anchor' | 'distributor';
+  first_leaf: number;
+  leaf_count: number;
+  status: 'unsigned' | 'awaiting' | 'confirmed' | 'failed' | 'expired';
+  attempts: number;
+  /** The last attempt's. */
+  signature: string | null;
+  confirmed_signature: string | null;
+  /** web3: the distributor terms the last attempt creates. */
+  terms: DistributorTerms | null;
+}
 
 /** What an epoch's claims cost (domain/epoch-claims.ts `claimCosts`), lamports as decimal text. */
 export interface ClaimCostsRow {
@@ -46,7 +48,7 @@ export interface PayoutRow {
   claim_costs: ClaimCostsRow;
 }
 
-/** The read model's position, and what it holds of the epoch (undefined: no settlement planned as of that position). */
+/** The read model's position, and what it holds of the epoch (undefined: nothing as of that position). */
 export interface AtPosition<T> {
   position: bigint;
   value: T | undefined;
@@ -58,18 +60,16 @@ const at = <T>(row: { position: string | null; value: T | null } | undefined): A
 });
 
 /**
- * An epoch's settlement in one statement: its plan, every batch with its last attempt, its fees and rent, and what
- * its claims cost (web3), however many batches it has.
+ * An epoch's settlement in one statement, however many batches it has: a first row with the position, the plan, its
+ * fees and rent and what its claims cost (web3), then a row per batch in plan order: plain rows, which for 12,500 batches
+ * were read 2 to 3 times faster than one JSON aggregate of them (bench/payout-view).
  */
 export async function payout(db: ReadModelSql, epoch: number): Promise<AtPosition<PayoutRow>> {
-  const rows = await db.query<{ position: string | null; value: PayoutRow | null }>(
+  const rows = await db.query<BatchRow & { batch: number; position: string | null; value: Omit<PayoutRow, 'batches'> | null }>(
     PAYOUTS,
-    (s) => `SELECT ${POSITION} AS position,
+    (s) => `SELECT -1 AS batch, ${POSITION} AS position,
                    (SELECT to_jsonb(p) || jsonb_build_object(
                              'fee_lamports', p.fee_lamports::text, 'rent_lamports', p.rent_lamports::text, 'total', p.total::text,
-                             'batches', coalesce((SELECT jsonb_agg(jsonb_build_array(b.kind, b.first_leaf, b.leaf_count, b.status, b.attempts, b.signature,
-                                                                                      b.confirmed_signature, b.terms) ORDER BY b.batch)
-                                                    FROM ${s}.payout_batches b WHERE b.epoch = p.epoch), '[]'::jsonb),
                              'claim_costs', (SELECT jsonb_build_object(
                                                'claims', count(*) FILTER (WHERE c.observed OR c.sponsored_status = 'confirmed'),
                                                'sponsoredClaims', count(*) FILTER (WHERE c.sponsored_status = 'confirmed'),
@@ -77,10 +77,33 @@ export async function payout(db: ReadModelSql, epoch: number): Promise<AtPositio
                                                'claimantLamports', coalesce(sum(coalesce(c.fee, 0) + coalesce(c.rent_lamports, 0))
                                                                               FILTER (WHERE c.observed AND c.fee_payer = c.wallet), 0)::text)
                                                FROM ${s}.claims c WHERE c.epoch = p.epoch))
-                      FROM ${s}.payouts p WHERE p.epoch = $1) AS value`,
+                      FROM ${s}.payouts p WHERE p.epoch = $1) AS value,
+                   NULL AS kind, NULL::integer AS first_leaf, NULL::integer AS leaf_count, NULL AS status, NULL::integer AS attempts,
+                   NULL AS signature, NULL AS confirmed_signature, NULL::jsonb AS terms
+            UNION ALL
+            SELECT b.batch, NULL, NULL, b.kind, b.first_leaf, b.leaf_count, b.status, b.attempts, b.signature, b.confirmed_signature, b.terms
+              FROM ${s}.payout_batches b WHERE b.epoch = $1
+            ORDER BY batch`,
     [epoch],
   );
-  return at(rows[0]);
+  const [first, ...batches] = rows;
+  const found = at(first);
+  return {
+    position: found.position,
+    value: found.value && {
+      ...found.value,
+      batches: batches.map(({ kind, first_leaf, leaf_count, status, attempts, signature, confirmed_signature, terms }) => ({
+        kind,
+        first_leaf,
+        leaf_count,
+        status,
+        attempts,
+        signature,
+        confirmed_signature,
+        terms,
+      })),
+    },
+  };
 }
 
 export interface ClawbackRow {

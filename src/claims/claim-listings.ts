@@ -4,7 +4,7 @@ import type { CommandMetadata } from '../commands/streams';
 import type { EventStore } from '../event-store/event-store';
 import type { ProjectionReader } from '../projections/projection-reader';
 import type { ProjectionRunner } from '../projections/projection-runner';
-import { awaitProjection, READ_WAIT_MS, type ReadPositions } from '../projections/read-positions';
+import { readAtLeastTheLog, READ_WAIT_MS } from '../projections/read-positions';
 import { claimDeadline, epochDistributor, type ClaimListing, type ClaimObserver } from './claims';
 
 /** How long an observation of an epoch's ClaimStatus accounts serves the list of its claims before the chain is read again. */
@@ -37,14 +37,17 @@ export class ClaimListings {
     const { store, reader, runner } = this.deps;
     const found = await epochDistributor(store, epoch);
     const observedAt = await this.observe(epoch, metadata);
-    const log = await awaitProjection(store, runner, PAYOUTS, this.deps.waitMs ?? READ_WAIT_MS);
     const distribution = await settlementQueries.epochRow(reader, epoch);
     const leaves = await settlementQueries.leavesPage(reader, epoch, page.limit, page.offset);
-    const { position, value } = await payoutsQueries.claimListing(
-      reader,
-      epoch,
-      leaves.map((leaf) => leaf.wallet),
+    const wallets = leaves.map((leaf) => leaf.wallet);
+    const { answer, positions } = await readAtLeastTheLog(
+      store,
+      runner,
+      PAYOUTS,
+      () => payoutsQueries.claimListing(reader, epoch, wallets),
+      this.deps.waitMs ?? READ_WAIT_MS,
     );
+    const value = answer.value;
     const observed = new Map((value?.claims ?? []).map((claim) => [claim.wallet, claim]));
     const leafCount = distribution?.leaf_count ?? 0;
     const total = BigInt(distribution?.distribution_total ?? '0');
@@ -73,7 +76,6 @@ export class ClaimListings {
       },
       claims: leaves.map(listing),
     };
-    const positions: ReadPositions = { projection: position, log };
     return { body, positions, observedAt: new Date(observedAt) };
   }
 

@@ -3,7 +3,7 @@ import { PAYOUTS, payoutsQueries, type ClawbackRow } from '../../projections/pay
 import type { EventStore } from '../event-store/event-store';
 import type { ProjectionReader } from '../projections/projection-reader';
 import type { ProjectionRunner } from '../projections/projection-runner';
-import { awaitProjection, READ_WAIT_MS, type ReadPositions } from '../projections/read-positions';
+import { readAtLeastTheLog, READ_WAIT_MS, type ReadPositions } from '../projections/read-positions';
 import { clawbackView, type ClawbackSummary, type ClawbackView } from './clawback';
 
 /**
@@ -20,10 +20,10 @@ export class ClawbackViews {
   ) {}
 
   async clawback(epoch: number): Promise<{ view: ClawbackView; positions: ReadPositions }> {
-    const log = await awaitProjection(this.store, this.runner, PAYOUTS, this.waitMs);
-    const { position, value: row } = await payoutsQueries.clawback(this.reader, epoch);
+    const { answer, positions } = await readAtLeastTheLog(this.store, this.runner, PAYOUTS, () => payoutsQueries.clawback(this.reader, epoch), this.waitMs);
+    const row = answer.value;
     if (!row || row.attempts === 0) reject('not_found', 'epoch', `epoch ${epoch} has no clawback recorded`);
-    return { view: clawbackView(epoch, clawbackSummary(row)), positions: { projection: position, log } };
+    return { view: clawbackView(epoch, clawbackSummary(row)), positions };
   }
 }
 

@@ -15,14 +15,25 @@ export interface ReadPositions {
 }
 
 /**
- * Read your writes, bounded: waits until the projection has applied everything the log holds now (so what a command
- * recorded before this request is in the answer), at most `waitMs`. A projection paused by a rewind, or failed, is not
- * waited for: it answers as it stands, and its position says so. Returns the log position waited for.
+ * Read your writes, bounded: `read` (a read model's query, answering with the projection's position in the same
+ * statement) as of everything the log holds now, so that what a command recorded before this request is in the
+ * answer. Behind that, it waits for the projection at most `waitMs` and reads again. A projection paused by a rewind,
+ * or failed, is not waited for: it answers as it stands, and its position says so.
  */
-export async function awaitProjection(store: EventStore, runner: ProjectionRunner, name: string, waitMs = READ_WAIT_MS): Promise<bigint> {
+export async function readAtLeastTheLog<T extends { position: bigint }>(
+  store: EventStore,
+  runner: ProjectionRunner,
+  name: string,
+  read: () => Promise<T>,
+  waitMs = READ_WAIT_MS,
+): Promise<{ answer: T; positions: ReadPositions }> {
   const log = await store.lastPosition();
-  await runner.waitFor({ position: log, names: [name], timeoutMs: waitMs }).catch(() => undefined);
-  return log;
+  let answer = await read();
+  if (answer.position < log) {
+    await runner.waitFor({ position: log, names: [name], timeoutMs: waitMs }).catch(() => undefined);
+    answer = await read();
+  }
+  return { answer, positions: { projection: answer.position, log } };
 }
 
 /** `X-Projection-Position` and `X-Log-Position` on the answer. */

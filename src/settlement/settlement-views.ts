@@ -7,7 +7,7 @@ import { loadLatest } from '../commands/streams';
 import type { EventStore } from '../event-store/event-store';
 import type { ProjectionReader } from '../projections/projection-reader';
 import type { ProjectionRunner } from '../projections/projection-runner';
-import { awaitProjection, READ_WAIT_MS, type ReadPositions } from '../projections/read-positions';
+import { readAtLeastTheLog, READ_WAIT_MS, type ReadPositions } from '../projections/read-positions';
 import { describePayout, type SettlementView } from './settle-epoch';
 
 /**
@@ -24,13 +24,13 @@ export class SettlementViews {
   ) {}
 
   async settlement(epoch: number): Promise<{ view: SettlementView; positions: ReadPositions }> {
-    const log = await awaitProjection(this.store, this.runner, PAYOUTS, this.waitMs);
-    const { position, value: row } = await payoutsQueries.payout(this.reader, epoch);
+    const { answer, positions } = await readAtLeastTheLog(this.store, this.runner, PAYOUTS, () => payoutsQueries.payout(this.reader, epoch), this.waitMs);
+    const row = answer.value;
     if (!row) reject('not_found', 'epoch', `epoch ${epoch} has no settlement yet`);
     const network = await loadLatest(this.store, networkDecider);
     const costs = row.claim_costs;
     const claims = row.distributor ? { ...costs, claimantLamports: BigInt(costs.claimantLamports), sponsorLamports: BigInt(costs.sponsorLamports) } : undefined;
-    return { view: describePayout(payoutState(row), policyFor(network.policies, epoch).solPriceInSynq, claims), positions: { projection: position, log } };
+    return { view: describePayout(payoutState(row), policyFor(network.policies, epoch).solPriceInSynq, claims), positions };
   }
 }
 
@@ -47,10 +47,10 @@ export function payoutState(row: PayoutRow): PayoutState {
       root: row.root,
       leafCount: row.leaf_count,
       total: row.total,
-      batches: row.batches.map(([kind, firstLeaf, leafCount], batch) => ({ batch, kind, firstLeaf, leafCount, creates: '' })),
+      batches: row.batches.map(({ kind, first_leaf: firstLeaf, leaf_count: leafCount }, batch) => ({ batch, kind, firstLeaf, leafCount, creates: '' })),
       ...(row.distributor ? { distributor: row.distributor } : {}),
     },
-    batches: row.batches.map(([, , , status, attempts, signature, confirmedSignature, terms]) => ({
+    batches: row.batches.map(({ status, attempts, signature, confirmed_signature: confirmedSignature, terms }) => ({
       status,
       attempts,
       ...(signature === null ? {} : { current: { signature, ...(terms ? { terms } : {}) } as SignedAttempt }),
