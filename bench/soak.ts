@@ -261,9 +261,15 @@ async function main(): Promise<void> {
       }),
     );
 
-    // Epoch n covers a window in the past, wide enough for every report of it and short enough that all fit before now.
+    // Epoch n covers a window in the past (a report may not end after the engine's clock) of one-minute periods: four
+    // times what each synqer reports in an epoch at the asked rate, so that an epoch kept open longer (a slow close
+    // delays the next turn) still holds its reports, and each synqer's uptime is a quarter of the window: eligible,
+    // with a reward and a leaf in the distribution the readers ask proofs of. (A window of years made every
+    // synqer's uptime 0 bps, so every reward 0 and every distribution empty.)
+    const perSynqer = Math.ceil((options.rate * options.epochMinutes * 60) / options.synqers);
+    const width = Math.max(60, 4 * perSynqer) * 60;
     const epochsNeeded = Math.ceil(options.minutes / options.epochMinutes) + 2;
-    const width = Math.floor((Date.now() / 1000 - 86_400 - FIRST_EPOCH_START) / epochsNeeded / 60) * 60;
+    if (FIRST_EPOCH_START + epochsNeeded * width > Date.now() / 1000) throw new Error('the epochs would end after now: fewer minutes or a lower rate');
     const window = (epoch: number) => ({ start: FIRST_EPOCH_START + (epoch - 1) * width, end: FIRST_EPOCH_START + epoch * width });
     const openEpoch = async (epoch: number) => {
       const { start, end } = window(epoch);
@@ -490,7 +496,7 @@ function report(
     `**Verdict: ${flat ? 'flat' : 'growing'}.** Heap used after GC over the second half (minutes ${verdict.from} to ${verdict.to}) moves ${slope(verdict.slope)} ` +
       `(a least-squares slope with one intercept per point of the ${options.epochMinutes}-minute epoch cycle, so the open epoch's reports held until its ` +
       `close do not read as growth; the plain slope is ${slope(verdict.plain)}); flat means under ${options.threshold} MB/min. ` +
-      `RSS moves ${slope(verdict.rss)} (from the samples after the first heap snapshot, whose writer's memory stays in RSS), external ${slope(verdict.external)}.`,
+      `RSS moves ${slope(verdict.rss)}${rows.some((row) => row.snapshot && row.minute < options.minutes) ? " (from the samples after the first heap snapshot, whose writer's memory stays in RSS)" : ''}, external ${slope(verdict.external)}.`,
     ...(snapshotNote ? ['', snapshotNote] : []),
     ...(diff ? ['', diff] : []),
   ].join('\n');

@@ -3,9 +3,31 @@ import { base58Encode } from '../domain/values';
 import { generateReportingKeypair, publicKeyOf, signEd25519 } from '../src/commands/ed25519';
 import { FoldedStreamCache } from '../src/commands/streams';
 import { SubmitMetricReportsHandler } from '../src/metric-reports/metric-reports';
+import { phaseAdjustedSlope } from '../bench/soak';
 import { startTestApi, type TestApi } from './support/api';
 
 /** What bench/soak found growing under a steady load, held to a bound (issue 17 item 7). */
+
+describe("bench/soak's verdict", () => {
+  it('reads a drift across epoch cycles as growth, and the sawtooth of one cycle as none', () => {
+    const minutes = [5, 6, 7, 8, 9, 10, 11, 12, 13];
+    const phase = minutes.map((m) => m % 3);
+    const sawtooth = minutes.map((m) => 44 + 3 * (m % 3));
+    expect(phaseAdjustedSlope(minutes, sawtooth, phase)).toBeCloseTo(0, 9);
+    // The plain slope of the same points is not 0: the reason for one intercept per phase.
+    expect(
+      Math.abs(
+        phaseAdjustedSlope(
+          minutes,
+          sawtooth,
+          minutes.map(() => 0),
+        ),
+      ),
+    ).toBeGreaterThan(0.1);
+    const leaking = sawtooth.map((y, i) => y + 2.5 * minutes[i]);
+    expect(phaseAdjustedSlope(minutes, leaking, phase)).toBeCloseTo(2.5, 9);
+  });
+});
 
 describe('folded stream cache bounds', () => {
   const stateOf = (reports: number) => {
