@@ -105,14 +105,30 @@ export async function loadLatest<S, E extends DomainEvent, C>(store: EventStore,
  * Loaded states kept between commands, each with the revision it was loaded at. A state is only a guess: the append
  * that follows a decision names that exact revision, so a stale entry (another process wrote) fails the append, is
  * dropped and loaded again. Least recently used entries go first. Entries are keyed by stream name.
+ *
+ * Bounded twice: at most `capacity` streams, and, when `weigh` is given, at most `maxWeight` in all (a state that
+ * grows with its stream, such as a synqer's reports of an epoch, is weighed each time it is set: a bound in streams
+ * alone lets 50,000 streams of thousands of reports each hold gigabytes).
  */
 export class FoldedStreamCache<S, E extends DomainEvent, C, Id> {
-  private readonly entries = new Map<string, Loaded<S>>();
+  private readonly entries = new Map<string, Loaded<S> & { weight: number }>();
+  private weight = 0;
 
   constructor(
     private readonly decider: Decider<S, E, C, Id>,
     private readonly capacity: number,
+    private readonly bound: { weigh: (state: S) => number; maxWeight: number } | undefined = undefined,
   ) {}
+
+  /** Streams kept now. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** What the kept states weigh together (0 without `weigh`). */
+  get totalWeight(): number {
+    return this.weight;
+  }
 
   /** The state kept for the stream, else the stream read in full (kept only once `set` says it was appended to). */
   async load(store: EventStore, id: Id): Promise<Loaded<S>> {
@@ -130,13 +146,25 @@ export class FoldedStreamCache<S, E extends DomainEvent, C, Id> {
   }
 
   set(stream: string, state: S, revision: bigint | 'no_stream'): void {
-    this.entries.delete(stream);
-    this.entries.set(stream, { state, revision });
-    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
+    this.delete(stream);
+    const weight = this.bound?.weigh(state) ?? 0;
+    this.entries.set(stream, { state, revision, weight });
+    this.weight += weight;
+    while (this.entries.size > this.capacity || (this.bound && this.weight > this.bound.maxWeight && this.entries.size > 0)) {
+      this.delete(this.entries.keys().next().value!);
+    }
   }
 
   delete(stream: string): void {
+    const entry = this.entries.get(stream);
+    if (!entry) return;
+    this.weight -= entry.weight;
     this.entries.delete(stream);
+  }
+
+  /** Drops every stream `drop` names (streams that no command will extend again, say). */
+  deleteWhere(drop: (stream: string) => boolean): void {
+    for (const stream of [...this.entries.keys()]) if (drop(stream)) this.delete(stream);
   }
 }
 
