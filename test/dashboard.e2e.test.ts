@@ -15,6 +15,7 @@ import { signEd25519 } from '../src/commands/ed25519';
 import { associatedTokenAddress, createAssociatedAccountIdempotent, execute, transferChecked } from '../src/chain/token';
 import { loadTreasuryKey } from '../src/chain/treasury-key';
 import { EPOCH_START, instant, registerSynqers, runAndCloseEpoch, type TestSynqer } from './support/network';
+import { awaitJob } from './support/jobs';
 
 /**
  * The dashboard end to end: a real engine on real PostgreSQL and the embedded chain, seeded with a small network
@@ -108,7 +109,7 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
 
     // Epoch 1 in web2; s7 is up a third of the time, below the 50 % minimum.
     await runAndCloseEpoch(api, 1, '1000000000', synqers, { figures: (s) => (s.synqerId === 's7' ? { uptimeSeconds: 200 } : {}) });
-    expect((await api.call('POST', '/epochs/1/settlement', api.keys.operator)).body).toMatchObject({ mode: 'web2', status: 'settled' });
+    expect((await awaitJob(api, api.call('POST', '/epochs/1/settlement', api.keys.operator))).body).toMatchObject({ mode: 'web2', status: 'settled' });
     // From epoch 2 on, hybrid: the books decide, the chain pays.
     expect((await api.call('POST', '/settlement/mode', api.keys.operator, { mode: 'hybrid', reason: 'phase 2: payouts on chain' })).body.modeOfNextEpoch).toBe(
       'hybrid',
@@ -117,13 +118,13 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
       figures: (s) =>
         s.synqerId === 's6' ? { qosBps: 5_000 } : s.synqerId === 's7' ? { uptimeSeconds: 250, qosBps: 5_500 } : s.synqerId === 's0' ? { bytes: 9_000_000 } : {},
     });
-    expect((await api.call('POST', '/epochs/2/settlement', api.keys.operator)).body).toMatchObject({ mode: 'hybrid', status: 'settled' });
+    expect((await awaitJob(api, api.call('POST', '/epochs/2/settlement', api.keys.operator))).body).toMatchObject({ mode: 'hybrid', status: 'settled' });
     await runAndCloseEpoch(api, 3, '2000000000', synqers, {
       figures: (s, i) =>
         s.synqerId === 's7' ? { qosBps: 7_000, uptimeSeconds: 550 } : { bytes: 800_000 * (8 - i), sessions: 2 + ((i * 3) % 7), qosBps: 9_000 + i * 100 },
     });
-    expect((await api.call('POST', '/epochs/3/settlement', api.keys.operator)).body).toMatchObject({ mode: 'hybrid', status: 'settled' });
-    const verification = await api.call('POST', '/verification/runs', api.keys.operator);
+    expect((await awaitJob(api, api.call('POST', '/epochs/3/settlement', api.keys.operator))).body).toMatchObject({ mode: 'hybrid', status: 'settled' });
+    const verification = await awaitJob(api, api.call('POST', '/verification/runs', api.keys.operator));
     expect(verification.body).toMatchObject({ discrepancyCount: 0 });
 
     browser = await launchBrowser();
@@ -382,7 +383,7 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
       [treasuryKey],
       'rogue transfer',
     );
-    const run = (await api.call('POST', '/verification/runs', api.keys.operator)).body;
+    const run = (await awaitJob(api, api.call('POST', '/verification/runs', api.keys.operator))).body;
     expect(run.discrepancyCount).toBe(2);
 
     const { page, errors } = await open();
