@@ -26,6 +26,8 @@ export interface JobRow {
   progress: JobProgress | null;
   /** The result's JSON text as written (undefined when not read: listings). */
   result: string | null;
+  /** A verification job's run, once it has one (listings too). */
+  run_id: string | null;
   error: string | null;
   owner: string;
   /** Seconds since the owner's last heartbeat, by the database's clock (every process compares the same clock). */
@@ -56,7 +58,7 @@ export interface JobFilter {
 
 const ACTIVE = `state IN ('queued', 'running')`;
 const COLUMNS = (result: boolean) =>
-  `id::text AS id, kind, epoch, work, state, progress, ${result ? 'result::text AS result' : 'NULL AS result'}, error::text AS error, owner,
+  `id::text AS id, kind, epoch, work, state, progress, ${result ? 'result::text AS result' : 'NULL AS result'}, result->>'runId' AS run_id, error::text AS error, owner,
    extract(epoch FROM now() - heartbeat_at)::float8 AS heartbeat_age, runs, actor, correlation_id, created_at, updated_at`;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

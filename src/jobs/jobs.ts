@@ -342,12 +342,11 @@ function processGone(owner: string): boolean {
 }
 
 /** The links of a job: itself, and the resource its work is about. */
-function linksOf(row: JobRow, result: unknown): Record<string, string> {
+function linksOf(row: JobRow): Record<string, string> {
   const links: Record<string, string> = { self: `/jobs/${row.id}` };
   if (row.kind === 'settlement' && row.epoch !== null) links.settlement = `/epochs/${row.epoch}/settlement`;
   if (row.kind === 'close' && row.epoch !== null) links.epoch = `/epochs/${row.epoch}`;
-  const runId = (result as { runId?: unknown } | undefined)?.runId;
-  if (row.kind === 'verification' && typeof runId === 'string') links.run = `/verification/runs/${runId}`;
+  if (row.kind === 'verification' && row.run_id !== null) links.run = `/verification/runs/${row.run_id}`;
   return links;
 }
 
@@ -366,6 +365,6 @@ export function viewOf(row: JobRow): JobView {
     correlationId: row.correlation_id,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
-    links: linksOf(row, result),
+    links: linksOf(row),
   };
 }
