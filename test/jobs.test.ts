@@ -3,6 +3,9 @@ import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { Pool } from 'pg';
 import { decodeWire } from '../src/chain/chain-gateway';
+import { jobResult } from '../src/cli/context';
+import { JobService } from '../src/jobs/jobs';
+import { SettleEpoch } from '../src/settlement/settle-epoch';
 import { startTestApi, type TestApi } from './support/api';
 import { awaitJob, type Job } from './support/jobs';
 import { expectMoneyInvariants } from './support/money-invariants';
@@ -132,6 +135,27 @@ describe('long work is a job', () => {
     expect(again.headers.get('location')).toBe(`/jobs/${again.body.id}`);
     expect(again.body.id).not.toBe(job.id);
     expect(await awaitJob(api, again)).toMatchObject({ status: 200, body: epoch.body });
+
+    // The command line runs the same close through the same jobs, in its own process: visible to the engine.
+    const cli = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.join(__dirname, '..', 'dist', 'scripts', 'epochs.js'), 'close', '1'], {
+        env: { ...process.env, DATABASE_URL: api.databaseUrl, SYNQ_DATA_DIR: api.dataDir },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('exit', (code) => resolve({ code, stderr }));
+    });
+    expect(cli.code).toBe(0);
+    const cliJob = /close job ([0-9a-f-]{36})\n/.exec(cli.stderr)?.[1];
+    expect(cliJob).toMatch(UUID_V4);
+    expect((await api.call('GET', `/jobs/${cliJob}`, api.keys.auditor)).body).toMatchObject({
+      kind: 'close',
+      epoch: 1,
+      state: 'succeeded',
+      actor: 'cli',
+      result: epoch.body,
+    });
   });
 
   it('runs one settlement job for 50 concurrent POSTs, shows its progress while it runs, and answers the settlement as the route did', async () => {
@@ -167,10 +191,22 @@ describe('long work is a job', () => {
       expect((await api.call('GET', '/jobs?kind=settlement&state=running', api.keys.auditor)).body.jobs.map((j: Job) => j.id)).toEqual([id]);
       // Asked again while it runs: the same job.
       expect((await api.call('POST', '/epochs/1/settlement', api.keys.operator)).body.id).toBe(id);
+      // So for another process's job service (what `synq settle 1` does): it follows the engine's job, by polling.
+      const elsewhere = new JobService(pool, { role: 'cli' });
+      const followed = await api.engine.app
+        .get(SettleEpoch, { strict: false })
+        .start(elsewhere, 1, { actor: 'cli', correlationId: 'jobs-test', commandId: 'jobs-test' });
+      expect(followed.id).toBe(id);
+      expect(elsewhere.runsHere(id)).toBe(false);
+      const progressSeen: number[] = [];
+      const following = jobResult<{ status: string }>(elsewhere, followed, (progress) => progressSeen.push(progress.done));
 
       open();
       const seen: Job[] = [];
       const settled = await awaitJob(api, answers[0], { key: api.keys.auditor, onPoll: (job) => seen.push(job) });
+      expect(await following).toEqual(settled.body);
+      expect(progressSeen.length).toBeGreaterThan(1);
+      await elsewhere.stop();
       const total = held!.progress!.total;
       expect(seen.some((job) => job.state === 'running' && job.progress?.phase === 'transactions' && job.progress.done > 0 && job.progress.done < total)).toBe(
         true,
