@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { noMoreWords, readCommandLine, UsageError, wholeNumber } from '../src/cli/arguments';
-import { openCliContext, runCli } from '../src/cli/context';
+import { jobResult, openCliContext, runCli } from '../src/cli/context';
 import { createEpochClose } from '../src/epochs/epoch-close';
 import { changeNetwork } from '../src/network/network';
 
@@ -38,9 +38,15 @@ runCli('epochs', async () => {
     if (command === 'close') {
       runner.start();
       const started = Date.now();
-      await pipeline.close(epoch!, { actor: 'cli', correlationId: randomUUID() }, (stage) =>
-        process.stderr.write(`epoch ${epoch}: ${stage.replace('_', ' ')} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`),
-      );
+      // As a job, as POST /epochs/N/close runs it (or the one an engine is running for the epoch already).
+      const job = await pipeline.start(context.jobs(), epoch!, { actor: 'cli', correlationId: randomUUID() });
+      process.stderr.write(`epoch ${epoch}: close job ${job.id}${context.jobs().runsHere(job.id) ? '' : ' (running already elsewhere: following it)'}\n`);
+      let shown = '';
+      await jobResult(context.jobs(), job, ({ phase }) => {
+        if (phase === shown || phase === 'open') return;
+        shown = phase;
+        process.stderr.write(`epoch ${epoch}: ${phase.replace('_', ' ')} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+      });
     }
     const views = await pipeline.progress(epoch);
     if (epoch !== undefined && views.length === 0) throw new UsageError(`epoch ${epoch} was never opened`, false);

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { noMoreWords, readCommandLine, wholeNumber } from '../src/cli/arguments';
-import { openCliContext, runCli } from '../src/cli/context';
+import { jobResult, openCliContext, runCli } from '../src/cli/context';
 import { progress } from '../src/cli/progress';
-import { createSettlement } from '../src/settlement/settle-epoch';
+import { createSettlement, SETTLEMENT_PHASES } from '../src/settlement/settle-epoch';
 import { createVerification } from '../src/verification/chain-verifier';
 
 /**
@@ -21,12 +21,19 @@ runCli('settle', async () => {
     await context.catchUp(['settlement']);
     const { store, reader, treasuryKey } = context;
     const { settleEpoch } = createSettlement({ store, chain, reader, treasuryKey, verifier: createVerification({ store, chain, reader }) });
+    // As a job, as POST /epochs/N/settlement runs it (or the one an engine is running for the epoch already).
+    const job = await settleEpoch.start(context.jobs(), epoch, { actor: 'cli', correlationId: randomUUID(), commandId: `settle-${epoch}-${randomUUID()}` });
+    process.stderr.write(`epoch ${epoch}: settlement job ${job.id}${context.jobs().runsHere(job.id) ? '' : ' (running already elsewhere: following it)'}\n`);
     const bar = progress(`settling epoch ${epoch}`, 'transactions');
-    const view = await settleEpoch.run(
-      epoch,
-      { actor: 'cli', correlationId: randomUUID(), commandId: `settle-${epoch}-${randomUUID()}` },
-      { onProgress: (done, total) => bar.update(done, total), onSettled: () => bar.finish() },
-    );
+    let settling = true;
+    const view = await jobResult<Awaited<ReturnType<typeof settleEpoch.run>>>(context.jobs(), job, ({ done, total, phase }) => {
+      if (phase === SETTLEMENT_PHASES.transactions) bar.update(done, total);
+      else if (settling) {
+        settling = false;
+        bar.finish();
+      }
+    });
+    if (settling) bar.finish();
     const run = view.verification;
     if (commandLine.has('--json')) process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
     else {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { noMoreWords, readCommandLine, UsageError } from '../src/cli/arguments';
-import { openCliContext, runCli } from '../src/cli/context';
+import { jobResult, openCliContext, runCli } from '../src/cli/context';
 import { progress } from '../src/cli/progress';
+import type { VerificationRun } from '../domain/chain-verification';
 import { createVerification } from '../src/verification/chain-verifier';
 
 /**
@@ -18,11 +19,14 @@ runCli('verify', async () => {
   try {
     const chain = await context.openChain();
     await context.catchUp(['settlement']);
+    // As a job, as POST /verification/runs runs it.
+    const job = await createVerification({ store: context.store, chain, reader: context.reader }).start(context.jobs(), {
+      actor: 'cli',
+      correlationId: randomUUID(),
+    });
+    process.stderr.write(`verification job ${job.id}\n`);
     const bar = progress('verifying', 'transactions');
-    const run = await createVerification({ store: context.store, chain, reader: context.reader }).run(
-      { actor: 'cli', correlationId: randomUUID() },
-      { onProgress: (done, total) => bar.update(done, total) },
-    );
+    const run = await jobResult<VerificationRun>(context.jobs(), job, ({ done, total }) => bar.update(done, total));
     bar.finish();
     if (commandLine.has('--json')) process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
     else {

@@ -28,6 +28,7 @@ import { VerificationModule } from './verification/verification.module';
 import { DashboardModule } from './dashboard/dashboard.module';
 import { ClaimsModule } from './claims/claims.module';
 import { ClawbackModule } from './clawback/clawback.module';
+import { JobsModule } from './jobs/jobs.module';
 
 /** Infrastructure shared by every capability module: configuration, the database, the event store and the chain gateway. */
 @Module({})
@@ -57,6 +58,7 @@ export class AppModule {
         CqrsModule.forRoot(),
         publicRateLimitModule(config),
         ProjectionsModule,
+        JobsModule,
         SynqersModule,
         NetworkModule,
         MetricsModule,

@@ -12,6 +12,7 @@ import { ProjectionReader } from '../src/projections/projection-reader';
 import { startTestApi, type TestApi } from './support/api';
 import { serverUrl } from './support/database';
 import { expectMoneyInvariants } from './support/money-invariants';
+import { awaitJob } from './support/jobs';
 
 /**
  * The auditor's replay against a real engine: a small network built over the REST API and one closed epoch, then the
@@ -110,8 +111,8 @@ describe('audit replay', () => {
     expect(submitted.body).toMatchObject({ accepted: reports.length, refused: 0 });
     expect((await api.call('POST', '/synqers/s6/suspend', op(), { reason: 'investigation' })).status).toBe(201);
 
-    const closed = await api.call('POST', '/epochs/1/close', op());
-    expect(closed.status).toBe(201);
+    const closed = await awaitJob(api, api.call('POST', '/epochs/1/close', op()));
+    expect(closed.status).toBe(200);
     settled = closed.body.settlement;
     const { rows } = await sql(`SELECT generation FROM projection_state WHERE name = 'settlement'`);
     schema = `projection_settlement_g${rows[0].generation}`;

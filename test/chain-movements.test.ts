@@ -5,6 +5,7 @@ import { associatedTokenAddress, burnChecked, execute, memoInstruction, readToke
 import { startTestApi, type TestApi } from './support/api';
 import { EPOCH_START, instant, registerSynqers, type TestSynqer } from './support/network';
 import { expectMoneyInvariants } from './support/money-invariants';
+import { awaitJob } from './support/jobs';
 
 const SYNQ = 1_000_000n;
 
@@ -23,7 +24,7 @@ describe('hybrid token movements (purchases, stake withdrawals, slashes) and pro
     ).toBe(201);
   };
   const verify = async () =>
-    (await api.call('POST', '/verification/runs', api.keys.operator)).body as {
+    (await awaitJob(api, api.call('POST', '/verification/runs', api.keys.operator))).body as {
       discrepancyCount: number;
       discrepancies: Discrepancy[];
       checked: Record<string, number>;

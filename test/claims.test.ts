@@ -10,6 +10,7 @@ import { epochClaimCosts } from '../src/claims/claims';
 import { startTestApi, type TestApi } from './support/api';
 import { expectMoneyInvariants } from './support/money-invariants';
 import { registerSynqers, runAndCloseEpoch, type TestSynqer } from './support/network';
+import { awaitJob } from './support/jobs';
 
 /**
  * Claims of a web3 epoch by the wallets themselves, against the real Jito merkle distributor in litesvm: the public
@@ -53,7 +54,7 @@ describe('claims of a web3 epoch', () => {
     setup = init.body;
     expect((await api.call('POST', '/settlement/mode', api.keys.operator, { mode: 'web3', reason: 'claims' })).status).toBe(200);
     await runAndCloseEpoch(api, 1, '8000000000', synqers);
-    expect((await api.call('POST', '/epochs/1/settlement', api.keys.operator)).body).toMatchObject({ mode: 'web3', funded: true });
+    expect((await awaitJob(api, api.call('POST', '/epochs/1/settlement', api.keys.operator))).body).toMatchObject({ mode: 'web3', funded: true });
     byAmount = [];
     for (const synqer of synqers) {
       const leaf = await api.call('GET', `/epochs/1/distribution/${walletOf(synqer)}`, api.keys.auditor);
@@ -159,7 +160,7 @@ describe('claims of a web3 epoch', () => {
         blockhash,
       ),
     );
-    expect((await api.call('POST', '/epochs/2/settlement', api.keys.operator)).status).toBe(409);
+    expect((await awaitJob(api, api.call('POST', '/epochs/2/settlement', api.keys.operator))).status).toBe(409);
     expect(await api.call('GET', `/epochs/2/claims/${walletOf(synqers[0])}`, undefined)).toMatchObject({
       status: 409,
       body: { problems: [{ field: 'epoch', reason: expect.stringContaining('not funded') }] },

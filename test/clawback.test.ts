@@ -11,6 +11,7 @@ import { ProjectionReader } from '../src/projections/projection-reader';
 import { startTestApi, type TestApi } from './support/api';
 import { expectMoneyInvariants } from './support/money-invariants';
 import { registerSynqers, runAndCloseEpoch, type TestSynqer } from './support/network';
+import { awaitJob } from './support/jobs';
 
 /** The real Jito program in litesvm: listing unclaimed leaves, the clawback after the deadline, and the unclaimed-rewards policy. */
 describe('unclaimed rewards and the clawback (web3)', () => {
@@ -103,7 +104,7 @@ describe('unclaimed rewards and the clawback (web3)', () => {
     const early = await api.call('POST', '/epochs/1/clawback', api.keys.operator);
     expect(early).toMatchObject({ status: 409, body: { problems: [{ field: 'epoch', reason: expect.stringContaining('no funded distributor') }] } });
     expect((await api.call('GET', '/epochs/99/unclaimed', api.keys.operator)).status).toBe(404);
-    expect((await api.call('POST', '/epochs/1/settlement', api.keys.operator)).body).toMatchObject({ status: 'settled', funded: true });
+    expect((await awaitJob(api, api.call('POST', '/epochs/1/settlement', api.keys.operator))).body).toMatchObject({ status: 'settled', funded: true });
     const total = BigInt(closed.settlement.paid);
     const leafCount = closed.settlement.distribution.leafCount;
     expect(leafCount).toBe(6);
@@ -208,7 +209,7 @@ describe('unclaimed rewards and the clawback (web3)', () => {
     });
     expect(policy.status).toBe(201);
     const closed = await runAndCloseEpoch(api, 2, '3000000000', synqers);
-    expect((await api.call('POST', '/epochs/2/settlement', api.keys.operator)).body).toMatchObject({ status: 'settled', funded: true });
+    expect((await awaitJob(api, api.call('POST', '/epochs/2/settlement', api.keys.operator))).body).toMatchObject({ status: 'settled', funded: true });
     // Epoch 1's unclaimed rewards were carried into these leaves (policy 'carry' was in force for epoch 1).
     const total = BigInt((await api.call('GET', '/epochs/2/distribution', api.keys.auditor)).body.total);
     expect(total).toBeGreaterThan(BigInt(closed.settlement.paid));
@@ -260,7 +261,7 @@ describe('unclaimed rewards and the clawback (web3)', () => {
   it('refuses the clawback of a web2 epoch', async () => {
     expect((await api.call('POST', '/settlement/mode', api.keys.operator, { mode: 'web2', reason: 'drill' })).status).toBe(200);
     await runAndCloseEpoch(api, 3, '1000000000', synqers);
-    expect((await api.call('POST', '/epochs/3/settlement', api.keys.operator)).body).toMatchObject({ mode: 'web2', status: 'settled' });
+    expect((await awaitJob(api, api.call('POST', '/epochs/3/settlement', api.keys.operator))).body).toMatchObject({ mode: 'web2', status: 'settled' });
     const refused = await api.call('POST', '/epochs/3/clawback', api.keys.operator);
     expect(refused).toMatchObject({ status: 409, body: { problems: [{ field: 'epoch', reason: expect.stringContaining('no funded distributor') }] } });
     expect((await api.call('GET', '/epochs/3/unclaimed', api.keys.operator)).status).toBe(409);

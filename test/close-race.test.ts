@@ -2,6 +2,7 @@ import { canonicalReportBytes } from '../domain/metric-report';
 import { signEd25519 } from '../src/commands/ed25519';
 import { startTestApi, type TestApi } from './support/api';
 import { EPOCH_START, instant, registerSynqers, type TestSynqer } from './support/network';
+import { awaitJob } from './support/jobs';
 
 /**
  * Issue 14, item 1: a close and the report batches racing it are one ordered decision. Every report answered
@@ -64,10 +65,10 @@ describe('closing an epoch while report batches race it', () => {
       };
       const writers = synqers.map((_, w) => writer(w));
       await new Promise((resolve) => setTimeout(resolve, 5 + ((epoch * 7) % 20)));
-      const closed = await api.call('POST', `/epochs/${epoch}/close`, api.keys.operator);
+      const closed = await awaitJob(api, api.call('POST', `/epochs/${epoch}/close`, api.keys.operator));
       closing = false;
       await Promise.all(writers);
-      expect(closed.status).toBe(201);
+      expect(closed.status).toBe(200);
 
       const accepted = sent.filter((r) => outcomes.get(r.reportId)?.status === 'accepted');
       for (const r of sent) {

@@ -3,6 +3,7 @@ import { base58Encode } from '../domain/values';
 import { generateReportingKeypair, publicKeyOf, signEd25519 } from '../src/commands/ed25519';
 import { startTestApi, type TestApi } from './support/api';
 import { expectMoneyInvariants } from './support/money-invariants';
+import { awaitJob } from './support/jobs';
 
 const wallet = (seed: number) => base58Encode(Uint8Array.from({ length: 32 }, (_, i) => (seed * 31 + i * 7 + 1) % 256));
 
@@ -239,15 +240,15 @@ describe('command side over the REST API', () => {
       const suspended = await submit([signedReport('foxtrot')]);
       expect(suspended.body.results[0].problems[0]).toEqual({ field: 'synqerId', reason: 'synqer foxtrot is suspended' });
 
-      const closed = await api.call('POST', '/epochs/1/close', api.keys.operator);
-      expect(closed.status).toBe(201);
+      const closed = await awaitJob(api, api.call('POST', '/epochs/1/close', api.keys.operator));
+      expect(closed.status).toBe(200);
       expect(closed.body).toMatchObject({ epoch: 1, status: 'closed', cutOffPosition: expect.stringMatching(/^\d+$/) });
       const late = await submit([signedReport('charlie', { periodStart: '2026-11-05T00:00:00Z', periodEnd: '2026-11-05T00:05:00Z' })]);
       expect(late.body.results[0].problems[0]).toEqual({ field: 'epoch', reason: 'epoch 1 is closed' });
       // Closing again resumes the close pipeline: every step is recorded already, so nothing is written.
       const before = await api.engine.eventStore.lastPosition();
-      const again = await api.call('POST', '/epochs/1/close', api.keys.operator);
-      expect(again.status).toBe(201);
+      const again = await awaitJob(api, api.call('POST', '/epochs/1/close', api.keys.operator));
+      expect(again.status).toBe(200);
       expect(again.body).toMatchObject({ stage: 'distribution_built', settlement: { digest: closed.body.settlement.digest } });
       expect(await api.engine.eventStore.lastPosition()).toBe(before);
     });

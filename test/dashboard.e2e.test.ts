@@ -15,6 +15,7 @@ import { signEd25519 } from '../src/commands/ed25519';
 import { associatedTokenAddress, createAssociatedAccountIdempotent, execute, transferChecked } from '../src/chain/token';
 import { loadTreasuryKey } from '../src/chain/treasury-key';
 import { EPOCH_START, instant, registerSynqers, runAndCloseEpoch, type TestSynqer } from './support/network';
+import { awaitJob } from './support/jobs';
 
 /**
  * The dashboard end to end: a real engine on real PostgreSQL and the embedded chain, seeded with a small network
@@ -108,7 +109,7 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
 
     // Epoch 1 in web2; s7 is up a third of the time, below the 50 % minimum.
     await runAndCloseEpoch(api, 1, '1000000000', synqers, { figures: (s) => (s.synqerId === 's7' ? { uptimeSeconds: 200 } : {}) });
-    expect((await api.call('POST', '/epochs/1/settlement', api.keys.operator)).body).toMatchObject({ mode: 'web2', status: 'settled' });
+    expect((await awaitJob(api, api.call('POST', '/epochs/1/settlement', api.keys.operator))).body).toMatchObject({ mode: 'web2', status: 'settled' });
     // From epoch 2 on, hybrid: the books decide, the chain pays.
     expect((await api.call('POST', '/settlement/mode', api.keys.operator, { mode: 'hybrid', reason: 'phase 2: payouts on chain' })).body.modeOfNextEpoch).toBe(
       'hybrid',
@@ -117,13 +118,13 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
       figures: (s) =>
         s.synqerId === 's6' ? { qosBps: 5_000 } : s.synqerId === 's7' ? { uptimeSeconds: 250, qosBps: 5_500 } : s.synqerId === 's0' ? { bytes: 9_000_000 } : {},
     });
-    expect((await api.call('POST', '/epochs/2/settlement', api.keys.operator)).body).toMatchObject({ mode: 'hybrid', status: 'settled' });
+    expect((await awaitJob(api, api.call('POST', '/epochs/2/settlement', api.keys.operator))).body).toMatchObject({ mode: 'hybrid', status: 'settled' });
     await runAndCloseEpoch(api, 3, '2000000000', synqers, {
       figures: (s, i) =>
         s.synqerId === 's7' ? { qosBps: 7_000, uptimeSeconds: 550 } : { bytes: 800_000 * (8 - i), sessions: 2 + ((i * 3) % 7), qosBps: 9_000 + i * 100 },
     });
-    expect((await api.call('POST', '/epochs/3/settlement', api.keys.operator)).body).toMatchObject({ mode: 'hybrid', status: 'settled' });
-    const verification = await api.call('POST', '/verification/runs', api.keys.operator);
+    expect((await awaitJob(api, api.call('POST', '/epochs/3/settlement', api.keys.operator))).body).toMatchObject({ mode: 'hybrid', status: 'settled' });
+    const verification = await awaitJob(api, api.call('POST', '/verification/runs', api.keys.operator));
     expect(verification.body).toMatchObject({ discrepancyCount: 0 });
 
     browser = await launchBrowser();
@@ -241,6 +242,10 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
     expect(await page.locator('canvas#chart-pool').count()).toBe(1);
     expect(await page.locator('#projections-table').innerText()).toContain('settlement');
     expect(await page.locator('.cards').innerText()).toContain('0 discrepancies');
+    // The jobs that did it: three closes, three settlements and a verification run, all succeeded.
+    expect(await page.locator('#jobs-table tbody tr').count()).toBe(7);
+    expect(await page.locator('#jobs-table tr[data-state="succeeded"]').count()).toBe(7);
+    expect(await page.locator('#jobs-table tr[data-kind="settlement"]').count()).toBe(3);
     await screenshot(page, 'overview', false);
 
     // Epoch 2: charts, the root, eligibility reasons, the settlement transactions, a proof looked up by wallet.
@@ -368,6 +373,56 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
     expect(errors).toEqual([]);
   });
 
+  it("follows a settlement job's progress on the epoch page while it runs, then draws the epoch settled", async () => {
+    // Epoch 4 (opened above) gets s1's other five periods, so that s1 earns a leaf, and is closed; its settlement's
+    // transactions wait at a gate, then go slowly.
+    const start = EPOCH_START + 3 * 3600;
+    const reports = [1, 2, 3, 4, 5].map((k) => {
+      const content = {
+        reportId: `e4-s1-${k}`,
+        synqerId: 's1',
+        epoch: 4,
+        periodStart: instant(start + k * 600),
+        periodEnd: instant(start + k * 600 + 600),
+        bytes: '4000000',
+        sessions: 5,
+        uptimeSeconds: 600,
+        qosBps: 8_800,
+      };
+      return { ...content, signature: signEd25519(canonicalReportBytes(content), synqers[1].reportingKey) };
+    });
+    expect((await api.call('POST', '/metric-reports', api.keys.ingest, { reports })).body).toMatchObject({ refused: 0 });
+    expect((await awaitJob(api, api.call('POST', '/epochs/4/close', api.keys.operator))).body).toMatchObject({ settlement: { eligible: 1 } });
+    const chain = api.engine.chain;
+    const send = chain.sendTransaction.bind(chain);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    chain.sendTransaction = async (wire) => {
+      await gate;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return send(wire);
+    };
+    try {
+      const started = await api.call('POST', '/epochs/4/settlement', api.keys.operator);
+      expect(started.status).toBe(202);
+      const { page, errors } = await open();
+      await signIn(page, api.keys.auditor, '#/epochs/4');
+      const job = page.locator(`#jobs-table tr[data-job="${started.body.id}"]`);
+      await job.locator('.job-progress').waitFor();
+      expect(await job.getAttribute('data-state')).toBe('running');
+      expect(await job.innerText()).toMatch(/^0 \/ \d+ transactions$/m);
+      release();
+      // Polled until it ends; then the page draws itself again, with the transactions confirmed.
+      await page.locator(`#jobs-table tr[data-job="${started.body.id}"][data-state="succeeded"]`).waitFor({ timeout: 60_000 });
+      await page.locator('#batches-table').waitFor();
+      expect(await page.locator('#batches-table').innerText()).toContain('confirmed');
+      expect(errors).toEqual([]);
+    } finally {
+      release();
+      chain.sendTransaction = send;
+    }
+  });
+
   it('shows a run that found discrepancies, each with both values, and settlement paused', async () => {
     // 5 $SYNQ leave the treasury in a transaction the books know nothing of.
     const treasuryKey = await loadTreasuryKey({ databaseUrl: undefined, eventStoreConnectionString: undefined, port: 0, dataDir: api.dataDir });
@@ -382,13 +437,14 @@ describe('the dashboard at /dashboard, in headless Chromium', () => {
       [treasuryKey],
       'rogue transfer',
     );
-    const run = (await api.call('POST', '/verification/runs', api.keys.operator)).body;
+    const run = (await awaitJob(api, api.call('POST', '/verification/runs', api.keys.operator))).body;
     expect(run.discrepancyCount).toBe(2);
 
     const { page, errors } = await open();
     await signIn(page, api.keys.auditor, '#/verification');
     await page.locator('#runs-table').waitFor();
-    expect(await page.locator('#runs-table tbody tr').count()).toBe(4);
+    // Epochs 2, 3 and 4's settlements verified, then the test's two runs.
+    expect(await page.locator('#runs-table tbody tr').count()).toBe(5);
     expect(await page.locator('#breaker').innerText()).toContain('Settlement is paused');
     await page.locator(`#runs-table tr[data-run="${run.runId}"] a`).click();
     await page.locator('#discrepancies-table').waitFor();

@@ -8,6 +8,7 @@ import { EpochClosePipeline } from '../src/epochs/epoch-close';
 import { jitoVerify } from './support/jito-verify';
 import { startTestApi, type TestApi } from './support/api';
 import { expectMoneyInvariants } from './support/money-invariants';
+import { awaitJob } from './support/jobs';
 
 const run = promisify(execFile);
 
@@ -71,8 +72,8 @@ describe('epoch close, rewards and distribution over the REST API', () => {
   it('closes an epoch: rewards sum to the pool, reasons are recorded, and every claim verifies as Jito would', async () => {
     await runEpoch(1, '1000000001');
     expect((await api.call('POST', '/synqers/s3/suspend', api.keys.operator, { reason: 'fraud review' })).status).toBe(201);
-    const closed = await api.call('POST', '/epochs/1/close', api.keys.operator);
-    expect(closed.status).toBe(201);
+    const closed = await awaitJob(api, api.call('POST', '/epochs/1/close', api.keys.operator));
+    expect(closed.status).toBe(200);
     expect(closed.body).toMatchObject({
       epoch: 1,
       status: 'closed',
@@ -129,7 +130,7 @@ describe('epoch close, rewards and distribution over the REST API', () => {
     ).rejects.toBe(crash);
     expect((await api.call('GET', '/epochs/2', api.keys.operator)).body.stage).toBe('rewards_calculated');
 
-    const resumed = await api.call('POST', '/epochs/2/close', api.keys.operator);
+    const resumed = await awaitJob(api, api.call('POST', '/epochs/2/close', api.keys.operator));
     expect(resumed.body).toMatchObject({ stage: 'distribution_built', settlement: { paid: '500000000' } });
     const types: string[] = [];
     for await (const event of api.engine.eventStore.readStream('epoch-2')) types.push(event.type);
@@ -148,7 +149,7 @@ describe('epoch close, rewards and distribution over the REST API', () => {
         })
       ).status,
     ).toBe(201);
-    const closed = await api.call('POST', '/epochs/3/close', api.keys.operator);
+    const closed = await awaitJob(api, api.call('POST', '/epochs/3/close', api.keys.operator));
     expect(closed.body).toMatchObject({
       stage: 'distribution_built',
       settlement: { paid: '0', returnedToTreasury: '7', synqers: 0, distribution: { leafCount: 0 } },

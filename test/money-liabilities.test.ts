@@ -14,6 +14,7 @@ import {
 } from '../src/chain/token';
 import { startTestApi, type TestApi } from './support/api';
 import { EPOCH_START, instant, registerSynqers, runAndCloseEpoch, type TestSynqer } from './support/network';
+import { awaitJob } from './support/jobs';
 
 /**
  * Issue 14, items 2, 3 and 4, and verification of liabilities: one token, one balance (a purchase delivered on chain
@@ -37,8 +38,8 @@ function helpers(api: () => TestApi, setup: () => { mint: string; treasuryAccoun
       expect(opened.status).toBe(201);
     },
     verify: async (): Promise<Run> => {
-      const run = await api().call('POST', '/verification/runs', api().keys.operator);
-      expect(run.status).toBe(201);
+      const run = await awaitJob(api(), api().call('POST', '/verification/runs', api().keys.operator));
+      expect(run.status).toBe(200);
       return run.body as Run;
     },
     resume: async () => {
@@ -282,7 +283,7 @@ describe('the treasury is reserved for its pools and orders before anything else
     // Nothing of a refused purchase is recorded: asking again once the treasury has room is a new decision.
     expect((await api.call('GET', '/developers/dev1', api.keys.operator)).body).toMatchObject({ tokenBalance: '0' });
 
-    const settled = await api.call('POST', '/epochs/1/settlement', api.keys.operator);
+    const settled = await awaitJob(api, api.call('POST', '/epochs/1/settlement', api.keys.operator));
     expect(settled.status).toBe(200);
     expect(settled.body).toMatchObject({ status: 'settled', verification: { discrepancyCount: 0 } });
     expect(await h.balance(new PublicKey(setup.treasuryAccount))).toBe(0n);
@@ -316,7 +317,7 @@ describe('the treasury is reserved for its pools and orders before anything else
       ]),
     );
     await h.resume();
-    const refused = await api.call('POST', '/epochs/2/settlement', api.keys.operator);
+    const refused = await awaitJob(api, api.call('POST', '/epochs/2/settlement', api.keys.operator));
     expect(refused.status).toBe(409);
     expect(refused.body.problems).toEqual([{ field: 'treasury', reason: expect.stringContaining(`${10n * SYNQ} short`) }]);
     expect(await h.balance(new PublicKey(setup.treasuryAccount))).toBe(30n * SYNQ);

@@ -12,6 +12,7 @@ import { startEngine, type RunningEngine } from '../src/engine';
 import { createTestDatabase } from './support/database';
 import { checkMoneyInvariants, type Violation } from './support/money-invariants';
 import { EPOCH_START, instant } from './support/network';
+import { awaitJob } from './support/jobs';
 
 /**
  * The money model's invariants (docs/money.md, test/support/money-invariants.ts) hold after every step of random
@@ -136,7 +137,7 @@ class World {
 
   /** Closes the open epoch and opens the next; false when the close was refused. */
   async nextEpoch(pool: bigint): Promise<boolean> {
-    const closed = await this.call('POST', `/epochs/${this.epoch}/close`);
+    const closed = await awaitJob(this, this.call('POST', `/epochs/${this.epoch}/close`), { key: this.operator });
     if (closed.status >= 300) return false;
     this.epoch++;
     await this.call('POST', '/epochs', {
@@ -359,7 +360,7 @@ class World {
       case 'settle':
         for (let epoch = 1; epoch < this.epoch; epoch++) {
           if (this.settled.has(epoch)) continue;
-          const answer = await this.call('POST', `/epochs/${epoch}/settlement`);
+          const answer = await awaitJob(this, this.call('POST', `/epochs/${epoch}/settlement`), { key: this.operator });
           if (answer.status < 300) this.settled.add(epoch);
           // A verification that found a discrepancy paused settlement: an operator acknowledges it, so the run goes on.
           if ((await this.call('GET', '/settlement')).body?.paused) await this.call('POST', '/settlement/resume', { reason: 'property test' });

@@ -12,6 +12,7 @@ import { scrubText, scrubValue } from '../src/observability/json-logger';
 import { ProjectionRunner } from '../src/projections/projection-runner';
 import { startTestApi, type TestApi } from './support/api';
 import { EPOCH_START, instant, registerSynqers, runAndCloseEpoch, type TestSynqer } from './support/network';
+import { awaitJob } from './support/jobs';
 
 /** One sample's value from the Prometheus text format: the sum over every series whose labels include `labels`. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -125,9 +126,9 @@ describe('observability: /metrics and JSON logs', () => {
       'malformed',
     ]);
 
-    const settled = await api.call('POST', '/epochs/1/settlement', api.keys.operator);
+    const settled = await awaitJob(api, api.call('POST', '/epochs/1/settlement', api.keys.operator));
     expect(settled.body).toMatchObject({ mode: 'hybrid', status: 'settled' });
-    expect((await api.call('POST', '/verification/runs', api.keys.operator)).body).toMatchObject({ discrepancyCount: 0 });
+    expect((await awaitJob(api, api.call('POST', '/verification/runs', api.keys.operator))).body).toMatchObject({ discrepancyCount: 0 });
 
     // A transfer out of the treasury the books never ordered: the next run finds it.
     const treasuryKey = await loadTreasuryKey({ databaseUrl: undefined, eventStoreConnectionString: undefined, port: 0, dataDir: api.dataDir });
@@ -142,7 +143,7 @@ describe('observability: /metrics and JSON logs', () => {
       [treasuryKey],
       'rogue transfer',
     );
-    const rogue = await api.call('POST', '/verification/runs', api.keys.operator);
+    const rogue = await awaitJob(api, api.call('POST', '/verification/runs', api.keys.operator));
     expect(rogue.body.discrepancyCount).toBeGreaterThan(0);
 
     await api.engine.app.get(ProjectionRunner).waitFor();
@@ -182,7 +183,7 @@ describe('observability: /metrics and JSON logs', () => {
     expect(sample(text, 'synq_verification_last_run_discrepancies')).toBe(rogue.body.discrepancyCount);
 
     expect(sample(text, 'synq_http_requests_total', { method: 'POST', route: '/metric-reports', status: '200' })).toBe(2);
-    expect(sample(text, 'synq_http_requests_total', { method: 'POST', route: '/epochs/:epoch/close', status: '201' })).toBe(1);
+    expect(sample(text, 'synq_http_requests_total', { method: 'POST', route: '/epochs/:epoch/close', status: '202' })).toBe(1);
   });
 
   it('logs every request once as a JSON line with its correlation id, echoed in X-Correlation-Id', async () => {

@@ -11,6 +11,7 @@ import { expectMoneyInvariants } from './support/money-invariants';
 import { EPOCH_START, instant } from './support/network';
 import { bodySchemaOf, generateClient, writeRoutes, type GeneratedClient, type OpenApiDocument } from './support/openapi-client';
 import { startTestApi, type TestApi } from './support/api';
+import { awaitJob } from './support/jobs';
 
 /** "METHOD /path/{param}" of every handler that reads a request body (`@Body()`). */
 function handlersWithBody(api: TestApi): Set<string> {
@@ -157,9 +158,16 @@ describe('a client generated from /docs-json', () => {
       body: { reports: [{ ...content, signature: signEd25519(canonicalReportBytes(content), rotated) }] },
     });
     expect(reports.body).toMatchObject({ accepted: 1, refused: 0 });
-    await expectStatus(call('post', '/epochs/{epoch}/close', { params: { epoch: 1 } }), 201);
-    await expectStatus(call('post', '/epochs/{epoch}/settlement', { params: { epoch: 1 } }), 200);
-    await expectStatus(call('post', '/verification/runs', {}), 201);
+    // Long work answers 202 with a job; each is awaited before the next starts (the settlement needs the close).
+    for (const [path, params] of [
+      ['/epochs/{epoch}/close', { epoch: 1 }],
+      ['/epochs/{epoch}/settlement', { epoch: 1 }],
+      ['/verification/runs', {}],
+    ] as const) {
+      const started = call('post', path, { params });
+      await expectStatus(started, 202);
+      expect(await awaitJob(api, started)).toMatchObject({ status: 200 });
+    }
     await expectStatus(call('post', '/chain/transfers/execute', {}), 200);
     await expectStatus(call('post', '/epochs/{epoch}/clawback', { params: { epoch: 1 } }), 404, 409);
     await expectStatus(

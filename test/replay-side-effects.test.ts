@@ -6,6 +6,7 @@ import { associatedTokenAddress, execute, memoInstruction, readTokenAccount, tra
 import { startEngine, type RunningEngine } from '../src/engine';
 import { startTestApi, type TestApi } from './support/api';
 import { registerSynqers, runAndCloseEpoch, type TestSynqer } from './support/network';
+import { awaitJob } from './support/jobs';
 
 /**
  * Issue 14: replays have no side effects. Rebuilding and rewinding every projection, auditing every closed epoch and
@@ -168,12 +169,12 @@ describe('replays have no side effects: rebuild, rewind, audit and restart leave
       reason: 'fake reports',
     });
     expect(slashed.body.chainTransfer).toMatchObject({ status: 'confirmed' });
-    expect((await api.call('POST', '/epochs/1/settlement', api.keys.operator)).body).toMatchObject({ mode: 'hybrid', status: 'settled' });
+    expect((await awaitJob(api, api.call('POST', '/epochs/1/settlement', api.keys.operator))).body).toMatchObject({ mode: 'hybrid', status: 'settled' });
 
     // Epoch 2, web3: its distributor created and funded.
     expect((await api.call('POST', '/settlement/mode', api.keys.operator, { mode: 'web3', reason: 'phase 3' })).body.modeOfNextEpoch).toBe('web3');
     await runAndCloseEpoch(api, 2, '2000000000', synqers);
-    expect((await api.call('POST', '/epochs/2/settlement', api.keys.operator)).body).toMatchObject({
+    expect((await awaitJob(api, api.call('POST', '/epochs/2/settlement', api.keys.operator))).body).toMatchObject({
       mode: 'web3',
       status: 'settled',
       batches: [{ kind: 'distributor', status: 'confirmed' }],

@@ -7,6 +7,7 @@ import { ProjectionReader } from '../src/projections/projection-reader';
 import { startTestApi, type TestApi } from './support/api';
 import { expectMoneyInvariants } from './support/money-invariants';
 import { EPOCH_START, instant } from './support/network';
+import { awaitJob } from './support/jobs';
 
 /**
  * Reporting keys (issue 16): refused when small-order, non-canonical or the identity, at registration and rotation; a
@@ -156,8 +157,8 @@ describe('reporting keys: strict keys and rotation', () => {
         metadata: { actor: 'test', correlationId: 'c', causationId: 'c' },
       },
     ]);
-    const closed = await api.call('POST', '/epochs/1/close', op());
-    expect(closed.status).toBe(201);
+    const closed = await awaitJob(api, api.call('POST', '/epochs/1/close', op()));
+    expect(closed.status).toBe(200);
     const rewards = (await api.call('GET', '/epochs/1/rewards', api.keys.auditor)).body.results as { synqerId: string; bytes: string }[];
     // r0 (before the rotation, old key) and r3 (after it, new key) count; r4 does not.
     expect(rewards.find((r) => r.synqerId === 'rot1')?.bytes).toBe(String(1_000_000 + 0 + 1_000_000 + 3));

@@ -8,6 +8,7 @@ import { associatedTokenAddress, readTokenAccount } from '../src/chain/token';
 import { startTestApi, type TestApi } from './support/api';
 import { registerSynqers, runAndCloseEpoch, type TestSynqer } from './support/network';
 import { expectMoneyInvariants } from './support/money-invariants';
+import { awaitJob } from './support/jobs';
 
 describe('settlement modes and hybrid payouts on the embedded chain', () => {
   let api: TestApi;
@@ -59,7 +60,7 @@ describe('settlement modes and hybrid payouts on the embedded chain', () => {
     const closed = await runAndCloseEpoch(api, 1, '3000000000', synqers);
     const treasuryBefore = await treasuryBalance();
 
-    const settled = await api.call('POST', '/epochs/1/settlement', api.keys.operator);
+    const settled = await awaitJob(api, api.call('POST', '/epochs/1/settlement', api.keys.operator));
     expect(settled.status).toBe(200);
     expect(settled.body).toMatchObject({
       epoch: 1,
@@ -81,7 +82,7 @@ describe('settlement modes and hybrid payouts on the embedded chain', () => {
     expect(first?.instructions.at(-1)?.data.toString()).toBe(payoutMemo(1, 0, closed.settlement.distribution.root));
 
     // Asking again pays nothing more.
-    const again = await api.call('POST', '/epochs/1/settlement', api.keys.operator);
+    const again = await awaitJob(api, api.call('POST', '/epochs/1/settlement', api.keys.operator));
     expect(again.body.batches).toEqual(batches);
     expect(await treasuryBalance()).toBe(treasuryBefore - BigInt(closed.settlement.paid));
   });
@@ -90,13 +91,13 @@ describe('settlement modes and hybrid payouts on the embedded chain', () => {
     expect((await api.call('POST', '/settlement/mode', api.keys.operator, { mode: 'web2', reason: 'rollback drill' })).body.modeOfNextEpoch).toBe('web2');
     await runAndCloseEpoch(api, 2, '1000000000', synqers);
     const treasury = await treasuryBalance();
-    const web2 = await api.call('POST', '/epochs/2/settlement', api.keys.operator);
+    const web2 = await awaitJob(api, api.call('POST', '/epochs/2/settlement', api.keys.operator));
     expect(web2.body).toMatchObject({ mode: 'web2', status: 'settled', transactions: { planned: 0 }, cost: { totalLamports: '0' } });
     expect(await treasuryBalance()).toBe(treasury);
 
     expect((await api.call('POST', '/settlement/mode', api.keys.operator, { mode: 'hybrid', reason: 'drill over' })).body.modeOfNextEpoch).toBe('hybrid');
     await runAndCloseEpoch(api, 3, '2000000000', synqers);
-    const hybrid = await api.call('POST', '/epochs/3/settlement', api.keys.operator);
+    const hybrid = await awaitJob(api, api.call('POST', '/epochs/3/settlement', api.keys.operator));
     expect(hybrid.body).toMatchObject({ mode: 'hybrid', status: 'settled' });
     // Accounts exist since epoch 1: no rent this time.
     expect(hybrid.body.cost.rentLamports).toBe('0');
@@ -114,7 +115,7 @@ describe('settlement modes and hybrid payouts on the embedded chain', () => {
     const closed = await runAndCloseEpoch(api, 4, '4000000000', synqers);
     const treasury = await treasuryBalance();
     const before = await api.engine.chain.unixTimestamp();
-    const settled = await api.call('POST', '/epochs/4/settlement', api.keys.operator);
+    const settled = await awaitJob(api, api.call('POST', '/epochs/4/settlement', api.keys.operator));
     const mint = new PublicKey(setup.mint);
     const distributor = distributorAddress(mint, 4n);
     const vault = distributorVault(distributor, mint);
@@ -164,12 +165,12 @@ describe('settlement modes and hybrid payouts on the embedded chain', () => {
     expect(settled.body.cost.rentLamports).toBe(rent.toString());
 
     // Again: nothing more is created or moved.
-    const again = await api.call('POST', '/epochs/4/settlement', api.keys.operator);
+    const again = await awaitJob(api, api.call('POST', '/epochs/4/settlement', api.keys.operator));
     expect(again.body).toMatchObject({ status: 'settled', batches: [{ signature: settled.body.batches[0].signature }] });
     expect(await treasuryBalance()).toBe(treasury - total);
     const shown = await api.call('GET', '/epochs/4/settlement', api.keys.auditor);
     expect(shown.body).toMatchObject({ distributor: distributor.toBase58(), vault: vault.toBase58(), funded: true });
-    const run = await api.call('POST', '/verification/runs', api.keys.operator);
+    const run = await awaitJob(api, api.call('POST', '/verification/runs', api.keys.operator));
     expect(run.body).toMatchObject({ discrepancyCount: 0, checked: { anchors: 1 } });
   });
 
@@ -202,7 +203,7 @@ describe('settlement modes and hybrid payouts on the embedded chain', () => {
     );
     await api.engine.chain.sendTransaction(wire);
     const treasury = await treasuryBalance();
-    const refused = await api.call('POST', '/epochs/5/settlement', api.keys.operator);
+    const refused = await awaitJob(api, api.call('POST', '/epochs/5/settlement', api.keys.operator));
     expect(refused).toMatchObject({
       status: 409,
       body: { problems: [{ field: 'distributor', reason: expect.stringContaining(squatter.publicKey.toBase58()) }] },

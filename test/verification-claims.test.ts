@@ -9,6 +9,7 @@ import { ChainVerifier } from '../src/verification/chain-verifier';
 import { startTestApi, type TestApi } from './support/api';
 import { expectMoneyInvariants } from './support/money-invariants';
 import { registerSynqers, runAndCloseEpoch, type TestSynqer } from './support/network';
+import { awaitJob } from './support/jobs';
 
 /**
  * Replay-verification of web3 distributors with Jito's program run for real: wallets claim with their own keys and the
@@ -75,7 +76,7 @@ describe('replay-verification of web3 distributors and the claims on them', () =
       const closed = await runAndCloseEpoch(api, epoch, `${epoch}000000000`, synqers);
       totals.set(epoch, BigInt(closed.settlement.paid));
       roots.set(epoch, closed.settlement.distribution.root);
-      const settled = await api.call('POST', `/epochs/${epoch}/settlement`, api.keys.operator);
+      const settled = await awaitJob(api, api.call('POST', `/epochs/${epoch}/settlement`, api.keys.operator));
       expect(settled.body).toMatchObject({ status: 'settled', funded: true, distributor: distributorOf(epoch).toBase58() });
     }
   });
@@ -112,7 +113,7 @@ describe('replay-verification of web3 distributors and the claims on them', () =
       expect(landed?.signers).toEqual([wallet]);
     }
     // Over HTTP as well, recorded as a run.
-    const recorded = await api.call('POST', '/verification/runs', api.keys.operator);
+    const recorded = await awaitJob(api, api.call('POST', '/verification/runs', api.keys.operator));
     expect(recorded.body).toMatchObject({ discrepancyCount: 0, checked: { distributors: 3, claims: 4 } });
     // The books learned who claimed, once (two runs, one event per claim), with the landed transaction's slot.
     const observedEvents: { wallet: string; amount: string; signature: string; slot: string }[] = [];

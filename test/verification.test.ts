@@ -8,6 +8,7 @@ import { PayoutExecutor } from '../src/settlement/payout-executor';
 import { startTestApi, type TestApi } from './support/api';
 import { registerSynqers, runAndCloseEpoch, type TestSynqer } from './support/network';
 import { expectMoneyInvariants } from './support/money-invariants';
+import { awaitJob } from './support/jobs';
 
 describe('replay-verification of the chain against the books', () => {
   let api: TestApi;
@@ -16,8 +17,8 @@ describe('replay-verification of the chain against the books', () => {
   let treasuryKey: Keypair;
 
   const verify = async () => {
-    const run = await api.call('POST', '/verification/runs', api.keys.operator);
-    expect(run.status).toBe(201);
+    const run = await awaitJob(api, api.call('POST', '/verification/runs', api.keys.operator));
+    expect(run.status).toBe(200);
     return run.body as { runId: string; discrepancyCount: number; discrepancies: Discrepancy[]; byType: Record<string, number> };
   };
 
@@ -29,7 +30,7 @@ describe('replay-verification of the chain against the books', () => {
     treasuryKey = await loadTreasuryKey({ databaseUrl: undefined, eventStoreConnectionString: undefined, port: 0, dataDir: api.dataDir });
     await api.call('POST', '/settlement/mode', api.keys.operator, { mode: 'hybrid', reason: 'verification tests' });
     await runAndCloseEpoch(api, 1, '1200000000', synqers);
-    expect((await api.call('POST', '/epochs/1/settlement', api.keys.operator)).body.status).toBe('settled');
+    expect((await awaitJob(api, api.call('POST', '/epochs/1/settlement', api.keys.operator))).body.status).toBe('settled');
   });
   afterAll(async () => {
     // The tests move treasury tokens out of band and forge a payout: exactly that fault.

@@ -13,6 +13,7 @@ import { openDatabase, type Database } from '../database/database';
 import type { EventStore } from '../event-store/event-store';
 import { openEventStore } from '../event-store/open-event-store';
 import { UsageError } from './arguments';
+import { JobService, type JobProgress, type JobView } from '../jobs/jobs';
 
 export { UsageError };
 
@@ -41,7 +42,23 @@ export interface CliContext {
    * engine runs, by the engine when one does (whoever holds a projection's lock processes it).
    */
   catchUp(names: string[]): Promise<void>;
+  /**
+   * This command's job service (src/jobs): long work (settle, close, verify) runs as a job here, visible to the
+   * engine's `GET /jobs` and to other commands; work another process is running already is followed instead.
+   */
+  jobs(): JobService;
   close(): Promise<void>;
+}
+
+/**
+ * Follows a job to its end, showing its progress (`onProgress`), and answers its result; a job that failed or was
+ * interrupted throws its problem's detail (exit 1).
+ */
+export async function jobResult<T>(jobs: JobService, job: JobView, onProgress: (progress: JobProgress) => void = () => undefined): Promise<T> {
+  if (job.progress) onProgress(job.progress);
+  const done = await jobs.outcome(job.id, onProgress);
+  if (done.state !== 'succeeded') throw new Error(`${done.error?.detail ?? `the job ${done.state}`} (job ${done.id}, ${done.state})`);
+  return done.result as T;
 }
 
 /** The engine's database (DATABASE_URL, or the embedded one: a running engine's server is used, not started again) and event store. */
@@ -51,6 +68,7 @@ export async function openCliContext(): Promise<CliContext> {
   const store = openEventStore(config, database);
   let chain: ChainGateway | undefined;
   let runner: ProjectionRunner | undefined;
+  let jobs: JobService | undefined;
   const projectionRunner = () =>
     (runner ??= createProjectionRunner(
       database,
@@ -76,7 +94,9 @@ export async function openCliContext(): Promise<CliContext> {
       processing.start();
       await processing.waitFor({ position: await store.lastPosition(), names });
     },
+    jobs: () => (jobs ??= new JobService(database.pool, { role: 'cli', log: (line) => process.stderr.write(`${line}\n`) })),
     async close() {
+      await jobs?.stop();
       await runner?.stop();
       await chain?.close();
       await store.close();

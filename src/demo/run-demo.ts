@@ -108,7 +108,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       ingest: (await createApiKey(engine, 'ingest')).key,
       auditor: (await createApiKey(engine, 'auditor')).key,
     };
-    const api = client(engine.url);
+    const api = client(engine.url, options.progress);
     const operator = (method: string, path: string, body?: unknown) => api(method, path, keys.operator, body);
 
     say('setting up the chain: $SYNQ mint, treasury, stake vault');
@@ -275,8 +275,12 @@ function freshDataDir(dataDir: string): void {
 
 type Api = (method: string, path: string, key: string, body?: unknown) => Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-function client(base: string): Api {
-  return async (method, path, key, body) => {
+/**
+ * Calls the API as a client would. Long work answers 202 with a job (`Location: /jobs/{id}`): the job is polled until
+ * it finishes, its progress shown on `progress` when given, and its result answered (its problem thrown).
+ */
+function client(base: string, progress?: (label: string, unit: string) => Progress): Api {
+  const call: Api = async (method, path, key, body) => {
     const response = await fetch(`${base}${path}`, {
       method,
       headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -285,8 +289,29 @@ function client(base: string): Api {
     const text = await response.text();
     const parsed = text ? JSON.parse(text) : undefined;
     if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${parsed?.detail ?? text}`);
-    return parsed;
+    const location = response.headers.get('location');
+    if (response.status !== 202 || !location?.startsWith('/jobs/')) return parsed;
+    let bar: Progress | undefined;
+    let total = 0;
+    for (;;) {
+      const job = await call('GET', location, key);
+      // A settlement's transactions, the long part: a bar (its verification and closes are shorter steps).
+      if (progress && job.kind === 'settlement' && job.progress?.phase === 'transactions' && job.progress.total > 0) {
+        bar ??= progress(`settling epoch ${job.epoch}`, 'transactions');
+        total = job.progress.total;
+        bar.update(job.progress.done, total);
+      }
+      if (job.state === 'succeeded') {
+        bar?.update(total, total);
+        bar?.finish();
+        return job.result;
+      }
+      if (job.state === 'failed' || job.state === 'interrupted')
+        throw new Error(`${method} ${path}: job ${job.id} ${job.state}: ${job.error?.status} ${job.error?.detail}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   };
+  return call;
 }
 
 async function submitReports(api: Api, ingestKey: string, network: DemoNetwork, epoch: number, start: number) {

@@ -8,6 +8,8 @@ import type { EventStore } from '../event-store/event-store';
 import type { ProjectionReader } from '../projections/projection-reader';
 import type { ProjectionRunner } from '../projections/projection-runner';
 import type { EngineMetrics } from '../observability/engine-metrics';
+import { epochView } from '../network/network';
+import type { JobService, JobView } from '../jobs/jobs';
 
 export type CloseStage = 'open' | 'closed' | 'rewards_calculated' | 'distribution_built';
 
@@ -20,6 +22,24 @@ export interface EpochCloseProgress {
   synqers: number | null;
   root: string | null;
   digest: string | null;
+}
+
+/** An epoch's rewards and distribution as `GET /epochs` and `GET /epochs/{n}` answer them; null until calculated. */
+export function settlementView(row: EpochRow | undefined) {
+  if (!row || row.digest === null) return null;
+  return {
+    policyVersion: row.policy_version,
+    cutOffPosition: row.cut_off_position,
+    synqers: row.synqers,
+    eligible: row.eligible,
+    ineligible: row.ineligible,
+    bytes: row.bytes,
+    sessions: row.sessions,
+    paid: row.paid,
+    returnedToTreasury: row.returned_to_treasury,
+    digest: row.digest,
+    distribution: row.root === null ? null : { root: row.root, leafCount: row.leaf_count, total: row.distribution_total },
+  };
 }
 
 export interface EpochCloseDependencies {
@@ -132,6 +152,29 @@ export class EpochClosePipeline {
     // Answer once the reads agree with what was recorded.
     await this.waitForSettlement(await this.store.lastPosition());
     return 'distribution_built';
+  }
+
+  /**
+   * `close` as a job (src/jobs): an epoch never opened is refused at once (404); otherwise the epoch's close job, the
+   * one already running for it if there is one. Its progress is the steps recorded (phase: the stage reached), its
+   * result the epoch as `GET /epochs/{n}` answers it once the reads agree with the close.
+   */
+  async start(jobs: JobService, epoch: number, metadata: Omit<CommandMetadata, 'commandId'>): Promise<JobView> {
+    if (!(await loadLatest(this.store, network.networkDecider)).epochs.has(epoch)) reject('not_found', 'epoch', `epoch ${epoch} was never opened`);
+    const steps: CloseStage[] = ['open', 'closed', 'rewards_calculated', 'distribution_built'];
+    return jobs.start({ kind: 'close', epoch, work: `close:${epoch}`, actor: metadata.actor, correlationId: metadata.correlationId }, async (job) => {
+      job.progress(0, steps.length - 1, 'open');
+      await this.close(epoch, metadata, (stage) => job.progress(steps.indexOf(stage), steps.length - 1, stage));
+      return this.view(epoch);
+    });
+  }
+
+  /** The epoch on the ledger, how far its close has come, and its rewards and distribution once calculated (`GET /epochs/{n}`). */
+  async view(epoch: number) {
+    const info = (await loadLatest(this.store, network.networkDecider)).epochs.get(epoch);
+    if (!info) reject('not_found', 'epoch', `epoch ${epoch} was never opened`);
+    const row = await settlementQueries.epochRow(this.reader, epoch);
+    return { ...epochView(info), stage: await this.stage(epoch), settlement: settlementView(row) };
   }
 
   /** How far the close of `epoch` has come, from the recorded events alone. */

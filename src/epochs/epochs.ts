@@ -1,4 +1,4 @@
-import { Controller, Get, Inject, Module, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Module, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { EpochParam, PublicKeyParam, pageNumber } from '../requests/parameters';
 import { PublishedData } from '../auth/proven-keys';
 import { CommandBus, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
@@ -16,10 +16,12 @@ import { epochView } from '../network/network';
 import { ProjectionReader } from '../projections/projection-reader';
 import { ProjectionRunner } from '../projections/projection-runner';
 import { ClaimsCache, type Claim } from './claims-cache';
-import { createEpochClose, EpochClosePipeline } from './epoch-close';
+import { createEpochClose, EpochClosePipeline, settlementView } from './epoch-close';
+import { JobService, type JobView } from '../jobs/jobs';
+import { accepted, JOB_SCHEMA } from '../jobs/jobs.module';
 import { EngineMetrics } from '../observability/engine-metrics';
 
-/** Closing an epoch, as data: what the command bus carries for `POST /epochs/{n}/close`; its handler runs the close pipeline. */
+/** Closing an epoch, as data: what the command bus carries for `POST /epochs/{n}/close`; its handler starts the close pipeline's job. */
 export class CloseEpoch {
   constructor(
     readonly epoch: number,
@@ -27,30 +29,17 @@ export class CloseEpoch {
   ) {}
 }
 
+/** Starts the close as a job (or answers the epoch's close job already running): the pipeline runs in it. */
 @CommandHandler(CloseEpoch)
-export class CloseEpochHandler implements ICommandHandler<CloseEpoch> {
-  constructor(private readonly pipeline: EpochClosePipeline) {}
+export class CloseEpochHandler implements ICommandHandler<CloseEpoch, JobView> {
+  constructor(
+    private readonly pipeline: EpochClosePipeline,
+    private readonly jobs: JobService,
+  ) {}
 
-  execute({ epoch, metadata }: CloseEpoch) {
-    return this.pipeline.close(epoch, metadata);
+  execute({ epoch, metadata }: CloseEpoch): Promise<JobView> {
+    return this.pipeline.start(this.jobs, epoch, metadata);
   }
-}
-
-function settlementView(row: EpochRow | undefined) {
-  if (!row || row.digest === null) return null;
-  return {
-    policyVersion: row.policy_version,
-    cutOffPosition: row.cut_off_position,
-    synqers: row.synqers,
-    eligible: row.eligible,
-    ineligible: row.ineligible,
-    bytes: row.bytes,
-    sessions: row.sessions,
-    paid: row.paid,
-    returnedToTreasury: row.returned_to_treasury,
-    digest: row.digest,
-    distribution: row.root === null ? null : { root: row.root, leafCount: row.leaf_count, total: row.distribution_total },
-  };
 }
 
 /** A proof from a recorded distribution (an event: it never changes): the caller's cache may keep it for good. */
@@ -71,18 +60,28 @@ export class EpochsController {
     private readonly claims: ClaimsCache,
   ) {}
 
-  /** Closes the epoch, calculates its rewards and builds its distribution; after a failure, the same call resumes. */
+  /**
+   * Closes the epoch, calculates its rewards and builds its distribution, as a job: 202 with the job at once (its
+   * result, once succeeded, is the epoch). While the epoch's close job runs, asking again answers it; after a failure
+   * or an interruption, asking again resumes the close.
+   */
   @Post(':epoch/close')
+  @HttpCode(202)
   @Roles('operator')
   @ApiCommand({
-    summary: 'Close an epoch: cut-off, rewards, Merkle distribution (again: resumes)',
-    status: 201,
-    answers: 'The epoch',
-    errors: [404, 409, 503],
+    summary: 'Close an epoch as a job: cut-off, rewards, Merkle distribution (again: the running job, or resumes)',
+    status: 202,
+    answers: 'The job (Location: /jobs/{id}); once succeeded its result is the epoch, once failed its error is the problem (409 projection)',
+    answerSchema: JOB_SCHEMA,
+    errors: [404],
+    notes: { 404: 'The epoch was never opened' },
   })
-  async close(@Param('epoch', EpochParam) epoch: number, @Req() request: AuthenticatedRequest) {
-    await this.commands.execute(new CloseEpoch(epoch, commandMetadata(request, randomUUID())));
-    return this.epoch(epoch);
+  async close(
+    @Param('epoch', EpochParam) epoch: number,
+    @Req() request: AuthenticatedRequest,
+    @Res({ passthrough: true }) response: { setHeader(name: string, value: string): void },
+  ) {
+    return accepted(response, await this.commands.execute<CloseEpoch, JobView>(new CloseEpoch(epoch, commandMetadata(request, randomUUID()))));
   }
 
   @Get()
@@ -98,10 +97,7 @@ export class EpochsController {
   @Get(':epoch')
   @Roles('operator', 'ingest', 'auditor')
   async epoch(@Param('epoch', EpochParam) epoch: number) {
-    const info = (await loadLatest(this.store, networkDecider)).epochs.get(epoch);
-    if (!info) reject('not_found', 'epoch', `epoch ${epoch} was never opened`);
-    const row = await settlementQueries.epochRow(this.reader, epoch);
-    return { ...epochView(info), stage: await this.pipeline.stage(epoch), settlement: settlementView(row) };
+    return this.pipeline.view(epoch);
   }
 
   /** Per-synqer results, largest reward first: `?limit=` (up to 1000) and `?offset=`. */

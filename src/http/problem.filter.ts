@@ -1,23 +1,7 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { CommandRejected, type Problem } from '../../domain/rejection';
-import { KindedError, type ErrorKind } from '../errors';
-
-/** `unavailable`: the chain (or the embedded chain's owner) or a projection cannot serve now; the request may succeed later. */
-const STATUS_BY_KIND: Record<ErrorKind, number> = { invalid: 422, not_found: 404, conflict: 409, unavailable: 503 };
-const TITLES: Record<number, string> = {
-  400: 'Bad request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not found',
-  409: 'Conflict',
-  413: 'Payload too large',
-  415: 'Unsupported media type',
-  422: 'Unprocessable request',
-  429: 'Too many requests',
-  500: 'Internal error',
-  503: 'Service unavailable',
-};
+import { KindedError, problemDocument, STATUS_BY_KIND } from '../errors';
 
 /** Every error as `application/problem+json` (RFC 9457) with the field and reason of each problem; never a stack. */
 @Catch()
@@ -39,7 +23,7 @@ export class ProblemFilter implements ExceptionFilter {
     response
       .status(status)
       .type('application/problem+json')
-      .json({ type: 'about:blank', title: TITLES[status] ?? 'Error', status, detail, ...(problems.length > 0 ? { problems } : {}) });
+      .json(problemDocument(status, detail, problems));
   }
 }
 

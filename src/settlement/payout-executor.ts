@@ -174,6 +174,8 @@ export class PayoutExecutor {
       for (const attempt of attempts) {
         outcomes.push(await sendAttempt(this.chain, attempt));
         await options.afterStep?.('sent', attempt.batch);
+        // Each landed (or failed) transaction counts as it lands: a window is up to 128 of them.
+        options.onProgress?.(total - pending.length + outcomes.length, total);
       }
       await payout.append(recordOutcomes(payout.state, outcomes));
       this.count(plan.mode, outcomes);
@@ -267,7 +269,26 @@ export class PayoutExecutor {
     return { instructions, terms, rent };
   }
 
-  private async plan(epoch: number, payout: PayoutLog, log: (line: string) => void): Promise<void> {
+  /**
+   * What settling `epoch` would refuse before it does anything, refused now (404 unknown epoch; 409 not closed, no
+   * distribution, settlement paused, chain not set up): the route answers these at once instead of starting a job.
+   * The same checks as `settle` makes, from the same code; the rest (the treasury's balance, the chain) is the job's.
+   */
+  async refusal(epoch: number): Promise<void> {
+    const { state } = await load(this.store, payoutDecider, epoch);
+    if (state.settled) return;
+    if (!state.plan) {
+      await this.planInputs(epoch);
+      return;
+    }
+    if (state.plan.mode === 'web2') return;
+    if (!(await loadChainSetup(this.store))) reject('conflict', 'chain', 'the chain is not set up');
+    // Batches left to sign are refused while paused (settle checks before each window).
+    if (batchesToSign(state).length > 0) requireNotPaused(await loadSettlementControl(this.store));
+  }
+
+  /** A plan's inputs, or the refusal: the epoch closed with its distribution recorded, the mode, and for the chain its setup. */
+  private async planInputs(epoch: number) {
     const network = await loadLatest(this.store, networkDecider);
     const info = network.epochs.get(epoch);
     if (!info) reject('not_found', 'epoch', `epoch ${epoch} does not exist`);
@@ -276,13 +297,18 @@ export class PayoutExecutor {
     if (!recorded.distribution) reject('conflict', 'epoch', `epoch ${epoch}'s distribution is not built yet: close it first (the close records it)`);
     const control = await loadSettlementControl(this.store);
     const mode = modeOf(control, epoch);
-    const distribution = recorded.distribution;
+    if (mode === 'web2') return { distribution: recorded.distribution, mode, setup: undefined };
+    requireNotPaused(control);
+    const setup = await loadChainSetup(this.store);
+    if (!setup) reject('conflict', 'chain', `epoch ${epoch} settles in ${mode} mode, and the chain is not set up`);
+    return { distribution: recorded.distribution, mode, setup };
+  }
+
+  private async plan(epoch: number, payout: PayoutLog, log: (line: string) => void): Promise<void> {
+    const { distribution, mode, setup } = await this.planInputs(epoch);
     let accounts: boolean[] = [];
     let distributor: DistributorAccounts | undefined;
-    if (mode !== 'web2') {
-      requireNotPaused(control);
-      const setup = await loadChainSetup(this.store);
-      if (!setup) reject('conflict', 'chain', `epoch ${epoch} settles in ${mode} mode, and the chain is not set up`);
+    if (setup) {
       if (mode === 'hybrid') {
         const leaves = await this.leaves(epoch, distribution.leafCount, distribution.root);
         const mint = new PublicKey(setup.mint);

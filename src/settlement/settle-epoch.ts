@@ -10,6 +10,7 @@ import type { ChainGateway } from '../chain/chain-gateway';
 import type { ProjectionReader } from '../projections/projection-reader';
 import type { EngineMetrics } from '../observability/engine-metrics';
 import type { ChainVerifier } from '../verification/chain-verifier';
+import type { JobService, JobView } from '../jobs/jobs';
 import { ChainMovements } from './chain-movements';
 import { PayoutExecutor } from './payout-executor';
 import { TransferExecutor } from './transfer-executor';
@@ -105,7 +106,12 @@ export interface SettleEpochOptions {
   onProgress?: (done: number, total: number) => void;
   /** The settlement is done; the verification (hybrid, web3) comes next. */
   onSettled?: () => void;
+  /** The verification's transactions read from the chain so far (0 of 0 as it begins). */
+  onVerifying?: (done: number, total: number) => void;
 }
+
+/** The phases of a settlement job's progress: its transactions, then (hybrid, web3) the verification that follows. */
+export const SETTLEMENT_PHASES = { transactions: 'transactions', verifying: 'verifying' } as const;
 
 /**
  * Settling an epoch, then verifying the chain: `POST /epochs/{n}/settlement` and `synq settle N` both run this.
@@ -122,8 +128,27 @@ export class SettleEpoch {
   async run(epoch: number, metadata: CommandMetadata, options: SettleEpochOptions = {}) {
     const settled = await this.payouts.settle(epoch, metadata, { onProgress: options.onProgress });
     options.onSettled?.();
-    const run = settled.mode === 'web2' ? null : await this.verifier.run({ actor: metadata.actor, correlationId: metadata.correlationId });
+    if (settled.mode !== 'web2') options.onVerifying?.(0, 0);
+    const run =
+      settled.mode === 'web2'
+        ? null
+        : await this.verifier.run({ actor: metadata.actor, correlationId: metadata.correlationId }, { onProgress: options.onVerifying });
     return { ...(await this.view(epoch)), verification: run && { runId: run.runId, discrepancyCount: run.discrepancyCount, byType: run.byType } };
+  }
+
+  /**
+   * `run` as a job (src/jobs): what can be refused at once is refused here (404, 409); otherwise the epoch's settlement
+   * job, the one already running for it if there is one. Its result is `run`'s answer; its progress the transactions,
+   * then the verification's.
+   */
+  async start(jobs: JobService, epoch: number, metadata: CommandMetadata): Promise<JobView> {
+    await this.payouts.refusal(epoch);
+    return jobs.start({ kind: 'settlement', epoch, work: `settlement:${epoch}`, actor: metadata.actor, correlationId: metadata.correlationId }, (job) =>
+      this.run(epoch, metadata, {
+        onProgress: (done, total) => job.progress(done, total, SETTLEMENT_PHASES.transactions),
+        onVerifying: (done, total) => job.progress(done, total, SETTLEMENT_PHASES.verifying),
+      }),
+    );
   }
 
   /** The epoch's settlement as recorded: its plan, each transaction's status and what it cost. */

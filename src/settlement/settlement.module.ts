@@ -25,6 +25,8 @@ import { TransferExecutor } from './transfer-executor';
 import { createSettlement, SettleEpoch, type Settlement } from './settle-epoch';
 import { SettlementViews } from './settlement-views';
 import { EngineMetrics } from '../observability/engine-metrics';
+import { JobService } from '../jobs/jobs';
+import { accepted, JOB_SCHEMA } from '../jobs/jobs.module';
 
 @Controller()
 export class SettlementController {
@@ -32,23 +34,32 @@ export class SettlementController {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly settleEpoch: SettleEpoch,
     private readonly views: SettlementViews,
+    private readonly jobs: JobService,
   ) {}
 
   /**
-   * Settles a closed epoch in its mode, then (hybrid, web3) verifies the chain. Repeating it resumes an interrupted
-   * settlement, or answers the settled one.
+   * Settles a closed epoch in its mode, then (hybrid, web3) verifies the chain, as a job: 202 with the job at once
+   * (its result, once succeeded, is the settlement). While the epoch's settlement job runs, asking again answers it;
+   * after, asking again resumes an interrupted settlement, or answers the settled one.
    */
   @Post('epochs/:epoch/settlement')
-  @HttpCode(200)
+  @HttpCode(202)
   @Roles('operator')
   @ApiCommand({
-    summary: 'Settle a closed epoch in its mode, exactly once (again: resumes, or answers the settlement)',
-    status: 200,
-    answers: 'The settlement',
-    errors: [404, 409, 503],
+    summary: 'Settle a closed epoch in its mode, exactly once, as a job (again: the running job, or resumes, or answers the settlement)',
+    status: 202,
+    answers:
+      'The job (Location: /jobs/{id}); once succeeded its result is the settlement, once failed its error is the problem (409 treasury short, 503 chain)',
+    answerSchema: JOB_SCHEMA,
+    errors: [404, 409],
+    notes: { 404: 'No such epoch', 409: 'The epoch is not closed or has no distribution yet, settlement is paused, or the chain is not set up' },
   })
-  async settle(@Param('epoch', EpochParam) epoch: number, @Req() request: AuthenticatedRequest) {
-    return this.settleEpoch.run(epoch, commandMetadata(request, `settle-${epoch}-${randomUUID()}`));
+  async settle(
+    @Param('epoch', EpochParam) epoch: number,
+    @Req() request: AuthenticatedRequest,
+    @Res({ passthrough: true }) response: { setHeader(name: string, value: string): void },
+  ) {
+    return accepted(response, await this.settleEpoch.start(this.jobs, epoch, commandMetadata(request, `settle-${epoch}-${randomUUID()}`)));
   }
 
   /** From the payouts read model; `X-Projection-Position` and `X-Log-Position` say where it stands (src/projections/read-positions.ts). */

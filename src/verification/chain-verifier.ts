@@ -32,6 +32,7 @@ import { loadProvenCredits } from './proven-credits';
 import { loadLiabilities } from './liabilities';
 import { loadDistributorFacts } from './distributors';
 import type { EngineMetrics } from '../observability/engine-metrics';
+import type { JobService, JobView } from '../jobs/jobs';
 
 export interface VerificationDependencies {
   store: EventStore;
@@ -69,8 +70,7 @@ export class ChainVerifier {
       onClaimsObserved?: (claims: ObservedClaim[]) => void | Promise<void>;
     } = {},
   ): Promise<VerificationRun> {
-    const setup = await loadChainSetup(this.store);
-    if (!setup) reject('conflict', 'chain', 'the chain is not set up: there is nothing on chain to verify');
+    const setup = await this.chainSetup();
     const upToPosition = await this.store.lastPosition();
     const payouts = await this.loadPayouts(upToPosition);
     const mint = new PublicKey(setup.mint);
@@ -145,6 +145,23 @@ export class ChainVerifier {
     await this.recordClaims(result.claims, distributors, metadata);
     await options.onClaimsObserved?.(result.claims);
     return run;
+  }
+
+  /**
+   * `run` as a job (src/jobs), a run of its own at each call: a chain that is not set up is refused at once (409).
+   * Its progress is the transactions read from the chain; its result the run.
+   */
+  async start(jobs: JobService, metadata: Omit<CommandMetadata, 'commandId'>): Promise<JobView> {
+    await this.chainSetup();
+    return jobs.start({ kind: 'verification', actor: metadata.actor, correlationId: metadata.correlationId }, (job) =>
+      this.run(metadata, { onProgress: (done, total) => job.progress(done, total, 'transactions') }),
+    );
+  }
+
+  private async chainSetup(): Promise<ChainSetup> {
+    const setup = await loadChainSetup(this.store);
+    if (!setup) reject('conflict', 'chain', 'the chain is not set up: there is nothing on chain to verify');
+    return setup;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { Controller, Get, Module, Param, Post, Query, Req } from '@nestjs/common';
+import { Controller, Get, HttpCode, Module, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { IdParam } from '../requests/parameters';
 import { reject } from '../../domain/rejection';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
@@ -10,23 +10,31 @@ import { CHAIN_GATEWAY } from '../chain/open-chain';
 import { ProjectionReader } from '../projections/projection-reader';
 import { ChainVerifier, createVerification } from './chain-verifier';
 import { EngineMetrics } from '../observability/engine-metrics';
+import { JobService } from '../jobs/jobs';
+import { accepted, JOB_SCHEMA } from '../jobs/jobs.module';
 
 @Controller('verification/runs')
 export class VerificationController {
-  constructor(private readonly verifier: ChainVerifier) {}
+  constructor(
+    private readonly verifier: ChainVerifier,
+    private readonly jobs: JobService,
+  ) {}
 
-  /** Replays the books against the chain now; a run that finds a discrepancy pauses settlement. */
+  /** Replays the books against the chain now, as a job; a run that finds a discrepancy pauses settlement. */
   @Post()
+  @HttpCode(202)
   @Roles('operator')
   @ApiCommand({
-    summary: 'Verify the chain against the books now; a discrepancy pauses settlement',
-    status: 201,
-    answers: 'The verification run',
-    errors: [503],
+    summary: 'Verify the chain against the books now, as a job; a discrepancy pauses settlement',
+    status: 202,
+    answers: 'The job (Location: /jobs/{id}); once succeeded its result is the verification run, once failed its error is the problem (503 chain)',
+    answerSchema: JOB_SCHEMA,
+    errors: [409],
+    notes: { 409: 'The chain is not set up: there is nothing on chain to verify' },
   })
-  async start(@Req() request: AuthenticatedRequest) {
+  async start(@Req() request: AuthenticatedRequest, @Res({ passthrough: true }) response: { setHeader(name: string, value: string): void }) {
     const { actor, correlationId } = commandMetadata(request, 'verification');
-    return this.verifier.run({ actor, correlationId });
+    return accepted(response, await this.verifier.start(this.jobs, { actor, correlationId }));
   }
 
   @Get()

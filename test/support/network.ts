@@ -2,6 +2,7 @@ import { Keypair } from '@solana/web3.js';
 import { canonicalReportBytes } from '../../domain/metric-report';
 import { generateReportingKeypair, publicKeyOf, signEd25519 } from '../../src/commands/ed25519';
 import type { TestApi } from './api';
+import { awaitJob } from './jobs';
 
 /** A small network driven through the REST API: synqers with real wallets, signed reports, epochs opened and closed. */
 export interface TestSynqer {
@@ -74,7 +75,7 @@ export async function runAndCloseEpoch(
     const submitted = await api.call('POST', '/metric-reports', api.keys.ingest, { reports: reports.slice(i, i + 5000) });
     if (submitted.body?.refused !== 0) throw new Error(`reports refused: ${JSON.stringify(submitted.body).slice(0, 500)}`);
   }
-  const closed = await api.call('POST', `/epochs/${epoch}/close`, api.keys.operator);
-  if (closed.status !== 201) throw new Error(`closing epoch ${epoch}: ${JSON.stringify(closed.body)}`);
+  const closed = await awaitJob(api, api.call('POST', `/epochs/${epoch}/close`, api.keys.operator));
+  if (closed.status !== 200) throw new Error(`closing epoch ${epoch}: ${JSON.stringify(closed.body)}`);
   return closed.body as { settlement: { paid: string; distribution: { root: string; leafCount: number } } };
 }

@@ -196,6 +196,20 @@ export interface VerificationRun {
   discrepancies?: Discrepancy[];
 }
 
+/** Long work (a settlement, a close, a verification run), as `GET /jobs` lists it (src/jobs). */
+export interface Job {
+  id: string;
+  kind: 'settlement' | 'close' | 'verification';
+  epoch?: number;
+  state: 'queued' | 'running' | 'succeeded' | 'failed' | 'interrupted';
+  progress?: { done: number; total: number; phase: string };
+  error?: { status: number; title: string; detail: string };
+  runs: number;
+  createdAt: string;
+  updatedAt: string;
+  links: Record<string, string>;
+}
+
 export interface EpochStatistics {
   epoch: number;
   status: string;

@@ -8,11 +8,13 @@ import {
   type ClawbackRecord,
   type Epoch,
   type EpochStatistics,
+  type Job,
   type Payout,
   type RewardRow,
   type SettlementControl,
 } from './api';
 import { barChart, COLORS, doughnutChart } from './charts';
+import { followJobs, jobsTable, redraw } from './jobs';
 import { bps, bytes, instant, integer, plural, sol, synq, synqNumber, words } from './format';
 import { html, mount } from './html';
 import { amount, badge, card, chartBox, empty, facts, link, modeBadge, problemBox, section, statusBadge, type PageContext } from './ui';
@@ -29,11 +31,13 @@ function synqShort(base: string): string {
 
 export async function epochPage({ view, stale }: PageContext, epochParam: string): Promise<void> {
   const n = Number(epochParam);
-  const [epoch, statistics, payout, control] = await Promise.all([
+  const jobsPath = `/jobs?epoch=${n}&limit=5`;
+  const [epoch, statistics, payout, control, { jobs }] = await Promise.all([
     get<Epoch>(`/epochs/${n}`),
     get<EpochStatistics>(`/epochs/${n}/statistics`),
     find<Payout>(`/epochs/${n}/settlement`),
     get<SettlementControl>('/settlement'),
+    get<{ jobs: Job[] }>(jobsPath),
   ]);
   const top = statistics.calculated ? (await get<{ results: RewardRow[] }>(`/epochs/${n}/rewards?limit=${TOP}`)).results : [];
   // web3: how far the claims have come, and the clawback once the deadline passed.
@@ -138,12 +142,18 @@ export async function epochPage({ view, stale }: PageContext, epochParam: string
 
   const claimsSection = claims && payout ? section('Claims', claimsBody(claims, clawback ?? undefined, payout), 'claims') : '';
 
+  // Its close and settlement jobs, the running one's progress polled until it ends.
+  const jobsSection = jobs.length > 0 ? section('Jobs', html`<div id="jobs-panel">${jobsTable(jobs)}</div>`, 'jobs') : '';
+
   mount(
     view,
-    html`${head}${cards}${claimsSection}${charts}${topSection}
+    html`${head}${cards}${jobsSection}${claimsSection}${charts}${topSection}
       <div class="grid two">${section('Books', booksFacts, 'books')} ${lookup}</div>
       ${section('Settlement transactions', settlementBody(payout, epoch, mode), 'settlement')}`,
   );
+
+  const panel = document.getElementById('jobs-panel');
+  if (panel) followJobs(jobsPath, jobs, stale, (listed) => mount(panel, jobsTable(listed)), redraw);
 
   if (rewards && rewards.count > 0) {
     const buckets = rewards.histogram;

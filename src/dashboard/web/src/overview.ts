@@ -1,4 +1,5 @@
-import { find, get, mapLimit, modeOf, type Epoch, type Payout, type ProjectionInfo, type SettlementControl, type VerificationRun } from './api';
+import { find, get, mapLimit, modeOf, type Epoch, type Job, type Payout, type ProjectionInfo, type SettlementControl, type VerificationRun } from './api';
+import { followJobs, jobsTable, redraw } from './jobs';
 import { barChart, COLORS } from './charts';
 import { instant, integer, plural, sol, synq, synqNumber } from './format';
 import { html, mount } from './html';
@@ -10,12 +11,16 @@ function epochWindow(start: string, end: string) {
   return from.slice(0, 10) === to.slice(0, 10) ? html`${from.slice(0, 16)} – ${to.slice(11)}` : html`${from}<br /><span class="muted">to ${to}</span>`;
 }
 
+/** The recent jobs the overview shows (and polls while one runs). */
+const RECENT_JOBS = '/jobs?limit=8';
+
 export async function overviewPage({ view, stale }: PageContext): Promise<void> {
-  const [{ epochs }, control, { projections }, { runs }] = await Promise.all([
+  const [{ epochs }, control, { projections }, { runs }, { jobs }] = await Promise.all([
     get<{ epochs: Epoch[] }>('/epochs'),
     get<SettlementControl>('/settlement'),
     get<{ projections: ProjectionInfo[] }>('/projections'),
     get<{ runs: VerificationRun[] }>('/verification/runs?limit=1'),
+    get<{ jobs: Job[] }>(RECENT_JOBS),
   ]);
   // An epoch's settlement is asked for only once it has a distribution to settle.
   const payouts = await mapLimit(epochs, 4, (epoch) =>
@@ -51,7 +56,7 @@ export async function overviewPage({ view, stale }: PageContext): Promise<void> 
       lastRun ? plural(lastRun.discrepancyCount, 'discrepancy', 'discrepancies') : 'never run',
       lastRun
         ? html`${instant(lastRun.completedAt)} · ${link(`#/verification/${encodeURIComponent(lastRun.runId)}`, 'details')}`
-        : 'POST /verification/runs runs one',
+        : 'POST /verification/runs starts one',
       !lastRun ? 'warn' : lastRun.discrepancyCount === 0 ? 'good' : 'bad',
     )}
     ${card(
@@ -177,11 +182,14 @@ export async function overviewPage({ view, stale }: PageContext): Promise<void> 
         <h1>Overview</h1>
         <p class="muted">Epochs, their settlement on Solana and the health of the read side.</p>
       </div>
-      ${cards} ${charts} ${section('Epochs', table, 'epochs')}
+      ${cards} ${charts} ${section('Epochs', table, 'epochs')} ${section('Jobs', html`<div id="jobs-panel">${jobsTable(jobs)}</div>`, 'jobs')}
       <div class="grid two">
         ${section('Verification', verification, 'verification', link('#/verification', 'all runs →'))} ${section('Projections', projectionTable, 'projections')}
       </div>`,
   );
+
+  const panel = document.getElementById('jobs-panel')!;
+  followJobs(RECENT_JOBS, jobs, stale, (listed) => mount(panel, jobsTable(listed)), redraw);
 
   if (closed.length > 0) {
     const labels = closed.map((epoch) => `#${epoch.epoch}`);
