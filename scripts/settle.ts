@@ -20,7 +20,13 @@ runCli('settle', async () => {
     const chain = await context.openChain();
     await context.catchUp(['settlement']);
     const { store, reader, treasuryKey } = context;
-    const { settleEpoch } = createSettlement({ store, chain, reader, treasuryKey, verifier: createVerification({ store, chain, reader }) });
+    const { settleEpoch } = createSettlement({
+      store,
+      chain,
+      reader,
+      treasuryKey,
+      verifier: createVerification({ store, chain, reader, pool: context.database.pool }),
+    });
     const bar = progress(`settling epoch ${epoch}`, 'transactions');
     const view = await settleEpoch.run(
       epoch,

@@ -6,7 +6,8 @@ import { createVerification } from '../src/verification/chain-verifier';
 
 /**
  * `synq verify chain` (src/cli/commands.ts): replay-verification of the chain against the books
- * (domain/chain-verification.ts; src/verification/chain-verifier.ts, as POST /verification/runs). The run is recorded;
+ * (domain/chain-verification.ts; src/verification/chain-verifier.ts, as POST /verification/runs): what is new since the
+ * last run's checkpoints, or everything with --full. The run is recorded;
  * exit code 1 when it found a discrepancy (each listed with its type, epoch, account and both values), 0 when none.
  */
 runCli('verify', async () => {
@@ -19,15 +20,18 @@ runCli('verify', async () => {
     const chain = await context.openChain();
     await context.catchUp(['settlement']);
     const bar = progress('verifying', 'transactions');
-    const run = await createVerification({ store: context.store, chain, reader: context.reader }).run(
+    const run = await createVerification({ store: context.store, chain, reader: context.reader, pool: context.database.pool }).run(
       { actor: 'cli', correlationId: randomUUID() },
-      { onProgress: (done, total) => bar.update(done, total) },
+      { full: commandLine.has('--full'), onProgress: (done, total) => bar.update(done, total) },
     );
     bar.finish();
     if (commandLine.has('--json')) process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
     else {
       process.stdout.write(
-        `verification run ${run.runId} on ${run.cluster}: ${run.discrepancyCount} discrepancies (${run.checked.settlementTransactions} settlement transactions, ${run.checked.payouts} payouts, ${run.checked.credits} credits checked)\n`,
+        `verification run ${run.runId} on ${run.cluster}: ${run.discrepancyCount} discrepancies (${run.checked.settlementTransactions} settlement transactions, ${run.checked.payouts} payouts, ${run.checked.credits} credits checked)\n` +
+          (run.coverage?.scope === 'incremental'
+            ? `  incremental: ${run.coverage.reverifiedEpochs.length} epochs verified again, ${run.coverage.reusedEpochs} taken from checkpoints (--full checks them all)\n`
+            : ''),
       );
       for (const d of run.discrepancies) {
         process.stdout.write(

@@ -1,8 +1,8 @@
-import { Controller, Get, Module, Param, Post, Query, Req } from '@nestjs/common';
+import { Body, Controller, Get, Module, Param, Post, Query, Req } from '@nestjs/common';
 import { IdParam } from '../requests/parameters';
 import { reject } from '../../domain/rejection';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
-import { ApiCommand } from '../openapi/openapi';
+import { ApiCommand, Schema } from '../openapi/openapi';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
 import type { ChainGateway } from '../chain/chain-gateway';
@@ -10,23 +10,32 @@ import { CHAIN_GATEWAY } from '../chain/open-chain';
 import { ProjectionReader } from '../projections/projection-reader';
 import { ChainVerifier, createVerification } from './chain-verifier';
 import { EngineMetrics } from '../observability/engine-metrics';
+import { Database } from '../database/database';
 
 @Controller('verification/runs')
 export class VerificationController {
   constructor(private readonly verifier: ChainVerifier) {}
 
-  /** Replays the books against the chain now; a run that finds a discrepancy pauses settlement. */
+  /**
+   * Replays the books against the chain now; a run that finds a discrepancy pauses settlement. What is new or can have
+   * changed since the last run's checkpoints, or with `{"full": true}` the whole history (no body: incremental).
+   */
   @Post()
   @Roles('operator')
   @ApiCommand({
     summary: 'Verify the chain against the books now; a discrepancy pauses settlement',
+    body: Schema.object(
+      { full: { type: 'boolean', description: 'Verify the whole history again and compare the checkpoints (default: what is new since the last run)' } },
+      [],
+    ),
     status: 201,
     answers: 'The verification run',
-    errors: [503],
+    errors: [409, 503],
   })
-  async start(@Req() request: AuthenticatedRequest) {
+  async start(@Body() body: { full?: unknown } | undefined, @Req() request: AuthenticatedRequest) {
+    if (body?.full !== undefined && typeof body.full !== 'boolean') reject('invalid', 'full', 'must be true or false');
     const { actor, correlationId } = commandMetadata(request, 'verification');
-    return this.verifier.run({ actor, correlationId });
+    return this.verifier.run({ actor, correlationId }, { full: body?.full === true });
   }
 
   @Get()
@@ -51,9 +60,9 @@ export class VerificationController {
   providers: [
     {
       provide: ChainVerifier,
-      inject: [EVENT_STORE, CHAIN_GATEWAY, ProjectionReader, { token: EngineMetrics, optional: true }],
-      useFactory: (store: EventStore, chain: ChainGateway, reader: ProjectionReader, metrics?: EngineMetrics) =>
-        createVerification({ store, chain, reader, metrics }),
+      inject: [EVENT_STORE, CHAIN_GATEWAY, ProjectionReader, Database, { token: EngineMetrics, optional: true }],
+      useFactory: (store: EventStore, chain: ChainGateway, reader: ProjectionReader, database: Database, metrics?: EngineMetrics) =>
+        createVerification({ store, chain, reader, pool: database.pool, metrics }),
     },
   ],
   exports: [ChainVerifier],
