@@ -159,7 +159,8 @@ describe('a client generated from /docs-json', () => {
     expect(reports.body).toMatchObject({ accepted: 1, refused: 0 });
     await expectStatus(call('post', '/epochs/{epoch}/close', { params: { epoch: 1 } }), 201);
     await expectStatus(call('post', '/epochs/{epoch}/settlement', { params: { epoch: 1 } }), 200);
-    await expectStatus(call('post', '/verification/runs', {}), 201);
+    await expectStatus(call('post', '/verification/runs', { body: {} }), 201);
+    await expectStatus(call('post', '/verification/runs', { body: { full: true } }), 201);
     await expectStatus(call('post', '/chain/transfers/execute', {}), 200);
     await expectStatus(call('post', '/epochs/{epoch}/clawback', { params: { epoch: 1 } }), 404, 409);
     await expectStatus(
