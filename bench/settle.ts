@@ -601,7 +601,7 @@ async function claimsEpoch(ctx: {
   log(`epoch ${epoch}: ${fmt(payouts)} wallets given ${lamportsEach} lamports each in ${fundings} transfers transactions, ${airdropSeconds.toFixed(1)} s`);
 
   // (c) The proofs, in process (the ClaimsCache that GET /epochs/{n}/distribution/{wallet} answers from).
-  const cache = new ClaimsCache(ctx.reader, 1);
+  const cache = new ClaimsCache(ctx.reader);
   await cache.warm(epoch);
   const balancesOf = async (keys: PublicKey[]) => {
     const out: bigint[] = [];

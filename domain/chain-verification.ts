@@ -3,6 +3,7 @@ import type { Decider } from './decider';
 import { anchorMemo, payoutMemo, type PayoutState } from './epoch-payout';
 import { treasuryReservations, unsentVaultOrders, type KnownOrder } from './liabilities';
 import type { EpochInfo } from './network';
+import type { SettlementMode } from './settlement-control';
 import { CLAWBACK_DISCRIMINATOR, NEW_CLAIM_DISCRIMINATOR, type ClaimStatusAccount, type MerkleDistributorAccount } from './jito-distributor';
 
 /**
@@ -56,6 +57,7 @@ export const DISCREPANCY_TYPES = [
   'stake_vault_backing_mismatch',
   'delivered_purchase_in_books',
   'stake_withdrawal_not_ordered',
+  'checkpoint_mismatch',
 ] as const;
 export type DiscrepancyType = (typeof DISCREPANCY_TYPES)[number];
 
@@ -167,10 +169,58 @@ export interface VerificationInput {
     withdrawalsWithoutOrder: readonly { synqerId: string; requestId: string; backed: bigint }[];
     /** Each built distribution's total, by epoch (optional: runs recorded before carries did without). */
     distributions?: ReadonlyMap<number, bigint>;
-    /** Rewards carried forward and not in a distribution yet, in all. */
+    /** Rewards carried forward and not in a distribution yet, in all (of the epochs in `payouts`, when some are verified already). */
     carried?: bigint;
+    /** What each epoch in `payouts` adds to `carried` (its distribution's carries, its unclaimed leaves carried). */
+    carriedByEpoch?: ReadonlyMap<number, bigint>;
   };
+  /**
+   * An incremental run: epochs an earlier run verified and nothing since can have changed (src/verification/checkpoints.ts
+   * decides which), taken as they were proven. They are in neither `payouts` nor `distributors`, and are settled with
+   * nothing reserved for them (only final epochs are taken so: `isFinal`).
+   */
+  verifiedEpochs?: readonly EpochVerification[];
+  /** Treasury signatures earlier runs looked at and found recorded or harmless, not in `treasurySignatures` again. */
+  earlierTreasuryTransactions?: number;
+  /** (token account:amount → epoch) of the leaves of `verifiedEpochs`, to recognise a leaf paid again out of band. */
+  verifiedLeafPayments?: ReadonlyMap<string, number>;
+  /** A full run: what earlier runs recorded of the epochs it verifies again, compared with what it finds now. */
+  checkpoints?: readonly EpochVerification[];
 }
+
+/**
+ * What a run established of one epoch's settlement on chain: its share of the run's checks and of the treasury's
+ * movements. An epoch that is final (`isFinal`) stays so while no new event touches its streams and its chain facts
+ * are unchanged, so a later run may take it as it is instead of reading its transactions and accounts again.
+ */
+export interface EpochVerification {
+  epoch: number;
+  mode: SettlementMode;
+  /** The distribution it settles, as the books recorded it: root (hex), total (base units) and leaf count. */
+  root: string;
+  total: string;
+  leafCount: number;
+  /** `EpochSettled` is recorded. */
+  settled: boolean;
+  /** A web3 root anchored by a Memo alone (before distributors): its pool stays reserved until claimed. */
+  anchored: boolean;
+  /** web3: its distributor is clawed back on chain (no claim can change after). */
+  clawedBack: boolean;
+  /** What it took out of the treasury on chain as the books imply: payouts or the distributor's funding, less what the clawback returned. */
+  treasuryOut: bigint;
+  /** What its distribution and clawback add to the rewards carried forward and not paid yet (books). */
+  carried: bigint;
+  checked: Pick<VerificationResult['checked'], 'settlementTransactions' | 'payouts' | 'anchors' | 'distributors' | 'claims' | 'vaultTransactions'>;
+  /** Discrepancies found in its settlement transactions and its distributor. */
+  discrepancies: number;
+}
+
+/**
+ * Final: nothing the chain can still do changes what was proven of it without a new event or a changed account: clean,
+ * settled, not a Memo anchor (claimed from the treasury later) and, in web3, clawed back (claims closed).
+ */
+export const isFinal = (epoch: EpochVerification): boolean =>
+  epoch.discrepancies === 0 && epoch.settled && !epoch.anchored && (epoch.mode !== 'web3' || epoch.clawedBack);
 
 export interface VerificationResult {
   checked: {
@@ -188,6 +238,8 @@ export interface VerificationResult {
   discrepancies: Discrepancy[];
   /** Every claim the chain holds for a leaf of the books (to be recorded: the books learn who claimed). */
   claims: ObservedClaim[];
+  /** What this run established of each epoch in `payouts` (not of `verifiedEpochs`), in `payouts` order. */
+  epochs: EpochVerification[];
 }
 
 const TRANSFER = 3;
@@ -234,7 +286,7 @@ export function verifyChain(input: VerificationInput): VerificationResult {
     anchors: 0,
     credits: 0,
     transfers: 0,
-    treasuryTransactions: input.treasurySignatures.length,
+    treasuryTransactions: input.treasurySignatures.length + (input.earlierTreasuryTransactions ?? 0),
     distributors: 0,
     claims: 0,
     vaultTransactions: 0,
@@ -247,12 +299,46 @@ export function verifyChain(input: VerificationInput): VerificationResult {
   /** Paid on chain so far of each hybrid epoch's pool, and the orders whose transfer the chain holds already. */
   const paid = new Map<number, bigint>();
   const sent = new Set<string>();
+  /** A payment that repeats leaves of several epochs is the latest one's, however the epochs came (verified or not). */
+  const paysLeaf = (payment: string, epoch: number) => {
+    if ((leafByPayment.get(payment) ?? -1) < epoch) leafByPayment.set(payment, epoch);
+  };
+  for (const [payment, epoch] of input.verifiedLeafPayments ?? []) paysLeaf(payment, epoch);
+  /** What this run establishes of each epoch: every check and treasury movement of an epoch's sections is counted in it as well. */
+  const byEpoch = new Map<number, EpochVerification>();
+  const tally = (epoch: number, what: keyof EpochVerification['checked']) => {
+    checked[what]++;
+    byEpoch.get(epoch)!.checked[what]++;
+  };
+  const takeFromTreasury = (epoch: number, amount: bigint) => {
+    treasury -= amount;
+    byEpoch.get(epoch)!.treasuryOut += amount;
+  };
+  const foundIn = (epoch: number, { type, ...d }: Omit<Discrepancy, 'signature' | 'expected' | 'actual' | 'account' | 'epoch'> & Partial<Discrepancy>) => {
+    byEpoch.get(epoch)!.discrepancies++;
+    found({ type, epoch, ...d });
+  };
 
   for (const { state, leaves } of input.payouts) {
     const plan = state.plan;
-    if (!plan || plan.mode === 'web2') continue;
+    if (!plan) continue;
     const epoch = plan.epoch;
-    for (const leaf of leaves) leafByPayment.set(`${leaf.account}:${leaf.amount}`, epoch);
+    byEpoch.set(epoch, {
+      epoch,
+      mode: plan.mode,
+      root: plan.root,
+      total: plan.total,
+      leafCount: plan.leafCount,
+      settled: state.settled !== undefined,
+      anchored: plan.batches.some((batch) => batch.kind === 'anchor'),
+      clawedBack: false,
+      treasuryOut: 0n,
+      carried: input.liabilities.carriedByEpoch?.get(epoch) ?? 0n,
+      checked: { settlementTransactions: 0, payouts: 0, anchors: 0, distributors: 0, claims: 0, vaultTransactions: 0 },
+      discrepancies: 0,
+    });
+    if (plan.mode === 'web2') continue;
+    for (const leaf of leaves) paysLeaf(`${leaf.account}:${leaf.amount}`, epoch);
     for (const [signature] of state.signatures) known.add(signature);
     state.batches.forEach((batch, index) => {
       const planned = plan.batches[index];
@@ -262,29 +348,28 @@ export function verifyChain(input: VerificationInput): VerificationResult {
       // An attempt awaiting its outcome is in flight: counted if it landed, not a discrepancy (the executor resolves it).
       if (batch.status === 'awaiting' && (!landed || landed.error !== null)) return;
       if (batch.status !== 'confirmed' && batch.status !== 'awaiting') return;
-      checked.settlementTransactions++;
+      tally(epoch, 'settlementTransactions');
       const memo = planned.kind === 'payout' ? payoutMemo(epoch, planned.batch, plan.root) : anchorMemo(plan);
       // web3: the distributor's one transaction moved the whole total from the treasury into its vault.
       const funding = planned.kind === 'distributor' ? BigInt(plan.total) : 0n;
       if (planned.kind === 'distributor' && plan.distributor) funded.push({ epoch, plan, signatures: new Set(state.signatures.keys()) });
       if (funding > 0n) {
-        treasury -= funding;
+        takeFromTreasury(epoch, funding);
         paid.set(epoch, (paid.get(epoch) ?? 0n) + funding);
       }
       if (!landed) {
-        found({
+        foundIn(epoch, {
           type: planned.kind === 'payout' ? 'payout_transaction_missing' : 'anchor_missing',
-          epoch,
           signature: attempt.signature,
           detail: `batch ${planned.batch} is recorded as confirmed and the chain does not have its transaction`,
         });
-        if (planned.kind === 'payout') for (const leaf of leaves.slice(planned.firstLeaf, planned.firstLeaf + planned.leafCount)) treasury -= leaf.amount;
+        if (planned.kind === 'payout')
+          for (const leaf of leaves.slice(planned.firstLeaf, planned.firstLeaf + planned.leafCount)) takeFromTreasury(epoch, leaf.amount);
         return;
       }
       if (landed.error !== null) {
-        found({
+        foundIn(epoch, {
           type: 'payout_transaction_failed',
-          epoch,
           signature: attempt.signature,
           actual: landed.error,
           detail: `batch ${planned.batch} is recorded as confirmed and its transaction failed on chain`,
@@ -293,15 +378,14 @@ export function verifyChain(input: VerificationInput): VerificationResult {
       }
       const memos = memosOf(landed, programs.memo);
       if (planned.kind === 'distributor') {
-        checked.anchors++;
+        tally(epoch, 'anchors');
         const vault = plan.distributor?.vault ?? '';
         const created = landed.instructions.some(
           (instruction) => instruction.programId === programs.distributor && instruction.accounts[0] === plan.distributor?.address,
         );
         if (!memos.includes(memo) || !created || !landed.signers.includes(setup.treasuryAuthority)) {
-          found({
+          foundIn(epoch, {
             type: 'anchor_mismatch',
-            epoch,
             signature: attempt.signature,
             expected: memo,
             actual: memos.join(' | ') || null,
@@ -313,9 +397,8 @@ export function verifyChain(input: VerificationInput): VerificationResult {
           .reduce((sum, movement) => sum + (movement.destination === vault ? movement.amount : -movement.amount), 0n);
         const strays = tokenMovements(landed, programs.token).filter((m) => m.source === setup.treasuryAccount && m.destination !== vault);
         if (moved !== funding || strays.length > 0) {
-          found({
+          foundIn(epoch, {
             type: 'distributor_funding_mismatch',
-            epoch,
             account: vault,
             signature: attempt.signature,
             expected: funding.toString(),
@@ -329,11 +412,10 @@ export function verifyChain(input: VerificationInput): VerificationResult {
         return;
       }
       if (planned.kind === 'anchor') {
-        checked.anchors++;
+        tally(epoch, 'anchors');
         if (!memos.includes(memo) || !landed.signers.includes(setup.treasuryAuthority)) {
-          found({
+          foundIn(epoch, {
             type: 'anchor_mismatch',
-            epoch,
             signature: attempt.signature,
             expected: memo,
             actual: memos.join(' | ') || null,
@@ -343,9 +425,8 @@ export function verifyChain(input: VerificationInput): VerificationResult {
         return;
       }
       if (!memos.includes(memo))
-        found({
+        foundIn(epoch, {
           type: 'payout_memo_mismatch',
-          epoch,
           signature: attempt.signature,
           expected: memo,
           actual: memos.join(' | ') || null,
@@ -357,15 +438,14 @@ export function verifyChain(input: VerificationInput): VerificationResult {
         moved.set(movement.destination, (moved.get(movement.destination) ?? 0n) + movement.amount);
       }
       for (const leaf of leaves.slice(planned.firstLeaf, planned.firstLeaf + planned.leafCount)) {
-        checked.payouts++;
-        treasury -= leaf.amount;
+        tally(epoch, 'payouts');
+        takeFromTreasury(epoch, leaf.amount);
         paid.set(epoch, (paid.get(epoch) ?? 0n) + leaf.amount);
         const actual = moved.get(leaf.account) ?? 0n;
         moved.delete(leaf.account);
         if (actual !== leaf.amount) {
-          found({
+          foundIn(epoch, {
             type: 'payout_transfer_mismatch',
-            epoch,
             account: leaf.account,
             signature: attempt.signature,
             expected: leaf.amount.toString(),
@@ -375,9 +455,8 @@ export function verifyChain(input: VerificationInput): VerificationResult {
         }
       }
       for (const [account, amount] of moved) {
-        found({
+        foundIn(epoch, {
           type: 'payout_transfer_mismatch',
-          epoch,
           account,
           signature: attempt.signature,
           expected: '0',
@@ -507,11 +586,10 @@ export function verifyChain(input: VerificationInput): VerificationResult {
     const total = BigInt(plan.total);
     const facts = distributorFacts.get(epoch);
     const onChain = facts?.account ?? null;
-    checked.distributors++;
+    tally(epoch, 'distributors');
     if (!onChain) {
-      found({
+      foundIn(epoch, {
         type: 'distributor_missing',
-        epoch,
         account: accounts.address,
         expected: total.toString(),
         actual: null,
@@ -521,9 +599,8 @@ export function verifyChain(input: VerificationInput): VerificationResult {
     }
     const root = onChain.root.toString('hex');
     if (root !== plan.root) {
-      found({
+      foundIn(epoch, {
         type: 'distributor_root_mismatch',
-        epoch,
         account: accounts.address,
         expected: plan.root,
         actual: root,
@@ -531,9 +608,8 @@ export function verifyChain(input: VerificationInput): VerificationResult {
       });
     }
     if (onChain.maxTotalClaim !== total) {
-      found({
+      foundIn(epoch, {
         type: 'distributor_total_mismatch',
-        epoch,
         account: accounts.address,
         expected: total.toString(),
         actual: onChain.maxTotalClaim.toString(),
@@ -541,9 +617,8 @@ export function verifyChain(input: VerificationInput): VerificationResult {
       });
     }
     if (onChain.maxNumNodes !== BigInt(plan.leafCount)) {
-      found({
+      foundIn(epoch, {
         type: 'distributor_total_mismatch',
-        epoch,
         account: accounts.address,
         expected: plan.leafCount.toString(),
         actual: onChain.maxNumNodes.toString(),
@@ -551,9 +626,8 @@ export function verifyChain(input: VerificationInput): VerificationResult {
       });
     }
     if (onChain.clawedBack && input.chainClock !== null && input.chainClock < onChain.clawbackStartTs) {
-      found({
+      foundIn(epoch, {
         type: 'distributor_clawed_back_early',
-        epoch,
         account: accounts.address,
         expected: onChain.clawbackStartTs.toString(),
         actual: input.chainClock.toString(),
@@ -569,7 +643,7 @@ export function verifyChain(input: VerificationInput): VerificationResult {
     let count = 0n;
     for (const leaf of leaves) {
       if (!leaf.claim) continue;
-      checked.claims++;
+      tally(epoch, 'claims');
       count++;
       claimed += leaf.claim.unlockedAmount + leaf.claim.lockedAmountWithdrawn;
       claims.push({
@@ -581,9 +655,8 @@ export function verifyChain(input: VerificationInput): VerificationResult {
         signature: null,
       });
       if (leaf.claim.unlockedAmount !== leaf.amount || leaf.claim.lockedAmount !== 0n || leaf.claim.claimant !== leaf.wallet) {
-        found({
+        foundIn(epoch, {
           type: 'claim_amount_mismatch',
-          epoch,
           account: leaf.claimStatus,
           expected: leaf.amount.toString(),
           actual: leaf.claim.unlockedAmount.toString(),
@@ -596,9 +669,8 @@ export function verifyChain(input: VerificationInput): VerificationResult {
       }
     }
     if (onChain.totalAmountClaimed !== claimed) {
-      found({
+      foundIn(epoch, {
         type: 'claim_unexplained',
-        epoch,
         account: accounts.address,
         expected: claimed.toString(),
         actual: onChain.totalAmountClaimed.toString(),
@@ -606,9 +678,8 @@ export function verifyChain(input: VerificationInput): VerificationResult {
       });
     }
     if (onChain.numNodesClaimed !== count) {
-      found({
+      foundIn(epoch, {
         type: 'claim_unexplained',
-        epoch,
         account: accounts.address,
         expected: count.toString(),
         actual: onChain.numNodesClaimed.toString(),
@@ -621,7 +692,7 @@ export function verifyChain(input: VerificationInput): VerificationResult {
       if (signatures.has(signature)) continue;
       const landed = transactions.get(signature);
       if (!landed || landed.error !== null) continue;
-      checked.vaultTransactions++;
+      tally(epoch, 'vaultTransactions');
       for (const instruction of landed.instructions) {
         if (instruction.programId === programs.distributor && instruction.accounts[0] === accounts.address) {
           const tag = Buffer.from(instruction.data.subarray(0, 8));
@@ -632,9 +703,8 @@ export function verifyChain(input: VerificationInput): VerificationResult {
             if (leaf) {
               claimedBy.set(claimant, signature);
             } else {
-              found({
+              foundIn(epoch, {
                 type: 'claim_unexplained',
-                epoch,
                 account: instruction.accounts[3],
                 signature,
                 expected: '0',
@@ -643,9 +713,8 @@ export function verifyChain(input: VerificationInput): VerificationResult {
               });
             }
           } else if (tag.equals(CLAWBACK_DISCRIMINATOR) && instruction.accounts[2] !== accounts.clawbackReceiver) {
-            found({
+            foundIn(epoch, {
               type: 'claim_unexplained',
-              epoch,
               account: instruction.accounts[2],
               signature,
               expected: accounts.clawbackReceiver,
@@ -657,9 +726,8 @@ export function verifyChain(input: VerificationInput): VerificationResult {
       }
       for (const movement of tokenMovements(landed, programs.token)) {
         if (movement.source !== accounts.vault) continue;
-        found({
+        foundIn(epoch, {
           type: 'claim_unexplained',
-          epoch,
           account: movement.destination,
           signature,
           expected: '0',
@@ -674,9 +742,8 @@ export function verifyChain(input: VerificationInput): VerificationResult {
     const remaining = total - claimed;
     const expectedVault = onChain.clawedBack ? 0n : remaining;
     if (facts!.vaultBalance !== expectedVault) {
-      found({
+      foundIn(epoch, {
         type: 'distributor_vault_mismatch',
-        epoch,
         account: accounts.vault,
         expected: expectedVault.toString(),
         actual: facts!.vaultBalance?.toString() ?? null,
@@ -687,7 +754,18 @@ export function verifyChain(input: VerificationInput): VerificationResult {
       });
     }
     // The clawback returns the rest to the treasury (its planned receiver), outside any transaction the books record.
-    if (onChain.clawedBack && onChain.clawbackReceiver === setup.treasuryAccount && remaining > 0n) treasury += remaining;
+    byEpoch.get(epoch)!.clawedBack = onChain.clawedBack;
+    if (onChain.clawedBack && onChain.clawbackReceiver === setup.treasuryAccount && remaining > 0n) takeFromTreasury(epoch, -remaining);
+  }
+
+  // Epochs an earlier run proved final: their share of the checks and of the treasury, as proven.
+  const verifiedEpochs = new Set<number>();
+  let verifiedCarried = 0n;
+  for (const verified of input.verifiedEpochs ?? []) {
+    verifiedEpochs.add(verified.epoch);
+    treasury -= verified.treasuryOut;
+    verifiedCarried += verified.carried;
+    for (const what of Object.keys(verified.checked) as (keyof EpochVerification['checked'])[]) checked[what] += verified.checked[what];
   }
 
   const compare = (type: DiscrepancyType, account: string, expected: bigint, actual: bigint | null, what: string) => {
@@ -708,12 +786,18 @@ export function verifyChain(input: VerificationInput): VerificationResult {
   // Liabilities: what the treasury and the vault owe, whatever moved.
   const { liabilities } = input;
   const payoutsByEpoch = new Map(input.payouts.flatMap(({ state }) => (state.plan ? [[state.plan.epoch, state] as const] : [])));
-  const reserved = treasuryReservations(liabilities.epochs, payoutsByEpoch, liabilities.orders, {
-    paid,
-    sent,
-    distributions: liabilities.distributions,
-    carried: liabilities.carried,
-  });
+  // A verified epoch is settled and not an anchor: nothing is reserved for it, as a full run finds.
+  const reserved = treasuryReservations(
+    liabilities.epochs.filter((epoch) => !verifiedEpochs.has(epoch.epoch)),
+    payoutsByEpoch,
+    liabilities.orders,
+    {
+      paid,
+      sent,
+      distributions: liabilities.distributions,
+      carried: liabilities.carried === undefined && verifiedCarried === 0n ? undefined : (liabilities.carried ?? 0n) + verifiedCarried,
+    },
+  );
   if (input.balances.treasury !== null && input.balances.treasury < reserved.total) {
     found({
       type: 'treasury_below_reserved',
@@ -757,8 +841,34 @@ export function verifyChain(input: VerificationInput): VerificationResult {
       detail: `${withdrawal.synqerId}'s unstake request ${withdrawal.requestId} is withdrawn in the books and no transfer returns its ${withdrawal.backed} on-chain-backed base units`,
     });
   }
-  return { checked, discrepancies, claims };
+  // A full run against what earlier runs recorded: an epoch final now and then must have been proven the same.
+  for (const recorded of input.checkpoints ?? []) {
+    const now = byEpoch.get(recorded.epoch);
+    if (!now || !isFinal(now)) continue; // an epoch no longer final shows its own discrepancies
+    const [then, seen] = [proofOf(recorded), proofOf(now)];
+    if (then !== seen)
+      found({
+        type: 'checkpoint_mismatch',
+        epoch: recorded.epoch,
+        expected: then,
+        actual: seen,
+        detail: `what run checkpoints record of epoch ${recorded.epoch} is not what this run proves of it again: incremental runs took a wrong account of it`,
+      });
+  }
+  return { checked, discrepancies, claims, epochs: [...byEpoch.values()] };
 }
+
+/** What a checkpoint claims of an epoch, in one canonical line (compared by full runs). */
+const proofOf = (epoch: EpochVerification): string =>
+  JSON.stringify([
+    epoch.mode,
+    epoch.root,
+    epoch.total,
+    epoch.leafCount,
+    epoch.treasuryOut.toString(),
+    epoch.carried.toString(),
+    ...(['settlementTransactions', 'payouts', 'anchors', 'distributors', 'claims', 'vaultTransactions'] as const).map((what) => epoch.checked[what]),
+  ]);
 
 function readU64(data: Uint8Array, offset: number): bigint {
   let value = 0n;
@@ -767,7 +877,7 @@ function readU64(data: Uint8Array, offset: number): bigint {
 }
 
 /** A verification run, recorded on `verification-<runId>` whatever it found. */
-export interface VerificationRun extends Omit<VerificationResult, 'claims'> {
+export interface VerificationRun extends Omit<VerificationResult, 'claims' | 'epochs'> {
   runId: string;
   cluster: string;
   /** Global position of the last event the run replayed. */
@@ -775,6 +885,20 @@ export interface VerificationRun extends Omit<VerificationResult, 'claims'> {
   completedAt: string;
   discrepancyCount: number;
   byType: Partial<Record<DiscrepancyType, number>>;
+  /**
+   * How much of the history the run checked itself (runs recorded before checkpoints have none: they were full).
+   * `incremental`: the epochs in `reverifiedEpochs` and the chain activity since the checkpoints; `reusedEpochs` were taken
+   * from the checkpoints as proven, with their share of `checked`. `full`: everything, checkpoints compared.
+   */
+  coverage?: VerificationCoverage;
+}
+
+export interface VerificationCoverage {
+  scope: 'full' | 'incremental';
+  reverifiedEpochs: number[];
+  reusedEpochs: number;
+  /** The run whose checkpoints an incremental run started from (the last run that wrote them). */
+  sinceRunId?: string;
 }
 
 export type VerificationEvent = { type: 'VerificationRunCompleted'; data: VerificationRun };
@@ -783,8 +907,8 @@ export const verificationStream = (runId: string) => `verification-${runId}`;
 export const MAX_LISTED_DISCREPANCIES = 1000;
 
 export function recordRun(
-  result: Omit<VerificationResult, 'claims'>,
-  run: { runId: string; cluster: string; upToPosition: bigint; completedAt: string },
+  result: Omit<VerificationResult, 'claims' | 'epochs'>,
+  run: { runId: string; cluster: string; upToPosition: bigint; completedAt: string; coverage?: VerificationCoverage },
 ): VerificationEvent[] {
   const byType: Partial<Record<DiscrepancyType, number>> = {};
   for (const d of result.discrepancies) byType[d.type] = (byType[d.type] ?? 0) + 1;
@@ -800,6 +924,7 @@ export function recordRun(
         discrepancyCount: result.discrepancies.length,
         byType,
         discrepancies: result.discrepancies.slice(0, MAX_LISTED_DISCREPANCIES),
+        ...(run.coverage ? { coverage: run.coverage } : {}),
       },
     },
   ];
@@ -808,7 +933,10 @@ export function recordRun(
 /** The first (and only) run recorded on the stream. */
 export const evolveVerificationRun = (state: VerificationRun | undefined, event: VerificationEvent): VerificationRun | undefined => state ?? event.data;
 
-export type VerificationCommand = { type: 'RecordVerificationRun'; data: { result: Omit<VerificationResult, 'claims'>; run: Parameters<typeof recordRun>[1] } };
+export type VerificationCommand = {
+  type: 'RecordVerificationRun';
+  data: { result: Omit<VerificationResult, 'claims' | 'epochs'>; run: Parameters<typeof recordRun>[1] };
+};
 
 /**
  * A verification run, by its id: `verification-<runId>`. A run is recorded once, on a stream of its own (the id is new

@@ -20,7 +20,13 @@ runCli('settle', async () => {
     const chain = await context.openChain();
     await context.catchUp(['settlement']);
     const { store, reader, treasuryKey } = context;
-    const { settleEpoch } = createSettlement({ store, chain, reader, treasuryKey, verifier: createVerification({ store, chain, reader }) });
+    const { settleEpoch } = createSettlement({
+      store,
+      chain,
+      reader,
+      treasuryKey,
+      verifier: createVerification({ store, chain, reader, pool: context.database.pool }),
+    });
     // As a job, as POST /epochs/N/settlement runs it (or the one an engine is running for the epoch already).
     const job = await settleEpoch.start(context.jobs(), epoch, { actor: 'cli', correlationId: randomUUID(), commandId: `settle-${epoch}-${randomUUID()}` });
     process.stderr.write(`epoch ${epoch}: settlement job ${job.id}${context.jobs().runsHere(job.id) ? '' : ' (running already elsewhere: following it)'}\n`);

@@ -98,6 +98,13 @@ export function chainGatewayContract(name: string, open: () => Promise<{ gateway
       expect(readTokenAccount(bobAccount, await gateway.getAccount(bobAccount))?.amount).toBe(1_250_000n);
       expect((await gateway.signaturesForAddress(bobAccount)).at(-1)).toBe(signature);
       expect(await gateway.signaturesForAddress(treasury)).toContain(signature);
+      // Only what landed after a signature (a verification's watch on an account); everything for one the chain lacks.
+      const all = await gateway.signaturesForAddress(treasury);
+      expect(await gateway.signaturesForAddress(treasury, { after: all[0] })).toEqual(all.slice(1));
+      expect(await gateway.signaturesForAddress(treasury, { after: signature })).toEqual(all.slice(all.indexOf(signature) + 1));
+      expect(
+        await gateway.signaturesForAddress(treasury, { after: '5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW' }),
+      ).toEqual(all);
       // The fee payer paid exactly the fee and the new account's rent.
       expect((await gateway.getAccount(authority.publicKey))!.lamports).toBe(before - landed!.fee - rent);
     });

@@ -43,6 +43,13 @@ describe('chain, settle and verify on the command line (embedded chain)', () => 
     const verified = run('verify', 'chain', '--json');
     expect(verified.status).toBe(0);
     expect(JSON.parse(verified.stdout.toString())).toMatchObject({ discrepancyCount: 0, runId: expect.any(String) });
+    // The next run starts from the checkpoints the first left; --full verifies everything again.
+    expect(JSON.parse(run('verify', 'chain', '--json').stdout.toString())).toMatchObject({ coverage: { scope: 'incremental' } });
+    const full = run('verify', 'chain', '--full');
+    expect(full.status).toBe(0);
+    expect(full.stdout.toString()).toMatch(/^verification run \S+ on \S+: 0 discrepancies/);
+    expect(full.stdout.toString()).not.toContain('incremental');
+    expect(run('verify', 'chain', '--full=yes').status).toBe(2);
     const wrong = run('verify', 'everything');
     expect(wrong.status).toBe(2);
     expect(wrong.stderr.toString()).toBe('verify: unknown subcommand "everything" (expected chain); see synq verify --help\n');

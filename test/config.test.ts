@@ -79,6 +79,16 @@ describe('configuration', () => {
       );
   });
 
+  it('reads SYNQ_CLAIMS_CACHE_MB (megabytes of claims in memory, 0: none) and refuses anything else', () => {
+    expect(loadConfig({ SYNQ_CLAIMS_CACHE_MB: '64' }).claimsCacheMegabytes).toBe(64);
+    expect(loadConfig({ SYNQ_CLAIMS_CACHE_MB: '0' }).claimsCacheMegabytes).toBe(0);
+    expect(loadConfig({}).claimsCacheMegabytes).toBeUndefined();
+    for (const bad of ['-1', '2.5', 'big', '1048577'])
+      expect(() => loadConfig({ SYNQ_CLAIMS_CACHE_MB: bad })).toThrow(
+        `SYNQ_CLAIMS_CACHE_MB: must be a whole number of megabytes from 0 to 1048576, got "${bad}"`,
+      );
+  });
+
   it('never shows a password', () => {
     expect(redactUrl('postgres://postgres:secret@127.0.0.1:5432/synq')).toBe('postgres://postgres:***@127.0.0.1:5432/synq');
   });

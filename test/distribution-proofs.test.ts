@@ -4,6 +4,9 @@ import { base58Encode } from '../domain/values';
 import { createApiKey } from '../src/auth/api-keys';
 import { startEngine, type RunningEngine } from '../src/engine';
 import { EpochClosePipeline } from '../src/epochs/epoch-close';
+import { ClaimsCache, EpochClaims } from '../src/epochs/claims-cache';
+import { ProjectionReader } from '../src/projections/projection-reader';
+import { settlementQueries } from '../projections/settlement';
 import type { EventToAppend } from '../src/event-store/event-store';
 import { jitoVerify } from './support/jito-verify';
 import { createTestDatabase, type TestDatabase } from './support/database';
@@ -126,5 +129,89 @@ describe('proofs of a distribution larger than a stored chunk', () => {
     const cached = await fetch(`${engine.url}/epochs/1/distribution/${leaves.rows[0].wallet}`, { headers: { authorization: `Bearer ${key}` } });
     expect(cached.headers.get('cache-control')).toBe('private, max-age=31536000, immutable');
     expect(unknown.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('keeps epochs in memory within a bound of bytes, the least recently asked going first; one larger than the bound is never loaded', async () => {
+    // Epochs 2 and 3 (the first test removed epoch 1's stored levels): the same wallets, other figures.
+    for (const epoch of [2, 3]) {
+      const start = `2026-01-01T0${epoch - 1}:00:00Z`;
+      const end = `2026-01-01T0${epoch}:00:00Z`;
+      await engine.eventStore.append('network-ledger', [event('EpochOpened', { epoch, start, end, rewardPool: `${epoch}23456789012` })]);
+      for (let from = 0; from < SYNQERS; from += 300) {
+        await engine.eventStore.appendMany(
+          Array.from({ length: Math.min(300, SYNQERS - from) }, (_, k) => {
+            const i = from + k;
+            return {
+              stream: `metrics-p${i}-${epoch}`,
+              events: [
+                event('MetricReportAccepted', {
+                  reportId: `r${epoch}-${i}`,
+                  synqerId: `p${i}`,
+                  epoch,
+                  periodStart: start,
+                  periodEnd: end,
+                  bytes: String(5_000 + ((i * 104_729 * epoch) % 90_000)),
+                  sessions: 1 + (i % 7),
+                  uptimeSeconds: 3600,
+                  qosBps: 9_000,
+                  signature: 'not-checked-by-projections',
+                }),
+              ],
+            };
+          }),
+        );
+      }
+      await engine.app.get(EpochClosePipeline).close(epoch, { actor: 'test', correlationId: 'c' });
+    }
+    const reader = engine.app.get(ProjectionReader);
+    const wallets = [wallet(0), wallet(SYNQERS - 1)];
+    /** The claim as the database path builds it (settlementQueries.claimProof), to compare the cache's with. */
+    const fromDatabase = async (epoch: number, w: string) => {
+      const rows = await settlementQueries.claimProof(reader, epoch, w);
+      return {
+        index: rows[0].leaf_index,
+        amount: rows[0].amount,
+        root: rows[0].root,
+        proof: rows.flatMap((row) => (row.level === null ? [] : [row.node!.toString('hex')])),
+      };
+    };
+
+    const [A, B] = [2, 3];
+    const unbounded = new ClaimsCache(reader);
+    await unbounded.warm(A);
+    const one = unbounded.bytes;
+    expect(one).toBeGreaterThan(SYNQERS * 40);
+    expect(one).toBeLessThanOrEqual(EpochClaims.estimate(SYNQERS));
+
+    // Room for one epoch: asking for the other evicts it.
+    const single = new ClaimsCache(reader, Math.floor(one * 1.5));
+    await single.warm(A);
+    expect(single.epochs).toEqual([A]);
+    const answer = single.claim(A, wallets[0]);
+    expect(answer).toEqual(await fromDatabase(A, wallets[0]));
+    await single.warm(B);
+    expect(single.epochs).toEqual([B]);
+    expect(single.bytes).toBeLessThanOrEqual(single.maxBytes);
+    expect(single.claim(A, wallets[0])).toBeUndefined(); // not in memory: the database answers, loading starts
+    await single.warm(A);
+    expect(single.epochs).toEqual([A]);
+    expect(single.claim(A, wallets[0])).toEqual(answer);
+
+    // Room for two: kept both, the one asked last is the most recent.
+    const double = new ClaimsCache(reader, one * 2 + 1024);
+    await double.warm(A);
+    await double.warm(B);
+    expect(double.claim(A, wallets[1])).toEqual(await fromDatabase(A, wallets[1]));
+    expect(double.epochs).toEqual([B, A]);
+    // The same answers as the database path gives, byte for byte.
+    for (const epoch of [A, B]) for (const w of wallets) expect(double.claim(epoch, w)).toEqual(await fromDatabase(epoch, w));
+
+    // Smaller than one epoch: never loaded, every claim from the database.
+    const small = new ClaimsCache(reader, one - 1);
+    await small.warm(A);
+    expect(small.claim(A, wallets[0])).toBeUndefined();
+    await small.warm(A);
+    expect(small.epochs).toEqual([]);
+    expect(small.bytes).toBe(0);
   });
 });

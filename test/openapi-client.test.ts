@@ -164,10 +164,13 @@ describe('a client generated from /docs-json', () => {
       ['/epochs/{epoch}/settlement', { epoch: 1 }],
       ['/verification/runs', {}],
     ] as const) {
-      const started = call('post', path, { params });
+      const started = call('post', path, { params, ...(path === '/verification/runs' ? { body: {} } : {}) });
       await expectStatus(started, 202);
       expect(await awaitJob(api, started)).toMatchObject({ status: 200 });
     }
+    const full = call('post', '/verification/runs', { body: { full: true } });
+    await expectStatus(full, 202);
+    expect(await awaitJob(api, full)).toMatchObject({ status: 200 });
     await expectStatus(call('post', '/chain/transfers/execute', {}), 200);
     await expectStatus(call('post', '/epochs/{epoch}/clawback', { params: { epoch: 1 } }), 404, 409);
     await expectStatus(

@@ -30,8 +30,12 @@ export interface ChainGateway {
   getTransaction(signature: string): Promise<LandedTransaction | null>;
   /** Many at once, in the order asked, without their logs (verification reads thousands and never the logs). */
   getTransactions(signatures: readonly string[]): Promise<(Omit<LandedTransaction, 'logs'> | null)[]>;
-  /** Signatures of every landed transaction that names `address`, oldest first (failed ones included). */
-  signaturesForAddress(address: PublicKey): Promise<string[]>;
+  /**
+   * Signatures of every landed transaction that names `address`, oldest first (failed ones included). With `after`,
+   * only those that landed after that one (what is new since a verification last looked); all of them when the chain
+   * does not know `after` (as a cluster's `until` does).
+   */
+  signaturesForAddress(address: PublicKey, options?: { after?: string }): Promise<string[]>;
   /** Lamports for fees and rent. The embedded chain mints them; a cluster may refuse (mainnet). */
   requestAirdrop(address: PublicKey, lamports: bigint): Promise<void>;
   close(): Promise<void>;

@@ -181,10 +181,14 @@ export class EmbeddedChain implements ChainGateway {
     return rows.length === 0 ? null : { ...fromLedger(rows[0]), logs: rows[0].logs };
   }
 
-  async signaturesForAddress(address: PublicKey): Promise<string[]> {
+  async signaturesForAddress(address: PublicKey, options: { after?: string } = {}): Promise<string[]> {
+    // One transaction per block: a block height orders them. An `after` the ledger does not have asks for everything.
     const { rows } = await this.pool.query<{ signature: string }>(
-      'SELECT signature FROM chain_transactions WHERE accounts @> ARRAY[$1::text] ORDER BY block_height',
-      [address.toBase58()],
+      `SELECT signature FROM chain_transactions
+        WHERE accounts @> ARRAY[$1::text]
+          AND block_height > COALESCE((SELECT block_height FROM chain_transactions WHERE signature = $2), -1)
+        ORDER BY block_height`,
+      [address.toBase58(), options.after ?? null],
     );
     return rows.map((row) => row.signature);
   }

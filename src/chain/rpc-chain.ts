@@ -128,11 +128,13 @@ export class RpcChain implements ChainGateway {
     return found;
   }
 
-  async signaturesForAddress(address: PublicKey): Promise<string[]> {
+  async signaturesForAddress(address: PublicKey, options: { after?: string } = {}): Promise<string[]> {
     const newestFirst: string[] = [];
     let before: string | undefined;
     for (;;) {
-      const page = await this.retrying(() => this.connection.getSignaturesForAddress(address, { before, limit: 1000 }, this.readCommitment()));
+      const page = await this.retrying(() =>
+        this.connection.getSignaturesForAddress(address, { before, until: options.after, limit: 1000 }, this.readCommitment()),
+      );
       newestFirst.push(...page.map((entry) => entry.signature));
       if (page.length < 1000) return newestFirst.reverse();
       before = page[page.length - 1].signature;

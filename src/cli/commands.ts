@@ -84,9 +84,9 @@ export const COMMANDS = {
   },
   verify: {
     module: './verify',
-    usage: 'synq verify chain [--json]',
+    usage: 'synq verify chain [--full] [--json]',
     about: 'replay-verify the chain against the books (exit 1 on a discrepancy)',
-    options: [JSON_OUTPUT],
+    options: [{ name: '--full', about: 'verify the whole history again instead of what is new since the last run' }, JSON_OUTPUT],
   },
   audit: {
     module: './audit',

@@ -33,6 +33,11 @@ export interface AppConfig {
    * before 429 (default 600, src/http/public-rate-limit.ts); 0: no limit.
    */
   publicRateLimit?: number;
+  /**
+   * SYNQ_CLAIMS_CACHE_MB: the most the claims of recently asked epochs hold in memory, in all (default 256,
+   * src/epochs/claims-cache.ts); 0: every claim is read from the database.
+   */
+  claimsCacheMegabytes?: number;
 }
 
 /** pino's levels, most to least severe, and `silent`. */
@@ -118,6 +123,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   if (rateText !== undefined && !/^\d{1,9}$/.test(rateText))
     problems.push(`SYNQ_PUBLIC_RATE_LIMIT: must be a whole number of requests a minute (0: no limit), got "${rateText}"`);
 
+  const claimsCacheText = text('SYNQ_CLAIMS_CACHE_MB');
+  if (claimsCacheText !== undefined && (!/^\d{1,7}$/.test(claimsCacheText) || Number(claimsCacheText) > 1_048_576))
+    problems.push(`SYNQ_CLAIMS_CACHE_MB: must be a whole number of megabytes from 0 to 1048576, got "${claimsCacheText}"`);
+
   if (problems.length > 0) throw new ConfigError(problems);
   const dataDir = path.resolve(cwd, dataDirText);
   return {
@@ -133,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     ...(stallText === undefined ? {} : { projectionStallSeconds: Number(stallText) }),
     ...(skewText === undefined ? {} : { reportClockSkewSeconds: Number(skewText) }),
     ...(rateText === undefined ? {} : { publicRateLimit: Number(rateText) }),
+    ...(claimsCacheText === undefined ? {} : { claimsCacheMegabytes: Number(claimsCacheText) }),
   };
 }
 

@@ -15,7 +15,8 @@ import { commandMetadata } from '../requests/request-metadata';
 import { epochView } from '../network/network';
 import { ProjectionReader } from '../projections/projection-reader';
 import { ProjectionRunner } from '../projections/projection-runner';
-import { ClaimsCache, type Claim } from './claims-cache';
+import { ClaimsCache, DEFAULT_CLAIMS_CACHE_BYTES, type Claim } from './claims-cache';
+import { APP_CONFIG, type AppConfig } from '../config/config';
 import { createEpochClose, EpochClosePipeline, settlementView } from './epoch-close';
 import { JobService, type JobView } from '../jobs/jobs';
 import { accepted, JOB_SCHEMA } from '../jobs/jobs.module';
@@ -187,7 +188,12 @@ export class EpochsController {
   controllers: [EpochsController],
   providers: [
     CloseEpochHandler,
-    { provide: ClaimsCache, inject: [ProjectionReader], useFactory: (reader: ProjectionReader) => new ClaimsCache(reader) },
+    {
+      provide: ClaimsCache,
+      inject: [ProjectionReader, APP_CONFIG],
+      useFactory: (reader: ProjectionReader, config: AppConfig) =>
+        new ClaimsCache(reader, config.claimsCacheMegabytes === undefined ? DEFAULT_CLAIMS_CACHE_BYTES : config.claimsCacheMegabytes * 2 ** 20),
+    },
     {
       provide: EpochClosePipeline,
       inject: [EVENT_STORE, ProjectionRunner, ProjectionReader, { token: EngineMetrics, optional: true }],

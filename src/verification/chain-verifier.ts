@@ -1,36 +1,47 @@
 import { JITO_DISTRIBUTOR_PROGRAM_ID } from '../chain/jito-distributor';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { PublicKey } from '@solana/web3.js';
+import type { Pool, PoolClient } from 'pg';
 import type { ChainSetup } from '../../domain/chain-setup';
 import { evolveChainTransfer, initialChainTransfer, transferMemo, type ChainTransferEvent, type ChainTransferState } from '../../domain/chain-transfer';
 import {
+  isFinal,
   verifyChain,
   recordRun,
   verificationDecider,
   verificationStream,
   type ChainTransactionFacts,
+  type DiscrepancyType,
   type DistributorFacts,
   type ObservedClaim,
   type OrderedTransfer,
   type PayoutLeaf,
   type ProvenCredit,
+  type VerificationCoverage,
+  type VerificationInput,
   type VerificationRun,
 } from '../../domain/chain-verification';
 import { epochClaimsDecider, observeClaims } from '../../domain/epoch-claims';
 import { CLAIM_STATUS_ACCOUNT_SIZE } from '../../domain/jito-distributor';
-import { evolvePayout, initialPayout, type PayoutEvent, type PayoutState } from '../../domain/epoch-payout';
+import type { PayoutState } from '../../domain/epoch-payout';
+import { networkDecider } from '../../domain/network';
 import { reject } from '../../domain/rejection';
 import * as control from '../../domain/settlement-control';
 import { settlementQueries } from '../../projections/settlement';
-import { decideAndAppend, load, toEnvelopes, type CommandMetadata } from '../commands/streams';
+import { decideAndAppend, load, loadLatest, toEnvelopes, type CommandMetadata } from '../commands/streams';
 import type { EventStore } from '../event-store/event-store';
 import type { ChainGateway } from '../chain/chain-gateway';
 import { loadChainSetup } from '../treasury/chain-setup';
 import { associatedTokenAddress, associatedTokenAddresses, MEMO_PROGRAM_ID, readMint, readTokenAccount, TOKEN_PROGRAM_ID } from '../chain/token';
 import type { ProjectionReader } from '../projections/projection-reader';
 import { loadProvenCredits } from './proven-credits';
-import { loadLiabilities } from './liabilities';
-import { loadDistributorFacts } from './distributors';
+import { loadLedgerBooks } from './liabilities';
+import { accountsSha256, getAccountsInChunks, loadDistributorFacts } from './distributors';
+import { VerificationCheckpoints, type Checkpoints, type EpochCheckpoint, type WatchedAccount, type WatchedRole } from './checkpoints';
+import { loadAllEpochStreams, loadEpochStreams, touchedEpochs, type EpochStreams } from './epoch-streams';
+
+/** Discrepancies of transactions naming a watched account that the books do not record: looked at again by every run. */
+const UNRECORDED: ReadonlySet<DiscrepancyType> = new Set(['leaf_paid_twice', 'unrecorded_treasury_transfer', 'unrecorded_stake_vault_transfer']);
 import type { EngineMetrics } from '../observability/engine-metrics';
 import type { JobService, JobView } from '../jobs/jobs';
 
@@ -38,42 +49,99 @@ export interface VerificationDependencies {
   store: EventStore;
   chain: ChainGateway;
   reader: ProjectionReader;
+  /** Where runs keep their checkpoints (migrations/009) and queue on one another. */
+  pool: Pool;
   metrics?: EngineMetrics;
 }
 
 /** Replay-verification, composed once: for the engine (VerificationModule, settlement) and `synq verify chain` / `synq settle` alike. */
 export function createVerification(deps: VerificationDependencies): ChainVerifier {
-  return new ChainVerifier(deps.store, deps.chain, deps.reader, deps.metrics);
+  return new ChainVerifier(deps.store, deps.chain, deps.reader, new VerificationCheckpoints(deps.pool), deps.metrics);
+}
+
+export interface RunOptions {
+  /**
+   * Verify the whole history again, every epoch's transactions, distributors and claims and every transaction naming
+   * the treasury and the stake vault, and compare it with the checkpoints (which it then rewrites). Otherwise a run
+   * starts from the checkpoints the last run left and verifies what is new or can have changed since (a run without
+   * usable checkpoints is full).
+   */
+  full?: boolean;
+  now?: () => Date;
+  onProgress?: (done: number, total: number) => void;
+  /**
+   * Every claim the chain holds for a leaf of the epochs this run verified (wallet, amount, ClaimStatus, signature when
+   * found), given after the run is recorded: where the books learn who claimed (issue 15: `RewardClaimObserved` on
+   * `claims-<epoch>`). An epoch taken from a checkpoint is clawed back and its claims are in the books already.
+   */
+  onClaimsObserved?: (claims: ObservedClaim[]) => void | Promise<void>;
 }
 
 /**
  * Runs replay-verification (domain/chain-verification.ts): reads the event history and the chain through the gateway,
  * records the run as an event, and opens the circuit breaker when it found a discrepancy.
+ *
+ * Incremental by default (issue 17 item 9): a run starts from the checkpoints of the run before
+ * (src/verification/checkpoints.ts) and verifies again only what is new or can have changed since: epochs not final
+ * yet (not settled, not clean, web3 claims still open), epochs whose streams have new events, clawed-back epochs whose
+ * distributor or vault account changed, and the transactions naming the treasury or the stake vault after the last one
+ * seen (and those found unrecorded before). Final epochs are taken as proven, with their share of the checks and of the
+ * treasury. The books outside the epochs' streams (transfers, purchases, stakes, credits) are folded whole, as are
+ * their transactions: they grow with activity, not with epochs. A full run checks everything and compares.
  */
 export class ChainVerifier {
   constructor(
     private readonly store: EventStore,
     private readonly chain: ChainGateway,
     private readonly reader: ProjectionReader,
+    private readonly checkpoints: VerificationCheckpoints,
     private readonly metrics?: EngineMetrics,
   ) {}
 
-  async run(
-    metadata: Omit<CommandMetadata, 'commandId'>,
-    options: {
-      now?: () => Date;
-      onProgress?: (done: number, total: number) => void;
-      /**
-       * Every claim the chain holds for a leaf of the books (wallet, amount, ClaimStatus, signature when found), given
-       * after the run is recorded: where the books learn who claimed (issue 15: `RewardClaimObserved` on `claims-<epoch>`).
-       */
-      onClaimsObserved?: (claims: ObservedClaim[]) => void | Promise<void>;
-    } = {},
-  ): Promise<VerificationRun> {
+  async run(metadata: Omit<CommandMetadata, 'commandId'>, options: RunOptions = {}): Promise<VerificationRun> {
     const setup = await this.chainSetup();
+    return this.checkpoints.exclusively((client) => this.verify(setup, client, metadata, options));
+  }
+
+  private async verify(setup: ChainSetup, client: PoolClient, metadata: Omit<CommandMetadata, 'commandId'>, options: RunOptions): Promise<VerificationRun> {
     const upToPosition = await this.store.lastPosition();
-    const payouts = await this.loadPayouts(upToPosition);
     const mint = new PublicKey(setup.mint);
+    const treasuryAccount = new PublicKey(setup.treasuryAccount);
+    const stakeVault = new PublicKey(setup.stakeVault);
+    const setupSha256 = createHash('sha256')
+      .update(
+        JSON.stringify([
+          setup.cluster,
+          setup.mint,
+          setup.treasuryAccount,
+          setup.stakeVault,
+          setup.treasuryOpeningBalance,
+          setup.stakeVaultOpeningBalance,
+          setup.mintSupplyAtSetup,
+        ]),
+      )
+      .digest('hex');
+    const recorded = await this.checkpoints.load(client);
+    const since = options.full ? null : await this.usable(recorded, setup.cluster, setupSha256);
+    const network = await loadLatest(this.store, networkDecider);
+
+    // The epochs: taken from their checkpoints where nothing they rest on changed, read and verified again otherwise.
+    let reused: EpochCheckpoint[] = [];
+    let streams: Map<number, EpochStreams>;
+    if (since) {
+      const touched = await touchedEpochs(this.store, since.upToPosition, upToPosition);
+      reused = await this.unchanged([...since.epochs.values()].filter((checkpoint) => !touched.has(checkpoint.verification.epoch)));
+      const taken = new Set(reused.map((checkpoint) => checkpoint.verification.epoch));
+      const wanted = new Set([...network.epochs.keys(), ...touched].filter((epoch) => !taken.has(epoch)));
+      streams = await loadEpochStreams(
+        this.store,
+        upToPosition,
+        [...wanted].sort((a, b) => a - b),
+      );
+    } else {
+      streams = await loadAllEpochStreams(this.store, upToPosition);
+    }
+    const payouts = [...streams.values()].sort((a, b) => a.epoch - b.epoch).flatMap((epoch) => (epoch.payout ? [epoch.payout] : []));
     const withLeaves: { state: PayoutState; leaves: PayoutLeaf[] }[] = [];
     for (const state of payouts) {
       const hybrid = state.plan?.mode === 'hybrid';
@@ -81,14 +149,15 @@ export class ChainVerifier {
     }
     const credits: ProvenCredit[] = await loadProvenCredits(this.store, upToPosition, setup.stakeVault);
     const transfers = await this.loadTransfers(upToPosition, setup);
-    const books = await loadLiabilities(this.store, upToPosition);
-    const [treasurySignatures, stakeVaultSignatures] = await Promise.all([
-      this.chain.signaturesForAddress(new PublicKey(setup.treasuryAccount)),
-      this.chain.signaturesForAddress(new PublicKey(setup.stakeVault)),
-    ]);
+    const ledger = await loadLedgerBooks(this.store, upToPosition);
+
+    // The watched accounts: every signature naming them (a full run), or those after the last one seen and those found
+    // unrecorded before.
+    const watch = (role: WatchedRole, address: PublicKey) => this.watch(since?.accounts.get(role), role, address);
+    const [treasuryWatch, vaultWatch] = await Promise.all([watch('treasury', treasuryAccount), watch('stake_vault', stakeVault)]);
     const wanted = new Set<string>([
-      ...treasurySignatures,
-      ...stakeVaultSignatures,
+      ...treasuryWatch.asked,
+      ...vaultWatch.asked,
       ...credits.map((credit) => credit.signature),
       ...transfers.flatMap((t) => (t.current ? [t.current] : [])),
     ]);
@@ -99,36 +168,63 @@ export class ChainVerifier {
     for (const facts of distributors) for (const signature of facts.vaultSignatures) wanted.add(signature);
     const chainClock = distributors.length > 0 ? await this.chain.unixTimestamp() : null;
     const transactions = await this.fetch([...wanted], options.onProgress);
-    const [treasury, vault, mintAccount] = await this.chain.getAccounts([new PublicKey(setup.treasuryAccount), new PublicKey(setup.stakeVault), mint]);
+    const [treasury, vault, mintAccount] = await this.chain.getAccounts([treasuryAccount, stakeVault, mint]);
 
-    const result = verifyChain({
+    const loaded = [...streams.values()];
+    const input: VerificationInput = {
       setup,
       programs: { token: TOKEN_PROGRAM_ID.toBase58(), memo: MEMO_PROGRAM_ID.toBase58(), distributor: JITO_DISTRIBUTOR_PROGRAM_ID.toBase58() },
       payouts: withLeaves,
       credits,
       transfers,
       transactions,
-      treasurySignatures,
-      stakeVaultSignatures,
+      treasurySignatures: treasuryWatch.asked,
+      stakeVaultSignatures: vaultWatch.asked,
       balances: {
-        treasury: readTokenAccount(new PublicKey(setup.treasuryAccount), treasury)?.amount ?? null,
-        stakeVault: readTokenAccount(new PublicKey(setup.stakeVault), vault)?.amount ?? null,
+        treasury: readTokenAccount(treasuryAccount, treasury)?.amount ?? null,
+        stakeVault: readTokenAccount(stakeVault, vault)?.amount ?? null,
         mintSupply: readMint(mint, mintAccount)?.supply ?? null,
       },
       distributors,
       chainClock,
       liabilities: {
-        epochs: [...books.network.epochs.values()],
-        orders: books.orders,
-        backedStakeOwed: books.backedStakeOwed,
-        purchases: books.purchases,
-        withdrawalsWithoutOrder: books.withdrawalsWithoutOrder,
-        distributions: books.distributions,
-        carried: books.carried,
+        epochs: [...network.epochs.values()],
+        orders: ledger.orders,
+        backedStakeOwed: ledger.backedStakeOwed,
+        purchases: ledger.purchases,
+        withdrawalsWithoutOrder: ledger.withdrawalsWithoutOrder,
+        distributions: new Map(loaded.flatMap((epoch) => (epoch.distributionTotal === undefined ? [] : [[epoch.epoch, epoch.distributionTotal] as const]))),
+        carried: loaded.reduce((sum, epoch) => sum + epoch.carried, 0n),
+        carriedByEpoch: new Map(loaded.map((epoch) => [epoch.epoch, epoch.carried])),
       },
-    });
+      verifiedEpochs: reused.map((checkpoint) => checkpoint.verification),
+      earlierTreasuryTransactions: treasuryWatch.earlier,
+      checkpoints: options.full ? [...(recorded?.epochs.values() ?? [])].map((checkpoint) => checkpoint.verification) : undefined,
+    };
+    let result = verifyChain(input);
+    // Tokens left the treasury unrecorded: whether they repeat a leaf of an epoch taken from its checkpoint is read now.
+    const hybridReused = reused.filter((checkpoint) => checkpoint.verification.mode === 'hybrid');
+    if (hybridReused.length > 0 && result.discrepancies.some((d) => d.type === 'unrecorded_treasury_transfer')) {
+      const payments = new Map<string, number>();
+      for (const { verification } of hybridReused)
+        for (const leaf of await this.leaves(verification.epoch, mint)) payments.set(`${leaf.account}:${leaf.amount}`, verification.epoch);
+      result = verifyChain({ ...input, verifiedLeafPayments: payments });
+    }
+
     const runId = randomUUID();
-    const events = recordRun(result, { runId, cluster: setup.cluster, upToPosition, completedAt: (options.now?.() ?? new Date()).toISOString() });
+    const coverage: VerificationCoverage = {
+      scope: since ? 'incremental' : 'full',
+      reverifiedEpochs: result.epochs.map((epoch) => epoch.epoch),
+      reusedEpochs: reused.length,
+      ...(since ? { sinceRunId: since.runId } : {}),
+    };
+    const events = recordRun(result, {
+      runId,
+      cluster: setup.cluster,
+      upToPosition,
+      completedAt: (options.now?.() ?? new Date()).toISOString(),
+      coverage,
+    });
     const stream = verificationStream(runId);
     await this.store.append(stream, toEnvelopes(stream, events, { ...metadata, commandId: runId }), { expectedRevision: 'no_stream' });
     const run = events[0].data;
@@ -144,17 +240,79 @@ export class ChainVerifier {
     }
     await this.recordClaims(result.claims, distributors, metadata);
     await options.onClaimsObserved?.(result.claims);
+
+    // What this run proved final becomes a checkpoint; what it verified again and is not final any more loses its own.
+    const fingerprints = new Map(distributors.map((facts) => [facts.epoch, facts.accountsSha256]));
+    const proven = result.epochs.filter(isFinal).map((verification): EpochCheckpoint => {
+      const distributor = streams.get(verification.epoch)?.payout?.plan?.distributor;
+      return {
+        verification,
+        ...(verification.mode === 'web3' && distributor
+          ? { accounts: { distributor: distributor.address, vault: distributor.vault, sha256: fingerprints.get(verification.epoch)! } }
+          : {}),
+        runId,
+        upToPosition,
+      };
+    });
+    const flagged = new Set(result.discrepancies.flatMap((d) => (UNRECORDED.has(d.type) && d.signature ? [d.signature] : [])));
+    await this.checkpoints.save(
+      client,
+      { runId, upToPosition, cluster: setup.cluster, setupSha256, scope: coverage.scope },
+      {
+        epochs: proven,
+        dropped: result.epochs.filter((epoch) => !isFinal(epoch)).map((epoch) => epoch.epoch),
+        accounts: [treasuryWatch.next(flagged), vaultWatch.next(flagged)],
+        replaceAll: !since,
+      },
+    );
     return run;
+  }
+
+  /** The checkpoints to start from: none for another chain or setup, or when a signature they last saw is gone from the chain. */
+  private async usable(recorded: Checkpoints | null, cluster: string, setupSha256: string): Promise<Checkpoints | null> {
+    if (!recorded || recorded.cluster !== cluster || recorded.setupSha256 !== setupSha256) return null;
+    const last = [...recorded.accounts.values()].flatMap((account) => (account.lastSignature ? [account.lastSignature] : []));
+    if ((await this.chain.getTransactions(last)).some((transaction) => transaction === null)) return null;
+    return recorded;
+  }
+
+  /** The checkpoints whose web3 distributor and vault accounts are as they were proven (the others are verified again). */
+  private async unchanged(checkpoints: EpochCheckpoint[]): Promise<EpochCheckpoint[]> {
+    const web3 = checkpoints.filter((checkpoint) => checkpoint.accounts);
+    const addresses = web3.flatMap(({ accounts }) => [new PublicKey(accounts!.distributor), new PublicKey(accounts!.vault)]);
+    const found = await getAccountsInChunks(this.chain, addresses);
+    const changed = new Set(web3.filter((checkpoint, i) => accountsSha256(found[2 * i], found[2 * i + 1]) !== checkpoint.accounts!.sha256));
+    return checkpoints.filter((checkpoint) => !changed.has(checkpoint));
+  }
+
+  /**
+   * An account's signatures for this run (`asked`: all of them in a full run; else those after the last one seen and
+   * those flagged before), how many earlier runs looked at and need no second look, and its watch after the run.
+   */
+  private async watch(before: WatchedAccount | undefined, role: WatchedRole, address: PublicKey) {
+    const fresh = await this.chain.signaturesForAddress(address, before?.lastSignature ? { after: before.lastSignature } : {});
+    const asked = [...new Set([...(before?.flagged ?? []), ...fresh])];
+    return {
+      asked,
+      earlier: before ? before.seen - before.flagged.length : 0,
+      next: (flagged: ReadonlySet<string>): WatchedAccount => ({
+        role,
+        address: address.toBase58(),
+        lastSignature: fresh.at(-1) ?? before?.lastSignature ?? null,
+        seen: (before?.seen ?? 0) + fresh.length,
+        flagged: asked.filter((signature) => flagged.has(signature)),
+      }),
+    };
   }
 
   /**
    * `run` as a job (src/jobs), a run of its own at each call: a chain that is not set up is refused at once (409).
    * Its progress is the transactions read from the chain; its result the run.
    */
-  async start(jobs: JobService, metadata: Omit<CommandMetadata, 'commandId'>): Promise<JobView> {
+  async start(jobs: JobService, metadata: Omit<CommandMetadata, 'commandId'>, options: { full?: boolean } = {}): Promise<JobView> {
     await this.chainSetup();
     return jobs.start({ kind: 'verification', actor: metadata.actor, correlationId: metadata.correlationId }, (job) =>
-      this.run(metadata, { onProgress: (done, total) => job.progress(done, total, 'transactions') }),
+      this.run(metadata, { full: options.full, onProgress: (done, total) => job.progress(done, total, 'transactions') }),
     );
   }
 
@@ -219,15 +377,6 @@ export class ChainVerifier {
       runs.push(summary);
     }
     return runs.slice(-limit).reverse();
-  }
-
-  private async loadPayouts(upTo: bigint): Promise<PayoutState[]> {
-    const states = new Map<string, PayoutState>();
-    for await (const event of this.store.readAll({ category: 'payout' })) {
-      if (event.position > upTo) break;
-      states.set(event.stream, evolvePayout(states.get(event.stream) ?? initialPayout(), { type: event.type, data: event.data } as PayoutEvent));
-    }
-    return [...states.values()];
   }
 
   private async loadTransfers(upTo: bigint, setup: ChainSetup): Promise<OrderedTransfer[]> {

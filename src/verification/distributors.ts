@@ -3,7 +3,8 @@ import type { DistributorFacts, DistributorLeafFacts } from '../../domain/chain-
 import type { PayoutState } from '../../domain/epoch-payout';
 import { decodeClaimStatus, decodeMerkleDistributor } from '../../domain/jito-distributor';
 import { settlementQueries } from '../../projections/settlement';
-import type { ChainGateway } from '../chain/chain-gateway';
+import { createHash } from 'node:crypto';
+import type { ChainAccount, ChainGateway } from '../chain/chain-gateway';
 import { claimStatusAddress } from '../chain/jito-distributor';
 import { associatedTokenAddresses, readTokenAccount } from '../chain/token';
 import type { ProjectionReader } from '../projections/projection-reader';
@@ -21,8 +22,8 @@ export async function loadDistributorFacts(
   reader: ProjectionReader,
   payouts: readonly PayoutState[],
   mint: PublicKey,
-): Promise<DistributorFacts[]> {
-  const facts: DistributorFacts[] = [];
+): Promise<(DistributorFacts & { accountsSha256: string })[]> {
+  const facts: (DistributorFacts & { accountsSha256: string })[] = [];
   for (const state of payouts) {
     const plan = state.plan;
     const batch = state.batches[0];
@@ -57,12 +58,30 @@ export async function loadDistributorFacts(
       vaultBalance: readTokenAccount(vault, vaultAccount)?.amount ?? null,
       leaves,
       vaultSignatures,
+      accountsSha256: accountsSha256(account, vaultAccount),
     });
   }
   return facts;
 }
 
-async function getAccountsInChunks(chain: ChainGateway, addresses: readonly PublicKey[]) {
+/**
+ * sha256 of a distributor's and its vault's bytes: what a checkpoint of a clawed-back epoch rests on. Every claim, the
+ * clawback, and a tampered or forked chain change one of them; a later run that finds them changed verifies the epoch
+ * again, claims included.
+ */
+export function accountsSha256(distributor: ChainAccount | null, vault: ChainAccount | null): string {
+  const hash = createHash('sha256');
+  for (const account of [distributor, vault]) {
+    const data = account?.data ?? Buffer.alloc(0);
+    const length = Buffer.alloc(5);
+    length.writeUInt8(account ? 1 : 0, 0);
+    length.writeUInt32LE(data.length, 1);
+    hash.update(length).update(data);
+  }
+  return hash.digest('hex');
+}
+
+export async function getAccountsInChunks(chain: ChainGateway, addresses: readonly PublicKey[]) {
   const accounts: Awaited<ReturnType<ChainGateway['getAccounts']>> = [];
   for (let i = 0; i < addresses.length; i += ACCOUNTS_PER_REQUEST) accounts.push(...(await chain.getAccounts(addresses.slice(i, i + ACCOUNTS_PER_REQUEST))));
   return accounts;

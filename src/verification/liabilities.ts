@@ -1,9 +1,7 @@
 import { PublicKey } from '@solana/web3.js';
 import { evolveChainTransfer, initialChainTransfer, type ChainTransferEvent, type ChainTransferState, type TransferOrder } from '../../domain/chain-transfer';
-import { evolvePayout, initialPayout, type PayoutEvent, type PayoutState } from '../../domain/epoch-payout';
-import type { UnclaimedRewardsCarried } from '../../domain/carry';
-import type { DistributionBuilt } from '../../domain/epoch-settlement';
-import { knownOrders, outstandingCarried, treasuryReservations, type KnownOrder } from '../../domain/liabilities';
+import type { PayoutState } from '../../domain/epoch-payout';
+import { knownOrders, treasuryReservations, type KnownOrder } from '../../domain/liabilities';
 import { networkDecider, type NetworkState } from '../../domain/network';
 import { evolveStake, heldBackedStake, initialStake, type StakeEvent, type StakeState } from '../../domain/stake';
 import type { ChainGateway } from '../chain/chain-gateway';
@@ -11,6 +9,7 @@ import { readTokenAccount } from '../chain/token';
 import { loadLatest } from '../commands/streams';
 import type { EventStore } from '../event-store/event-store';
 import { loadChainSetup } from '../treasury/chain-setup';
+import { loadAllEpochStreams } from './epoch-streams';
 
 /** What the books owe from the treasury and the stake vault, read from the log (domain/liabilities.ts decides from it). */
 export interface BooksLiabilities {
@@ -32,27 +31,24 @@ export interface BooksLiabilities {
 }
 
 export async function loadLiabilities(store: EventStore, upTo?: bigint): Promise<BooksLiabilities> {
-  const within = (position: bigint) => upTo === undefined || position <= upTo;
   const network = await loadLatest(store, networkDecider);
-
+  const epochs = await loadAllEpochStreams(store, upTo);
   const payouts = new Map<number, PayoutState>();
-  for await (const event of store.readAll({ category: 'payout' })) {
-    if (!within(event.position)) break;
-    const epoch = Number(event.stream.slice('payout-'.length));
-    payouts.set(epoch, evolvePayout(payouts.get(epoch) ?? initialPayout(), { type: event.type, data: event.data } as PayoutEvent));
+  const distributions = new Map<number, bigint>();
+  let carried = 0n;
+  for (const [epoch, streams] of epochs) {
+    if (streams.payout) payouts.set(epoch, streams.payout);
+    if (streams.distributionTotal !== undefined) distributions.set(epoch, streams.distributionTotal);
+    carried += streams.carried;
   }
+  return { network, payouts, ...(await loadLedgerBooks(store, upTo)), distributions, carried };
+}
 
-  const built: DistributionBuilt[] = [];
-  for await (const event of store.readAll({ category: 'epoch' })) {
-    if (!within(event.position)) break;
-    if (event.type === 'EpochDistributionBuilt') built.push(event.data as unknown as DistributionBuilt);
-  }
-  const unclaimed: string[] = [];
-  for await (const event of store.readAll({ category: 'claims' })) {
-    if (!within(event.position)) break;
-    if (event.type === 'UnclaimedRewardsCarried') unclaimed.push((event.data as unknown as UnclaimedRewardsCarried).total);
-  }
+/** What the books owe outside the epochs' own streams: transfers ordered, stake held and owed back, purchases. */
+export type LedgerBooks = Pick<BooksLiabilities, 'orders' | 'backedStakeOwed' | 'purchases' | 'withdrawalsWithoutOrder'>;
 
+export async function loadLedgerBooks(store: EventStore, upTo?: bigint): Promise<LedgerBooks> {
+  const within = (position: bigint) => upTo === undefined || position <= upTo;
   const transfers = new Map<string, ChainTransferState>();
   for await (const event of store.readAll({ category: 'chaintransfer' })) {
     if (!within(event.position)) break;
@@ -89,15 +85,11 @@ export async function loadLiabilities(store: EventStore, upTo?: bigint): Promise
   const orders = knownOrders(embedded, [...transfers.values()]);
   const ordered = new Set(orders.filter((o) => o.order.kind === 'stake_withdrawal').map((o) => o.order.reference));
   return {
-    network,
-    payouts,
     orders,
     backedStakeOwed: [...stakes.values()].reduce((sum, state) => sum + heldBackedStake(state), 0n),
     purchases,
     // A withdrawal ordered by the engine of old (its order on its own stream) is not stranded.
     withdrawalsWithoutOrder: withdrawals.filter((w) => !ordered.has(`${w.synqerId}/${w.requestId}`)),
-    distributions: new Map(built.map((distribution) => [distribution.epoch, BigInt(distribution.total)])),
-    carried: outstandingCarried(built, unclaimed),
   };
 }
 

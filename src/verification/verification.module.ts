@@ -1,8 +1,8 @@
-import { Controller, Get, HttpCode, Module, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Module, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { IdParam } from '../requests/parameters';
 import { reject } from '../../domain/rejection';
 import { Roles, type AuthenticatedRequest } from '../auth/api-key.guard';
-import { ApiCommand } from '../openapi/openapi';
+import { ApiCommand, Schema } from '../openapi/openapi';
 import { EVENT_STORE, type EventStore } from '../event-store/event-store';
 import { commandMetadata } from '../requests/request-metadata';
 import type { ChainGateway } from '../chain/chain-gateway';
@@ -12,6 +12,7 @@ import { ChainVerifier, createVerification } from './chain-verifier';
 import { EngineMetrics } from '../observability/engine-metrics';
 import { JobService } from '../jobs/jobs';
 import { accepted, JOB_SCHEMA } from '../jobs/jobs.module';
+import { Database } from '../database/database';
 
 @Controller('verification/runs')
 export class VerificationController {
@@ -20,21 +21,33 @@ export class VerificationController {
     private readonly jobs: JobService,
   ) {}
 
-  /** Replays the books against the chain now, as a job; a run that finds a discrepancy pauses settlement. */
+  /**
+   * Replays the books against the chain now, as a job; a run that finds a discrepancy pauses settlement. What is new or
+   * can have changed since the last run's checkpoints, or with `{"full": true}` the whole history (no body: incremental).
+   */
   @Post()
   @HttpCode(202)
   @Roles('operator')
   @ApiCommand({
     summary: 'Verify the chain against the books now, as a job; a discrepancy pauses settlement',
+    body: Schema.object(
+      { full: { type: 'boolean', description: 'Verify the whole history again and compare the checkpoints (default: what is new since the last run)' } },
+      [],
+    ),
     status: 202,
     answers: 'The job (Location: /jobs/{id}); once succeeded its result is the verification run, once failed its error is the problem (503 chain)',
     answerSchema: JOB_SCHEMA,
     errors: [409],
     notes: { 409: 'The chain is not set up: there is nothing on chain to verify' },
   })
-  async start(@Req() request: AuthenticatedRequest, @Res({ passthrough: true }) response: { setHeader(name: string, value: string): void }) {
+  async start(
+    @Body() body: { full?: unknown } | undefined,
+    @Req() request: AuthenticatedRequest,
+    @Res({ passthrough: true }) response: { setHeader(name: string, value: string): void },
+  ) {
+    if (body?.full !== undefined && typeof body.full !== 'boolean') reject('invalid', 'full', 'must be true or false');
     const { actor, correlationId } = commandMetadata(request, 'verification');
-    return accepted(response, await this.verifier.start(this.jobs, { actor, correlationId }));
+    return accepted(response, await this.verifier.start(this.jobs, { actor, correlationId }, { full: body?.full === true }));
   }
 
   @Get()
@@ -59,9 +72,9 @@ export class VerificationController {
   providers: [
     {
       provide: ChainVerifier,
-      inject: [EVENT_STORE, CHAIN_GATEWAY, ProjectionReader, { token: EngineMetrics, optional: true }],
-      useFactory: (store: EventStore, chain: ChainGateway, reader: ProjectionReader, metrics?: EngineMetrics) =>
-        createVerification({ store, chain, reader, metrics }),
+      inject: [EVENT_STORE, CHAIN_GATEWAY, ProjectionReader, Database, { token: EngineMetrics, optional: true }],
+      useFactory: (store: EventStore, chain: ChainGateway, reader: ProjectionReader, database: Database, metrics?: EngineMetrics) =>
+        createVerification({ store, chain, reader, pool: database.pool, metrics }),
     },
   ],
   exports: [ChainVerifier],
