@@ -10,6 +10,7 @@ import type { StakeEvent } from '../../domain/stake';
 import { payoutWalletFor, type SynqerEvent } from '../../domain/synqer';
 import type { RecordedEvent } from '../../src/event-store/event-store';
 import type { Projection, ProjectionContext, ProjectionSql } from '../projection';
+import { CloseStopwatch } from './close-parts';
 import { EMPTY_ROOT, NODE_CHUNK, SETTLEMENT, SETTLEMENT_TABLES } from './tables';
 
 /**
@@ -294,6 +295,7 @@ async function applyOne(event: RecordedEvent, context: ProjectionContext, cutOff
  */
 async function closeEpoch(event: RecordedEvent, context: ProjectionContext, cutOffs: Map<number, bigint>): Promise<void> {
   const { sql, history } = context;
+  const stopwatch = new CloseStopwatch();
   const closed = event.data as Extract<NetworkEvent, { type: 'EpochClosed' }>['data'];
   const cutOff = cutOffOf(closed, event.position);
   const late = new MetricTotals();
@@ -327,11 +329,16 @@ async function closeEpoch(event: RecordedEvent, context: ProjectionContext, cutO
     event.position.toString(),
   ]);
   cutOffs.set(closed.epoch, cutOff);
+  stopwatch.lap('late reports');
 
   const request = await rewardRequest(sql, closed.epoch);
+  stopwatch.lap('read inputs');
   const calculation = calculateRewards(request);
+  stopwatch.lap('calculate');
   await storeRewards(context, calculation);
-  await storeDistribution(context, calculation, request);
+  stopwatch.lap('write rewards');
+  await storeDistribution(context, calculation, request, stopwatch);
+  stopwatch.done(closed.epoch);
 }
 
 /** The reward calculation's input, from the tables as they stand at the close (domain/epoch-books.ts says the same). */
@@ -444,9 +451,15 @@ async function storeRewards({ sql, copy }: ProjectionContext, calculation: Rewar
   );
 }
 
-async function storeDistribution({ sql, copy }: ProjectionContext, calculation: RewardCalculation, request: RewardRequest): Promise<void> {
+async function storeDistribution(
+  { sql, copy }: ProjectionContext,
+  calculation: RewardCalculation,
+  request: RewardRequest,
+  stopwatch: CloseStopwatch,
+): Promise<void> {
   const { epoch } = calculation;
   const carried = await storeCarries(sql, epoch, calculation, request);
+  stopwatch.lap('carries');
   const payouts = carried.leaves;
   if (payouts.length === 0) {
     await sql.query(`UPDATE epochs SET root = $2, leaf_count = 0, distribution_total = 0 WHERE epoch = $1`, [epoch, EMPTY_ROOT]);
@@ -454,11 +467,13 @@ async function storeDistribution({ sql, copy }: ProjectionContext, calculation: 
   }
   const distribution = buildDistribution(payouts);
   const { leaves, levels } = distribution;
+  stopwatch.lap('build distribution');
   await copy(
     'distribution_leaves',
     ['epoch', 'wallet', 'leaf_index', 'amount', 'leaf_hash'],
     leaves.map((l) => [epoch, l.wallet, l.index, l.amount, l.leafHash]),
   );
+  stopwatch.lap('write leaves');
   const chunks: { level: number; chunk: number; hashes: Buffer }[] = [];
   levels.forEach((level, depth) => {
     for (let c = 0; c * NODE_CHUNK < level.length; c++)
@@ -480,6 +495,7 @@ async function storeDistribution({ sql, copy }: ProjectionContext, calculation: 
     distribution.leafCount,
     distribution.total.toString(),
   ]);
+  stopwatch.lap('write levels');
 }
 
 /** The epoch's carries over the balances outstanding at its close: the balances after it and what it carried in and out. */
