@@ -129,10 +129,15 @@ function closeParts(started: number, steps: { step: string; at: number }[], proj
   const at = (step: string) => steps.find((s) => s.step === step)?.at ?? ended;
   const inProjection = projection.reduce((total, part) => total + part.seconds, 0);
   return [
-    { part: 'record EpochClosed', seconds: at('closed') - started, cpuSeconds: -1 },
+    { part: 'record EpochClosed', seconds: at('closed') - started, cpuSeconds: -1, databaseCpuSeconds: -1 },
     ...projection.map((part) => ({ ...part, part: `projection: ${part.part}` })),
-    { part: 'projection commit, waits, record rewards', seconds: at('rewards_calculated') - at('closed') - inProjection, cpuSeconds: -1 },
-    { part: 'record distribution, wait for its check', seconds: ended - at('rewards_calculated'), cpuSeconds: -1 },
+    {
+      part: 'projection commit, waits, record rewards',
+      seconds: at('rewards_calculated') - at('closed') - inProjection,
+      cpuSeconds: -1,
+      databaseCpuSeconds: -1,
+    },
+    { part: 'record distribution, wait for its check', seconds: ended - at('rewards_calculated'), cpuSeconds: -1, databaseCpuSeconds: -1 },
   ];
 }
 
@@ -258,8 +263,9 @@ async function measureAfterCatchUp(
   result.closePeakHeap = close.peakHeap;
   result.closeParts = closeParts(started, steps, projectionParts, started + result.closeSeconds);
   log(`close: ${result.closeSeconds.toFixed(1)} s (peak RSS ${mib(close.peakRss)} MiB, heap ${mib(close.peakHeap)} MiB, load ${result.closeLoad})`);
+  const cpu = (seconds: number) => (seconds >= 0 ? `${seconds.toFixed(2)} s` : '-');
   for (const part of result.closeParts)
-    log(`  ${part.part}: ${part.seconds.toFixed(2)} s${part.cpuSeconds >= 0 ? ` (node CPU ${part.cpuSeconds.toFixed(2)} s)` : ''}`);
+    log(`  ${part.part}: ${part.seconds.toFixed(2)} s (CPU: engine ${cpu(part.cpuSeconds)}, database ${cpu(part.databaseCpuSeconds)})`);
   const settled = await engine.app.get(EpochClosePipeline).settledEpoch(1);
   result.leaves = settled.leaf_count ?? 0;
   result.root = settled.root ?? undefined;
@@ -378,10 +384,12 @@ function closePartsTable(r: SizeResult): string[] {
       (floor ? `, ${(r.closeSeconds / floor).toFixed(1)}x the floor Merkle build of its leaves (${floor.toFixed(2)} s, same run)` : '') +
       `; peak RSS ${mib(r.closePeakRss ?? 0)} MiB, heap ${mib(r.closePeakHeap ?? 0)} MiB.`,
     '',
-    '| part | wall (s) | engine CPU (s) | x floor |',
-    '| --- | ---: | ---: | ---: |',
+    '| part | wall (s) | engine CPU (s) | database backend CPU (s) | wall x floor |',
+    '| --- | ---: | ---: | ---: | ---: |',
     ...r.closeParts.map(
-      (p) => `| ${p.part} | ${p.seconds.toFixed(2)} | ${p.cpuSeconds >= 0 ? p.cpuSeconds.toFixed(2) : '-'} | ${floor ? (p.seconds / floor).toFixed(1) : '-'} |`,
+      (p) =>
+        `| ${p.part} | ${p.seconds.toFixed(2)} | ${p.cpuSeconds >= 0 ? p.cpuSeconds.toFixed(2) : '-'} | ${p.databaseCpuSeconds >= 0 ? p.databaseCpuSeconds.toFixed(2) : '-'} | ` +
+        `${floor ? (p.seconds / floor).toFixed(1) : '-'} |`,
     ),
     '',
   ];

@@ -1,5 +1,4 @@
-import { U64_MAX, type Payout } from './merkle-distribution';
-import { base58Decode } from './values';
+import { orderByKeyBytes, U64_MAX, walletKeys, type Payout } from './merkle-distribution';
 
 /**
  * Rewards carried forward (issue 15): what a payout wallet is owed but not paid in an epoch's distribution, and when
@@ -53,6 +52,8 @@ export type Outstanding = Map<string, bigint>;
 export interface CarryOutcome {
   /** Wallet amounts for the tree: payout + carried in; every one ≥ the minimum and > 0; in key byte order. */
   leaves: Payout[];
+  /** The leaves' wallets decoded, 32 bytes each in leaf order: `buildDistribution` takes them instead of decoding again. */
+  leafKeys: Buffer;
   carriedIn: { wallet: string; amount: bigint }[];
   carriedOut: { wallet: string; amount: bigint }[];
   carriedInTotal: bigint;
@@ -67,22 +68,43 @@ export interface CarryOutcome {
  */
 export function carryForward(payouts: readonly Payout[], outstanding: ReadonlyMap<string, bigint>, minimumPayout: bigint): CarryOutcome {
   if (minimumPayout < 0n) throw new Error(`minimum payout ${minimumPayout} is negative`);
-  const paid = new Map<string, bigint>();
+  // Each wallet once, with its payouts summed, then those with only a balance outstanding.
+  const at = new Map<string, number>();
+  const wallets: string[] = [];
+  const paid: bigint[] = [];
   for (const { wallet, amount } of payouts) {
     if (amount < 0n) throw new Error(`payout to ${wallet}: amount ${amount} is negative`);
-    paid.set(wallet, (paid.get(wallet) ?? 0n) + amount);
+    const i = at.get(wallet);
+    if (i === undefined) {
+      at.set(wallet, wallets.length);
+      wallets.push(wallet);
+      paid.push(amount);
+    } else paid[i] += amount;
   }
-  const wallets = inKeyOrder([...new Set([...paid.keys(), ...outstanding.keys()])], (wallet) => wallet);
+  for (const wallet of outstanding.keys()) {
+    if (at.has(wallet)) continue;
+    at.set(wallet, wallets.length);
+    wallets.push(wallet);
+    paid.push(0n);
+  }
+  // Each wallet decoded once, ordered by its key bytes; the leaves' keys are handed on to the tree.
+  const keys = walletKeys(wallets, (wallet) => wallet);
+  const order = orderByKeyBytes(keys, wallets.length);
+  const leafKeys = Buffer.allocUnsafe(keys.length);
 
-  const outcome: CarryOutcome = { leaves: [], carriedIn: [], carriedOut: [], carriedInTotal: 0n, carriedOutTotal: 0n, outstanding: new Map() };
-  for (const wallet of wallets) {
-    const payout = paid.get(wallet) ?? 0n;
-    const carried = outstanding.get(wallet) ?? 0n;
+  const outcome: CarryOutcome = { leaves: [], leafKeys, carriedIn: [], carriedOut: [], carriedInTotal: 0n, carriedOutTotal: 0n, outstanding: new Map() };
+  for (let n = 0; n < wallets.length; n++) {
+    const i = order === undefined ? n : order[n];
+    const wallet = wallets[i];
+    const payout = paid[i];
+    const carried = outstanding.size === 0 ? 0n : (outstanding.get(wallet) ?? 0n);
     if (carried < 0n) throw new Error(`wallet ${wallet}: carried balance ${carried} is negative`);
-    const amount = payout + carried;
+    const amount = carried === 0n ? payout : payout + carried;
     if (amount === 0n) continue;
     if (amount >= minimumPayout) {
       if (amount > U64_MAX) throw new Error(`wallet ${wallet}: amount ${amount} exceeds u64 max (${U64_MAX})`);
+      const to = 32 * outcome.leaves.length;
+      for (let k = 0; k < 32; k++) leafKeys[to + k] = keys[32 * i + k];
       outcome.leaves.push({ wallet, amount });
       if (carried > 0n) {
         outcome.carriedIn.push({ wallet, amount: carried });
@@ -96,6 +118,7 @@ export function carryForward(payouts: readonly Payout[], outstanding: ReadonlyMa
       outcome.outstanding.set(wallet, amount);
     }
   }
+  outcome.leafKeys = leafKeys.subarray(0, 32 * outcome.leaves.length);
   return outcome;
 }
 
@@ -125,12 +148,6 @@ export const entriesTotal = (entries: readonly CarryEntry[]): bigint => entries.
 
 /** `items` ordered by their wallets' 32 key bytes, as the tree orders its leaves (a new array). */
 export function inKeyOrder<T>(items: readonly T[], walletOf: (item: T) => string): T[] {
-  const keys = new Map(items.map((item) => [walletOf(item), walletKey(walletOf(item))]));
-  return [...items].sort((a, b) => Buffer.compare(keys.get(walletOf(a))!, keys.get(walletOf(b))!));
-}
-
-function walletKey(wallet: string): Buffer {
-  const key = typeof wallet === 'string' ? base58Decode(wallet) : undefined;
-  if (key?.length !== 32) throw new Error(`wallet ${JSON.stringify(wallet)} is not a base58 public key of 32 bytes`);
-  return Buffer.from(key);
+  const order = orderByKeyBytes(walletKeys(items, walletOf), items.length);
+  return order === undefined ? [...items] : Array.from(order, (i) => items[i]);
 }
