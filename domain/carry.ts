@@ -68,43 +68,38 @@ export interface CarryOutcome {
  */
 export function carryForward(payouts: readonly Payout[], outstanding: ReadonlyMap<string, bigint>, minimumPayout: bigint): CarryOutcome {
   if (minimumPayout < 0n) throw new Error(`minimum payout ${minimumPayout} is negative`);
-  // Each wallet once, with its payouts summed, then those with only a balance outstanding.
-  const at = new Map<string, number>();
-  const wallets: string[] = [];
-  const paid: bigint[] = [];
-  for (const { wallet, amount } of payouts) {
-    if (amount < 0n) throw new Error(`payout to ${wallet}: amount ${amount} is negative`);
-    const i = at.get(wallet);
-    if (i === undefined) {
-      at.set(wallet, wallets.length);
-      wallets.push(wallet);
-      paid.push(amount);
-    } else paid[i] += amount;
-  }
-  for (const wallet of outstanding.keys()) {
-    if (at.has(wallet)) continue;
-    at.set(wallet, wallets.length);
-    wallets.push(wallet);
-    paid.push(0n);
-  }
-  // Each wallet decoded once, ordered by its key bytes; the leaves' keys are handed on to the tree.
-  const keys = walletKeys(wallets, (wallet) => wallet);
-  const order = orderByKeyBytes(keys, wallets.length);
+  for (const { wallet, amount } of payouts) if (amount < 0n) throw new Error(`payout to ${wallet}: amount ${amount} is negative`);
+  // The payouts, then the balances outstanding, each decoded once and ordered by key bytes: the entries of one wallet
+  // are side by side (no map from wallet to sum), in tree order, and their keys are handed on to the tree.
+  const carriedWallets = [...outstanding.keys()];
+  const count = payouts.length + carriedWallets.length;
+  const walletAt = (i: number) => (i < payouts.length ? payouts[i].wallet : carriedWallets[i - payouts.length]);
+  const keys = walletKeys(
+    Array.from({ length: count }, (_, i) => i),
+    walletAt,
+  );
+  const order = orderByKeyBytes(keys, count);
   const leafKeys = Buffer.allocUnsafe(keys.length);
 
   const outcome: CarryOutcome = { leaves: [], leafKeys, carriedIn: [], carriedOut: [], carriedInTotal: 0n, carriedOutTotal: 0n, outstanding: new Map() };
-  for (let n = 0; n < wallets.length; n++) {
-    const i = order === undefined ? n : order[n];
-    const wallet = wallets[i];
-    const payout = paid[i];
-    const carried = outstanding.size === 0 ? 0n : (outstanding.get(wallet) ?? 0n);
+  for (let run = 0; run < count;) {
+    const first = order === undefined ? run : order[run];
+    const wallet = walletAt(first);
+    let payout = 0n;
+    let carried = 0n;
+    for (; run < count; run++) {
+      const i = order === undefined ? run : order[run];
+      if (i !== first && !sameKey(keys, first, i)) break;
+      if (i < payouts.length) payout += payouts[i].amount;
+      else carried = outstanding.get(wallet)!;
+    }
     if (carried < 0n) throw new Error(`wallet ${wallet}: carried balance ${carried} is negative`);
-    const amount = carried === 0n ? payout : payout + carried;
+    const amount = payout + carried;
     if (amount === 0n) continue;
     if (amount >= minimumPayout) {
       if (amount > U64_MAX) throw new Error(`wallet ${wallet}: amount ${amount} exceeds u64 max (${U64_MAX})`);
       const to = 32 * outcome.leaves.length;
-      for (let k = 0; k < 32; k++) leafKeys[to + k] = keys[32 * i + k];
+      for (let k = 0; k < 32; k++) leafKeys[to + k] = keys[32 * first + k];
       outcome.leaves.push({ wallet, amount });
       if (carried > 0n) {
         outcome.carriedIn.push({ wallet, amount: carried });
@@ -120,6 +115,12 @@ export function carryForward(payouts: readonly Payout[], outstanding: ReadonlyMa
   }
   outcome.leafKeys = leafKeys.subarray(0, 32 * outcome.leaves.length);
   return outcome;
+}
+
+/** Whether the keys of entries a and b (32 bytes each in `keys`) are the same. */
+function sameKey(keys: Uint8Array, a: number, b: number): boolean {
+  for (let k = 0; k < 32; k++) if (keys[32 * a + k] !== keys[32 * b + k]) return false;
+  return true;
 }
 
 /** The balances after unclaimed leaves are carried (a new map). */

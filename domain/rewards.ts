@@ -144,6 +144,10 @@ export interface RewardRequest {
 
 const BPS = 10_000n;
 
+/** 0 to 10000 as bigints made once: a million rows keep basis points that would each be a bigint of their own. */
+const BASIS_POINTS = Array.from({ length: 10_001 }, (_, i) => BigInt(i));
+const shared = (value: bigint): bigint => (value >= 0n && value <= BPS ? BASIS_POINTS[Number(value)] : value);
+
 /** Converts and checks the policy fields the calculation uses. */
 export function rewardParameters(policy: Policy): RewardParameters {
   const bps = (field: keyof Policy & `${string}Bps`): bigint => {
@@ -226,8 +230,8 @@ export class RewardCalculator {
     }
     const { length, policy } = this;
     const uptimeSeconds = min(totals.uptimeSeconds, length);
-    const uptimeBps = (uptimeSeconds * BPS) / length;
-    const qosBps = totals.qosWeightedSum / totals.qosWeight;
+    const uptimeBps = shared((uptimeSeconds * BPS) / length);
+    const qosBps = shared(totals.qosWeightedSum / totals.qosWeight);
     const noWallet = synqer.payoutWallet === null;
     const lowUptime = uptimeBps < policy.minUptimeBps;
     const lowQos = qosBps < policy.minQosBps;
@@ -262,7 +266,7 @@ export class RewardCalculator {
       uptimeBps,
       qosBps,
       activeStake: synqer.activeStake,
-      stakeBoostBps: synqer.activeStake === 0n ? 0n : stakeBoostBps(synqer.activeStake, policy),
+      stakeBoostBps: synqer.activeStake === 0n ? 0n : shared(stakeBoostBps(synqer.activeStake, policy)),
       eligible: reasons.length === 0,
       reasons,
       reasonText,

@@ -136,6 +136,8 @@ class InputLine {
   private end = 0;
   /** The line has an escape: it is read again by `parseEscaped`. */
   private escaped = false;
+  /** The field is ASCII: read as latin1, the cheapest decoding. */
+  private ascii = true;
 
   constructor(private readonly epoch: number) {}
 
@@ -168,12 +170,15 @@ class InputLine {
     let at = this.to + 1;
     this.from = at;
     let backslash = false;
+    let ascii = true;
     for (; at < end; at++) {
       const byte = bytes[at];
       if (byte === TAB) break;
       if (byte === BACKSLASH) backslash = true;
+      else if (byte > 127) ascii = false;
     }
     this.to = at;
+    this.ascii = ascii;
     if (!backslash) return true;
     if (at - this.from === 2 && bytes[this.from] === BACKSLASH && bytes[this.from + 1] === 78 /* N */) return false;
     this.escaped = true;
@@ -181,7 +186,8 @@ class InputLine {
   }
 
   private text(): string | null {
-    return this.field() ? this.bytes.toString('utf8', this.from, this.to) : null;
+    if (!this.field()) return null;
+    return this.bytes.toString(this.ascii ? 'latin1' : 'utf8', this.from, this.to);
   }
 
   private integer(): bigint | null {
