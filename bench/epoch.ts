@@ -30,7 +30,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Pool } from 'pg';
-import { settlementQueries } from '../projections/settlement';
+import { observeCloseParts, settlementQueries, type ClosePart } from '../projections/settlement';
 import { Audit } from '../src/audit/audit';
 import { createApiKey } from '../src/auth/api-keys';
 import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
@@ -41,7 +41,7 @@ import { PostgresEventStore } from '../src/event-store/postgres-event-store';
 import { ProjectionReader } from '../src/projections/projection-reader';
 import { PROJECTIONS } from '../src/projections/projections';
 import { projectRoot } from '../src/project-root';
-import { markdownTable, measureMerkleBuilds } from './merkle-build';
+import { floorRoot, markdownTable, measureMerkleBuilds } from './merkle-build';
 
 const SIZES = (process.env.BENCH_SYNQERS ?? '100000,1000000').split(',').map(Number);
 const PROOF_REQUESTS = Number(process.env.BENCH_PROOFS ?? 4_000);
@@ -119,6 +119,29 @@ async function proofLookups(url: string, key: string, wallets: string[]): Promis
   });
 }
 
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+/**
+ * The close in parts: the pipeline's steps (EpochClosed recorded; then the settlement projection's work, in its own
+ * parts, and the wait for it; recording the rewards; recording the distribution and waiting for the projection to
+ * check it). The step times are wall seconds only (cpuSeconds -1).
+ */
+function closeParts(started: number, steps: { step: string; at: number }[], projection: ClosePart[], ended: number): ClosePart[] {
+  const at = (step: string) => steps.find((s) => s.step === step)?.at ?? ended;
+  const inProjection = projection.reduce((total, part) => total + part.seconds, 0);
+  return [
+    { part: 'record EpochClosed', seconds: at('closed') - started, cpuSeconds: -1, databaseCpuSeconds: -1 },
+    ...projection.map((part) => ({ ...part, part: `projection: ${part.part}` })),
+    {
+      part: 'projection commit, waits, record rewards',
+      seconds: at('rewards_calculated') - at('closed') - inProjection,
+      cpuSeconds: -1,
+      databaseCpuSeconds: -1,
+    },
+    { part: 'record distribution, wait for its check', seconds: ended - at('rewards_calculated'), cpuSeconds: -1, databaseCpuSeconds: -1 },
+  ];
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
 }
@@ -133,6 +156,11 @@ interface SizeResult {
   closeSeconds?: number;
   closePeakRss?: number;
   closePeakHeap?: number;
+  /** The close in parts: the settlement projection's (closeParts) and the pipeline's steps around it. */
+  closeParts?: ClosePart[];
+  closeLoad?: string;
+  /** The floor loop over the close's own leaf hashes, in this run (and the root it gives, checked against the close's). */
+  floorMerkleSeconds?: number;
   readAllSeconds?: number;
   audit?: number;
   auditSeconds?: number;
@@ -223,16 +251,39 @@ async function measureAfterCatchUp(
   result: SizeResult,
 ): Promise<SizeResult> {
   let started = now();
-  const close = await withPeakMemory(() => engine.app.get(EpochClosePipeline).close(1, { actor: 'bench', correlationId: 'bench-close' }));
+  const projectionParts: ClosePart[] = [];
+  observeCloseParts((_epoch, parts) => projectionParts.push(...parts));
+  const steps: { step: string; at: number }[] = [];
+  const close = await withPeakMemory(() =>
+    engine.app.get(EpochClosePipeline).close(1, { actor: 'bench', correlationId: 'bench-close' }, (step) => steps.push({ step, at: now() })),
+  );
   result.closeSeconds = now() - started;
+  observeCloseParts(undefined);
+  result.closeLoad = loadavg();
   result.closePeakRss = close.peakRss;
   result.closePeakHeap = close.peakHeap;
-  log(`close: ${result.closeSeconds.toFixed(1)} s (peak RSS ${mib(close.peakRss)} MiB, heap ${mib(close.peakHeap)} MiB)`);
+  result.closeParts = closeParts(started, steps, projectionParts, started + result.closeSeconds);
+  log(`close: ${result.closeSeconds.toFixed(1)} s (peak RSS ${mib(close.peakRss)} MiB, heap ${mib(close.peakHeap)} MiB, load ${result.closeLoad})`);
+  const cpu = (seconds: number) => (seconds >= 0 ? `${seconds.toFixed(2)} s` : '-');
+  for (const part of result.closeParts)
+    log(`  ${part.part}: ${part.seconds.toFixed(2)} s (CPU: engine ${cpu(part.cpuSeconds)}, database ${cpu(part.databaseCpuSeconds)})`);
   const settled = await engine.app.get(EpochClosePipeline).settledEpoch(1);
   result.leaves = settled.leaf_count ?? 0;
   result.root = settled.root ?? undefined;
   result.digest = settled.digest ?? undefined;
   log(`root ${result.root}, digest ${result.digest}`);
+  if (result.leaves > 0) {
+    // The floor of the close's Merkle build: the plain loop over the close's own leaf hashes, checked to give its root.
+    const leafHashes = (await settlementQueries.leafAmountsAndHashes(new ProjectionReader(pool), 1)).map((row) => row.leaf_hash);
+    (globalThis as { gc?: () => void }).gc?.();
+    const floorStarted = now();
+    const floor = floorRoot(leafHashes).toString('hex');
+    result.floorMerkleSeconds = now() - floorStarted;
+    if (floor !== result.root) throw new Error(`the floor loop over the close's leaves gives root ${floor}, the close ${result.root}`);
+    log(
+      `floor Merkle build of the same ${fmt(result.leaves)} leaves: ${result.floorMerkleSeconds.toFixed(2)} s; close / floor ${(result.closeSeconds / result.floorMerkleSeconds).toFixed(1)}x`,
+    );
+  }
 
   if (PARTS.has('proofs')) {
     const key = (await createApiKey(engine, 'auditor')).key;
@@ -316,12 +367,33 @@ async function main(): Promise<void> {
     '',
     ...results.map((r) => `${fmt(r.synqers)} synqers: root ${r.root}, rewards digest ${r.digest}.`),
     '',
+    ...results.flatMap((r) => closePartsTable(r)),
     ...merkle.flatMap((m) => [markdownTable(m), '']),
   ].join('\n');
   process.stdout.write(`${markdown}\n`);
   const out = path.join(projectRoot(), 'bench', 'results');
   mkdirSync(out, { recursive: true });
   writeFileSync(path.join(out, 'epoch-latest.md'), `${markdown}\n`);
+}
+
+/** The close's parts as a Markdown table, with the close as a multiple of the floor Merkle build of its leaves. */
+function closePartsTable(r: SizeResult): string[] {
+  if (!r.closeParts || r.closeSeconds === undefined) return [];
+  const floor = r.floorMerkleSeconds;
+  return [
+    `Close of ${fmt(r.synqers)} synqers (${fmt(r.leaves ?? 0)} leaves), load ${r.closeLoad}: ${r.closeSeconds.toFixed(1)} s` +
+      (floor ? `, ${(r.closeSeconds / floor).toFixed(1)}x the floor Merkle build of its leaves (${floor.toFixed(2)} s, same run)` : '') +
+      `; peak RSS ${mib(r.closePeakRss ?? 0)} MiB, heap ${mib(r.closePeakHeap ?? 0)} MiB.`,
+    '',
+    '| part | wall (s) | engine CPU (s) | database backend CPU (s) | wall x floor |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...r.closeParts.map(
+      (p) =>
+        `| ${p.part} | ${p.seconds.toFixed(2)} | ${p.cpuSeconds >= 0 ? p.cpuSeconds.toFixed(2) : '-'} | ${p.databaseCpuSeconds >= 0 ? p.databaseCpuSeconds.toFixed(2) : '-'} | ` +
+        `${floor ? (p.seconds / floor).toFixed(1) : '-'} |`,
+    ),
+    '',
+  ];
 }
 
 main().catch((error: unknown) => {

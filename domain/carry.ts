@@ -1,5 +1,4 @@
-import { U64_MAX, type Payout } from './merkle-distribution';
-import { base58Decode } from './values';
+import { orderByKeyBytes, U64_MAX, walletKeys, type Payout } from './merkle-distribution';
 
 /**
  * Rewards carried forward (issue 15): what a payout wallet is owed but not paid in an epoch's distribution, and when
@@ -53,6 +52,8 @@ export type Outstanding = Map<string, bigint>;
 export interface CarryOutcome {
   /** Wallet amounts for the tree: payout + carried in; every one ≥ the minimum and > 0; in key byte order. */
   leaves: Payout[];
+  /** The leaves' wallets decoded, 32 bytes each in leaf order: `buildDistribution` takes them instead of decoding again. */
+  leafKeys: Buffer;
   carriedIn: { wallet: string; amount: bigint }[];
   carriedOut: { wallet: string; amount: bigint }[];
   carriedInTotal: bigint;
@@ -67,22 +68,38 @@ export interface CarryOutcome {
  */
 export function carryForward(payouts: readonly Payout[], outstanding: ReadonlyMap<string, bigint>, minimumPayout: bigint): CarryOutcome {
   if (minimumPayout < 0n) throw new Error(`minimum payout ${minimumPayout} is negative`);
-  const paid = new Map<string, bigint>();
-  for (const { wallet, amount } of payouts) {
-    if (amount < 0n) throw new Error(`payout to ${wallet}: amount ${amount} is negative`);
-    paid.set(wallet, (paid.get(wallet) ?? 0n) + amount);
-  }
-  const wallets = inKeyOrder([...new Set([...paid.keys(), ...outstanding.keys()])], (wallet) => wallet);
+  for (const { wallet, amount } of payouts) if (amount < 0n) throw new Error(`payout to ${wallet}: amount ${amount} is negative`);
+  // The payouts, then the balances outstanding, each decoded once and ordered by key bytes: the entries of one wallet
+  // are side by side (no map from wallet to sum), in tree order, and their keys are handed on to the tree.
+  const carriedWallets = [...outstanding.keys()];
+  const count = payouts.length + carriedWallets.length;
+  const walletAt = (i: number) => (i < payouts.length ? payouts[i].wallet : carriedWallets[i - payouts.length]);
+  const keys = walletKeys(
+    Array.from({ length: count }, (_, i) => i),
+    walletAt,
+  );
+  const order = orderByKeyBytes(keys, count);
+  const leafKeys = Buffer.allocUnsafe(keys.length);
 
-  const outcome: CarryOutcome = { leaves: [], carriedIn: [], carriedOut: [], carriedInTotal: 0n, carriedOutTotal: 0n, outstanding: new Map() };
-  for (const wallet of wallets) {
-    const payout = paid.get(wallet) ?? 0n;
-    const carried = outstanding.get(wallet) ?? 0n;
+  const outcome: CarryOutcome = { leaves: [], leafKeys, carriedIn: [], carriedOut: [], carriedInTotal: 0n, carriedOutTotal: 0n, outstanding: new Map() };
+  for (let run = 0; run < count;) {
+    const first = order === undefined ? run : order[run];
+    const wallet = walletAt(first);
+    let payout = 0n;
+    let carried = 0n;
+    for (; run < count; run++) {
+      const i = order === undefined ? run : order[run];
+      if (i !== first && !sameKey(keys, first, i)) break;
+      if (i < payouts.length) payout += payouts[i].amount;
+      else carried = outstanding.get(wallet)!;
+    }
     if (carried < 0n) throw new Error(`wallet ${wallet}: carried balance ${carried} is negative`);
     const amount = payout + carried;
     if (amount === 0n) continue;
     if (amount >= minimumPayout) {
       if (amount > U64_MAX) throw new Error(`wallet ${wallet}: amount ${amount} exceeds u64 max (${U64_MAX})`);
+      const to = 32 * outcome.leaves.length;
+      for (let k = 0; k < 32; k++) leafKeys[to + k] = keys[32 * first + k];
       outcome.leaves.push({ wallet, amount });
       if (carried > 0n) {
         outcome.carriedIn.push({ wallet, amount: carried });
@@ -96,7 +113,14 @@ export function carryForward(payouts: readonly Payout[], outstanding: ReadonlyMa
       outcome.outstanding.set(wallet, amount);
     }
   }
+  outcome.leafKeys = leafKeys.subarray(0, 32 * outcome.leaves.length);
   return outcome;
+}
+
+/** Whether the keys of entries a and b (32 bytes each in `keys`) are the same. */
+function sameKey(keys: Uint8Array, a: number, b: number): boolean {
+  for (let k = 0; k < 32; k++) if (keys[32 * a + k] !== keys[32 * b + k]) return false;
+  return true;
 }
 
 /** The balances after unclaimed leaves are carried (a new map). */
@@ -125,12 +149,6 @@ export const entriesTotal = (entries: readonly CarryEntry[]): bigint => entries.
 
 /** `items` ordered by their wallets' 32 key bytes, as the tree orders its leaves (a new array). */
 export function inKeyOrder<T>(items: readonly T[], walletOf: (item: T) => string): T[] {
-  const keys = new Map(items.map((item) => [walletOf(item), walletKey(walletOf(item))]));
-  return [...items].sort((a, b) => Buffer.compare(keys.get(walletOf(a))!, keys.get(walletOf(b))!));
-}
-
-function walletKey(wallet: string): Buffer {
-  const key = typeof wallet === 'string' ? base58Decode(wallet) : undefined;
-  if (key?.length !== 32) throw new Error(`wallet ${JSON.stringify(wallet)} is not a base58 public key of 32 bytes`);
-  return Buffer.from(key);
+  const order = orderByKeyBytes(walletKeys(items, walletOf), items.length);
+  return order === undefined ? [...items] : Array.from(order, (i) => items[i]);
 }

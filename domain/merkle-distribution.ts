@@ -12,10 +12,12 @@
  * The program's distributor account takes `max_total_claim` (the total of the leaves) and `max_num_nodes` (the leaf
  * count), both u64.
  *
- * The levels are built by merkletreejs (`sortPairs`, `duplicateOdd`, a concatenator that prefixes 0x01, sha256); the
- * leaves are hashed here (merkletreejs's `hashLeaves` would use the node hash function, without the 0x00 prefix).
- * Proofs are computed here from the stored levels: merkletreejs's `getProof` leaves out the element of a node that is
- * paired with itself, which Jito's `verify` needs (see test/merkle-distribution.unit.test.ts).
+ * The levels are built here, each into one Buffer of 32 bytes a node (`distributionTree`): at a million leaves, a
+ * Buffer per node and merkletreejs's copies cost more than the hashing. They are what merkletreejs builds with
+ * `sortPairs`, `duplicateOdd` and a concatenator that prefixes 0x01 (`merkleTreeOf`, kept for checks and for rebuilding
+ * a root from stored leaf hashes), and what Jito's crate builds (test/merkle-distribution.unit.test.ts). Proofs are
+ * computed here from the stored levels: merkletreejs's `getProof` leaves out the element of a node that is paired with
+ * itself, which Jito's `verify` needs.
  *
  * Pure: no I/O, no clock, no randomness; sha256 from node:crypto.
  */
@@ -59,6 +61,19 @@ export interface Distribution {
   levels: Buffer[][];
 }
 
+/** A distribution as it is stored: its leaves as columns and each level as one Buffer (`distributionTree`). */
+export interface DistributionTree {
+  root: Buffer;
+  rootHex: string;
+  total: bigint;
+  leafCount: number;
+  /** Leaf i's wallet (base58) and summed amount, in tree order. */
+  wallets: string[];
+  amounts: bigint[];
+  /** `levels[0]` the leaf hashes, each next level the parents, the last one the root: 32 bytes a node, node i at 32 * i. */
+  levels: Buffer[];
+}
+
 export interface NodePosition {
   /** 0 = the leaves. */
   level: number;
@@ -79,12 +94,19 @@ const nodeScratch = Buffer.alloc(65);
 
 /** The leaf of the wallet whose 32 bytes are at `keys[offset ..]`; the amounts are u64 (checked by the callers). */
 function hashLeafAt(keys: Uint8Array, offset: number, amountUnlocked: bigint, amountLocked: bigint): Buffer {
+  const leaf = Buffer.allocUnsafe(32);
+  hashLeafInto(leaf, 0, keys, offset, amountUnlocked, amountLocked);
+  return leaf;
+}
+
+/** The same leaf, written to `out[at .. at + 32]`. */
+function hashLeafInto(out: Buffer, at: number, keys: Uint8Array, offset: number, amountUnlocked: bigint, amountLocked: bigint): void {
   for (let k = 0; k < 32; k++) leafDataScratch[k] = keys[offset + k];
   leafDataScratch.writeBigUInt64LE(amountUnlocked, 32); // throws a RangeError outside 0..2^64-1
   leafDataScratch.writeBigUInt64LE(amountLocked, 40);
   leafScratch[0] = LEAF_PREFIX;
   leafScratch.write(hash('sha256', leafDataScratch, 'binary'), 1, 'latin1');
-  return sha256(leafScratch);
+  out.write(hash('sha256', leafScratch, 'binary'), at, 'latin1');
 }
 
 /** sha256(0x00 || sha256(wallet || amountUnlocked u64 LE || amountLocked u64 LE)), the program's leaf. */
@@ -113,44 +135,115 @@ export function merkleTreeOf(leafHashes: Buffer[]): MerkleTree {
   return new MerkleTree(leafHashes, sha256, { hashLeaves: false, sortPairs: true, duplicateOdd: true, concatenator: intermediateConcat });
 }
 
-export function buildDistribution(payouts: readonly Payout[]): Distribution {
-  // Every payout's wallet is checked (zero amounts included); its 32 key bytes go to `keys[32 * i ..]`.
+/**
+ * The distribution of `payouts`, as `Distribution` (a Buffer per leaf hash and node; `distributionTree` holds the same
+ * in one Buffer per level). `keys`, when given, are the payouts' wallets decoded (`walletKeys`), so they are not
+ * decoded again.
+ */
+export function buildDistribution(payouts: readonly Payout[], keys?: Uint8Array): Distribution {
+  const tree = distributionTree(payouts, keys);
+  const levels = tree.levels.map((level) => {
+    const nodes: Buffer[] = new Array(level.length / 32);
+    for (let i = 0; i < nodes.length; i++) nodes[i] = level.subarray(32 * i, 32 * i + 32);
+    return nodes;
+  });
+  const leaves = tree.wallets.map((wallet, index): DistributionLeaf => ({ index, wallet, amount: tree.amounts[index], leafHash: levels[0][index] }));
+  const { root, rootHex, total, leafCount } = tree;
+  return { root, rootHex, total, leafCount, maxTotalClaim: total, maxNumNodes: BigInt(leafCount), leaves, levels };
+}
+
+/**
+ * The distribution of `payouts`: one leaf per wallet with the sum of its payouts (zero sums left out), in the order
+ * of the wallets' key bytes, and the tree's levels. `keys`, when given, are the payouts' wallets decoded, 32 bytes
+ * each in payout order (`walletKeys`); payouts already in key order (as `carryForward` gives them) are not sorted.
+ */
+export function distributionTree(payouts: readonly Payout[], keys?: Uint8Array): DistributionTree {
   const count = payouts.length;
-  const keys = Buffer.alloc(count * 32);
+  if (keys !== undefined && keys.length !== 32 * count) throw new Error(`expected ${count} wallet keys of 32 bytes, got ${keys.length} bytes`);
+  // Every payout's wallet is checked (zero amounts included); its 32 key bytes are at `keys[32 * i ..]`.
+  const walletBytes = keys ?? walletKeys(payouts, (payout) => payout.wallet);
   for (let i = 0; i < count; i++) {
     const { wallet, amount } = payouts[i];
-    const key = typeof wallet === 'string' ? base58Decode(wallet) : undefined;
-    if (key?.length !== 32) throw new Error(`wallet ${JSON.stringify(wallet)} is not a base58 public key of 32 bytes`);
-    keys.set(key, 32 * i);
     if (typeof amount !== 'bigint') throw new Error(`payout to ${wallet}: amount must be a bigint of base units`);
     if (amount < 0n) throw new Error(`payout to ${wallet}: amount ${amount} is negative`);
   }
 
   // In key byte order, the payouts to one wallet are side by side: one leaf for each run, with their sum.
-  const { order, prefix } = orderByKeyBytes(keys, count);
-  const sameKey = (a: number, b: number) => prefix[a] === prefix[b] && keys.compare(keys, 32 * b, 32 * b + 32, 32 * a, 32 * a + 32) === 0;
-  const leaves: DistributionLeaf[] = [];
-  const leafHashes: Buffer[] = [];
+  const order = orderByKeyBytes(walletBytes, count);
+  const leafHashes = Buffer.allocUnsafe(32 * count);
+  const wallets: string[] = [];
+  const amounts: bigint[] = [];
   let total = 0n;
   for (let run = 0; run < count;) {
-    const first = order[run];
+    const first = order === undefined ? run : order[run];
     const { wallet } = payouts[first];
     let amount = payouts[first].amount;
-    for (run++; run < count && sameKey(first, order[run]); run++) amount += payouts[order[run]].amount;
+    for (run++; run < count && sameKey(walletBytes, first, order === undefined ? run : order[run]); run++)
+      amount += payouts[order === undefined ? run : order[run]].amount;
     if (amount > U64_MAX) throw new Error(`wallet ${wallet}: amount ${amount} exceeds u64 max (${U64_MAX})`);
     if (amount === 0n) continue;
-    const hashed = hashLeafAt(keys, 32 * first, amount, 0n);
-    leaves.push({ index: leaves.length, wallet, amount, leafHash: hashed });
-    leafHashes.push(hashed);
+    hashLeafInto(leafHashes, 32 * wallets.length, walletBytes, 32 * first, amount, 0n);
+    wallets.push(wallet);
+    amounts.push(amount);
     total += amount;
   }
-  const n = leaves.length;
+  const n = wallets.length;
   if (n === 0) throw new Error('empty distribution: no wallet with an amount above 0');
   if (total > U64_MAX) throw new Error(`total ${total} exceeds u64 max (${U64_MAX}), the distributor's max_total_claim`);
 
-  const levels = merkleTreeOf(leafHashes).getLayers();
-  const root = levels[levels.length - 1][0];
-  return { root, rootHex: root.toString('hex'), total, leafCount: n, maxTotalClaim: total, maxNumNodes: BigInt(n), leaves, levels };
+  const levels = treeLevels(leafHashes.subarray(0, 32 * n));
+  const root = levels[levels.length - 1];
+  return { root, rootHex: root.toString('hex'), total, leafCount: n, wallets, amounts, levels };
+}
+
+/**
+ * The levels above `leafHashes` (32 bytes each, in tree order), each into one Buffer: node = sha256(0x01 || min || max)
+ * of each pair, the last node of an odd level paired with itself. The first level is `leafHashes` itself.
+ */
+export function treeLevels(leafHashes: Buffer): Buffer[] {
+  const levels = [leafHashes];
+  nodeScratch[0] = INTERMEDIATE_PREFIX;
+  for (let level = leafHashes; level.length > 32;) {
+    const width = level.length / 32;
+    const next = Buffer.allocUnsafe(32 * Math.ceil(width / 2));
+    for (let i = 0; i < width; i += 2) {
+      const a = 32 * i;
+      const b = i + 1 < width ? a + 32 : a;
+      const aFirst = compareAt(level, a, b) <= 0;
+      level.copy(nodeScratch, 1, aFirst ? a : b, (aFirst ? a : b) + 32);
+      level.copy(nodeScratch, 33, aFirst ? b : a, (aFirst ? b : a) + 32);
+      next.write(hash('sha256', nodeScratch, 'binary'), 16 * i, 'latin1');
+    }
+    levels.push(next);
+    level = next;
+  }
+  return levels;
+}
+
+/** The 32 bytes at `a` against those at `b`, in one Buffer: mostly settled by the first byte, without a native call. */
+function compareAt(bytes: Uint8Array, a: number, b: number): number {
+  for (let k = 0; k < 32; k++) {
+    const d = bytes[a + k] - bytes[b + k];
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+const sameKey = (keys: Uint8Array, a: number, b: number) => compareAt(keys, 32 * a, 32 * b) === 0;
+
+/**
+ * The 32 key bytes of each item's wallet (base58), one after another in item order. Throws naming the first wallet
+ * that is not a base58 public key of 32 bytes.
+ */
+export function walletKeys<T>(items: readonly T[], walletOf: (item: T) => string): Buffer {
+  const keys = Buffer.allocUnsafe(32 * items.length);
+  for (let i = 0; i < items.length; i++) {
+    const wallet = walletOf(items[i]);
+    const key = typeof wallet === 'string' ? base58Decode(wallet) : undefined;
+    if (key?.length !== 32) throw new Error(`wallet ${JSON.stringify(wallet)} is not a base58 public key of 32 bytes`);
+    keys.set(key, 32 * i);
+  }
+  return keys;
 }
 
 /** The level lengths of a tree of `leafCount` leaves: n, ceil(n / 2), ..., 1. */
@@ -196,14 +289,20 @@ export function proofFromLevels(levels: readonly (readonly Buffer[])[], index: n
 }
 
 /**
- * 0..n-1 ordered by the 32 key bytes at `keys[32 * i ..]`, ascending; `prefix[i]`, the first 6 bytes of key i read as
- * a number, decides nearly every comparison and the rest of the bytes the others.
+ * 0..n-1 ordered by the 32 key bytes at `keys[32 * i ..]`, ascending; undefined when they are in that order already.
+ * The first 6 bytes of each key, read as a number, decide nearly every comparison, the rest of the bytes the others.
+ * Equal keys keep their order.
  */
-function orderByKeyBytes(keys: Buffer, n: number): { order: Uint32Array; prefix: Float64Array } {
+export function orderByKeyBytes(keys: Uint8Array, n: number): Uint32Array | undefined {
   const prefix = new Float64Array(n);
-  for (let i = 0; i < n; i++) prefix[i] = keys.readUIntBE(32 * i, 6);
+  let ordered = true;
+  for (let i = 0; i < n; i++) {
+    const at = 32 * i;
+    prefix[i] = keys[at] * 2 ** 40 + keys[at + 1] * 2 ** 32 + ((keys[at + 2] << 24) >>> 0) + (keys[at + 3] << 16) + (keys[at + 4] << 8) + keys[at + 5];
+    if (ordered && i > 0 && (prefix[i] < prefix[i - 1] || (prefix[i] === prefix[i - 1] && compareAt(keys, at - 32, at) > 0))) ordered = false;
+  }
+  if (ordered) return undefined;
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
-  order.sort((a, b) => prefix[a] - prefix[b] || keys.compare(keys, 32 * b, 32 * b + 32, 32 * a, 32 * a + 32));
-  return { order, prefix };
+  return order.sort((a, b) => prefix[a] - prefix[b] || compareAt(keys, 32 * a, 32 * b) || a - b);
 }

@@ -6,10 +6,18 @@ export interface ProjectionSql {
   query<R extends Record<string, any> = Record<string, any>>(text: string, params?: unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
 }
 
+/**
+ * Rows for `copy`: each an array of values, or `{ text }`, rows the caller wrote as COPY text itself (lines ending in a
+ * newline, values escaped; a string or its UTF-8 bytes); from an async iterable when computing them should let the writes drain in between.
+ */
+export type CopyRows = Iterable<readonly unknown[] | { text: string | Buffer }> | AsyncIterable<readonly unknown[] | { text: string | Buffer }>;
+
 export interface ProjectionContext {
   sql: ProjectionSql;
   /** Writes many rows at once (COPY) in the same transaction: for the tables a close fills with a row per synqer. */
-  copy(table: string, columns: readonly string[], rows: Iterable<readonly unknown[]>): Promise<void>;
+  copy(table: string, columns: readonly string[], rows: CopyRows): Promise<void>;
+  /** The rows of `query` as `COPY (query) TO STDOUT` writes them (text format), in chunks of bytes: for a close's million inputs. */
+  copyOut(query: string): AsyncIterable<Buffer>;
   /** The event log, for a projection that must look back at a fixed, already recorded range. */
   history: EventStore;
 }

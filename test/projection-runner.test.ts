@@ -7,7 +7,7 @@ import { settlementProjection } from '../projections/settlement';
 import { base58Encode } from '../domain/values';
 import type { EventToAppend, RecordedEvent } from '../src/event-store/event-store';
 import { PostgresEventStore } from '../src/event-store/postgres-event-store';
-import { copyRows } from '../src/projections/copy-rows';
+import { copyOut, copyRows } from '../src/projections/copy-rows';
 import { ProjectionRunner } from '../src/projections/projection-runner';
 import { PROJECTIONS } from '../src/projections/projections';
 import { createTestDatabase, type TestDatabase } from './support/database';
@@ -87,7 +87,7 @@ async function freshBuild(pool: Pool, store: PostgresEventStore, projection: Pro
       await client.query('BEGIN');
       await projection.apply(
         events.filter((e) => projection.eventTypes.has(e.type)),
-        { sql: client, history: store, copy: (table, columns, rows) => copyRows(client, table, columns, rows) },
+        { sql: client, history: store, copy: (table, columns, rows) => copyRows(client, table, columns, rows), copyOut: (query) => copyOut(client, query) },
       );
       await client.query('COMMIT');
       events = [];

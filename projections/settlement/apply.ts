@@ -1,16 +1,17 @@
-import { carryForward, rewardPayouts, type UnclaimedRewardsCarried } from '../../domain/carry';
+import type { UnclaimedRewardsCarried } from '../../domain/carry';
 import { reportFigures, signedByKeyInForce } from '../../domain/epoch-books';
 import type { DistributionBuilt, RewardsCalculated } from '../../domain/epoch-settlement';
-import { buildDistribution, levelLengths } from '../../domain/merkle-distribution';
 import type { MetricReport } from '../../domain/metric-report';
 import { cutOffOf, type NetworkEvent } from '../../domain/network';
-import { claimPolicy, policyFor, type Policy } from '../../domain/policy';
-import { calculateRewards, type RewardCalculation, type RewardInput, type RewardRequest, type SynqerTotals } from '../../domain/rewards';
+import type { Policy } from '../../domain/policy';
+import type { SynqerTotals } from '../../domain/rewards';
 import type { StakeEvent } from '../../domain/stake';
-import { payoutWalletFor, type SynqerEvent } from '../../domain/synqer';
+import type { SynqerEvent } from '../../domain/synqer';
 import type { RecordedEvent } from '../../src/event-store/event-store';
 import type { Projection, ProjectionContext, ProjectionSql } from '../projection';
-import { EMPTY_ROOT, NODE_CHUNK, SETTLEMENT, SETTLEMENT_TABLES } from './tables';
+import { calculateAndDistribute } from './close';
+import { CloseStopwatch } from './close-parts';
+import { SETTLEMENT, SETTLEMENT_TABLES } from './tables';
 
 /**
  * The settlement books: synqers, stakes, per-epoch metric totals, epochs, and each closed epoch's rewards and Merkle
@@ -294,6 +295,7 @@ async function applyOne(event: RecordedEvent, context: ProjectionContext, cutOff
  */
 async function closeEpoch(event: RecordedEvent, context: ProjectionContext, cutOffs: Map<number, bigint>): Promise<void> {
   const { sql, history } = context;
+  const stopwatch = await CloseStopwatch.start(sql);
   const closed = event.data as Extract<NetworkEvent, { type: 'EpochClosed' }>['data'];
   const cutOff = cutOffOf(closed, event.position);
   const late = new MetricTotals();
@@ -327,198 +329,10 @@ async function closeEpoch(event: RecordedEvent, context: ProjectionContext, cutO
     event.position.toString(),
   ]);
   cutOffs.set(closed.epoch, cutOff);
+  stopwatch.lap('late reports');
 
-  const request = await rewardRequest(sql, closed.epoch);
-  const calculation = calculateRewards(request);
-  await storeRewards(context, calculation);
-  await storeDistribution(context, calculation, request);
-}
-
-/** The reward calculation's input, from the tables as they stand at the close (domain/epoch-books.ts says the same). */
-async function rewardRequest(sql: ProjectionSql, epoch: number): Promise<RewardRequest> {
-  const { rows: epochs } = await sql.query<{ start_s: string; end_s: string; reward_pool: string }>(
-    'SELECT start_s, end_s, reward_pool FROM epochs WHERE epoch = $1',
-    [epoch],
-  );
-  if (epochs.length === 0) throw new Error(`epoch ${epoch} closed but was never opened`);
-  const { rows: policies } = await sql.query<{ policy: Policy }>('SELECT policy FROM policies ORDER BY version');
-  const { rows } = await sql.query<{
-    synqer_id: string;
-    bytes: string;
-    sessions: string;
-    uptime_seconds: string;
-    qos_weighted_sum: string;
-    qos_weight: string;
-    reports: number;
-    status: string | null;
-    wallets: { payoutWallet: string; fromEpoch: number }[] | null;
-    active: string | null;
-  }>(
-    `SELECT m.synqer_id, m.bytes, m.sessions, m.uptime_seconds, m.qos_weighted_sum, m.qos_weight, m.reports, s.status, s.wallets, k.active
-       FROM metric_totals m LEFT JOIN synqers s USING (synqer_id) LEFT JOIN stakes k USING (synqer_id)
-      WHERE m.epoch = $1 AND m.reports > 0`,
-    [epoch],
-  );
-  const synqers: RewardInput[] = rows.map((row) => ({
-    synqerId: row.synqer_id,
-    payoutWallet: row.wallets ? payoutWalletFor({ wallets: row.wallets }, epoch) : null,
-    suspended: row.status === 'suspended',
-    activeStake: BigInt(row.active ?? '0'),
-    totals: {
-      bytes: BigInt(row.bytes),
-      sessions: BigInt(row.sessions),
-      uptimeSeconds: BigInt(row.uptime_seconds),
-      qosWeightedSum: BigInt(row.qos_weighted_sum),
-      qosWeight: BigInt(row.qos_weight),
-      reports: row.reports,
-    },
-  }));
-  const { start_s, end_s, reward_pool } = epochs[0];
-  return {
-    epoch,
-    lengthSeconds: BigInt(end_s) - BigInt(start_s),
-    pool: BigInt(reward_pool),
-    policy: policyFor(
-      policies.map((p) => p.policy),
-      epoch,
-    ),
-    synqers,
-  };
-}
-
-async function storeRewards({ sql, copy }: ProjectionContext, calculation: RewardCalculation): Promise<void> {
-  const { epoch, results, totals } = calculation;
-  await copy(
-    'rewards',
-    [
-      'epoch',
-      'synqer_id',
-      'payout_wallet',
-      'bytes',
-      'sessions',
-      'uptime_seconds',
-      'uptime_bps',
-      'qos_bps',
-      'active_stake',
-      'stake_boost_bps',
-      'eligible',
-      'reasons',
-      'work',
-      'weight',
-      'reward',
-    ],
-    results.map((r) => [
-      epoch,
-      r.synqerId,
-      r.payoutWallet,
-      r.bytes,
-      r.sessions,
-      r.uptimeSeconds,
-      r.uptimeBps,
-      r.qosBps,
-      r.activeStake,
-      r.stakeBoostBps,
-      r.eligible,
-      r.reasons.join(','),
-      r.work,
-      r.weight,
-      r.reward,
-    ]),
-  );
-  await sql.query(
-    `UPDATE epochs SET policy_version = $2, synqers = $3, eligible = $4, ineligible = $5, bytes = $6, sessions = $7, total_weight = $8, paid = $9,
-            returned_to_treasury = $10, digest = $11 WHERE epoch = $1`,
-    [
-      epoch,
-      calculation.policyVersion,
-      results.length,
-      totals.eligible,
-      totals.ineligible,
-      totals.bytes.toString(),
-      totals.sessions.toString(),
-      totals.totalWeight.toString(),
-      totals.paid.toString(),
-      totals.returnedToTreasury.toString(),
-      calculation.digest,
-    ],
-  );
-}
-
-async function storeDistribution({ sql, copy }: ProjectionContext, calculation: RewardCalculation, request: RewardRequest): Promise<void> {
-  const { epoch } = calculation;
-  const carried = await storeCarries(sql, epoch, calculation, request);
-  const payouts = carried.leaves;
-  if (payouts.length === 0) {
-    await sql.query(`UPDATE epochs SET root = $2, leaf_count = 0, distribution_total = 0 WHERE epoch = $1`, [epoch, EMPTY_ROOT]);
-    return;
-  }
-  const distribution = buildDistribution(payouts);
-  const { leaves, levels } = distribution;
-  await copy(
-    'distribution_leaves',
-    ['epoch', 'wallet', 'leaf_index', 'amount', 'leaf_hash'],
-    leaves.map((l) => [epoch, l.wallet, l.index, l.amount, l.leafHash]),
-  );
-  const chunks: { level: number; chunk: number; hashes: Buffer }[] = [];
-  levels.forEach((level, depth) => {
-    for (let c = 0; c * NODE_CHUNK < level.length; c++)
-      chunks.push({ level: depth, chunk: c, hashes: Buffer.concat(level.slice(c * NODE_CHUNK, (c + 1) * NODE_CHUNK)) });
-  });
-  for (let from = 0; from < chunks.length; from += 500) {
-    const part = chunks.slice(from, from + 500);
-    await sql.query(`INSERT INTO distribution_nodes (epoch, level, chunk, hashes) SELECT $1, * FROM unnest($2::integer[], $3::integer[], $4::bytea[])`, [
-      epoch,
-      part.map((c) => c.level),
-      part.map((c) => c.chunk),
-      part.map((c) => c.hashes),
-    ]);
-  }
-  if (levelLengths(leaves.length).length !== levels.length) throw new Error(`epoch ${epoch}: the tree has an unexpected number of levels`);
-  await sql.query(`UPDATE epochs SET root = $2, leaf_count = $3, distribution_total = $4 WHERE epoch = $1`, [
-    epoch,
-    distribution.rootHex,
-    distribution.leafCount,
-    distribution.total.toString(),
-  ]);
-}
-
-/** The epoch's carries over the balances outstanding at its close: the balances after it and what it carried in and out. */
-async function storeCarries(sql: ProjectionSql, epoch: number, calculation: RewardCalculation, request: RewardRequest) {
-  const { rows } = await sql.query<{ wallet: string; amount: string }>('SELECT wallet, amount::text AS amount FROM carried_balances');
-  const outstanding = new Map(rows.map((row) => [row.wallet, BigInt(row.amount)]));
-  const { minimumPayout } = claimPolicy(request.policy);
-  const outcome = carryForward(rewardPayouts(calculation.results), outstanding, minimumPayout);
-  const entries = [
-    ...outcome.carriedIn.map((entry) => ({ direction: 'in', ...entry })),
-    ...outcome.carriedOut.map((entry) => ({ direction: 'out', ...entry })),
-  ];
-  if (entries.length > 0) {
-    await sql.query(`INSERT INTO carries (epoch, direction, wallet, amount) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::numeric[])`, [
-      epoch,
-      entries.map((entry) => entry.direction),
-      entries.map((entry) => entry.wallet),
-      entries.map((entry) => entry.amount.toString()),
-    ]);
-  }
-  if (outstanding.size > 0 || outcome.outstanding.size > 0) {
-    await sql.query('DELETE FROM carried_balances');
-    const after = [...outcome.outstanding];
-    if (after.length > 0) {
-      await sql.query(`INSERT INTO carried_balances (wallet, amount) SELECT * FROM unnest($1::text[], $2::numeric[])`, [
-        after.map(([wallet]) => wallet),
-        after.map(([, amount]) => amount.toString()),
-      ]);
-    }
-  }
-  // Recorded only where carries can happen, so the epochs of a network without them read as before.
-  if (minimumPayout > 0n || entries.length > 0) {
-    await sql.query('UPDATE epochs SET carried_in = $2, carried_out = $3 WHERE epoch = $1', [
-      epoch,
-      outcome.carriedInTotal.toString(),
-      outcome.carriedOutTotal.toString(),
-    ]);
-  }
-  return outcome;
+  await calculateAndDistribute(context, closed.epoch, stopwatch);
+  stopwatch.done(closed.epoch);
 }
 
 async function checkRecordedRewards(sql: ProjectionSql, recorded: RewardsCalculated): Promise<void> {

@@ -3,6 +3,7 @@
  * (queries.ts, as `settlementQueries`). Nothing outside this folder queries its tables.
  */
 export { settlementProjection } from './apply';
+export { observeCloseParts, type ClosePart } from './close-parts';
 export * as settlementQueries from './queries';
 export type { EpochRow, RewardRow, RowAsText, SynqerEpochRow } from './queries';
 export { EMPTY_ROOT, NODE_CHUNK, SETTLEMENT, SETTLEMENT_TABLES } from './tables';

@@ -1,6 +1,6 @@
 import { Client, type ClientConfig, type Pool } from 'pg';
 import { projectionSchema, type Projection, type ProjectionContext } from '../../projections/projection';
-import { copyRows } from './copy-rows';
+import { copyOut, copyRows } from './copy-rows';
 import type { EventStore, RecordedEvent } from '../event-store/event-store';
 
 export type ProjectionRequest = { action: 'rebuild' } | { action: 'rewind'; toPosition: bigint } | { action: 'resume' };
@@ -600,6 +600,7 @@ class ProjectionProcessor {
       sql: client,
       history: this.options.store,
       copy: (table, columns, rows) => copyRows(client, table, columns, rows),
+      copyOut: (query) => copyOut(client, query),
     };
   }
 
