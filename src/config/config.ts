@@ -33,6 +33,17 @@ export interface AppConfig {
    * before 429 (default 600, src/http/public-rate-limit.ts); 0: no limit.
    */
   publicRateLimit?: number;
+  /**
+   * SYNQ_VERIFY_WORKERS: worker threads that check metric reports' signatures (src/commands/signature-verifier.ts);
+   * 0 checks them on the event loop. Default: one per core (os.availableParallelism()).
+   */
+  verifyWorkers?: number;
+  /**
+   * SYNQ_PROJECTIONS=off: this process never runs the projection runner (an ingest-only engine beside one that does).
+   * Default on; with several engines on one database each projection is applied by one of them at a time anyway (its
+   * advisory lock, src/projections/projection-runner.ts).
+   */
+  projections?: 'on' | 'off';
 }
 
 /** pino's levels, most to least severe, and `silent`. */
@@ -118,6 +129,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   if (rateText !== undefined && !/^\d{1,9}$/.test(rateText))
     problems.push(`SYNQ_PUBLIC_RATE_LIMIT: must be a whole number of requests a minute (0: no limit), got "${rateText}"`);
 
+  const verifyWorkersText = text('SYNQ_VERIFY_WORKERS');
+  if (verifyWorkersText !== undefined && (!/^\d{1,3}$/.test(verifyWorkersText) || Number(verifyWorkersText) > 256))
+    problems.push(`SYNQ_VERIFY_WORKERS: must be a whole number of worker threads from 0 (on the event loop) to 256, got "${verifyWorkersText}"`);
+  const projectionsText = text('SYNQ_PROJECTIONS');
+  if (projectionsText !== undefined && projectionsText !== 'on' && projectionsText !== 'off')
+    problems.push(`SYNQ_PROJECTIONS: must be on or off, got "${projectionsText}"`);
+
   if (problems.length > 0) throw new ConfigError(problems);
   const dataDir = path.resolve(cwd, dataDirText);
   return {
@@ -133,6 +151,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     ...(stallText === undefined ? {} : { projectionStallSeconds: Number(stallText) }),
     ...(skewText === undefined ? {} : { reportClockSkewSeconds: Number(skewText) }),
     ...(rateText === undefined ? {} : { publicRateLimit: Number(rateText) }),
+    ...(verifyWorkersText === undefined ? {} : { verifyWorkers: Number(verifyWorkersText) }),
+    ...(projectionsText === undefined ? {} : { projections: projectionsText as 'on' | 'off' }),
   };
 }
 
