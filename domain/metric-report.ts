@@ -2,7 +2,7 @@ import type { Decider } from './decider';
 import type { EpochInfo } from './network';
 import { reject, repeatsRecorded } from './rejection';
 import type { SynqerState } from './synqer';
-import { Checks, toInstant } from './values';
+import { Checks, instantMs, toInstant } from './values';
 
 /**
  * Metric reports: what a synqer did in one period [start, end) of one epoch, signed with its reporting key (ed25519)
@@ -60,8 +60,8 @@ export function evolveMetricReports(state: MetricReportsState, event: MetricRepo
   }
   const report = event.data;
   state.reports.set(report.reportId, canonicalReportText(report));
-  const start = Date.parse(report.periodStart) / 1000;
-  state.periods.splice(firstEndingAfter(state.periods, start), 0, { start, end: Date.parse(report.periodEnd) / 1000, reportId: report.reportId });
+  const start = instantMs(report.periodStart) / 1000;
+  state.periods.splice(firstEndingAfter(state.periods, start), 0, { start, end: instantMs(report.periodEnd) / 1000, reportId: report.reportId });
   return state;
 }
 
@@ -84,29 +84,30 @@ function firstEndingAfter(periods: MetricReportsState['periods'], instant: numbe
 export function canonicalReportText(report: Omit<MetricReport, 'signature'>): string {
   let text = canonicalTexts.get(report);
   if (text === undefined) {
-    text = [
-      'synq-metric-report/v1',
-      `reportId:${report.reportId}`,
-      `synqerId:${report.synqerId}`,
-      `epoch:${report.epoch}`,
-      `periodStart:${report.periodStart}`,
-      `periodEnd:${report.periodEnd}`,
-      `bytes:${report.bytes}`,
-      `sessions:${report.sessions}`,
-      `uptimeSeconds:${report.uptimeSeconds}`,
-      `qosBps:${report.qosBps}`,
-    ].join('\n');
+    text =
+      `synq-metric-report/v1\nreportId:${report.reportId}\nsynqerId:${report.synqerId}\nepoch:${report.epoch}` +
+      `\nperiodStart:${report.periodStart}\nperiodEnd:${report.periodEnd}\nbytes:${report.bytes}` +
+      `\nsessions:${report.sessions}\nuptimeSeconds:${report.uptimeSeconds}\nqosBps:${report.qosBps}`;
     canonicalTexts.set(report, text);
   }
   return text;
 }
 
 // A report's text is asked for when its signature is checked, when it is decided and when its event is folded: made
-// once per report object (reports are never changed after parsing).
+// once per report object (reports are never changed after parsing), and handed on to the accepted event's data.
 const canonicalTexts = new WeakMap<object, string>();
+const canonicalBytes = new WeakMap<object, Uint8Array>();
 
 const utf8 = new TextEncoder();
-export const canonicalReportBytes = (report: Omit<MetricReport, 'signature'>): Uint8Array => utf8.encode(canonicalReportText(report));
+/** The UTF-8 of `canonicalReportText`, made once per report object (its signature is checked, then it is decided). */
+export function canonicalReportBytes(report: Omit<MetricReport, 'signature'>): Uint8Array {
+  let bytes = canonicalBytes.get(report);
+  if (bytes === undefined) {
+    bytes = utf8.encode(canonicalReportText(report));
+    canonicalBytes.set(report, bytes);
+  }
+  return bytes;
+}
 
 /** Checks the fields of a report as received; returns it normalised. */
 export function parseMetricReport(input: Record<string, unknown>): MetricReport {
@@ -173,7 +174,7 @@ export function acceptReport(state: MetricReportsState, report: MetricReport, co
     return [];
   }
   const latestEnd = context.now + context.clockSkewSeconds;
-  if (Date.parse(report.periodEnd) / 1000 > latestEnd) {
+  if (instantMs(report.periodEnd) / 1000 > latestEnd) {
     reject(
       'invalid',
       'periodEnd',
@@ -183,8 +184,8 @@ export function acceptReport(state: MetricReportsState, report: MetricReport, co
   if (synqer.status === 'suspended') reject('conflict', 'synqerId', `synqer ${synqer.synqerId} is suspended`);
   if (!epoch) reject('conflict', 'epoch', `epoch ${report.epoch} is not open`);
   if (epoch.status === 'closed') reject('conflict', 'epoch', `epoch ${report.epoch} is closed`);
-  const start = Date.parse(report.periodStart) / 1000;
-  const end = Date.parse(report.periodEnd) / 1000;
+  const start = instantMs(report.periodStart) / 1000;
+  const end = instantMs(report.periodEnd) / 1000;
   if (start < epoch.start || end > epoch.end) {
     reject('invalid', 'periodStart', `the period must lie inside epoch ${epoch.epoch} [${toInstant(epoch.start)}, ${toInstant(epoch.end)})`);
   }
@@ -194,7 +195,10 @@ export function acceptReport(state: MetricReportsState, report: MetricReport, co
   if (!context.verify(canonicalReportBytes(report), report.signature, synqer.reportingKey)) {
     reject('invalid', 'signature', "is not a valid signature of this report by the synqer's reporting key");
   }
-  return [{ type: 'MetricReportAccepted', data: { ...report, reportingKey: synqer.reportingKey } }];
+  const data = { ...report, reportingKey: synqer.reportingKey };
+  // The same fields, so the same text: folding the event need not make it again.
+  canonicalTexts.set(data, canonicalReportText(report));
+  return [{ type: 'MetricReportAccepted', data }];
 }
 
 /**

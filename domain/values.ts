@@ -96,7 +96,7 @@ export class Checks {
 
   /** An ISO-8601 UTC instant with whole seconds ("2026-11-24T10:00:00Z"), as unix seconds. */
   instant(field: string, value: unknown): number {
-    const ms = typeof value === 'string' && INSTANT.test(value) ? Date.parse(value) : Number.NaN;
+    const ms = typeof value === 'string' && (parsedInstants.has(value) || INSTANT.test(value)) ? instantMs(value) : Number.NaN;
     if (Number.isNaN(ms)) {
       this.add(field, 'must be a UTC time with whole seconds, e.g. "2026-11-24T10:00:00Z"');
       return 0;
@@ -160,8 +160,32 @@ export const U64_MAX = (1n << 64n) - 1n;
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 
 export function toInstant(unixSeconds: number): string {
-  return new Date(unixSeconds * 1000).toISOString().replace('.000Z', 'Z');
+  let text = formattedInstants.get(unixSeconds);
+  if (text === undefined) {
+    text = new Date(unixSeconds * 1000).toISOString().replace('.000Z', 'Z');
+    if (formattedInstants.size >= MEMO_SIZE) formattedInstants.clear();
+    formattedInstants.set(unixSeconds, text);
+  }
+  return text;
 }
+
+/**
+ * `Date.parse` of an instant's text, remembered: every report of one minute carries the same two instants, and each
+ * is parsed several times on its way (checked, decided, folded). Both memos are pure and bounded.
+ */
+export function instantMs(text: string): number {
+  let ms = parsedInstants.get(text);
+  if (ms === undefined) {
+    ms = Date.parse(text);
+    if (parsedInstants.size >= MEMO_SIZE) parsedInstants.clear();
+    parsedInstants.set(text, ms);
+  }
+  return ms;
+}
+
+const MEMO_SIZE = 10_000;
+const parsedInstants = new Map<string, number>();
+const formattedInstants = new Map<number, string>();
 
 const BASE58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 const BASE58_DIGIT = new Int8Array(128).fill(-1);

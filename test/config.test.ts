@@ -89,6 +89,20 @@ describe('configuration', () => {
       );
   });
 
+  it('reads SYNQ_VERIFY_WORKERS (0: on the event loop) and SYNQ_PROJECTIONS (on, off), and refuses anything else', () => {
+    expect(loadConfig({ SYNQ_VERIFY_WORKERS: '0' }).verifyWorkers).toBe(0);
+    expect(loadConfig({ SYNQ_VERIFY_WORKERS: '3' }).verifyWorkers).toBe(3);
+    expect(loadConfig({}).verifyWorkers).toBeUndefined();
+    for (const bad of ['-1', '1.5', 'all', '257'])
+      expect(() => loadConfig({ SYNQ_VERIFY_WORKERS: bad })).toThrow(
+        `SYNQ_VERIFY_WORKERS: must be a whole number of worker threads from 0 (on the event loop) to 256, got "${bad}"`,
+      );
+    expect(loadConfig({ SYNQ_PROJECTIONS: 'off' }).projections).toBe('off');
+    expect(loadConfig({ SYNQ_PROJECTIONS: 'on' }).projections).toBe('on');
+    expect(loadConfig({}).projections).toBeUndefined();
+    expect(() => loadConfig({ SYNQ_PROJECTIONS: 'no' })).toThrow('SYNQ_PROJECTIONS: must be on or off, got "no"');
+  });
+
   it('never shows a password', () => {
     expect(redactUrl('postgres://postgres:secret@127.0.0.1:5432/synq')).toBe('postgres://postgres:***@127.0.0.1:5432/synq');
   });

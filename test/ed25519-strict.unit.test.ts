@@ -111,7 +111,9 @@ describe('strict signature verification', () => {
   const withS = (s: bigint) => base58Encode(Uint8Array.from([...valid.subarray(0, 32), ...toLe(s)]));
   const withR = (r: Uint8Array) => base58Encode(Uint8Array.from([...r, ...valid.subarray(32)]));
   const verifier = new SignatureVerifier();
-  afterAll(() => verifier.onModuleDestroy());
+  // The same answers whatever the pool (SYNQ_VERIFY_WORKERS): on the event loop, one worker, three.
+  const pools = [0, 1, 3].map((verifyWorkers) => new SignatureVerifier({ verifyWorkers }));
+  afterAll(() => Promise.all([verifier, ...pools].map((v) => v.onModuleDestroy())));
 
   it('accepts a good signature, inline and on the workers', async () => {
     expect(verifyEd25519(message, signEd25519(message, keypair), publicKey)).toBe(true);
@@ -130,7 +132,42 @@ describe('strict signature verification', () => {
     const s = le(valid.subarray(32));
     const checks = [withS(s + L), withR(IDENTITY), withR(ORDER_8), withR(ALL_FF)];
     for (const signature of checks) expect(verifyEd25519(message, signature, publicKey)).toBe(false);
-    expect(await verifier.verifyMany(checks.map((signature) => ({ message, signature, publicKey })))).toEqual(checks.map(() => false));
+    for (const pool of [verifier, ...pools]) {
+      expect(await pool.verifyMany(checks.map((signature) => ({ message, signature, publicKey })))).toEqual(checks.map(() => false));
+    }
+  });
+
+  it('answers a batch of many messages in order, the same on the event loop and on any number of workers', async () => {
+    const other = generateReportingKeypair();
+    const s = le(valid.subarray(32));
+    // 450 checks (three messages' worth on a worker): good ones, another key's, a changed message, and the strict refusals.
+    const checks = Array.from({ length: 450 }, (_, i) => {
+      const text = new TextEncoder().encode(`synq-metric-report/v1\nreportId:r${i}`);
+      const good = signEd25519(text, keypair);
+      switch (i % 6) {
+        case 0:
+          return { message: text, signature: good, publicKey, valid: true };
+        case 1:
+          return { message: text, signature: good, publicKey: publicKeyOf(other), valid: false };
+        case 2:
+          return { message: message, signature: good, publicKey, valid: false };
+        case 3:
+          return { message, signature: withS(s + L), publicKey, valid: false };
+        case 4:
+          return { message, signature: i % 12 === 4 ? withR(IDENTITY) : 'not-base58-0OIl', publicKey, valid: false };
+        default:
+          return { message: text, signature: signEd25519(text, other), publicKey: publicKeyOf(other), valid: true };
+      }
+    });
+    expect(verifier.workers).toBeGreaterThan(0);
+    expect(pools.map((pool) => pool.workers)).toEqual([0, 1, 3]);
+    for (const pool of [verifier, ...pools]) {
+      expect(await pool.verifyMany(checks)).toEqual(checks.map((check) => check.valid));
+    }
+    // Two batches at once share the pool and each gets its own answers.
+    const [a, b] = await Promise.all([pools[2].verifyMany(checks), pools[2].verifyMany([...checks].reverse())]);
+    expect(a).toEqual(checks.map((check) => check.valid));
+    expect(b).toEqual([...checks].reverse().map((check) => check.valid));
   });
 
   it('costs a few tens of microseconds per signature (the byte checks add next to nothing)', () => {

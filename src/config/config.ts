@@ -38,6 +38,17 @@ export interface AppConfig {
    * src/epochs/claims-cache.ts); 0: every claim is read from the database.
    */
   claimsCacheMegabytes?: number;
+  /**
+   * SYNQ_VERIFY_WORKERS: worker threads that check metric reports' signatures (src/commands/signature-verifier.ts);
+   * 0 checks them on the event loop. Default: one per core (os.availableParallelism()).
+   */
+  verifyWorkers?: number;
+  /**
+   * SYNQ_PROJECTIONS=off: this process never runs the projection runner (an ingest-only engine beside one that does).
+   * Default on; with several engines on one database each projection is applied by one of them at a time anyway (its
+   * advisory lock, src/projections/projection-runner.ts).
+   */
+  projections?: 'on' | 'off';
 }
 
 /** pino's levels, most to least severe, and `silent`. */
@@ -126,6 +137,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   const claimsCacheText = text('SYNQ_CLAIMS_CACHE_MB');
   if (claimsCacheText !== undefined && (!/^\d{1,7}$/.test(claimsCacheText) || Number(claimsCacheText) > 1_048_576))
     problems.push(`SYNQ_CLAIMS_CACHE_MB: must be a whole number of megabytes from 0 to 1048576, got "${claimsCacheText}"`);
+  const verifyWorkersText = text('SYNQ_VERIFY_WORKERS');
+  if (verifyWorkersText !== undefined && (!/^\d{1,3}$/.test(verifyWorkersText) || Number(verifyWorkersText) > 256))
+    problems.push(`SYNQ_VERIFY_WORKERS: must be a whole number of worker threads from 0 (on the event loop) to 256, got "${verifyWorkersText}"`);
+  const projectionsText = text('SYNQ_PROJECTIONS');
+  if (projectionsText !== undefined && projectionsText !== 'on' && projectionsText !== 'off')
+    problems.push(`SYNQ_PROJECTIONS: must be on or off, got "${projectionsText}"`);
 
   if (problems.length > 0) throw new ConfigError(problems);
   const dataDir = path.resolve(cwd, dataDirText);
@@ -143,6 +160,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     ...(skewText === undefined ? {} : { reportClockSkewSeconds: Number(skewText) }),
     ...(rateText === undefined ? {} : { publicRateLimit: Number(rateText) }),
     ...(claimsCacheText === undefined ? {} : { claimsCacheMegabytes: Number(claimsCacheText) }),
+    ...(verifyWorkersText === undefined ? {} : { verifyWorkers: Number(verifyWorkersText) }),
+    ...(projectionsText === undefined ? {} : { projections: projectionsText as 'on' | 'off' }),
   };
 }
 

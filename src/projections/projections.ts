@@ -196,12 +196,18 @@ export class ProjectionsController {
   }
 }
 
-/** Starts the runner with the application and stops it (releasing its locks) before the database closes. */
+/**
+ * Starts the runner with the application (unless SYNQ_PROJECTIONS=off: an ingest-only engine beside one that applies
+ * them) and stops it (releasing its locks) before the database closes.
+ */
 class ProjectionLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
-  constructor(private readonly runner: ProjectionRunner) {}
+  constructor(
+    private readonly runner: ProjectionRunner,
+    private readonly enabled: boolean,
+  ) {}
 
   onApplicationBootstrap(): void {
-    this.runner.start();
+    if (this.enabled) this.runner.start();
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -227,7 +233,11 @@ class ProjectionLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
       inject: [ProjectionRunner, EVENT_STORE],
       useFactory: (runner: ProjectionRunner, store: EventStore) => createProjectionOperations({ runner, store }),
     },
-    { provide: ProjectionLifecycle, inject: [ProjectionRunner], useFactory: (runner: ProjectionRunner) => new ProjectionLifecycle(runner) },
+    {
+      provide: ProjectionLifecycle,
+      inject: [ProjectionRunner, APP_CONFIG],
+      useFactory: (runner: ProjectionRunner, config: AppConfig) => new ProjectionLifecycle(runner, config.projections !== 'off'),
+    },
   ],
   exports: [ProjectionRunner, ProjectionReader],
 })
