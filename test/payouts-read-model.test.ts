@@ -11,7 +11,7 @@ import { describeClawback } from '../src/clawback/clawback';
 import { decideAndAppend, load } from '../src/commands/streams';
 import type { EventStore, RecordedEvent } from '../src/event-store/event-store';
 import { PostgresEventStore } from '../src/event-store/postgres-event-store';
-import { copyRows } from '../src/projections/copy-rows';
+import { copyOut, copyRows } from '../src/projections/copy-rows';
 import { ProjectionReader } from '../src/projections/projection-reader';
 import { ProjectionRunner } from '../src/projections/projection-runner';
 import { describePayout, SettleEpoch } from '../src/settlement/settle-epoch';
@@ -232,7 +232,7 @@ async function freshBuild(pool: Pool, store: EventStore, projection: Projection,
       await client.query('BEGIN');
       await projection.apply(
         events.filter((e) => projection.eventTypes.has(e.type)),
-        { sql: client, history: store, copy: (table, columns, rows) => copyRows(client, table, columns, rows) },
+        { sql: client, history: store, copy: (table, columns, rows) => copyRows(client, table, columns, rows), copyOut: (query) => copyOut(client, query) },
       );
       await client.query('COMMIT');
       events = [];
