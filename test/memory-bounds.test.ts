@@ -5,6 +5,7 @@ import { FoldedStreamCache } from '../src/commands/streams';
 import { SubmitMetricReportsHandler } from '../src/metric-reports/metric-reports';
 import { phaseAdjustedSlope } from '../bench/soak';
 import { startTestApi, type TestApi } from './support/api';
+import { awaitJob } from './support/jobs';
 
 /** What bench/soak found growing under a steady load, held to a bound (issue 17 item 7). */
 
@@ -118,7 +119,7 @@ describe('the command side forgets closed epochs', () => {
     expect(handler.cached).toEqual({ streams: 1, reports: 3 });
 
     await open(2);
-    expect((await api.call('POST', '/epochs/1/close', api.keys.operator)).status).toBe(201);
+    expect((await awaitJob(api, api.call('POST', '/epochs/1/close', api.keys.operator))).status).toBe(200);
     expect(await submit([report(2, 0)])).toMatchObject({ accepted: 1 });
     // Only epoch 2's stream is kept: epoch 1's three reports went with its close.
     expect(handler.cached).toEqual({ streams: 1, reports: 1 });

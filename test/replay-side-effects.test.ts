@@ -209,7 +209,7 @@ describe('replays have no side effects: rebuild, rewind, audit and restart leave
 
   it('rebuilds every projection without touching the chain or the log', async () => {
     const live = await waitForProjections('running');
-    expect(live.map((p) => p.name).sort()).toEqual(['developers', 'settlement']);
+    expect(live.map((p) => p.name).sort()).toEqual(['developers', 'payouts', 'settlement']);
     for (const { name } of live) expect((await call('POST', `/projections/${name}/rebuild`, api.keys.operator)).status).toBe(202);
     const rebuilt = await waitForProjections('running');
     // Each was replayed from the start into a generation of its own.
@@ -218,14 +218,14 @@ describe('replays have no side effects: rebuild, rewind, audit and restart leave
   });
 
   it('rewinds every projection to epoch 1, resumes it, and the chain and the log stay as they were', async () => {
-    for (const name of ['settlement', 'developers']) {
+    for (const name of ['settlement', 'developers', 'payouts']) {
       expect((await call('POST', `/projections/${name}/rewind`, api.keys.operator, { toEpoch: 1 })).status).toBe(202);
     }
     await waitForProjections('paused');
     // While the projections stand before epoch 2's close, asking what is owed still sends nothing.
     expect((await call('GET', '/chain/transfers', api.keys.auditor)).status).toBe(200);
     await expectNoSideEffects();
-    for (const name of ['settlement', 'developers']) expect((await call('POST', `/projections/${name}/resume`, api.keys.operator)).status).toBe(202);
+    for (const name of ['settlement', 'developers', 'payouts']) expect((await call('POST', `/projections/${name}/resume`, api.keys.operator)).status).toBe(202);
     await waitForProjections('running');
     await expectNoSideEffects();
   });

@@ -8,6 +8,7 @@ import { toEnvelopes } from '../src/commands/streams';
 import { startTestApi, type TestApi } from './support/api';
 import { expectMoneyInvariants } from './support/money-invariants';
 import { registerSynqers, runAndCloseEpoch, type TestSynqer } from './support/network';
+import { awaitJob } from './support/jobs';
 
 /**
  * Incremental replay-verification (issue 17 item 9): a run starts from the checkpoints the run before left and verifies
@@ -29,8 +30,8 @@ describe('incremental replay-verification', () => {
 
   type Run = VerificationRun & { coverage: NonNullable<VerificationRun['coverage']> };
   const verify = async (body?: { full: boolean }): Promise<Run> => {
-    const run = await api.call('POST', '/verification/runs', api.keys.operator, body);
-    expect(run.status).toBe(201);
+    const run = await awaitJob(api, api.call('POST', '/verification/runs', api.keys.operator, body ?? {}));
+    expect(run.status).toBe(200);
     return run.body as Run;
   };
   const sorted = (discrepancies: Discrepancy[]) => discrepancies.map((d) => JSON.stringify(d)).sort();
@@ -48,7 +49,7 @@ describe('incremental replay-verification', () => {
 
   async function settle(epoch: number) {
     await runAndCloseEpoch(api, epoch, `${epoch}000000000`, synqers);
-    const settled = await api.call('POST', `/epochs/${epoch}/settlement`, api.keys.operator);
+    const settled = await awaitJob(api, api.call('POST', `/epochs/${epoch}/settlement`, api.keys.operator));
     expect(settled.body).toMatchObject({ status: 'settled' });
     // The run that followed the settlement, whole.
     return (await api.call('GET', `/verification/runs/${settled.body.verification.runId}`, api.keys.operator)).body as Run;
